@@ -1,0 +1,3 @@
+//! HTTP plumbing shared by every world: the flush fix for simulated TCP.
+
+pub mod flush;

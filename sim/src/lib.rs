@@ -1,0 +1,10 @@
+//! replisim-sim: the reference SCSP cluster and the simulated world it runs in.
+//!
+//! The reference node (`scsp`) is a hyper HTTP/1.1 server written against the runtime shim
+//! (`rt`), so the very same code serves over simulated TCP inside madsim (`world`) and over
+//! real loopback TCP under tokio (`serve`). It contains no knowledge of the conformance
+//! catalog; the catalog sees it only as HTTP bytes.
+
+pub mod http;
+pub mod rt;
+pub mod seeded;

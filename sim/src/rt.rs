@@ -1,0 +1,204 @@
+//! The runtime shim: the only door from node code to time, tasks, randomness and sockets.
+//!
+//! The same node code runs inside a madsim simulation (simulated TCP, virtual time, seeded
+//! randomness) and under real tokio (`replisim serve`). The workspace is always compiled with
+//! `--cfg madsim`, so the choice cannot be made at compile time: each call asks at run time
+//! whether the current thread is inside a simulation.
+//!
+//! Architecture invariant: nothing under `scsp/` calls `tokio::spawn`, `tokio::time`,
+//! `std::thread` or an OS random source directly; it goes through this module.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::http::flush::FlushIfDirty;
+
+/// True when the calling thread runs inside a madsim simulation.
+pub fn in_sim() -> bool {
+    madsim::runtime::Handle::try_current().is_ok()
+}
+
+/// Spawns a detached task on the current runtime, simulated or real.
+pub fn spawn<F>(future: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    if in_sim() {
+        madsim::task::spawn(future);
+    } else {
+        tokio::spawn(future);
+    }
+}
+
+/// Sleeps on the current runtime's clock (virtual time inside a simulation).
+pub async fn sleep(duration: Duration) {
+    if in_sim() {
+        madsim::time::sleep(duration).await
+    } else {
+        tokio::time::sleep(duration).await
+    }
+}
+
+/// The error of [`timeout`]: the deadline passed first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed;
+
+impl std::fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+/// Bounds a future by a deadline on the current runtime's clock. Every network call in
+/// replisim goes through this: simulated TCP stalls instead of resetting under partitions.
+pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
+    if in_sim() {
+        madsim::time::timeout(duration, future)
+            .await
+            .map_err(|_| Elapsed)
+    } else {
+        tokio::time::timeout(duration, future)
+            .await
+            .map_err(|_| Elapsed)
+    }
+}
+
+/// Monotonic now. Inside a simulation madsim intercepts the clock, so this is virtual time.
+pub fn now() -> Instant {
+    Instant::now()
+}
+
+/// Wall-clock now of the world (simulated 2022-era time inside a simulation). Node clocks add
+/// their own skew on top: see [`crate::scsp::clock::NodeClock`].
+pub fn wall_now() -> SystemTime {
+    SystemTime::now()
+}
+
+static REAL_RNG_STATE: AtomicU64 = AtomicU64::new(0x5EED_0F_2E91_1515);
+
+/// Seeds the random source used outside a simulation (`replisim serve --seed`).
+pub fn seed_real_rng(seed: u64) {
+    REAL_RNG_STATE.store(seed ^ 0x9E37_79B9_7F4A_7C15, Ordering::SeqCst);
+}
+
+/// A random 64-bit value: from the simulation's seeded RNG inside madsim, otherwise from a
+/// SplitMix64 stream seeded by [`seed_real_rng`]. Never from the operating system.
+pub fn random_u64() -> u64 {
+    if in_sim() {
+        madsim::rand::random::<u64>()
+    } else {
+        let state = REAL_RNG_STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::SeqCst);
+        crate::seeded::splitmix64(state.wrapping_add(0x9E37_79B9_7F4A_7C15))
+    }
+}
+
+/// A connected byte stream: simulated TCP (with the flush fix) or real TCP.
+pub enum Stream {
+    /// Simulated TCP inside madsim.
+    Sim(FlushIfDirty<madsim::net::TcpStream>),
+    /// Real TCP under tokio.
+    Real(tokio::net::TcpStream),
+}
+
+/// Opens a TCP connection on the current runtime's network.
+pub async fn connect(addr: SocketAddr) -> io::Result<Stream> {
+    if in_sim() {
+        let s = madsim::net::TcpStream::connect(addr).await?;
+        Ok(Stream::Sim(FlushIfDirty::new(s)))
+    } else {
+        let s = tokio::net::TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(Stream::Real(s))
+    }
+}
+
+/// A listening TCP socket on the current runtime's network.
+pub enum Listener {
+    /// Simulated listener inside madsim.
+    Sim(madsim::net::TcpListener),
+    /// Real listener under tokio.
+    Real(tokio::net::TcpListener),
+}
+
+/// Binds a listener on the current runtime's network.
+pub async fn listen(addr: SocketAddr) -> io::Result<Listener> {
+    if in_sim() {
+        Ok(Listener::Sim(madsim::net::TcpListener::bind(addr).await?))
+    } else {
+        Ok(Listener::Real(tokio::net::TcpListener::bind(addr).await?))
+    }
+}
+
+impl Listener {
+    /// Waits for the next connection.
+    pub async fn accept(&self) -> io::Result<(Stream, SocketAddr)> {
+        match self {
+            Listener::Sim(l) => {
+                let (s, a) = l.accept().await?;
+                Ok((Stream::Sim(FlushIfDirty::new(s)), a))
+            }
+            Listener::Real(l) => {
+                let (s, a) = l.accept().await?;
+                s.set_nodelay(true)?;
+                Ok((Stream::Real(s), a))
+            }
+        }
+    }
+
+    /// The bound address (with the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Listener::Sim(l) => l.local_addr(),
+            Listener::Real(l) => l.local_addr(),
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Sim(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Real(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Sim(s) => Pin::new(s).poll_write(cx, data),
+            Stream::Real(s) => Pin::new(s).poll_write(cx, data),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Sim(s) => Pin::new(s).poll_flush(cx),
+            Stream::Real(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Sim(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Real(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
