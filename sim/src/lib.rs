@@ -8,3 +8,7 @@
 pub mod http;
 pub mod rt;
 pub mod seeded;
+pub mod scsp;
+pub mod store;
+pub mod trace;
+pub mod world;

@@ -1,3 +1,4 @@
-//! HTTP plumbing shared by every world: the flush fix for simulated TCP.
+//! HTTP plumbing shared by every world: the flush fix for simulated TCP and a small client.
 
+pub mod client;
 pub mod flush;

@@ -1,0 +1,45 @@
+//! Gathering bids from every node: the PAN's view of the cluster for one request.
+
+use futures::future::join_all;
+
+use crate::scsp::config::NodeContext;
+use crate::scsp::peer::{self, Bid, Held};
+use crate::store::Disk;
+
+/// This node's own bid, computed locally.
+pub fn local_bid(ctx: &NodeContext, key: &str) -> Bid {
+    let disk = Disk::lock(&ctx.disk);
+    Bid {
+        node: ctx.id,
+        free_bytes: disk.free_bytes(),
+        capacity_bytes: disk.capacity_bytes(),
+        load: ctx
+            .control
+            .in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .saturating_sub(1),
+        retiring: ctx.control.is_retiring(),
+        held: disk.get(key).map(|r| Held {
+            kind: r.kind,
+            version: r.version,
+            deleted: r.deleted,
+        }),
+    }
+}
+
+/// Bids from this node and every peer that answers within the peer timeout, in node order.
+/// A peer that does not answer is simply absent: to the PAN it is down.
+pub async fn gather_bids(ctx: &NodeContext, key: &str) -> Vec<Bid> {
+    let peers = ctx
+        .cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(id, _)| *id != ctx.id)
+        .map(|(_, addr)| peer::bid(*addr, key, ctx.cluster.peer_timeout));
+    let answers = join_all(peers).await;
+    let mut bids = vec![local_bid(ctx, key)];
+    bids.extend(answers.into_iter().filter_map(Result::ok));
+    bids.sort_by_key(|b| b.node);
+    bids
+}

@@ -1,0 +1,118 @@
+//! Cluster-wide settings and the per-node context handed to every handler.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::scsp::clock::NodeClock;
+use crate::scsp::defects::Defect;
+use crate::store::SharedDisk;
+use crate::trace::Trace;
+
+/// What every node of one cluster agrees on. Each field is a documented knob (docs/choices.md).
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// Node addresses; a node's id is its index here.
+    pub nodes: Vec<SocketAddr>,
+    /// The cluster name (the `Server` header and the node status page).
+    pub name: String,
+    /// Secret for `auth=` tokens on redirects.
+    pub secret: Vec<u8>,
+    /// Seed mixed into the bid tie-break, so placement differs per run but is reproducible.
+    pub placement_seed: u64,
+    /// Replicas each object should have (`policy.replicas`), unless a lifepoint says `reps=`.
+    pub policy_replicas: usize,
+    /// Synchronous replicas when the request says nothing (`replicate` absent): ROW default.
+    pub default_sync_replicas: usize,
+    /// How long a redirect's `auth=` token stays valid.
+    pub auth_ttl: Duration,
+    /// Bound on each node-to-node request (bids, replica pushes, inventories).
+    pub peer_timeout: Duration,
+    /// How often the health processor walks a node's objects.
+    pub health_interval: Duration,
+    /// Largest object body accepted (bigger → 413).
+    pub object_bytes_max: usize,
+    /// Deliberate defects switched on (empty for the clean reference).
+    pub defects: BTreeSet<Defect>,
+}
+
+impl ClusterConfig {
+    /// A cluster over these addresses with the documented defaults.
+    pub fn new(nodes: Vec<SocketAddr>) -> Self {
+        Self {
+            nodes,
+            name: "replisim".to_string(),
+            secret: b"replisim-cluster-secret".to_vec(),
+            placement_seed: 0,
+            policy_replicas: 2,
+            default_sync_replicas: 2,
+            auth_ttl: Duration::from_secs(60),
+            peer_timeout: Duration::from_secs(2),
+            health_interval: Duration::from_secs(10),
+            object_bytes_max: 64 << 20,
+            defects: BTreeSet::new(),
+        }
+    }
+
+    /// True when a defect is switched on.
+    pub fn has(&self, defect: Defect) -> bool {
+        self.defects.contains(&defect)
+    }
+}
+
+/// Operator switches on one node, shared with whoever controls the cluster (world or serve).
+#[derive(Debug, Default)]
+pub struct NodeControl {
+    /// A retiring node takes no new content and sends clients elsewhere with 301.
+    pub retiring: AtomicBool,
+    /// Requests being served right now (the load part of a bid).
+    pub in_flight: AtomicU32,
+}
+
+impl NodeControl {
+    /// Marks the node retiring (or not).
+    pub fn set_retiring(&self, on: bool) {
+        self.retiring.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether the node is retiring.
+    pub fn is_retiring(&self) -> bool {
+        self.retiring.load(Ordering::SeqCst)
+    }
+}
+
+/// Everything a node's handlers need. Cloning is cheap; restart builds the node from a clone.
+#[derive(Debug, Clone)]
+pub struct NodeContext {
+    /// This node's index in `cluster.nodes`.
+    pub id: usize,
+    /// The cluster settings.
+    pub cluster: Arc<ClusterConfig>,
+    /// The node's disk (survives restarts).
+    pub disk: SharedDisk,
+    /// The node's own clock.
+    pub clock: NodeClock,
+    /// Operator switches.
+    pub control: Arc<NodeControl>,
+    /// Where events go.
+    pub trace: Trace,
+}
+
+impl NodeContext {
+    /// This node's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.cluster.nodes[self.id]
+    }
+
+    /// The trace actor name, `node1` for id 0 (ids are shown one-based).
+    pub fn actor(&self) -> String {
+        format!("node{}", self.id + 1)
+    }
+
+    /// Records a trace event from this node.
+    pub fn trace(&self, what: impl Into<String>) {
+        self.trace.record(&self.actor(), what);
+    }
+}

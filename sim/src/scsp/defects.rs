@@ -1,0 +1,137 @@
+//! Named deliberate defects ("mutants") of the reference node. All are off by default; the
+//! conformance tests switch each on and assert that the rule it breaks fails, which is how
+//! the catalog proves it has teeth.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One deliberate deviation from the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Defect {
+    /// Breaks SCSP-3/SCSP-4: redirect `Location` carries no `auth=` token.
+    RedirectWithoutAuth,
+    /// Breaks SCSP-1: 201 for an unnamed object omits `Content-UUID`.
+    OmitContentUuid,
+    /// Breaks SCSP-8: `Replica-Count` claims one more replica than was made.
+    OverstateReplicaCount,
+    /// Breaks SCSP-3: a retiring node answers 307 where the policy says 301.
+    TemporaryInsteadOfPermanent,
+    /// Breaks SCSP-12: a named POST with `If-None-Match: *` overwrites an existing object.
+    IgnoreIfNoneMatch,
+    /// Breaks SCSP-7: an immutable write succeeds with a single replica.
+    AcceptSingleReplicaUnnamed,
+    /// Breaks SCSP-18: PUT on an immutable unnamed object is accepted as an update.
+    AllowPutOnImmutable,
+    /// Breaks SCSP-14: a WRITE without `Content-Length` is accepted.
+    AcceptMissingContentLength,
+    /// Breaks SCSP-17: PUT of a missing name creates it instead of answering 404.
+    PutCreatesMissing,
+    /// Breaks SCSP-9: `replicate=N` is ignored; writes always make two synchronous replicas.
+    IgnoreReplicateArgument,
+    /// Breaks SCSP-2: the 201's `Content-Type` describes the object, not the response body.
+    ContentTypeOfObject,
+}
+
+impl Defect {
+    /// Every defect, in a stable order.
+    pub const ALL: [Defect; 11] = [
+        Defect::RedirectWithoutAuth,
+        Defect::OmitContentUuid,
+        Defect::OverstateReplicaCount,
+        Defect::TemporaryInsteadOfPermanent,
+        Defect::IgnoreIfNoneMatch,
+        Defect::AcceptSingleReplicaUnnamed,
+        Defect::AllowPutOnImmutable,
+        Defect::AcceptMissingContentLength,
+        Defect::PutCreatesMissing,
+        Defect::IgnoreReplicateArgument,
+        Defect::ContentTypeOfObject,
+    ];
+
+    /// The kebab-case name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Defect::RedirectWithoutAuth => "redirect-without-auth",
+            Defect::OmitContentUuid => "omit-content-uuid",
+            Defect::OverstateReplicaCount => "overstate-replica-count",
+            Defect::TemporaryInsteadOfPermanent => "temporary-instead-of-permanent",
+            Defect::IgnoreIfNoneMatch => "ignore-if-none-match",
+            Defect::AcceptSingleReplicaUnnamed => "accept-single-replica-unnamed",
+            Defect::AllowPutOnImmutable => "allow-put-on-immutable",
+            Defect::AcceptMissingContentLength => "accept-missing-content-length",
+            Defect::PutCreatesMissing => "put-creates-missing",
+            Defect::IgnoreReplicateArgument => "ignore-replicate-argument",
+            Defect::ContentTypeOfObject => "content-type-of-object",
+        }
+    }
+
+    /// The rule id this defect is meant to break: the rule that must catch it.
+    pub fn breaks(self) -> &'static str {
+        match self {
+            Defect::RedirectWithoutAuth => "SCSP-3",
+            Defect::OmitContentUuid => "SCSP-1",
+            Defect::OverstateReplicaCount => "SCSP-8",
+            Defect::TemporaryInsteadOfPermanent => "SCSP-3",
+            Defect::IgnoreIfNoneMatch => "SCSP-12",
+            Defect::AcceptSingleReplicaUnnamed => "SCSP-7",
+            Defect::AllowPutOnImmutable => "SCSP-18",
+            Defect::AcceptMissingContentLength => "SCSP-14",
+            Defect::PutCreatesMissing => "SCSP-17",
+            Defect::IgnoreReplicateArgument => "SCSP-9",
+            Defect::ContentTypeOfObject => "SCSP-2",
+        }
+    }
+
+    /// One line on what the defect does, for `replisim mutants`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Defect::RedirectWithoutAuth => "redirect Location carries no auth= token",
+            Defect::OmitContentUuid => "201 for an unnamed object omits Content-UUID",
+            Defect::OverstateReplicaCount => "Replica-Count claims one more replica than made",
+            Defect::TemporaryInsteadOfPermanent => "a retiring node sends 307 instead of 301",
+            Defect::IgnoreIfNoneMatch => "If-None-Match: * does not stop an overwrite",
+            Defect::AcceptSingleReplicaUnnamed => "immutable write succeeds with one replica",
+            Defect::AllowPutOnImmutable => "PUT on an immutable object is accepted",
+            Defect::AcceptMissingContentLength => "WRITE without Content-Length is accepted",
+            Defect::PutCreatesMissing => "PUT of a missing name creates it",
+            Defect::IgnoreReplicateArgument => "replicate=N is ignored",
+            Defect::ContentTypeOfObject => "201 Content-Type gives the object's type, not the body's",
+        }
+    }
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Defect {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Defect::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
+                format!("unknown defect `{s}`; known: {}", names.join(", "))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for d in Defect::ALL {
+            assert_eq!(d.name().parse::<Defect>(), Ok(d));
+            assert!(seen.insert(d.name()));
+            assert!(d.breaks().starts_with("SCSP-"));
+        }
+        assert!("nope".parse::<Defect>().unwrap_err().contains("known:"));
+    }
+}

@@ -1,0 +1,105 @@
+//! The server side of the node-to-node protocol (see `peer` for the client side).
+
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use crate::scsp::cluster_view::local_bid;
+use crate::scsp::config::NodeContext;
+use crate::scsp::object::Version;
+use crate::scsp::peer::{decode_record, Inventory, InventoryItem, INTERNAL_PREFIX};
+use crate::scsp::query::Query;
+use crate::scsp::response::{self, Body};
+use crate::store::{Disk, DiskError};
+
+/// Handles a request under `/_replisim/`.
+pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().trim_start_matches(INTERNAL_PREFIX).to_string();
+    let query = Query::parse(req.uri().query().unwrap_or(""));
+    match (req.method().clone(), path.as_str()) {
+        (Method::GET, "bid") => {
+            let key = query.get("key").unwrap_or("").to_string();
+            json(&local_bid(ctx, &key))
+        }
+        (Method::GET, "inventory") => json(&inventory(ctx)),
+        (Method::PUT, "replica") => accept_replica(ctx, req.into_body()).await,
+        (Method::DELETE, "replica") => discard(ctx, &query),
+        _ => response::error(StatusCode::NOT_FOUND, "Unknown internal request."),
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Response<Body> {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => response::finish(
+            response::builder(StatusCode::OK).header(http::header::CONTENT_TYPE, "application/json"),
+            response::full(bytes),
+        ),
+        Err(e) => response::error(StatusCode::INTERNAL_SERVER_ERROR, &format!("encoding: {e}")),
+    }
+}
+
+/// Everything this node holds, newest version per key.
+pub fn inventory(ctx: &NodeContext) -> Inventory {
+    let disk = Disk::lock(&ctx.disk);
+    Inventory {
+        node: ctx.id,
+        free_bytes: disk.free_bytes(),
+        capacity_bytes: disk.capacity_bytes(),
+        retiring: ctx.control.is_retiring(),
+        items: disk
+            .records()
+            .map(|(key, r)| InventoryItem {
+                key: key.clone(),
+                kind: r.kind,
+                version: r.version,
+                deleted: r.deleted,
+            })
+            .collect(),
+    }
+}
+
+/// Stores a pushed replica if it is newer than what this node holds (newest wins).
+async fn accept_replica(ctx: &NodeContext, body: Incoming) -> Response<Body> {
+    let limit = ctx.cluster.object_bytes_max + 64 * 1024;
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => return response::error(StatusCode::BAD_REQUEST, &format!("replica body: {e}")),
+    };
+    let Some(record) = decode_record(bytes) else {
+        return response::error(StatusCode::BAD_REQUEST, "Not a replica record.");
+    };
+    let mut disk = Disk::lock(&ctx.disk);
+    let newer = disk.get(&record.key).is_none_or(|held| held.version < record.version);
+    if !newer {
+        return response::finish(response::builder(StatusCode::OK), response::full("kept newer"));
+    }
+    let key = record.key.clone();
+    let version = record.version;
+    match disk.write_synced(record) {
+        Ok(()) => {
+            drop(disk);
+            ctx.trace(format!("replica {key} v{} stored", version.castor_system_version()));
+            response::finish(response::builder(StatusCode::OK), response::full("stored"))
+        }
+        Err(DiskError::Full { .. }) => response::error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "Not enough disk space to store requested content.",
+        ),
+    }
+}
+
+/// Drops exactly one version of a key (rollback after a failed quorum).
+fn discard(ctx: &NodeContext, query: &Query) -> Response<Body> {
+    let key = query.get("key").unwrap_or("");
+    let stamp_ms = query.get("stamp").and_then(|v| v.parse().ok());
+    let node = query.get("node").and_then(|v| v.parse().ok());
+    let (Some(stamp_ms), Some(node)) = (stamp_ms, node) else {
+        return response::error(StatusCode::BAD_REQUEST, "discard needs key, stamp and node");
+    };
+    let version = Version { stamp_ms, node };
+    let mut disk = Disk::lock(&ctx.disk);
+    if disk.get(key).is_some_and(|r| r.version == version) {
+        disk.remove(key);
+    }
+    response::finish(response::builder(StatusCode::OK), response::full("discarded"))
+}

@@ -1,0 +1,27 @@
+//! The reference SCSP node: one module per concern, mirrored by the conformance rules.
+//!
+//! Entry point: `server::run(ctx)`. A request goes `router` → `read` or `write` (every
+//! mutating method) → `placement` (bids gathered by `cluster_view` over `peer`) → either a
+//! `redirect` or local service with `replication`; `health` repairs in the background.
+
+pub mod auth;
+pub mod clock;
+pub mod cluster_view;
+pub mod config;
+pub mod defects;
+pub mod health;
+pub mod internal;
+pub mod key;
+pub mod metadata;
+pub mod object;
+pub mod peer;
+pub mod placement;
+pub mod query;
+pub mod read;
+pub mod redirect;
+pub mod replication;
+pub mod request;
+pub mod response;
+pub mod router;
+pub mod server;
+pub mod write;

@@ -1,0 +1,104 @@
+//! What a node stores: records (one version of one object or context) and their versions.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// The kind of a stored thing; it decides which methods are allowed (SCSP-18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Unnamed, addressed by UUID, never modified (only WRITE, READ, INFO, DELETE).
+    Immutable,
+    /// Unnamed but mutable ("anchor stream"): the UUID stays while the content changes.
+    Alias,
+    /// `/bucket/name` inside a domain.
+    Named,
+    /// A domain (tenant) context.
+    Domain,
+    /// A bucket context inside a domain.
+    Bucket,
+}
+
+impl Kind {
+    /// Contexts are kept on every node, so a bucket lookup never needs the network.
+    pub fn is_context(self) -> bool {
+        matches!(self, Kind::Domain | Kind::Bucket)
+    }
+
+    /// Unnamed objects answer with `Content-UUID` (SCSP-1).
+    pub fn is_unnamed(self) -> bool {
+        matches!(self, Kind::Immutable | Kind::Alias)
+    }
+}
+
+/// A version stamp: the serving node's clock in milliseconds, then the node id as tie-break.
+///
+/// Newest wins everywhere (replica push, health processor, reads). Two versions stamped in
+/// the same millisecond on different nodes are ordered by node id; this is the documented
+/// tie-break knob's default (see docs/choices.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Version {
+    /// Milliseconds since the Unix epoch on the serving node's (possibly skewed) clock.
+    pub stamp_ms: u64,
+    /// The node that stamped it.
+    pub node: u32,
+}
+
+impl Version {
+    /// `Castor-System-Version`: epoch seconds with a millisecond fraction, e.g. `1287187180.959`.
+    pub fn castor_system_version(&self) -> String {
+        format!("{}.{:03}", self.stamp_ms / 1000, self.stamp_ms % 1000)
+    }
+
+    /// `Last-Modified`: one-second resolution, as HTTP dates have.
+    pub fn last_modified(&self) -> String {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.stamp_ms);
+        httpdate::fmt_http_date(t)
+    }
+}
+
+/// One version of one object or context, as stored on a node and shipped between nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The store key (see `key::ObjectKey::store_key`).
+    pub key: String,
+    /// What it is.
+    pub kind: Kind,
+    /// Its version.
+    pub version: Version,
+    /// A deletion marker: the object reads as 404 but the version still orders later writes.
+    pub deleted: bool,
+    /// Persisted metadata headers, lower-cased names, in name order.
+    pub meta: BTreeMap<String, String>,
+    /// Hex MD5 of the content, the body of the quoted `Etag`.
+    pub md5_hex: String,
+    /// The content bytes (empty for contexts and deletion markers).
+    #[serde(skip)]
+    pub content: Bytes,
+}
+
+impl Record {
+    /// Bytes this record takes on disk: content plus a small fixed overhead, so that even
+    /// empty objects and markers use space and a full disk is reachable.
+    pub fn stored_bytes(&self) -> u64 {
+        self.content.len() as u64 + 256
+    }
+
+    /// The quoted entity tag.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.md5_hex)
+    }
+}
+
+/// Hex MD5 of some bytes.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(bytes);
+    let mut out = String::with_capacity(32);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}

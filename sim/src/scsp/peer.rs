@@ -1,0 +1,211 @@
+//! The node-to-node protocol: bids, replica pushes and inventories, as HTTP/1.1 under
+//! `/_replisim/`. It crosses the same (simulated or real) network as client traffic, so a
+//! partition or a dead node shows up here exactly as it would in a real cluster.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::http::client;
+use crate::scsp::object::{Kind, Record, Version};
+use crate::scsp::query::percent_encode;
+
+/// Internal paths start with this prefix; clients never see it.
+pub const INTERNAL_PREFIX: &str = "/_replisim/";
+
+/// Largest internal response accepted (inventories of big nodes included).
+const PEER_RESPONSE_BYTES_MAX: usize = 256 << 20;
+
+/// What a node says about itself and one key when asked for a bid (SCSP-6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bid {
+    /// The bidder's id.
+    pub node: usize,
+    /// Free bytes on its disk.
+    pub free_bytes: u64,
+    /// Its disk size.
+    pub capacity_bytes: u64,
+    /// Requests it is serving now.
+    pub load: u32,
+    /// Retiring nodes take no new content.
+    pub retiring: bool,
+    /// The version it holds of the key, if any.
+    pub held: Option<Held>,
+}
+
+/// A version a node holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// What kind of record it is.
+    pub kind: Kind,
+    /// The version.
+    pub version: Version,
+    /// Whether that version is a deletion marker.
+    pub deleted: bool,
+}
+
+/// One line of a node's inventory, for the health processor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryItem {
+    /// Store key.
+    pub key: String,
+    /// Kind of record.
+    pub kind: Kind,
+    /// Newest version held.
+    pub version: Version,
+    /// Deletion marker or not.
+    pub deleted: bool,
+}
+
+/// A node's answer to an inventory request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// The answering node.
+    pub node: usize,
+    /// Its free bytes.
+    pub free_bytes: u64,
+    /// Its disk size.
+    pub capacity_bytes: u64,
+    /// Whether it is retiring.
+    pub retiring: bool,
+    /// Everything it holds.
+    pub items: Vec<InventoryItem>,
+}
+
+/// Why a peer request failed. The caller treats the peer as unavailable for this request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerError {
+    /// Connect refused, reset or timed out, or the peer answered garbage.
+    Unreachable(String),
+    /// The peer answered with this status.
+    Refused(u16),
+}
+
+impl std::fmt::Display for PeerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerError::Unreachable(why) => write!(f, "unreachable: {why}"),
+            PeerError::Refused(code) => write!(f, "refused with {code}"),
+        }
+    }
+}
+
+/// Encodes a record for a replica push: a 4-byte big-endian header length, the JSON header,
+/// then the raw content.
+pub fn encode_record(record: &Record) -> Bytes {
+    let head = serde_json::to_vec(record).unwrap_or_default();
+    let mut out = BytesMut::with_capacity(4 + head.len() + record.content.len());
+    out.put_u32(head.len() as u32);
+    out.put_slice(&head);
+    out.put_slice(&record.content);
+    out.freeze()
+}
+
+/// Decodes what [`encode_record`] produced; `None` when the bytes are not such a record.
+pub fn decode_record(mut bytes: Bytes) -> Option<Record> {
+    if bytes.len() < 4 {
+        return None;
+    }
+    let head_len = bytes.get_u32() as usize;
+    if bytes.len() < head_len {
+        return None;
+    }
+    let head = bytes.split_to(head_len);
+    let mut record: Record = serde_json::from_slice(&head).ok()?;
+    record.content = bytes;
+    Some(record)
+}
+
+async fn exchange(
+    addr: SocketAddr,
+    method: Method,
+    path_and_query: &str,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<(StatusCode, Bytes), PeerError> {
+    client::exchange(addr, method, path_and_query, &[], body, timeout, PEER_RESPONSE_BYTES_MAX)
+        .await
+        .map(|a| (a.status, a.body))
+        .map_err(|e| PeerError::Unreachable(e.0))
+}
+
+/// Asks a peer for its bid on a key.
+pub async fn bid(addr: SocketAddr, key: &str, timeout: Duration) -> Result<Bid, PeerError> {
+    let path = format!("{INTERNAL_PREFIX}bid?key={}", percent_encode(key));
+    let (status, body) = exchange(addr, Method::GET, &path, Bytes::new(), timeout).await?;
+    if status != StatusCode::OK {
+        return Err(PeerError::Refused(status.as_u16()));
+    }
+    serde_json::from_slice(&body).map_err(|e| PeerError::Unreachable(format!("bad bid: {e}")))
+}
+
+/// Pushes a replica to a peer; `Ok` once the peer has it synced (or holds something newer).
+pub async fn push(addr: SocketAddr, record: &Record, timeout: Duration) -> Result<(), PeerError> {
+    let path = format!("{INTERNAL_PREFIX}replica");
+    let (status, _) = exchange(addr, Method::PUT, &path, encode_record(record), timeout).await?;
+    if status == StatusCode::OK {
+        Ok(())
+    } else {
+        Err(PeerError::Refused(status.as_u16()))
+    }
+}
+
+/// Asks a peer to drop exactly this version of a key (rollback of a failed write).
+pub async fn discard(
+    addr: SocketAddr,
+    key: &str,
+    version: Version,
+    timeout: Duration,
+) -> Result<(), PeerError> {
+    let path = format!(
+        "{INTERNAL_PREFIX}replica?key={}&stamp={}&node={}",
+        percent_encode(key),
+        version.stamp_ms,
+        version.node
+    );
+    let (status, _) = exchange(addr, Method::DELETE, &path, Bytes::new(), timeout).await?;
+    if status == StatusCode::OK {
+        Ok(())
+    } else {
+        Err(PeerError::Refused(status.as_u16()))
+    }
+}
+
+/// Fetches a peer's inventory.
+pub async fn inventory(addr: SocketAddr, timeout: Duration) -> Result<Inventory, PeerError> {
+    let path = format!("{INTERNAL_PREFIX}inventory");
+    let (status, body) = exchange(addr, Method::GET, &path, Bytes::new(), timeout).await?;
+    if status != StatusCode::OK {
+        return Err(PeerError::Refused(status.as_u16()));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| PeerError::Unreachable(format!("bad inventory: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn records_round_trip_through_the_push_encoding() {
+        let record = Record {
+            key: "n//b/x".into(),
+            kind: Kind::Named,
+            version: Version {
+                stamp_ms: 1_600_000_000_123,
+                node: 2,
+            },
+            deleted: false,
+            meta: BTreeMap::from([("x-color-meta".to_string(), "blue".to_string())]),
+            md5_hex: "00".repeat(16),
+            content: Bytes::from_static(b"\x00\x01binary\xff"),
+        };
+        assert_eq!(decode_record(encode_record(&record)), Some(record));
+        assert_eq!(decode_record(Bytes::from_static(b"\x00\x00\x00\x09{}")), None);
+        assert_eq!(decode_record(Bytes::from_static(b"ab")), None);
+    }
+}

@@ -1,0 +1,133 @@
+//! Query arguments as SCSP reads them (SCSP-43): names are case-insensitive, a valueless
+//! argument means `true`, and booleans accept `x`, `x=yes` and `x=true`.
+
+/// Parsed query arguments, in request order, names lower-cased and values percent-decoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    args: Vec<(String, Option<String>)>,
+}
+
+impl Query {
+    /// Parses a raw query string (without the `?`).
+    pub fn parse(raw: &str) -> Self {
+        let args = raw
+            .split('&')
+            .filter(|part| !part.is_empty())
+            .map(|part| match part.split_once('=') {
+                Some((k, v)) => (percent_decode(k).to_ascii_lowercase(), Some(percent_decode(v))),
+                None => (percent_decode(part).to_ascii_lowercase(), None),
+            })
+            .collect();
+        Self { args }
+    }
+
+    /// The value of the first argument with this name (`Some("")` when valueless).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.args
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_deref().unwrap_or(""))
+    }
+
+    /// True when the argument is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.args.iter().any(|(k, _)| k == name)
+    }
+
+    /// The boolean reading: `x`, `x=yes`, `x=true` (any case) are true; absent or anything
+    /// else is false.
+    pub fn flag(&self, name: &str) -> bool {
+        match self.get(name) {
+            None => false,
+            Some(v) => v.is_empty() || v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true"),
+        }
+    }
+
+    /// The raw query with one argument removed, in the original order and spelling; used to
+    /// bind `auth=` tokens to everything else the client sent.
+    pub fn raw_without(raw: &str, name: &str) -> String {
+        raw.split('&')
+            .filter(|part| {
+                let k = part.split_once('=').map(|(k, _)| k).unwrap_or(part);
+                !part.is_empty() && !percent_decode(k).eq_ignore_ascii_case(name)
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (as space); malformed escapes are kept literally.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Encodes everything but unreserved characters, for keys carried in internal URLs.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_case_insensitive_and_booleans_have_three_forms() {
+        let q = Query::parse("ALIAS&Preserve=YES&x=true&no=0&replicate=2");
+        assert!(q.flag("alias"));
+        assert!(q.flag("preserve"));
+        assert!(q.flag("x"));
+        assert!(!q.flag("no"));
+        assert!(!q.flag("missing"));
+        assert_eq!(q.get("replicate"), Some("2"));
+    }
+
+    #[test]
+    fn percent_coding_round_trips() {
+        let s = "n//b/some name%";
+        assert_eq!(percent_decode(&percent_encode(s)), s);
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn raw_without_drops_only_the_named_argument() {
+        assert_eq!(Query::raw_without("a=1&AUTH=x&b", "auth"), "a=1&b");
+        assert_eq!(Query::raw_without("auth=x", "auth"), "");
+    }
+}

@@ -1,0 +1,93 @@
+//! Redirects from the PAN to the node that serves a request (SCSP-3, SCSP-4, SCSP-6).
+//!
+//! When 301 and when 307 (the docs leave it open; docs/choices.md):
+//! - 307 Temporary Redirect: this one request is better served elsewhere (another node won
+//!   the write bid, or holds the newest replica for a read). The client keeps its PAN.
+//! - 301 Moved Permanently: the PAN itself should no longer be used as an access node
+//!   because it is retiring. The client moves to the new node for all later requests.
+
+use http::{Response, StatusCode};
+
+use crate::scsp::auth::{self, Grant};
+use crate::scsp::config::NodeContext;
+use crate::scsp::defects::Defect;
+use crate::scsp::query::Query;
+use crate::scsp::request::ClientRequest;
+use crate::scsp::response::{self, Body};
+
+/// Which redirect the PAN sends, given whether it is retiring.
+pub fn status_for(ctx: &NodeContext) -> StatusCode {
+    if ctx.control.is_retiring() && !ctx.cluster.has(Defect::TemporaryInsteadOfPermanent) {
+        StatusCode::MOVED_PERMANENTLY
+    } else {
+        StatusCode::TEMPORARY_REDIRECT
+    }
+}
+
+/// A redirect of `req` to node `target`, with an `auth=` token bound to it.
+pub fn to_node(ctx: &NodeContext, req: &ClientRequest, target: usize) -> Response<Body> {
+    let status = status_for(ctx);
+    let other_args = Query::raw_without(&req.query_raw, "auth");
+    let expiry_secs =
+        ((ctx.clock.now_ms() / 1000) + ctx.cluster.auth_ttl.as_secs()).min(u64::from(u32::MAX));
+    let grant = Grant {
+        method: &req.method,
+        node: target,
+        path: &req.path,
+        query: &other_args,
+    };
+    let token = auth::issue(&ctx.cluster.secret, &grant, expiry_secs as u32);
+    let mut location = format!("http://{}{}", ctx.cluster.nodes[target], req.path);
+    let mut args: Vec<String> = Vec::new();
+    if !other_args.is_empty() {
+        args.push(other_args.clone());
+    }
+    if !ctx.cluster.has(Defect::RedirectWithoutAuth) {
+        args.push(format!("auth={token}"));
+    }
+    if !args.is_empty() {
+        location.push('?');
+        location.push_str(&args.join("&"));
+    }
+    ctx.trace(format!(
+        "{} {} {} -> {} node{}",
+        req.method,
+        req.path,
+        status.as_u16(),
+        if status == StatusCode::MOVED_PERMANENTLY { "moved" } else { "temporary" },
+        target + 1
+    ));
+    response::finish(
+        response::builder(status)
+            .header(http::header::LOCATION, location)
+            .header(http::header::CONTENT_LENGTH, "0"),
+        response::empty(),
+    )
+}
+
+/// Checks an `auth=` token against the request; `Ok(true)` pins the request to this node,
+/// `Ok(false)` means no token (an ordinary request to this node as its PAN).
+pub fn check_token(ctx: &NodeContext, req: &ClientRequest) -> Result<bool, Response<Body>> {
+    let Some(token) = req.query.get("auth") else {
+        return Ok(false);
+    };
+    let other_args = Query::raw_without(&req.query_raw, "auth");
+    let grant = Grant {
+        method: &req.method,
+        node: ctx.id,
+        path: &req.path,
+        query: &other_args,
+    };
+    let now_secs = (ctx.clock.now_ms() / 1000).min(u64::from(u32::MAX)) as u32;
+    match auth::verify(&ctx.cluster.secret, &grant, token, now_secs) {
+        Ok(()) => Ok(true),
+        Err(auth::TokenError::Invalid) => Err(response::error(
+            StatusCode::FORBIDDEN,
+            "Invalid auth token: it was not issued by this cluster for this request and node.",
+        )),
+        Err(auth::TokenError::Expired) => Err(response::error(
+            StatusCode::FORBIDDEN,
+            "Expired auth token: resend the request to the access node for a fresh redirect.",
+        )),
+    }
+}

@@ -1,0 +1,76 @@
+//! Building responses: one place for the headers every answer carries and the error body.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+
+/// The response body type of the node: boxed so that later families can stream.
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// The `Server` header value.
+pub const SERVER: &str = concat!("replisim/", env!("CARGO_PKG_VERSION"));
+
+/// The methods the node implements, for `Allow` (404/501 examples in the docs list these).
+pub const ALLOW: &str = "HEAD, GET, PUT, POST, COPY, APPEND, DELETE";
+
+/// A body from bytes.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+/// No body at all.
+pub fn empty() -> Body {
+    Empty::new().boxed()
+}
+
+/// Starts a response with the headers every answer carries.
+pub fn builder(status: StatusCode) -> http::response::Builder {
+    Response::builder()
+        .status(status)
+        .header(http::header::SERVER, SERVER)
+}
+
+/// Finishes a builder; a header value we built ourselves is always valid, so a failure here
+/// is a programming error reported as a 500 rather than a panic in the node.
+pub fn finish(builder: http::response::Builder, body: Body) -> Response<Body> {
+    match builder.body(body) {
+        Ok(r) => r,
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("internal error building a response: {e}"),
+        ),
+    }
+}
+
+/// An error answer with the human-readable HTML body Swarm uses.
+pub fn error(status: StatusCode, message: &str) -> Response<Body> {
+    let body = format!(
+        "<html><body><h2>replisim Storage Error</h2><br>{}</body></html>",
+        html_escape(message)
+    );
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(http::header::SERVER, HeaderValue::from_static(SERVER));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html"),
+    );
+    // SCSP-42: 500 and 501 close the connection.
+    if status == StatusCode::INTERNAL_SERVER_ERROR || status == StatusCode::NOT_IMPLEMENTED {
+        headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if status == StatusCode::NOT_IMPLEMENTED || status == StatusCode::NOT_FOUND {
+        headers.insert(http::header::ALLOW, HeaderValue::from_static(ALLOW));
+    }
+    response
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

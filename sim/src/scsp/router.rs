@@ -1,0 +1,105 @@
+//! The front door of the node: protocol checks every request passes, then dispatch to the
+//! method family. Rules covered here: SCSP-14 (Host), SCSP-42 (501, 505).
+
+use std::sync::atomic::Ordering;
+
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+
+use crate::scsp::config::NodeContext;
+use crate::scsp::internal;
+use crate::scsp::key::parse_path;
+use crate::scsp::peer::INTERNAL_PREFIX;
+use crate::scsp::query::Query;
+use crate::scsp::read;
+use crate::scsp::redirect;
+use crate::scsp::request::{domain_of, ClientRequest};
+use crate::scsp::response::{self, Body, ALLOW};
+use crate::scsp::write::{self, Mutation};
+
+/// Counts a request as in flight for as long as it lives (the load part of a bid).
+struct InFlight<'a>(&'a NodeContext);
+
+impl<'a> InFlight<'a> {
+    fn enter(ctx: &'a NodeContext) -> Self {
+        ctx.control.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self(ctx)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.control.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Answers one HTTP request. Never panics on client input: every problem is a status.
+pub async fn handle(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> {
+    if req.uri().path().starts_with(INTERNAL_PREFIX) {
+        return internal::handle(&ctx, req).await;
+    }
+    let _in_flight = InFlight::enter(&ctx);
+    let (parts, body) = req.into_parts();
+
+    if parts.version != Version::HTTP_11 {
+        return response::error(
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            "Only HTTP/1.1 is supported.",
+        );
+    }
+    let method = parts.method.as_str().to_string();
+    let mutation = match method.as_str() {
+        "GET" | "HEAD" => None,
+        "POST" => Some(Mutation::Create),
+        "PUT" => Some(Mutation::Replace),
+        "APPEND" => Some(Mutation::Append),
+        "COPY" => Some(Mutation::Copy),
+        "DELETE" => Some(Mutation::Delete),
+        other => {
+            let mut r = response::error(
+                StatusCode::NOT_IMPLEMENTED,
+                &format!("Method {other} is not implemented."),
+            );
+            r.headers_mut()
+                .insert(http::header::ALLOW, http::HeaderValue::from_static(ALLOW));
+            return r;
+        }
+    };
+    let Some(host) = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+    else {
+        return response::error(StatusCode::BAD_REQUEST, "Host header is required.");
+    };
+    let path = parts.uri.path().to_string();
+    let Some(locator) = parse_path(&path) else {
+        return response::error(
+            StatusCode::BAD_REQUEST,
+            &format!("Path {path} names nothing."),
+        );
+    };
+    let query_raw = parts.uri.query().unwrap_or("").to_string();
+    let query = Query::parse(&query_raw);
+    let (domain, domain_from_query) = domain_of(&query, &host);
+    let mut request = ClientRequest {
+        method,
+        path,
+        query_raw,
+        query,
+        locator,
+        domain,
+        domain_from_query,
+        headers: parts.headers,
+        pinned: false,
+    };
+    match redirect::check_token(&ctx, &request) {
+        Ok(pinned) => request.pinned = pinned,
+        Err(refusal) => return refusal,
+    }
+    match mutation {
+        None => read::handle(&ctx, &request).await,
+        Some(m) => write::handle(&ctx, &request, body, m).await,
+    }
+}

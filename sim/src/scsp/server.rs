@@ -1,0 +1,46 @@
+//! Running a node: accept connections and serve each with hyper, plus the health processor.
+//! The same function runs on a simulated node and under `replisim serve`.
+
+use std::convert::Infallible;
+use std::io;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+use crate::rt::{self, Listener};
+use crate::scsp::config::NodeContext;
+use crate::scsp::{health, router};
+
+/// Binds the node's own address and serves forever.
+pub async fn run(ctx: NodeContext) -> io::Result<()> {
+    let listener = rt::listen(ctx.addr()).await?;
+    run_on(ctx, listener).await
+}
+
+/// Serves forever on an already bound listener (the real server binds first to learn its
+/// ports).
+pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
+    ctx.trace("up");
+    rt::spawn(health::run(ctx.clone()));
+    loop {
+        let (stream, _peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                ctx.trace(format!("accept failed: {e}"));
+                rt::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let conn_ctx = ctx.clone();
+        rt::spawn(async move {
+            let service = service_fn(move |req| {
+                let ctx = conn_ctx.clone();
+                async move { Ok::<_, Infallible>(router::handle(ctx, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .max_buf_size(64 * 1024)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

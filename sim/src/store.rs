@@ -1,0 +1,136 @@
+//! The per-node disk model: what a node has stored, what is durable, and how full it is.
+//!
+//! madsim's own file system keeps everything across a kill, so it cannot model a crash. A
+//! `Disk` is owned by the world (not by the node task), which is what lets it survive a node
+//! restart: the node's `init` factory is handed the same `SharedDisk` again.
+//!
+//! Durability contract: a record passed to [`Disk::write`] is *pending* until [`Disk::sync`];
+//! [`Disk::crash`] drops every pending record and keeps every synced one. The reference node
+//! syncs before it acknowledges a write.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::scsp::object::Record;
+
+/// A disk shared between a node's incarnations (the world keeps it across restarts).
+pub type SharedDisk = Arc<Mutex<Disk>>;
+
+/// Why a write did not reach the disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiskError {
+    /// Not enough free space for the record (the node answers 507 if no other node has room).
+    Full {
+        /// Bytes the record needs.
+        needed_bytes: u64,
+        /// Bytes still free.
+        free_bytes: u64,
+    },
+}
+
+/// One node's stored records, split into synced and pending.
+#[derive(Debug, Clone)]
+pub struct Disk {
+    capacity_bytes: u64,
+    synced: BTreeMap<String, Record>,
+    pending: BTreeMap<String, Record>,
+}
+
+impl Disk {
+    /// An empty disk of the given size.
+    pub fn new(capacity_bytes: u64) -> Self {
+        Self {
+            capacity_bytes,
+            synced: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// An empty disk wrapped for sharing between incarnations of one node.
+    pub fn shared(capacity_bytes: u64) -> SharedDisk {
+        Arc::new(Mutex::new(Self::new(capacity_bytes)))
+    }
+
+    /// Locks a shared disk; a poisoned lock still yields the data (a panicking test thread
+    /// must not hide the disk's contents from the report).
+    pub fn lock(disk: &SharedDisk) -> MutexGuard<'_, Disk> {
+        disk.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Total size.
+    pub fn capacity_bytes(&self) -> u64 {
+        self.capacity_bytes
+    }
+
+    /// Bytes taken by the newest copy of every record, pending or synced.
+    pub fn used_bytes(&self) -> u64 {
+        let mut used = 0;
+        for (key, record) in &self.synced {
+            if !self.pending.contains_key(key) {
+                used += record.stored_bytes();
+            }
+        }
+        used + self.pending.values().map(Record::stored_bytes).sum::<u64>()
+    }
+
+    /// Bytes still free.
+    pub fn free_bytes(&self) -> u64 {
+        self.capacity_bytes.saturating_sub(self.used_bytes())
+    }
+
+    /// The newest record under `key`, pending or synced.
+    pub fn get(&self, key: &str) -> Option<&Record> {
+        self.pending.get(key).or_else(|| self.synced.get(key))
+    }
+
+    /// Every key with its newest record, in key order.
+    pub fn records(&self) -> impl Iterator<Item = (&String, &Record)> {
+        let mut merged: BTreeMap<&String, &Record> = self.synced.iter().collect();
+        for (k, r) in &self.pending {
+            merged.insert(k, r);
+        }
+        merged.into_iter()
+    }
+
+    /// Stores a record as pending, replacing whatever the key held. The space check counts the
+    /// record being replaced as freed.
+    pub fn write(&mut self, record: Record) -> Result<(), DiskError> {
+        let replaced = self.get(&record.key).map(Record::stored_bytes).unwrap_or(0);
+        let needed_bytes = record.stored_bytes();
+        let free_bytes = self.free_bytes() + replaced;
+        if needed_bytes > free_bytes {
+            return Err(DiskError::Full {
+                needed_bytes,
+                free_bytes,
+            });
+        }
+        self.pending.insert(record.key.clone(), record);
+        Ok(())
+    }
+
+    /// Makes every pending record durable.
+    pub fn sync(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        self.synced.extend(pending);
+    }
+
+    /// Writes and syncs in one step: what the node does before acknowledging.
+    pub fn write_synced(&mut self, record: Record) -> Result<(), DiskError> {
+        self.write(record)?;
+        self.sync();
+        Ok(())
+    }
+
+    /// Removes a key entirely (used to roll back a write that failed its replica quorum).
+    pub fn remove(&mut self, key: &str) {
+        self.pending.remove(key);
+        self.synced.remove(key);
+    }
+
+    /// A power loss: pending records vanish, synced ones stay. Returns how many were lost.
+    pub fn crash(&mut self) -> usize {
+        let lost = self.pending.len();
+        self.pending.clear();
+        lost
+    }
+}

@@ -1,0 +1,109 @@
+//! The trace: every notable event of a run, stamped with virtual time, and its digest.
+//!
+//! Two runs of one seed must produce byte-identical traces; the digest makes that a cheap
+//! comparison (see the determinism test in sim/tests).
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::rt;
+use crate::seeded::fnv1a;
+
+/// One traced event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceEvent {
+    /// Time since the run started (virtual time in a simulation).
+    pub at: Duration,
+    /// Who: `node1`, `client`, `world`.
+    pub actor: String,
+    /// What happened, in a stable textual form.
+    pub what: String,
+}
+
+impl std::fmt::Display for TraceEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:>10.3}ms {:<7} {}",
+            self.at.as_secs_f64() * 1000.0,
+            self.actor,
+            self.what
+        )
+    }
+}
+
+/// A shared, append-only event log. Cloning shares it. A disabled trace records nothing
+/// (the real-TCP server uses one).
+#[derive(Debug, Clone)]
+pub struct Trace {
+    inner: Option<Arc<TraceInner>>,
+}
+
+#[derive(Debug)]
+struct TraceInner {
+    start: Instant,
+    events: Mutex<Vec<TraceEvent>>,
+}
+
+impl Trace {
+    /// A trace whose time zero is now (on the runtime's clock).
+    pub fn new() -> Self {
+        Self {
+            inner: Some(Arc::new(TraceInner {
+                start: rt::now(),
+                events: Mutex::new(Vec::new()),
+            })),
+        }
+    }
+
+    /// A trace that drops everything.
+    pub fn disabled() -> Self {
+        Self { inner: None }
+    }
+
+    /// Appends an event.
+    pub fn record(&self, actor: &str, what: impl Into<String>) {
+        if let Some(inner) = &self.inner {
+            let at = rt::now().saturating_duration_since(inner.start);
+            let event = TraceEvent {
+                at,
+                actor: actor.to_string(),
+                what: what.into(),
+            };
+            inner
+                .events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(event);
+        }
+    }
+
+    /// A copy of every event so far.
+    pub fn events(&self) -> Vec<TraceEvent> {
+        match &self.inner {
+            Some(inner) => inner.events.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The trace as text, one event per line.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for e in self.events() {
+            let _ = writeln!(out, "{e}");
+        }
+        out
+    }
+
+    /// A 64-bit digest of the rendered trace, as 16 hex digits.
+    pub fn digest(&self) -> String {
+        format!("{:016x}", fnv1a(self.render().as_bytes()))
+    }
+}
+
+impl Default for Trace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
