@@ -1,1 +1,14 @@
-pub fn y(){}
+//! replisim-conformance: the SCSP rule catalog, the targets it runs against, the strict
+//! HTTP client it talks through, and the reports it writes.
+//!
+//! Architecture invariant: rules see a target only as HTTP bytes plus an optional
+//! `target::Control`; only `runner` knows the simulated world exists.
+
+pub mod catalog;
+pub mod cli;
+pub mod client;
+pub mod report;
+pub mod rules;
+pub mod runner;
+pub mod target;
+pub mod verdict;

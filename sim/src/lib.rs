@@ -7,8 +7,9 @@
 
 pub mod http;
 pub mod rt;
-pub mod seeded;
 pub mod scsp;
+pub mod seeded;
+pub mod serve;
 pub mod store;
 pub mod trace;
 pub mod world;

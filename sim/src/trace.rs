@@ -82,7 +82,11 @@ impl Trace {
     /// A copy of every event so far.
     pub fn events(&self) -> Vec<TraceEvent> {
         match &self.inner {
-            Some(inner) => inner.events.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            Some(inner) => inner
+                .events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
             None => Vec::new(),
         }
     }

@@ -56,7 +56,10 @@ pub const NODE_PORT: u16 = 80;
 
 /// The simulated address of node `i` (0-based): 10.0.0.(i+1):80.
 pub fn node_addr(i: usize) -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, (i + 1) as u8)), NODE_PORT)
+    SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, (i + 1) as u8)),
+        NODE_PORT,
+    )
 }
 
 /// The client node's address.
@@ -219,7 +222,11 @@ pub struct SimulationFailed {
 
 impl std::fmt::Display for SimulationFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "simulation with seed {} failed: {}", self.seed, self.message)
+        write!(
+            f,
+            "simulation with seed {} failed: {}",
+            self.seed, self.message
+        )
     }
 }
 
@@ -227,7 +234,11 @@ impl std::error::Error for SimulationFailed {}
 
 /// Runs `make()` in a fresh madsim runtime seeded with `seed`, on a fresh OS thread (std's
 /// hash seeds are per thread, see notes/madsim.md), with a bound on simulated time.
-pub fn try_simulate<F, Fut, T>(seed: u64, time_limit: Duration, make: F) -> Result<T, SimulationFailed>
+pub fn try_simulate<F, Fut, T>(
+    seed: u64,
+    time_limit: Duration,
+    make: F,
+) -> Result<T, SimulationFailed>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = T> + 'static,

@@ -11,17 +11,40 @@ use replisim_sim::world::{simulate, World, WorldConfig};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-async fn send(addr: std::net::SocketAddr, method: Method, target: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Answer {
-    exchange(addr, method, target, headers, Bytes::from_static(body), TIMEOUT, 1 << 20)
-        .await
-        .expect("exchange")
+async fn send(
+    addr: std::net::SocketAddr,
+    method: Method,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &'static [u8],
+) -> Answer {
+    exchange(
+        addr,
+        method,
+        target,
+        headers,
+        Bytes::from_static(body),
+        TIMEOUT,
+        1 << 20,
+    )
+    .await
+    .expect("exchange")
 }
 
 /// Follows one redirect if there is one, as SCSP-3/4 require.
-async fn send_following(addr: std::net::SocketAddr, method: Method, target: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Answer {
+async fn send_following(
+    addr: std::net::SocketAddr,
+    method: Method,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &'static [u8],
+) -> Answer {
     let first = send(addr, method.clone(), target, headers, body).await;
     if first.status == 301 || first.status == 307 {
-        let location = first.header("location").expect("redirect has Location").to_string();
+        let location = first
+            .header("location")
+            .expect("redirect has Location")
+            .to_string();
         let rest = location.strip_prefix("http://").expect("absolute Location");
         let (host, path) = rest.split_at(rest.find('/').expect("path"));
         return send(host.parse().expect("ip:port"), method, path, headers, body).await;
@@ -74,7 +97,11 @@ fn write_redirect_create_read_from_another_node() {
             // Store key of a named object in the default domain: n/<domain>/<bucket>/<name>.
             assert_eq!(world.replica_count(&format!("n/{target}")), 2, "{target}");
         }
-        assert_eq!(world.replica_count("b//photos"), 4, "contexts live on every node");
+        assert_eq!(
+            world.replica_count("b//photos"),
+            4,
+            "contexts live on every node"
+        );
     });
 }
 
@@ -94,14 +121,21 @@ fn health_processor_restores_replicas_after_a_node_is_lost() {
         let key = format!("u/{uuid}");
         assert_eq!(world.replica_count(&key), 2);
         let holder = (0..4)
-            .find(|i| replisim_sim::store::Disk::lock(world.disk(*i)).get(&key).is_some())
+            .find(|i| {
+                replisim_sim::store::Disk::lock(world.disk(*i))
+                    .get(&key)
+                    .is_some()
+            })
             .expect("a holder");
         world.kill(holder);
         // Wipe the dead node's disk so its copy is really lost.
         replisim_sim::store::Disk::lock(world.disk(holder)).remove(&key);
         let mut waited = Duration::ZERO;
         while world.replica_count(&key) < 2 {
-            assert!(waited < Duration::from_secs(120), "health processor did not repair in 120 s");
+            assert!(
+                waited < Duration::from_secs(120),
+                "health processor did not repair in 120 s"
+            );
             rt::sleep(Duration::from_secs(1)).await;
             waited += Duration::from_secs(1);
         }
@@ -137,5 +171,8 @@ fn same_seed_same_trace_digest() {
     let b = digest_of(42);
     assert_eq!(a, b, "seed 42 must replay byte for byte");
     let c = digest_of(43);
-    assert_ne!(a, c, "a different seed should place and time things differently");
+    assert_ne!(
+        a, c,
+        "a different seed should place and time things differently"
+    );
 }

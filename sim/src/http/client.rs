@@ -76,7 +76,8 @@ pub async fn exchange(
         let says_length = headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
-        let carries_body = !body.is_empty() || matches!(method_name.as_str(), "POST" | "PUT" | "APPEND");
+        let carries_body =
+            !body.is_empty() || matches!(method_name.as_str(), "POST" | "PUT" | "APPEND");
         if carries_body && !says_length {
             builder = builder.header(http::header::CONTENT_LENGTH, body.len().to_string());
         }
@@ -100,6 +101,8 @@ pub async fn exchange(
     };
     match rt::timeout(timeout, work).await {
         Ok(result) => result,
-        Err(_) => Err(ExchangeError(format!("{addr}: timed out after {timeout:?}"))),
+        Err(_) => Err(ExchangeError(format!(
+            "{addr}: timed out after {timeout:?}"
+        ))),
     }
 }

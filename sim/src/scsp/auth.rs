@@ -138,13 +138,13 @@ mod tests {
         for g in other {
             assert_eq!(verify(SECRET, &g, &t, 0), Err(TokenError::Invalid));
         }
-        assert_eq!(
-            verify(b"other", &grant(), &t, 0),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(verify(b"other", &grant(), &t, 0), Err(TokenError::Invalid));
         assert_eq!(verify(SECRET, &grant(), "xyz", 0), Err(TokenError::Invalid));
         // Extending the expiry without the key is caught by the MAC.
         let forged = format!("FFFFFFFF{}", &t[8..]);
-        assert_eq!(verify(SECRET, &grant(), &forged, 0), Err(TokenError::Invalid));
+        assert_eq!(
+            verify(SECRET, &grant(), &forged, 0),
+            Err(TokenError::Invalid)
+        );
     }
 }

@@ -95,7 +95,9 @@ impl Defect {
             Defect::AcceptMissingContentLength => "WRITE without Content-Length is accepted",
             Defect::PutCreatesMissing => "PUT of a missing name creates it",
             Defect::IgnoreReplicateArgument => "replicate=N is ignored",
-            Defect::ContentTypeOfObject => "201 Content-Type gives the object's type, not the body's",
+            Defect::ContentTypeOfObject => {
+                "201 Content-Type gives the object's type, not the body's"
+            }
         }
     }
 }

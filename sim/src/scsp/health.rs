@@ -39,7 +39,11 @@ pub async fn run_once(ctx: &NodeContext) -> usize {
         .enumerate()
         .filter(|(id, _)| *id != ctx.id)
         .map(|(_, addr)| peer::inventory(*addr, ctx.cluster.peer_timeout));
-    let mut inventories: Vec<_> = join_all(peers).await.into_iter().filter_map(Result::ok).collect();
+    let mut inventories: Vec<_> = join_all(peers)
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
     inventories.push(inventory(ctx));
     inventories.sort_by_key(|i| i.node);
 
@@ -47,7 +51,9 @@ pub async fn run_once(ctx: &NodeContext) -> usize {
     let mut held: BTreeMap<&str, BTreeMap<usize, Version>> = BTreeMap::new();
     for inv in &inventories {
         for item in &inv.items {
-            held.entry(item.key.as_str()).or_default().insert(inv.node, item.version);
+            held.entry(item.key.as_str())
+                .or_default()
+                .insert(inv.node, item.version);
         }
     }
     let mine: Vec<Record> = {
@@ -56,7 +62,9 @@ pub async fn run_once(ctx: &NodeContext) -> usize {
     };
     let mut pushed = 0;
     for record in mine {
-        let Some(holders_of_key) = held.get(record.key.as_str()) else { continue };
+        let Some(holders_of_key) = held.get(record.key.as_str()) else {
+            continue;
+        };
         let newest = holders_of_key.values().max().copied();
         if newest != Some(record.version) {
             continue;
@@ -86,7 +94,8 @@ pub async fn run_once(ctx: &NodeContext) -> usize {
                 held: None,
             })
             .collect();
-        let targets = placement::rank_for_write(&bids, &record.key, ctx.cluster.placement_seed, needed);
+        let targets =
+            placement::rank_for_write(&bids, &record.key, ctx.cluster.placement_seed, needed);
         let done = replication::push_to(ctx, &record, &targets, wanted - holders.len()).await;
         for node in &done {
             ctx.trace(format!("health copied {} to node{}", record.key, node + 1));

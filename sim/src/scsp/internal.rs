@@ -14,7 +14,11 @@ use crate::store::{Disk, DiskError};
 
 /// Handles a request under `/_replisim/`.
 pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body> {
-    let path = req.uri().path().trim_start_matches(INTERNAL_PREFIX).to_string();
+    let path = req
+        .uri()
+        .path()
+        .trim_start_matches(INTERNAL_PREFIX)
+        .to_string();
     let query = Query::parse(req.uri().query().unwrap_or(""));
     match (req.method().clone(), path.as_str()) {
         (Method::GET, "bid") => {
@@ -31,7 +35,8 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
 fn json<T: serde::Serialize>(value: &T) -> Response<Body> {
     match serde_json::to_vec(value) {
         Ok(bytes) => response::finish(
-            response::builder(StatusCode::OK).header(http::header::CONTENT_TYPE, "application/json"),
+            response::builder(StatusCode::OK)
+                .header(http::header::CONTENT_TYPE, "application/json"),
             response::full(bytes),
         ),
         Err(e) => response::error(StatusCode::INTERNAL_SERVER_ERROR, &format!("encoding: {e}")),
@@ -69,16 +74,24 @@ async fn accept_replica(ctx: &NodeContext, body: Incoming) -> Response<Body> {
         return response::error(StatusCode::BAD_REQUEST, "Not a replica record.");
     };
     let mut disk = Disk::lock(&ctx.disk);
-    let newer = disk.get(&record.key).is_none_or(|held| held.version < record.version);
+    let newer = disk
+        .get(&record.key)
+        .is_none_or(|held| held.version < record.version);
     if !newer {
-        return response::finish(response::builder(StatusCode::OK), response::full("kept newer"));
+        return response::finish(
+            response::builder(StatusCode::OK),
+            response::full("kept newer"),
+        );
     }
     let key = record.key.clone();
     let version = record.version;
     match disk.write_synced(record) {
         Ok(()) => {
             drop(disk);
-            ctx.trace(format!("replica {key} v{} stored", version.castor_system_version()));
+            ctx.trace(format!(
+                "replica {key} v{} stored",
+                version.castor_system_version()
+            ));
             response::finish(response::builder(StatusCode::OK), response::full("stored"))
         }
         Err(DiskError::Full { .. }) => response::error(
@@ -101,5 +114,8 @@ fn discard(ctx: &NodeContext, query: &Query) -> Response<Body> {
     if disk.get(key).is_some_and(|r| r.version == version) {
         disk.remove(key);
     }
-    response::finish(response::builder(StatusCode::OK), response::full("discarded"))
+    response::finish(
+        response::builder(StatusCode::OK),
+        response::full("discarded"),
+    )
 }

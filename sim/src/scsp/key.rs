@@ -121,7 +121,10 @@ mod tests {
             parse_path(&format!("/{uuid}/")),
             Some(Locator::Uuid(uuid.into()))
         );
-        assert_eq!(parse_path("/photos"), Some(Locator::Bucket("photos".into())));
+        assert_eq!(
+            parse_path("/photos"),
+            Some(Locator::Bucket("photos".into()))
+        );
         assert_eq!(
             parse_path("/photos/2024/a.jpg"),
             Some(Locator::Named {

@@ -126,10 +126,18 @@ async fn exchange(
     body: Bytes,
     timeout: Duration,
 ) -> Result<(StatusCode, Bytes), PeerError> {
-    client::exchange(addr, method, path_and_query, &[], body, timeout, PEER_RESPONSE_BYTES_MAX)
-        .await
-        .map(|a| (a.status, a.body))
-        .map_err(|e| PeerError::Unreachable(e.0))
+    client::exchange(
+        addr,
+        method,
+        path_and_query,
+        &[],
+        body,
+        timeout,
+        PEER_RESPONSE_BYTES_MAX,
+    )
+    .await
+    .map(|a| (a.status, a.body))
+    .map_err(|e| PeerError::Unreachable(e.0))
 }
 
 /// Asks a peer for its bid on a key.
@@ -181,8 +189,7 @@ pub async fn inventory(addr: SocketAddr, timeout: Duration) -> Result<Inventory,
     if status != StatusCode::OK {
         return Err(PeerError::Refused(status.as_u16()));
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| PeerError::Unreachable(format!("bad inventory: {e}")))
+    serde_json::from_slice(&body).map_err(|e| PeerError::Unreachable(format!("bad inventory: {e}")))
 }
 
 #[cfg(test)]
@@ -205,7 +212,10 @@ mod tests {
             content: Bytes::from_static(b"\x00\x01binary\xff"),
         };
         assert_eq!(decode_record(encode_record(&record)), Some(record));
-        assert_eq!(decode_record(Bytes::from_static(b"\x00\x00\x00\x09{}")), None);
+        assert_eq!(
+            decode_record(Bytes::from_static(b"\x00\x00\x00\x09{}")),
+            None
+        );
         assert_eq!(decode_record(Bytes::from_static(b"ab")), None);
     }
 }

@@ -19,7 +19,12 @@ pub fn cost(bid: &Bid, key: &str, placement_seed: u64) -> u64 {
 }
 
 /// Nodes that can take `needed_bytes` of new content, best first. Retiring nodes never do.
-pub fn rank_for_write(bids: &[Bid], key: &str, placement_seed: u64, needed_bytes: u64) -> Vec<usize> {
+pub fn rank_for_write(
+    bids: &[Bid],
+    key: &str,
+    placement_seed: u64,
+    needed_bytes: u64,
+) -> Vec<usize> {
     let mut ranked: Vec<(u64, usize)> = bids
         .iter()
         .filter(|b| !b.retiring && b.free_bytes >= needed_bytes)
@@ -31,9 +36,7 @@ pub fn rank_for_write(bids: &[Bid], key: &str, placement_seed: u64, needed_bytes
 
 /// The newest version any bidder holds.
 pub fn newest(bids: &[Bid]) -> Option<Held> {
-    bids.iter()
-        .filter_map(|b| b.held)
-        .max_by_key(|h| h.version)
+    bids.iter().filter_map(|b| b.held).max_by_key(|h| h.version)
 }
 
 /// Nodes holding exactly the newest version, best first.
@@ -93,7 +96,16 @@ mod tests {
 
     #[test]
     fn holders_of_the_newest_version_only() {
-        let v = |ms| Some(Held { kind: Kind::Named, version: Version { stamp_ms: ms, node: 0 }, deleted: false });
+        let v = |ms| {
+            Some(Held {
+                kind: Kind::Named,
+                version: Version {
+                    stamp_ms: ms,
+                    node: 0,
+                },
+                deleted: false,
+            })
+        };
         let mut bids: Vec<Bid> = (0..3).map(|n| bid(n, 1000, 0)).collect();
         bids[0].held = v(5);
         bids[1].held = v(9);

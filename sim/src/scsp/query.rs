@@ -14,7 +14,10 @@ impl Query {
             .split('&')
             .filter(|part| !part.is_empty())
             .map(|part| match part.split_once('=') {
-                Some((k, v)) => (percent_decode(k).to_ascii_lowercase(), Some(percent_decode(v))),
+                Some((k, v)) => (
+                    percent_decode(k).to_ascii_lowercase(),
+                    Some(percent_decode(v)),
+                ),
                 None => (percent_decode(part).to_ascii_lowercase(), None),
             })
             .collect();
@@ -39,7 +42,9 @@ impl Query {
     pub fn flag(&self, name: &str) -> bool {
         match self.get(name) {
             None => false,
-            Some(v) => v.is_empty() || v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true"),
+            Some(v) => {
+                v.is_empty() || v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true")
+            }
         }
     }
 

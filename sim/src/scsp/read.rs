@@ -56,7 +56,10 @@ pub async fn handle(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
 }
 
 fn not_found(req: &ClientRequest) -> Response<Body> {
-    response::error(StatusCode::NOT_FOUND, &format!("{} was not found.", req.path))
+    response::error(
+        StatusCode::NOT_FOUND,
+        &format!("{} was not found.", req.path),
+    )
 }
 
 /// A byte range request, after checking it against the object length.
@@ -115,7 +118,10 @@ fn serve(req: &ClientRequest, record: &Record, head_only: bool) -> Response<Body
     let mut b = response::builder(StatusCode::OK)
         .header(http::header::LAST_MODIFIED, record.version.last_modified())
         .header(http::header::ETAG, record.etag())
-        .header("Castor-System-Version", record.version.castor_system_version())
+        .header(
+            "Castor-System-Version",
+            record.version.castor_system_version(),
+        )
         .header(http::header::ACCEPT_RANGES, "bytes");
     for (name, value) in &record.meta {
         b = b.header(name.as_str(), value.as_str());
@@ -143,9 +149,10 @@ fn serve(req: &ClientRequest, record: &Record, head_only: bool) -> Response<Body
         }
         RangeAnswer::Part(first, last) => {
             let part = record.content.slice(first as usize..=last as usize);
-            b = b
-                .status(StatusCode::PARTIAL_CONTENT)
-                .header(http::header::CONTENT_RANGE, format!("bytes {first}-{last}/{len}"));
+            b = b.status(StatusCode::PARTIAL_CONTENT).header(
+                http::header::CONTENT_RANGE,
+                format!("bytes {first}-{last}/{len}"),
+            );
             response::finish(b, response::full(part))
         }
         RangeAnswer::Unsatisfiable => response::finish(
@@ -161,7 +168,11 @@ fn serve(req: &ClientRequest, record: &Record, head_only: bool) -> Response<Body
 fn node_status(ctx: &NodeContext, head_only: bool) -> Response<Body> {
     let (objects, used, capacity) = {
         let disk = Disk::lock(&ctx.disk);
-        (disk.records().count(), disk.used_bytes(), disk.capacity_bytes())
+        (
+            disk.records().count(),
+            disk.used_bytes(),
+            disk.capacity_bytes(),
+        )
     };
     let text = format!(
         "cluster: {}\nnode: {}\naddress: {}\nretiring: {}\nin-flight: {}\nobjects: {objects}\nspace-used-bytes: {used}\nspace-available-bytes: {}\ntotal-capacity-bytes: {capacity}\n",
@@ -190,9 +201,18 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=0-4"), 10), RangeAnswer::Part(0, 4));
         assert_eq!(parse_range(Some("bytes=5-"), 10), RangeAnswer::Part(5, 9));
         assert_eq!(parse_range(Some("bytes=-3"), 10), RangeAnswer::Part(7, 9));
-        assert_eq!(parse_range(Some("bytes=8-100"), 10), RangeAnswer::Part(8, 9));
-        assert_eq!(parse_range(Some("bytes=10-12"), 10), RangeAnswer::Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=-0"), 10), RangeAnswer::Unsatisfiable);
+        assert_eq!(
+            parse_range(Some("bytes=8-100"), 10),
+            RangeAnswer::Part(8, 9)
+        );
+        assert_eq!(
+            parse_range(Some("bytes=10-12"), 10),
+            RangeAnswer::Unsatisfiable
+        );
+        assert_eq!(
+            parse_range(Some("bytes=-0"), 10),
+            RangeAnswer::Unsatisfiable
+        );
         assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), RangeAnswer::Whole);
         assert_eq!(parse_range(Some("items=0-1"), 10), RangeAnswer::Whole);
         assert_eq!(parse_range(None, 10), RangeAnswer::Whole);

@@ -54,7 +54,11 @@ pub fn to_node(ctx: &NodeContext, req: &ClientRequest, target: usize) -> Respons
         req.method,
         req.path,
         status.as_u16(),
-        if status == StatusCode::MOVED_PERMANENTLY { "moved" } else { "temporary" },
+        if status == StatusCode::MOVED_PERMANENTLY {
+            "moved"
+        } else {
+            "temporary"
+        },
         target + 1
     ));
     response::finish(

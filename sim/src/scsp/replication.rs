@@ -97,7 +97,11 @@ pub async fn push_to(
         let addr = ctx.cluster.nodes[node];
         match peer::push(addr, record, ctx.cluster.peer_timeout).await {
             Ok(()) => done.push(node),
-            Err(e) => ctx.trace(format!("replica of {} to node{} failed: {e}", record.key, node + 1)),
+            Err(e) => ctx.trace(format!(
+                "replica of {} to node{} failed: {e}",
+                record.key,
+                node + 1
+            )),
         }
     }
     done
@@ -124,7 +128,10 @@ mod tests {
         Record {
             key: "k".into(),
             kind,
-            version: Version { stamp_ms: 1, node: 0 },
+            version: Version {
+                stamp_ms: 1,
+                node: 0,
+            },
             deleted: false,
             meta,
             md5_hex: String::new(),
@@ -141,9 +148,18 @@ mod tests {
         assert_eq!(sync(Kind::Named, None, "").sync_replicas, 2);
         assert_eq!(sync(Kind::Named, None, "replicate=3").sync_replicas, 2);
         assert_eq!(sync(Kind::Named, None, "replicate=1").sync_replicas, 1);
-        assert_eq!(sync(Kind::Named, None, "replicate=IMMEDIATE").sync_replicas, 2);
-        assert_eq!(sync(Kind::Named, Some("[] reps=3"), "replicate=full").sync_replicas, 3);
-        assert_eq!(sync(Kind::Named, Some("[] reps=3"), "replicate=3").sync_replicas, 3);
+        assert_eq!(
+            sync(Kind::Named, None, "replicate=IMMEDIATE").sync_replicas,
+            2
+        );
+        assert_eq!(
+            sync(Kind::Named, Some("[] reps=3"), "replicate=full").sync_replicas,
+            3
+        );
+        assert_eq!(
+            sync(Kind::Named, Some("[] reps=3"), "replicate=3").sync_replicas,
+            3
+        );
         assert_eq!(sync(Kind::Bucket, None, "").sync_replicas, 4);
     }
 
@@ -160,7 +176,10 @@ mod tests {
     fn bad_replicate_values_are_refused() {
         for v in ["0", "-1", "many"] {
             let q = Query::parse(&format!("replicate={v}"));
-            assert!(plan(&cluster(), &record(Kind::Named, None), &q).is_err(), "{v}");
+            assert!(
+                plan(&cluster(), &record(Kind::Named, None), &q).is_err(),
+                "{v}"
+            );
         }
     }
 }

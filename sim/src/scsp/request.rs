@@ -59,8 +59,8 @@ pub fn domain_of(query: &Query, host: &str) -> (String, bool) {
         return (d.to_ascii_lowercase(), true);
     }
     let name = strip_port(host);
-    let is_ip = name.parse::<std::net::IpAddr>().is_ok()
-        || (name.starts_with('[') && name.ends_with(']'));
+    let is_ip =
+        name.parse::<std::net::IpAddr>().is_ok() || (name.starts_with('[') && name.ends_with(']'));
     if name.is_empty() || is_ip || name.eq_ignore_ascii_case("localhost") {
         (String::new(), false)
     } else {

@@ -69,7 +69,12 @@ fn fail(status: StatusCode, message: impl AsRef<str>) -> Response<Body> {
     response::error(status, message.as_ref())
 }
 
-async fn run(ctx: &NodeContext, req: &ClientRequest, body: Incoming, mutation: Mutation) -> Outcome {
+async fn run(
+    ctx: &NodeContext,
+    req: &ClientRequest,
+    body: Incoming,
+    mutation: Mutation,
+) -> Outcome {
     check_length(ctx, req, mutation)?;
     let subject = resolve(ctx, req, mutation)?;
     let key = subject.key.store_key();
@@ -93,7 +98,10 @@ async fn run(ctx: &NodeContext, req: &ClientRequest, body: Incoming, mutation: M
     let probe = Record {
         key: key.clone(),
         kind: subject.kind,
-        version: Version { stamp_ms: 0, node: 0 },
+        version: Version {
+            stamp_ms: 0,
+            node: 0,
+        },
         deleted: false,
         meta: metadata::persisted(&req.headers),
         md5_hex: String::new(),
@@ -101,7 +109,14 @@ async fn run(ctx: &NodeContext, req: &ClientRequest, body: Incoming, mutation: M
     };
     let plan = replication::plan(&ctx.cluster, &probe, &req.query)
         .map_err(|e| fail(StatusCode::BAD_REQUEST, e.0))?;
-    let candidates = rank_candidates(ctx, &bids, &bid_key, mutation, current, declared_bytes + 256);
+    let candidates = rank_candidates(
+        ctx,
+        &bids,
+        &bid_key,
+        mutation,
+        current,
+        declared_bytes + 256,
+    );
 
     if candidates.len() < plan.nodes_min {
         let live = bids.iter().filter(|b| !b.retiring).count();
@@ -133,39 +148,59 @@ async fn run(ctx: &NodeContext, req: &ClientRequest, body: Incoming, mutation: M
 }
 
 /// SCSP-14: a WRITE must say how long its body is; bodies over the limit are refused early.
-fn check_length(ctx: &NodeContext, req: &ClientRequest, mutation: Mutation) -> Result<(), Response<Body>> {
+fn check_length(
+    ctx: &NodeContext,
+    req: &ClientRequest,
+    mutation: Mutation,
+) -> Result<(), Response<Body>> {
     let declared = req.header("content-length");
-    if mutation == Mutation::Create && declared.is_none() && !ctx.cluster.has(Defect::AcceptMissingContentLength) {
+    if mutation == Mutation::Create
+        && declared.is_none()
+        && !ctx.cluster.has(Defect::AcceptMissingContentLength)
+    {
         return Err(fail(
             StatusCode::LENGTH_REQUIRED,
             "Content-Length is required on WRITE.",
         ));
     }
     if let Some(v) = declared {
-        let n: u64 = v
-            .trim()
-            .parse()
-            .map_err(|_| fail(StatusCode::BAD_REQUEST, format!("Content-Length `{v}` is not a number.")))?;
+        let n: u64 = v.trim().parse().map_err(|_| {
+            fail(
+                StatusCode::BAD_REQUEST,
+                format!("Content-Length `{v}` is not a number."),
+            )
+        })?;
         if n > ctx.cluster.object_bytes_max as u64 {
             return Err(fail(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("Object of {n} bytes exceeds the limit of {} bytes.", ctx.cluster.object_bytes_max),
+                format!(
+                    "Object of {n} bytes exceeds the limit of {} bytes.",
+                    ctx.cluster.object_bytes_max
+                ),
             ));
         }
         if mutation == Mutation::Copy && n != 0 {
-            return Err(fail(StatusCode::BAD_REQUEST, "COPY carries no body: Content-Length must be absent or 0."));
+            return Err(fail(
+                StatusCode::BAD_REQUEST,
+                "COPY carries no body: Content-Length must be absent or 0.",
+            ));
         }
     }
     Ok(())
 }
 
 /// Works out the key and kind, and checks the contexts it needs (SCSP-13).
-fn resolve(ctx: &NodeContext, req: &ClientRequest, mutation: Mutation) -> Result<Subject, Response<Body>> {
+fn resolve(
+    ctx: &NodeContext,
+    req: &ClientRequest,
+    mutation: Mutation,
+) -> Result<Subject, Response<Body>> {
     let context_exists = |key: &ObjectKey| {
         let disk = Disk::lock(&ctx.disk);
         disk.get(&key.store_key()).is_some_and(|r| !r.deleted)
     };
-    let domain_ok = |domain: &str| domain.is_empty() || context_exists(&ObjectKey::Domain(domain.to_string()));
+    let domain_ok =
+        |domain: &str| domain.is_empty() || context_exists(&ObjectKey::Domain(domain.to_string()));
     let is_context_write = req
         .header("content-type")
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/castorcontext"));
@@ -173,44 +208,92 @@ fn resolve(ctx: &NodeContext, req: &ClientRequest, mutation: Mutation) -> Result
     match (&req.locator, mutation) {
         (Locator::Root, Mutation::Create) if is_context_write => {
             if req.domain.is_empty() {
-                return Err(fail(StatusCode::BAD_REQUEST, "Creating a domain needs a domain name (Host or ?domain=)."));
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "Creating a domain needs a domain name (Host or ?domain=).",
+                ));
             }
-            Ok(Subject { key: ObjectKey::Domain(req.domain.clone()), kind: Kind::Domain })
+            Ok(Subject {
+                key: ObjectKey::Domain(req.domain.clone()),
+                kind: Kind::Domain,
+            })
         }
         (Locator::Root, Mutation::Create) => {
             if !domain_ok(&req.domain) {
-                return Err(fail(StatusCode::PRECONDITION_FAILED, format!("Domain {} failed to load.", req.domain)));
+                return Err(fail(
+                    StatusCode::PRECONDITION_FAILED,
+                    format!("Domain {} failed to load.", req.domain),
+                ));
             }
-            let kind = if req.query.flag("alias") { Kind::Alias } else { Kind::Immutable };
-            Ok(Subject { key: ObjectKey::Uuid(String::new()), kind })
+            let kind = if req.query.flag("alias") {
+                Kind::Alias
+            } else {
+                Kind::Immutable
+            };
+            Ok(Subject {
+                key: ObjectKey::Uuid(String::new()),
+                kind,
+            })
         }
-        (Locator::Root, _) => Err(fail(StatusCode::BAD_REQUEST, format!("{} needs an object name or UUID.", req.method))),
+        (Locator::Root, _) => Err(fail(
+            StatusCode::BAD_REQUEST,
+            format!("{} needs an object name or UUID.", req.method),
+        )),
         (Locator::Uuid(_), Mutation::Create) => Err(fail(
             StatusCode::BAD_REQUEST,
             "POST to a UUID is not a write: use PUT, APPEND or COPY to change an alias object.",
         )),
-        (Locator::Uuid(u), _) => Ok(Subject { key: ObjectKey::Uuid(u.clone()), kind: Kind::Immutable }),
+        (Locator::Uuid(u), _) => Ok(Subject {
+            key: ObjectKey::Uuid(u.clone()),
+            kind: Kind::Immutable,
+        }),
         (Locator::Bucket(b), Mutation::Create) => {
             if !domain_ok(&req.domain) {
-                return Err(fail(StatusCode::PRECONDITION_FAILED, format!("Domain {} failed to load.", req.domain)));
+                return Err(fail(
+                    StatusCode::PRECONDITION_FAILED,
+                    format!("Domain {} failed to load.", req.domain),
+                ));
             }
-            Ok(Subject { key: ObjectKey::Bucket { domain: req.domain.clone(), bucket: b.clone() }, kind: Kind::Bucket })
+            Ok(Subject {
+                key: ObjectKey::Bucket {
+                    domain: req.domain.clone(),
+                    bucket: b.clone(),
+                },
+                kind: Kind::Bucket,
+            })
         }
         (Locator::Bucket(_), _) => Err(fail(
             StatusCode::NOT_IMPLEMENTED,
-            format!("{} on a bucket is not implemented by the reference node.", req.method),
+            format!(
+                "{} on a bucket is not implemented by the reference node.",
+                req.method
+            ),
         )),
         (Locator::Named { bucket, name }, _) => {
-            let key = ObjectKey::Named { domain: req.domain.clone(), bucket: bucket.clone(), name: name.clone() };
+            let key = ObjectKey::Named {
+                domain: req.domain.clone(),
+                bucket: bucket.clone(),
+                name: name.clone(),
+            };
             if mutation == Mutation::Create {
                 if let Some(parent) = key.parent_context() {
                     if !domain_ok(&req.domain) || !context_exists(&parent) {
-                        let shown = if req.domain.is_empty() { bucket.clone() } else { format!("{}/{}", req.domain, bucket) };
-                        return Err(fail(StatusCode::PRECONDITION_FAILED, format!("Bucket {shown} failed to load (412)")));
+                        let shown = if req.domain.is_empty() {
+                            bucket.clone()
+                        } else {
+                            format!("{}/{}", req.domain, bucket)
+                        };
+                        return Err(fail(
+                            StatusCode::PRECONDITION_FAILED,
+                            format!("Bucket {shown} failed to load (412)"),
+                        ));
                     }
                 }
             }
-            Ok(Subject { key, kind: Kind::Named })
+            Ok(Subject {
+                key,
+                kind: Kind::Named,
+            })
         }
     }
 }
@@ -228,7 +311,10 @@ fn check_current(
         Mutation::Create => {
             let if_none_match_any = req.header("if-none-match").is_some_and(|v| v.trim() == "*");
             if if_none_match_any && live.is_some() && !ctx.cluster.has(Defect::IgnoreIfNoneMatch) {
-                return Err(fail(StatusCode::PRECONDITION_FAILED, "If-None-Match: * and the object exists."));
+                return Err(fail(
+                    StatusCode::PRECONDITION_FAILED,
+                    "If-None-Match: * and the object exists.",
+                ));
             }
             if subject.kind.is_context() && live.is_some() {
                 return Err(fail(StatusCode::CONFLICT, "The context already exists."));
@@ -240,7 +326,10 @@ fn check_current(
                 if mutation == Mutation::Replace && ctx.cluster.has(Defect::PutCreatesMissing) {
                     return Ok(());
                 }
-                return Err(fail(StatusCode::NOT_FOUND, format!("{} not found.", req.path)));
+                return Err(fail(
+                    StatusCode::NOT_FOUND,
+                    format!("{} not found.", req.path),
+                ));
             };
             let allowed = held.kind != Kind::Immutable
                 || mutation == Mutation::Delete
@@ -280,8 +369,16 @@ fn rank_candidates(
         .collect();
     if mutation.needs_current_content() {
         // The serving node must hold the content; replication may use any writable node.
-        let serving: Vec<usize> = ranked.iter().copied().filter(|n| !is_retiring(bids, *n)).collect();
-        let mut out = if serving.is_empty() { ranked.clone() } else { serving };
+        let serving: Vec<usize> = ranked
+            .iter()
+            .copied()
+            .filter(|n| !is_retiring(bids, *n))
+            .collect();
+        let mut out = if serving.is_empty() {
+            ranked.clone()
+        } else {
+            serving
+        };
         for n in writable {
             if !out.contains(&n) {
                 out.push(n);
@@ -297,14 +394,23 @@ fn is_retiring(bids: &[Bid], node: usize) -> bool {
     bids.iter().any(|b| b.node == node && b.retiring)
 }
 
-async fn read_body(ctx: &NodeContext, body: Incoming, mutation: Mutation) -> Result<Bytes, Response<Body>> {
+async fn read_body(
+    ctx: &NodeContext,
+    body: Incoming,
+    mutation: Mutation,
+) -> Result<Bytes, Response<Body>> {
     if mutation == Mutation::Delete {
         return Ok(Bytes::new());
     }
     let collected = Limited::new(body, ctx.cluster.object_bytes_max)
         .collect()
         .await
-        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("Could not read the request body: {e}")))?
+        .map_err(|e| {
+            fail(
+                StatusCode::BAD_REQUEST,
+                format!("Could not read the request body: {e}"),
+            )
+        })?
         .to_bytes();
     if mutation == Mutation::Copy && !collected.is_empty() {
         return Err(fail(StatusCode::BAD_REQUEST, "COPY carries no body."));
@@ -337,14 +443,19 @@ fn build_record(
             ));
         }
     }
-    let version = Version { stamp_ms: ctx.clock.now_ms(), node: ctx.id as u32 };
+    let version = Version {
+        stamp_ms: ctx.clock.now_ms(),
+        node: ctx.id as u32,
+    };
     if let Some(c) = current {
         if version <= c.version {
             return Err(fail(StatusCode::CONFLICT, "Later version already exists."));
         }
     }
     let key = match &subject.key {
-        ObjectKey::Uuid(u) if u.is_empty() => ObjectKey::Uuid(new_uuid(rt::random_u64(), rt::random_u64())),
+        ObjectKey::Uuid(u) if u.is_empty() => {
+            ObjectKey::Uuid(new_uuid(rt::random_u64(), rt::random_u64()))
+        }
         other => other.clone(),
     };
     let kind = match (current, mutation) {
@@ -354,7 +465,10 @@ fn build_record(
     let (content, meta) = match mutation {
         Mutation::Create | Mutation::Replace => (body, metadata::persisted(&req.headers)),
         Mutation::Append => {
-            let old = stored.as_ref().map(|s| s.content.clone()).unwrap_or_default();
+            let old = stored
+                .as_ref()
+                .map(|s| s.content.clone())
+                .unwrap_or_default();
             let mut joined = BytesMut::with_capacity(old.len() + body.len());
             joined.extend_from_slice(&old);
             joined.extend_from_slice(&body);
@@ -396,18 +510,34 @@ async fn store_and_replicate(
 ) -> Outcome {
     let previous = Disk::lock(&ctx.disk).get(&record.key).cloned();
     let stored = Disk::lock(&ctx.disk).write_synced(record.clone());
-    if let Err(DiskError::Full { needed_bytes, free_bytes }) = stored {
-        ctx.trace(format!("{} {} 507 needs {needed_bytes} has {free_bytes}", req.method, record.key));
-        return Err(fail(StatusCode::INSUFFICIENT_STORAGE, "Not enough disk space to store requested content."));
+    if let Err(DiskError::Full {
+        needed_bytes,
+        free_bytes,
+    }) = stored
+    {
+        ctx.trace(format!(
+            "{} {} 507 needs {needed_bytes} has {free_bytes}",
+            req.method, record.key
+        ));
+        return Err(fail(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "Not enough disk space to store requested content.",
+        ));
     }
     let peers = replication::push_to(ctx, &record, candidates, plan.sync_replicas - 1).await;
     let replicas = 1 + peers.len();
     if replicas < plan.success_min {
         roll_back(ctx, &record, previous, &peers).await;
-        ctx.trace(format!("{} {} 412 replicas {replicas}/{}", req.method, record.key, plan.success_min));
+        ctx.trace(format!(
+            "{} {} 412 replicas {replicas}/{}",
+            req.method, record.key, plan.success_min
+        ));
         return Err(fail(
             StatusCode::PRECONDITION_FAILED,
-            format!("Only {replicas} of {} required replicas could be written.", plan.success_min),
+            format!(
+                "Only {replicas} of {} required replicas could be written.",
+                plan.success_min
+            ),
         ));
     }
     ctx.trace(format!(
@@ -430,15 +560,32 @@ async fn roll_back(ctx: &NodeContext, record: &Record, previous: Option<Record>,
         }
     }
     for &node in peers {
-        let _ = peer::discard(ctx.cluster.nodes[node], &record.key, record.version, ctx.cluster.peer_timeout).await;
+        let _ = peer::discard(
+            ctx.cluster.nodes[node],
+            &record.key,
+            record.version,
+            ctx.cluster.peer_timeout,
+        )
+        .await;
     }
 }
 
 /// The 201 (or 200 for DELETE) as seed-000 describes it.
-fn success(ctx: &NodeContext, req: &ClientRequest, mutation: Mutation, record: &Record, replicas: usize) -> Response<Body> {
-    let replica_count = if ctx.cluster.has(Defect::OverstateReplicaCount) { replicas + 1 } else { replicas };
+fn success(
+    ctx: &NodeContext,
+    req: &ClientRequest,
+    mutation: Mutation,
+    record: &Record,
+    replicas: usize,
+) -> Response<Body> {
+    let replica_count = if ctx.cluster.has(Defect::OverstateReplicaCount) {
+        replicas + 1
+    } else {
+        replicas
+    };
     if mutation == Mutation::Delete {
-        let mut b = response::builder(StatusCode::OK).header(http::header::CONTENT_TYPE, "text/html");
+        let mut b =
+            response::builder(StatusCode::OK).header(http::header::CONTENT_TYPE, "text/html");
         if replica_count > 1 {
             b = b.header("Replica-Count", replica_count.to_string());
         }
@@ -454,7 +601,9 @@ fn success(ctx: &NodeContext, req: &ClientRequest, mutation: Mutation, record: &
     }
     let body = format!("A new object has been created as requested.  Its URL is {location}");
     let content_type = if ctx.cluster.has(Defect::ContentTypeOfObject) {
-        req.header("content-type").unwrap_or("application/octet-stream").to_string()
+        req.header("content-type")
+            .unwrap_or("application/octet-stream")
+            .to_string()
     } else {
         "text/html".to_string()
     };
@@ -463,7 +612,10 @@ fn success(ctx: &NodeContext, req: &ClientRequest, mutation: Mutation, record: &
         .header(http::header::CONTENT_TYPE, content_type)
         .header(http::header::LAST_MODIFIED, record.version.last_modified())
         .header(http::header::ETAG, record.etag())
-        .header("Castor-System-Version", record.version.castor_system_version());
+        .header(
+            "Castor-System-Version",
+            record.version.castor_system_version(),
+        );
     if record.kind.is_unnamed() && !ctx.cluster.has(Defect::OmitContentUuid) {
         b = b.header("Content-UUID", record.key.trim_start_matches("u/"));
     }

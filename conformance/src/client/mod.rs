@@ -1,0 +1,385 @@
+//! A strict, transcript-recording HTTP/1.1 client for talking to SCSP nodes.
+//!
+//! The conformance harness judges servers it does not trust (our hyper reference node or a
+//! vendor's server), so this client never hangs and never panics on what a server sends: every
+//! failure is a typed [`ClientError`], every exchange is bounded by [`Limits`], and every
+//! exchange, failed or not, is kept as an [`Exchange`] for the evidence in reports.
+//!
+//! Architecture invariant: time, sockets and timeouts come only from `replisim_sim::rt`, so the
+//! same code runs over simulated TCP inside madsim and over real TCP under tokio. The protocol
+//! core (`wire`) is generic over `AsyncRead + AsyncWrite` and is tested over in-memory pipes.
+//!
+//! Layout: `wire` encodes requests and reads responses (RFC 9112 framing), `session` follows
+//! SCSP redirects (301 moves the access node, 307 does not; SCSP-3, SCSP-4).
+
+mod session;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use replisim_sim::rt;
+
+pub use session::{parse_location, Followed, Hop, Session};
+
+/// Bounds on one exchange, so a misbehaving server yields a named error instead of a hang or
+/// an unbounded allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Budget for the whole exchange: connect, send, and read the complete response.
+    pub timeout: Duration,
+    /// How long to wait for `100 Continue` after sending the head with
+    /// `Expect: 100-continue` before sending the body anyway (RFC 9110 §10.1.1).
+    pub continue_wait: Duration,
+    /// Largest response head (status line plus header lines, CRLFs included); also bounds a
+    /// chunk-size line and the trailer section.
+    pub header_bytes_max: usize,
+    /// Most header lines in one response head (and most trailer lines).
+    pub header_count_max: usize,
+    /// Largest decoded response body.
+    pub body_bytes_max: usize,
+    /// Most redirects a [`Session`] follows for one request.
+    pub redirects_max: usize,
+    /// Most interim (1xx) responses accepted before the final one, so a server cannot keep
+    /// the client busy with an endless stream of `100 Continue`.
+    pub informational_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            continue_wait: Duration::from_secs(1),
+            header_bytes_max: 64 * 1024,
+            header_count_max: 600,
+            body_bytes_max: 64 * 1024 * 1024,
+            redirects_max: 8,
+            informational_max: 16,
+        }
+    }
+}
+
+/// A request to send, described exactly as it should appear on the wire.
+///
+/// Tests need unusual requests (no `Host`, no `Content-Length`), so the only headers the client
+/// adds are `Host`, `Content-Length` and `Expect`, each of which can be suppressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The method token, sent as given (methods are case-sensitive).
+    pub method: String,
+    /// Origin-form target: path plus optional `?query`.
+    pub target: String,
+    /// Header fields, sent in this order, exactly as given.
+    pub headers: Vec<(String, String)>,
+    /// The body; `None` sends no body and no automatic `Content-Length`.
+    pub body: Option<Bytes>,
+    /// Send `Expect: 100-continue` and hold the body back until `100 Continue`, a final
+    /// status, or [`Limits::continue_wait`].
+    pub expect_continue: bool,
+    /// Send no `Host` header at all (for testing a server's rejection of such requests).
+    pub omit_host: bool,
+    /// Do not add `Content-Length` for the body (for testing `411 Length Required`).
+    pub omit_content_length: bool,
+}
+
+impl Request {
+    /// A request with no headers and no body.
+    pub fn new(method: impl Into<String>, target: impl Into<String>) -> Self {
+        Self {
+            method: method.into(),
+            target: target.into(),
+            headers: Vec::new(),
+            body: None,
+            expect_continue: false,
+            omit_host: false,
+            omit_content_length: false,
+        }
+    }
+
+    /// Appends a header field (sent after `Host`, in call order).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body. `Content-Length` is added when the head is encoded, unless a
+    /// `Content-Length` or `Transfer-Encoding` header was given or
+    /// [`Request::no_content_length`] was called. An empty body still sends
+    /// `Content-Length: 0`.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Suppresses the automatic `Content-Length`.
+    pub fn no_content_length(mut self) -> Self {
+        self.omit_content_length = true;
+        self
+    }
+
+    /// Sends `Expect: 100-continue` and waits for `100 Continue` before the body.
+    pub fn expect_continue(mut self) -> Self {
+        self.expect_continue = true;
+        self
+    }
+
+    /// Suppresses the automatic `Host` header.
+    pub fn omit_host(mut self) -> Self {
+        self.omit_host = true;
+        self
+    }
+
+    /// First value of a header of this request, matched case-insensitively.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        find_first(&self.headers, name)
+    }
+}
+
+/// The HTTP version of a response's status line. HTTP/1.0 answers are accepted but recorded,
+/// since SCSP nodes are expected to speak HTTP/1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpVersion {
+    /// `HTTP/1.0`.
+    Http10,
+    /// `HTTP/1.1`.
+    Http11,
+}
+
+impl fmt::Display for HttpVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HttpVersion::Http10 => "HTTP/1.0",
+            HttpVersion::Http11 => "HTTP/1.1",
+        })
+    }
+}
+
+/// A complete final response, decoded from its framing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The version on the status line.
+    pub version: HttpVersion,
+    /// The status code of the final response.
+    pub status: u16,
+    /// The reason phrase, possibly empty.
+    pub reason: String,
+    /// Header fields in received order, names as received.
+    pub headers: Vec<(String, String)>,
+    /// The body with any chunked framing removed.
+    pub body: Bytes,
+    /// Trailer fields of a chunked body (SCSP sends `Castor-System-Result` here after a 202).
+    pub trailers: Vec<(String, String)>,
+    /// Interim (1xx) status codes received before the final response, in order.
+    pub informational: Vec<u16>,
+}
+
+impl Response {
+    /// First value of a header, matched case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_first(&self.headers, name)
+    }
+
+    /// Every value of a header, in received order, matched case-insensitively.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// First value of a trailer field, matched case-insensitively.
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        find_first(&self.trailers, name)
+    }
+}
+
+fn find_first<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// One request/response as it crossed the wire, kept as evidence for reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The address connected to.
+    pub addr: SocketAddr,
+    /// The request head bytes actually written (lossy UTF-8).
+    pub request_head: String,
+    /// How many request body bytes were actually written (fewer than the body when the server
+    /// answered first or the connection failed).
+    pub request_body_len: usize,
+    /// Every response head as received, 1xx heads included, concatenated (lossy UTF-8). When
+    /// reading a head failed, the unparsed bytes received so far are appended.
+    pub response_head: String,
+    /// The first 512 bytes received after the final head, still in their wire framing
+    /// (chunk sizes included), lossy UTF-8.
+    pub response_body_preview: String,
+    /// Time from the start of the connect to the end of the exchange.
+    pub elapsed: Duration,
+    /// The final status, or why there was none.
+    pub outcome: Result<u16, ClientError>,
+}
+
+/// Why an exchange produced no usable response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// The TCP connection could not be opened (refused, unreachable, or a clogged simulated
+    /// link, which refuses at once).
+    Connect(String),
+    /// The exchange's budget ([`Limits::timeout`]) ran out.
+    Timeout {
+        /// The budget that ran out.
+        after: Duration,
+        /// What the client was doing: `connect`, `send-head`, `continue`, `send-body`, `head`,
+        /// `body` or `trailers`.
+        stage: &'static str,
+    },
+    /// The connection failed while reading or writing.
+    Io(String),
+    /// The server's bytes break HTTP/1.1 framing or syntax: what was wrong, with an excerpt.
+    Malformed(String),
+    /// The response exceeded one of the [`Limits`].
+    TooLarge {
+        /// The name of the limit, e.g. `header_bytes_max`.
+        limit: &'static str,
+        /// The size seen (at least this much) when the limit was hit.
+        value: usize,
+    },
+    /// The redirect chain was longer than [`Limits::redirects_max`].
+    RedirectLoop {
+        /// Redirects followed before giving up.
+        hops: usize,
+    },
+    /// A redirect had no usable `Location` (missing, repeated, relative, not `http`, or a
+    /// host name that is not an IP literal or `localhost`).
+    BadLocation(String),
+    /// The request itself cannot be encoded (e.g. a CR or LF in a header value); nothing was
+    /// sent. Use [`Client::send_raw`] for deliberately broken requests.
+    InvalidRequest(String),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Connect(e) => write!(f, "connect failed: {e}"),
+            ClientError::Timeout { after, stage } => {
+                write!(
+                    f,
+                    "no complete response within {after:?} (stalled in {stage})"
+                )
+            }
+            ClientError::Io(e) => write!(f, "connection error: {e}"),
+            ClientError::Malformed(e) => write!(f, "malformed response: {e}"),
+            ClientError::TooLarge { limit, value } => {
+                write!(f, "response exceeds {limit} (reached {value})")
+            }
+            ClientError::RedirectLoop { hops } => {
+                write!(f, "gave up after following {hops} redirects")
+            }
+            ClientError::BadLocation(e) => write!(f, "unusable redirect Location: {e}"),
+            ClientError::InvalidRequest(e) => write!(f, "request cannot be encoded: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// The client: sends one request per fresh connection and records every exchange.
+///
+/// Clones share the transcript, so the harness can keep a handle while a [`Session`] owns
+/// another.
+#[derive(Debug, Clone)]
+pub struct Client {
+    limits: Limits,
+    transcript: Arc<Mutex<Vec<Exchange>>>,
+}
+
+impl Client {
+    /// A client with these limits and an empty transcript.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            transcript: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The limits every exchange of this client obeys.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// One exchange on a fresh connection. `host` is the `Host` value to send; the client
+    /// puts `Host` first unless the request has its own `Host` header or asked for none.
+    pub async fn send(
+        &self,
+        addr: SocketAddr,
+        host: &str,
+        req: &Request,
+    ) -> Result<Response, ClientError> {
+        let plan = match wire::encode(req, host) {
+            Ok(plan) => plan,
+            Err(e) => {
+                self.record(Exchange {
+                    addr,
+                    request_head: String::new(),
+                    request_body_len: 0,
+                    response_head: String::new(),
+                    response_body_preview: String::new(),
+                    elapsed: Duration::ZERO,
+                    outcome: Err(e.clone()),
+                });
+                return Err(e);
+            }
+        };
+        self.run(addr, &plan).await
+    }
+
+    /// Sends these exact bytes (HTTP/1.0, no `Host`, garbage...) and parses the response.
+    /// `head_only_response` says the response has no body whatever its headers claim (as for
+    /// a HEAD request).
+    pub async fn send_raw(
+        &self,
+        addr: SocketAddr,
+        bytes: &[u8],
+        head_only_response: bool,
+    ) -> Result<Response, ClientError> {
+        let plan = wire::raw_plan(bytes, head_only_response);
+        self.run(addr, &plan).await
+    }
+
+    /// All exchanges so far, oldest first.
+    pub fn transcript(&self) -> Vec<Exchange> {
+        self.lock().clone()
+    }
+
+    /// All exchanges so far, oldest first, leaving the transcript empty.
+    pub fn take_transcript(&self) -> Vec<Exchange> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    async fn run(&self, addr: SocketAddr, plan: &wire::Plan) -> Result<Response, ClientError> {
+        let (result, exchange) = wire::drive(addr, rt::connect(addr), plan, &self.limits).await;
+        self.record(exchange);
+        result
+    }
+
+    fn record(&self, exchange: Exchange) {
+        self.lock().push(exchange);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Exchange>> {
+        // A panic while holding this lock cannot leave a half-pushed Vec behind.
+        self.transcript
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

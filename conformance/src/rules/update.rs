@@ -1,0 +1,128 @@
+//! UPDATE rules: SCSP-17 (PUT of a missing object, PUT on an alias) and SCSP-18 (no
+//! updates of immutable objects).
+
+use bytes::Bytes;
+
+use crate::catalog::{Rule, Strength};
+use crate::check_fn;
+use crate::client::Request;
+use crate::rules::common::{expect_status, last_segment, require_header};
+use crate::target::{Capabilities, Ctx};
+use crate::verdict::Verdict;
+
+/// The update rules.
+pub const RULES: [Rule; 2] = [
+    Rule {
+        id: "SCSP-17",
+        title: "PUT of a missing name is 404; PUT on an alias keeps its UUID",
+        source: "DXAG/p39, PF/2443821621",
+        strength: Strength::Must,
+        nodes_min: 1,
+        needs: Capabilities {
+            faults: false,
+            admin: false,
+            introspection: false,
+        },
+        check: scsp_17,
+    },
+    Rule {
+        id: "SCSP-18",
+        title: "PUT, COPY and APPEND on an immutable unnamed object are 403",
+        source: "DXAG/p24",
+        strength: Strength::Must,
+        nodes_min: 1,
+        needs: Capabilities {
+            faults: false,
+            admin: false,
+            introspection: false,
+        },
+        check: scsp_18,
+    },
+];
+
+check_fn!(scsp_17, check_scsp_17);
+check_fn!(scsp_18, check_scsp_18);
+
+async fn check_scsp_17(ctx: &Ctx) -> Result<String, Verdict> {
+    ctx.ensure_bucket().await?;
+    let missing = ctx
+        .request(
+            0,
+            &Request::new("PUT", ctx.object("scsp-17-missing")).body(Bytes::from_static(b"x")),
+        )
+        .await?
+        .response;
+    expect_status(&missing, &[404], "PUT of a name that was never written")?;
+    let created = ctx
+        .request(
+            0,
+            &Request::new("POST", "/?alias").body(Bytes::from_static(b"alias v1")),
+        )
+        .await?
+        .response;
+    expect_status(&created, &[201], "alias WRITE")?;
+    let uuid = require_header(&created, "content-uuid", "alias WRITE")?.to_string();
+    ctx.next_second().await;
+    let updated = ctx
+        .request(
+            0,
+            &Request::new("PUT", format!("/{uuid}?alias=yes"))
+                .body(Bytes::from_static(b"alias v2")),
+        )
+        .await?
+        .response;
+    expect_status(&updated, &[201], "PUT on an alias object")?;
+    let location = require_header(&updated, "location", "PUT on an alias object")?;
+    if last_segment(location) != uuid {
+        return Err(Verdict::fail(format!(
+            "PUT on alias {uuid} answered Location `{location}`: the alias UUID must not change"
+        )));
+    }
+    let read = ctx
+        .request(0, &Request::new("GET", format!("/{uuid}")))
+        .await?
+        .response;
+    expect_status(&read, &[200], "READ of the alias after PUT")?;
+    if &read.body[..] != b"alias v2" {
+        return Err(Verdict::fail(
+            "READ of the alias after PUT does not return the new content",
+        ));
+    }
+    Ok(format!(
+        "missing name → 404; PUT on alias {uuid} → 201, same UUID, new content"
+    ))
+}
+
+async fn check_scsp_18(ctx: &Ctx) -> Result<String, Verdict> {
+    let created = ctx
+        .request(
+            0,
+            &Request::new("POST", "/").body(Bytes::from_static(b"immutable")),
+        )
+        .await?
+        .response;
+    expect_status(&created, &[201], "immutable WRITE")?;
+    let uuid = require_header(&created, "content-uuid", "immutable WRITE")?.to_string();
+    let path = format!("/{uuid}");
+    let attempts = [
+        Request::new("PUT", path.clone()).body(Bytes::from_static(b"changed")),
+        Request::new("COPY", path.clone()).header("Content-Length", "0"),
+        Request::new("APPEND", path.clone()).body(Bytes::from_static(b"more")),
+    ];
+    for req in &attempts {
+        let r = ctx.request(0, req).await?.response;
+        expect_status(
+            &r,
+            &[403],
+            &format!("{} on an immutable object", req.method),
+        )?;
+    }
+    let read = ctx.request(0, &Request::new("GET", path)).await?.response;
+    expect_status(&read, &[200], "READ after refused updates")?;
+    if &read.body[..] != b"immutable" {
+        return Err(Verdict::fail(
+            "a refused update changed the immutable object",
+        ));
+    }
+    Ok("PUT, COPY and APPEND → 403; content unchanged".to_string())
+}

@@ -1,0 +1,110 @@
+//! The same reference nodes over real loopback TCP under tokio (`replisim serve`, and the
+//! real-network tests). Nothing here forks protocol logic: it only binds sockets and spawns
+//! `server::run_on` for each node.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use crate::rt;
+use crate::scsp::clock::NodeClock;
+use crate::scsp::config::{ClusterConfig, NodeContext, NodeControl};
+use crate::scsp::server;
+use crate::store::{Disk, SharedDisk};
+use crate::trace::Trace;
+
+/// Settings of a real cluster.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Port of the first node; the others follow. 0 picks free ports.
+    pub first_port: u16,
+    /// Address to bind (loopback by default).
+    pub ip: IpAddr,
+    /// Disk size of each node.
+    pub disk_bytes: u64,
+    /// Seed for placement tie-breaks and UUIDs.
+    pub seed: u64,
+    /// Cluster settings applied on top of the defaults (addresses are filled in here).
+    pub tune: fn(&mut ClusterConfig),
+}
+
+impl ServeConfig {
+    /// `nodes` nodes on 127.0.0.1 from `first_port`.
+    pub fn new(nodes: usize, first_port: u16) -> Self {
+        Self {
+            nodes,
+            first_port,
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            disk_bytes: 1 << 30,
+            seed: 0,
+            tune: |_| {},
+        }
+    }
+}
+
+/// A running real cluster: its addresses and the operator handles of its nodes.
+#[derive(Debug, Clone)]
+pub struct RealCluster {
+    /// Node addresses in id order.
+    pub addrs: Vec<SocketAddr>,
+    /// Operator switches per node.
+    pub controls: Vec<Arc<NodeControl>>,
+    /// Disks per node.
+    pub disks: Vec<SharedDisk>,
+}
+
+/// Binds every node's listener, then starts the nodes on the current tokio runtime.
+pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
+    if config.nodes == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "a cluster needs at least one node",
+        ));
+    }
+    rt::seed_real_rng(config.seed);
+    let mut listeners = Vec::new();
+    for i in 0..config.nodes {
+        let port = if config.first_port == 0 {
+            0
+        } else {
+            config.first_port.checked_add(i as u16).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "port range runs past 65535",
+                )
+            })?
+        };
+        listeners.push(rt::listen(SocketAddr::new(config.ip, port)).await?);
+    }
+    let addrs = listeners
+        .iter()
+        .map(|l| l.local_addr())
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let mut cluster = ClusterConfig::new(addrs.clone());
+    cluster.placement_seed = config.seed;
+    (config.tune)(&mut cluster);
+    cluster.nodes = addrs.clone();
+    let cluster = Arc::new(cluster);
+    let mut out = RealCluster {
+        addrs,
+        controls: Vec::new(),
+        disks: Vec::new(),
+    };
+    for (id, listener) in listeners.into_iter().enumerate() {
+        let ctx = NodeContext {
+            id,
+            cluster: cluster.clone(),
+            disk: Disk::shared(config.disk_bytes),
+            clock: NodeClock::new(),
+            control: Arc::new(NodeControl::default()),
+            trace: Trace::disabled(),
+        };
+        out.controls.push(ctx.control.clone());
+        out.disks.push(ctx.disk.clone());
+        rt::spawn(async move {
+            let _ = server::run_on(ctx, listener).await;
+        });
+    }
+    Ok(out)
+}
