@@ -1,0 +1,107 @@
+//! `replisim serve` as a user runs it: the binary starts a 4-node cluster on loopback, and a
+//! real HTTP client writes through a redirect and reads the object back from another node.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use replisim_conformance::client::{parse_location, Client, Limits, Request};
+
+/// Kills the server when the test ends, pass or fail.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server() -> (Server, Vec<SocketAddr>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_replisim"))
+        .args(["serve", "--nodes", "4", "--port", "0", "--seed", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("replisim serve starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let server = Server(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut addrs = Vec::new();
+    while addrs.len() < 4 {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve prints its node addresses within 30 s");
+        if let Some(url) = line.trim().split_whitespace().nth(1).filter(|_| line.trim().starts_with("node")) {
+            let addr = url.trim_start_matches("http://").parse().expect("node address");
+            addrs.push(addr);
+        }
+    }
+    (server, addrs)
+}
+
+#[test]
+fn serve_binary_writes_through_a_redirect_and_reads_from_another_node() {
+    let (_server, addrs) = start_server();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = Client::new(Limits::default());
+        let send = |addr: SocketAddr, req: Request| {
+            let client = client.clone();
+            async move { client.send(addr, &addr.to_string(), &req).await.expect("an answer") }
+        };
+        let bucket = send(addrs[0], Request::new("POST", "/photos").body(Bytes::new())).await;
+        let bucket = if bucket.status == 307 {
+            let (addr, target) = parse_location(bucket.header("location").expect("Location")).expect("Location");
+            send(addr, Request::new("POST", target).body(Bytes::new())).await
+        } else {
+            bucket
+        };
+        assert_eq!(bucket.status, 201);
+
+        // Find a write that node 1 redirects, to exercise write → 307 → 201.
+        let mut redirected = None;
+        for i in 0..32 {
+            let path = format!("/photos/p{i}.jpg");
+            let first = send(addrs[0], Request::new("POST", path.clone()).body(Bytes::from_static(b"jpeg"))).await;
+            match first.status {
+                201 => continue,
+                307 => {
+                    let location = first.header("location").expect("Location").to_string();
+                    assert!(location.contains("auth="), "{location}");
+                    assert_eq!(first.header("content-length"), Some("0"));
+                    let (addr, target) = parse_location(&location).expect("Location");
+                    let created = send(addr, Request::new("POST", target).body(Bytes::from_static(b"jpeg"))).await;
+                    assert_eq!(created.status, 201);
+                    assert_eq!(created.header("replica-count"), Some("2"));
+                    redirected = Some((path, addr));
+                    break;
+                }
+                other => panic!("unexpected {other} for {path}"),
+            }
+        }
+        let (path, served_by) = redirected.expect("with 4 nodes some write is redirected");
+
+        let reader = addrs.iter().copied().find(|a| *a != served_by).expect("another node");
+        let mut read = send(reader, Request::new("GET", path.clone())).await;
+        if read.status == 307 {
+            let (addr, target) = parse_location(read.header("location").expect("Location")).expect("Location");
+            read = send(addr, Request::new("GET", target)).await;
+        }
+        assert_eq!(read.status, 200);
+        assert_eq!(&read.body[..], b"jpeg");
+    });
+}
