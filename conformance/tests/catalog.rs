@@ -32,7 +32,11 @@ fn clean_reference_passes_every_rule_on_many_seeds() {
 #[test]
 fn every_defect_trips_the_rule_it_breaks() {
     let rules = catalog::all();
-    for defect in Defect::ALL {
+    // Defects that break a fault invariant are caught by sweeps (sim/tests/sweep.rs).
+    for defect in Defect::ALL
+        .into_iter()
+        .filter(|d| d.breaks().starts_with("SCSP-"))
+    {
         let mut options = RunOptions::sim(3);
         options.target = TargetSpec::Sim {
             nodes: 4,
@@ -83,7 +87,10 @@ fn catalog_passes_over_real_tcp_against_serve() {
         .map(|r| format!("{}: {}", r.id, r.verdict.evidence))
         .collect();
     assert!(failed.is_empty(), "{failed:#?}");
-    let passed = results.iter().filter(|r| r.verdict.outcome == Outcome::Pass).count();
+    let passed = results
+        .iter()
+        .filter(|r| r.verdict.outcome == Outcome::Pass)
+        .count();
     let skipped: Vec<&str> = results
         .iter()
         .filter(|r| r.verdict.outcome == Outcome::Skip)

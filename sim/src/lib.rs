@@ -5,11 +5,16 @@
 //! real loopback TCP under tokio (`serve`). It contains no knowledge of the conformance
 //! catalog; the catalog sees it only as HTTP bytes.
 
+pub mod faults;
 pub mod http;
+pub mod invariants;
+pub mod nemesis;
 pub mod rt;
 pub mod scsp;
 pub mod seeded;
 pub mod serve;
 pub mod store;
+pub mod sweep;
 pub mod trace;
+pub mod workload;
 pub mod world;

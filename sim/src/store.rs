@@ -127,10 +127,96 @@ impl Disk {
         self.synced.remove(key);
     }
 
-    /// A power loss: pending records vanish, synced ones stay. Returns how many were lost.
-    pub fn crash(&mut self) -> usize {
-        let lost = self.pending.len();
+    /// A power loss: pending records vanish, synced ones stay. Returns the keys lost.
+    pub fn crash(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.pending).into_keys().collect()
+    }
+
+    /// Keys written but not yet synced.
+    pub fn pending_keys(&self) -> Vec<String> {
+        self.pending.keys().cloned().collect()
+    }
+
+    /// Changes the disk size (a full-disk fault shrinks it to what is used).
+    pub fn set_capacity_bytes(&mut self, capacity_bytes: u64) {
+        self.capacity_bytes = capacity_bytes;
+    }
+
+    /// Loses everything: the node is replaced by an empty one.
+    pub fn wipe(&mut self) {
         self.pending.clear();
-        lost
+        self.synced.clear();
+    }
+
+    /// Bit rot: flips one byte of the stored content of `key` without touching its recorded
+    /// digest, so validation can notice. Returns false when there is no content to rot.
+    pub fn rot(&mut self, key: &str, position: usize) -> bool {
+        let record = match self.pending.get_mut(key) {
+            Some(r) => r,
+            None => match self.synced.get_mut(key) {
+                Some(r) => r,
+                None => return false,
+            },
+        };
+        if record.content.is_empty() {
+            return false;
+        }
+        let mut bytes = record.content.to_vec();
+        let at = position % bytes.len();
+        bytes[at] ^= 0x5A;
+        record.content = bytes.into();
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scsp::object::{md5_hex, Kind, Version};
+
+    fn record(key: &str, content: &'static [u8]) -> Record {
+        Record {
+            key: key.to_string(),
+            kind: Kind::Named,
+            version: Version {
+                stamp_ms: 1,
+                node: 0,
+            },
+            deleted: false,
+            meta: Default::default(),
+            md5_hex: md5_hex(content),
+            content: bytes::Bytes::from_static(content),
+        }
+    }
+
+    #[test]
+    fn a_crash_loses_exactly_the_unsynced_records() {
+        let mut disk = Disk::new(1 << 20);
+        disk.write_synced(record("a", b"synced")).expect("room");
+        disk.write(record("b", b"pending")).expect("room");
+        assert_eq!(disk.pending_keys(), vec!["b".to_string()]);
+        assert_eq!(disk.crash(), vec!["b".to_string()]);
+        assert!(disk.get("a").is_some());
+        assert!(disk.get("b").is_none());
+    }
+
+    #[test]
+    fn a_full_disk_refuses_writes_but_allows_replacing_in_place() {
+        let mut disk = Disk::new(300);
+        disk.write_synced(record("a", b"x")).expect("room");
+        let full = disk.write(record("b", b"y"));
+        assert!(matches!(full, Err(DiskError::Full { .. })), "{full:?}");
+        disk.write_synced(record("a", b"z"))
+            .expect("replacing frees the old copy");
+    }
+
+    #[test]
+    fn rot_changes_content_but_not_the_digest() {
+        let mut disk = Disk::new(1 << 20);
+        disk.write_synced(record("a", b"content")).expect("room");
+        assert!(disk.rot("a", 3));
+        let r = disk.get("a").expect("still there");
+        assert_ne!(md5_hex(&r.content), r.md5_hex);
+        assert!(!disk.rot("missing", 0));
     }
 }

@@ -185,6 +185,7 @@ fn same_seed_same_trace_digest() {
 #[test]
 fn madsim_determinism_checker_finds_no_divergence() {
     // madsim runs the seed twice and compares every random draw with the virtual time.
-    let digest = madsim::runtime::Runtime::check_determinism(11, madsim::Config::default(), workload);
+    let digest =
+        madsim::runtime::Runtime::check_determinism(11, madsim::Config::default(), workload);
     assert_eq!(digest.len(), 16);
 }

@@ -3,6 +3,7 @@
 use futures::future::join_all;
 
 use crate::scsp::config::NodeContext;
+use crate::scsp::defects::Defect;
 use crate::scsp::peer::{self, Bid, Held};
 use crate::store::Disk;
 
@@ -11,7 +12,12 @@ pub fn local_bid(ctx: &NodeContext, key: &str) -> Bid {
     let disk = Disk::lock(&ctx.disk);
     Bid {
         node: ctx.id,
-        free_bytes: disk.free_bytes(),
+        // A node with the accept-writes-on-full-disk defect claims it is empty.
+        free_bytes: if ctx.cluster.has(Defect::AcceptWritesOnFullDisk) {
+            disk.capacity_bytes().max(1 << 30)
+        } else {
+            disk.free_bytes()
+        },
         capacity_bytes: disk.capacity_bytes(),
         load: ctx
             .control

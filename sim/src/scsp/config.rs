@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::scsp::clock::NodeClock;
 use crate::scsp::defects::Defect;
-use crate::store::SharedDisk;
+use crate::scsp::object::Record;
+use crate::store::{Disk, DiskError, SharedDisk};
 use crate::trace::Trace;
 
 /// What every node of one cluster agrees on. Each field is a documented knob (docs/choices.md).
@@ -109,6 +110,16 @@ impl NodeContext {
     /// The trace actor name, `node1` for id 0 (ids are shown one-based).
     pub fn actor(&self) -> String {
         format!("node{}", self.id + 1)
+    }
+
+    /// Stores a record the way this node acknowledges writes: synced before the answer,
+    /// unless the `ack-before-sync` defect leaves it pending for the background flush.
+    pub fn persist(&self, disk: &mut Disk, record: Record) -> Result<(), DiskError> {
+        if self.cluster.has(Defect::AckBeforeSync) {
+            disk.write(record)
+        } else {
+            disk.write_synced(record)
+        }
     }
 
     /// Records a trace event from this node.

@@ -30,11 +30,22 @@ pub enum Defect {
     IgnoreReplicateArgument,
     /// Breaks SCSP-2: the 201's `Content-Type` describes the object, not the response body.
     ContentTypeOfObject,
+    /// Breaks the durability invariant: writes are acknowledged before any replica is synced
+    /// (disks sync only every few seconds), so a crash loses acknowledged data.
+    AckBeforeSync,
+    /// Breaks the convergence invariant (SCSP-11): the health processor never runs.
+    HealthProcessorOff,
+    /// Breaks the integrity invariant: the health processor never checks a replica before
+    /// copying it, so rotten replicas survive and spread.
+    RepairFromCorruptReplica,
+    /// Breaks the durability invariant (SCSP-15): a node whose disk is full acknowledges a
+    /// write it could not store.
+    AcceptWritesOnFullDisk,
 }
 
 impl Defect {
     /// Every defect, in a stable order.
-    pub const ALL: [Defect; 11] = [
+    pub const ALL: [Defect; 15] = [
         Defect::RedirectWithoutAuth,
         Defect::OmitContentUuid,
         Defect::OverstateReplicaCount,
@@ -46,6 +57,10 @@ impl Defect {
         Defect::PutCreatesMissing,
         Defect::IgnoreReplicateArgument,
         Defect::ContentTypeOfObject,
+        Defect::AckBeforeSync,
+        Defect::HealthProcessorOff,
+        Defect::RepairFromCorruptReplica,
+        Defect::AcceptWritesOnFullDisk,
     ];
 
     /// The kebab-case name used on the command line.
@@ -62,6 +77,10 @@ impl Defect {
             Defect::PutCreatesMissing => "put-creates-missing",
             Defect::IgnoreReplicateArgument => "ignore-replicate-argument",
             Defect::ContentTypeOfObject => "content-type-of-object",
+            Defect::AckBeforeSync => "ack-before-sync",
+            Defect::HealthProcessorOff => "health-processor-off",
+            Defect::RepairFromCorruptReplica => "repair-from-corrupt-replica",
+            Defect::AcceptWritesOnFullDisk => "accept-writes-on-full-disk",
         }
     }
 
@@ -79,6 +98,10 @@ impl Defect {
             Defect::PutCreatesMissing => "SCSP-17",
             Defect::IgnoreReplicateArgument => "SCSP-9",
             Defect::ContentTypeOfObject => "SCSP-2",
+            Defect::AckBeforeSync => "INV-durability",
+            Defect::HealthProcessorOff => "INV-convergence",
+            Defect::RepairFromCorruptReplica => "INV-integrity",
+            Defect::AcceptWritesOnFullDisk => "INV-durability",
         }
     }
 
@@ -95,6 +118,10 @@ impl Defect {
             Defect::AcceptMissingContentLength => "WRITE without Content-Length is accepted",
             Defect::PutCreatesMissing => "PUT of a missing name creates it",
             Defect::IgnoreReplicateArgument => "replicate=N is ignored",
+            Defect::AckBeforeSync => "writes are acknowledged before any replica is synced",
+            Defect::HealthProcessorOff => "the health processor never runs",
+            Defect::RepairFromCorruptReplica => "repairs copy replicas without checking them",
+            Defect::AcceptWritesOnFullDisk => "a full node acknowledges writes it did not store",
             Defect::ContentTypeOfObject => {
                 "201 Content-Type gives the object's type, not the body's"
             }
@@ -132,7 +159,7 @@ mod tests {
         for d in Defect::ALL {
             assert_eq!(d.name().parse::<Defect>(), Ok(d));
             assert!(seen.insert(d.name()));
-            assert!(d.breaks().starts_with("SCSP-"));
+            assert!(d.breaks().starts_with("SCSP-") || d.breaks().starts_with("INV-"));
         }
         assert!("nope".parse::<Defect>().unwrap_err().contains("known:"));
     }

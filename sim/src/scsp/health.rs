@@ -12,8 +12,9 @@ use futures::future::join_all;
 
 use crate::rt;
 use crate::scsp::config::NodeContext;
+use crate::scsp::defects::Defect;
 use crate::scsp::internal::inventory;
-use crate::scsp::object::{Record, Version};
+use crate::scsp::object::{md5_hex, Record, Version};
 use crate::scsp::peer::{self, Bid};
 use crate::scsp::placement;
 use crate::scsp::replication;
@@ -30,8 +31,31 @@ pub async fn run(ctx: NodeContext) {
     }
 }
 
+/// Drops local copies whose content no longer matches their digest (bit rot), so that the
+/// pass below sees them as missing and re-replicates a good copy. Returns the keys dropped.
+pub fn scrub(ctx: &NodeContext) -> Vec<String> {
+    let mut disk = Disk::lock(&ctx.disk);
+    let rotten: Vec<String> = disk
+        .records()
+        .filter(|(_, r)| md5_hex(&r.content) != r.md5_hex)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in &rotten {
+        disk.remove(key);
+    }
+    rotten
+}
+
 /// One pass; returns how many replicas it pushed.
 pub async fn run_once(ctx: &NodeContext) -> usize {
+    if ctx.cluster.has(Defect::HealthProcessorOff) {
+        return 0;
+    }
+    if !ctx.cluster.has(Defect::RepairFromCorruptReplica) {
+        for key in scrub(ctx) {
+            ctx.trace(format!("health found rot in {key}; dropped the local copy"));
+        }
+    }
     let peers = ctx
         .cluster
         .nodes

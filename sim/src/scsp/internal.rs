@@ -6,6 +6,7 @@ use hyper::body::Incoming;
 
 use crate::scsp::cluster_view::local_bid;
 use crate::scsp::config::NodeContext;
+use crate::scsp::defects::Defect;
 use crate::scsp::object::Version;
 use crate::scsp::peer::{decode_record, Inventory, InventoryItem, INTERNAL_PREFIX};
 use crate::scsp::query::Query;
@@ -85,13 +86,17 @@ async fn accept_replica(ctx: &NodeContext, body: Incoming) -> Response<Body> {
     }
     let key = record.key.clone();
     let version = record.version;
-    match disk.write_synced(record) {
+    let full_but_claims_room = ctx.cluster.has(Defect::AcceptWritesOnFullDisk);
+    match ctx.persist(&mut disk, record) {
         Ok(()) => {
             drop(disk);
             ctx.trace(format!(
                 "replica {key} v{} stored",
                 version.castor_system_version()
             ));
+            response::finish(response::builder(StatusCode::OK), response::full("stored"))
+        }
+        Err(DiskError::Full { .. }) if full_but_claims_room => {
             response::finish(response::builder(StatusCode::OK), response::full("stored"))
         }
         Err(DiskError::Full { .. }) => response::error(

@@ -9,7 +9,9 @@ use hyper_util::rt::TokioIo;
 
 use crate::rt::{self, Listener};
 use crate::scsp::config::NodeContext;
+use crate::scsp::defects::Defect;
 use crate::scsp::{health, router};
+use crate::store::Disk;
 
 /// Binds the node's own address and serves forever.
 pub async fn run(ctx: NodeContext) -> io::Result<()> {
@@ -22,6 +24,9 @@ pub async fn run(ctx: NodeContext) -> io::Result<()> {
 pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
     ctx.trace("up");
     rt::spawn(health::run(ctx.clone()));
+    if ctx.cluster.has(Defect::AckBeforeSync) {
+        rt::spawn(flush_lazily(ctx.clone()));
+    }
     loop {
         let (stream, _peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -42,5 +47,13 @@ pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// With the `ack-before-sync` defect, acknowledged records reach the disk only here.
+async fn flush_lazily(ctx: NodeContext) {
+    loop {
+        rt::sleep(std::time::Duration::from_secs(10)).await;
+        Disk::lock(&ctx.disk).sync();
     }
 }

@@ -509,12 +509,15 @@ async fn store_and_replicate(
     candidates: &[usize],
 ) -> Outcome {
     let previous = Disk::lock(&ctx.disk).get(&record.key).cloned();
-    let stored = Disk::lock(&ctx.disk).write_synced(record.clone());
+    let stored = ctx.persist(&mut Disk::lock(&ctx.disk), record.clone());
     if let Err(DiskError::Full {
         needed_bytes,
         free_bytes,
     }) = stored
     {
+        if ctx.cluster.has(Defect::AcceptWritesOnFullDisk) {
+            return Ok(success(ctx, req, mutation, &record, 1));
+        }
         ctx.trace(format!(
             "{} {} 507 needs {needed_bytes} has {free_bytes}",
             req.method, record.key
@@ -584,8 +587,12 @@ fn success(
         replicas
     };
     if mutation == Mutation::Delete {
-        let mut b =
-            response::builder(StatusCode::OK).header(http::header::CONTENT_TYPE, "text/html");
+        let mut b = response::builder(StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, "text/html")
+            .header(
+                "Castor-System-Version",
+                record.version.castor_system_version(),
+            );
         if replica_count > 1 {
             b = b.header("Replica-Count", replica_count.to_string());
         }

@@ -1,0 +1,98 @@
+//! Fault experiments: the clean reference keeps every invariant under every fault kind,
+//! and the same seed replays to the same trace digest with faults on.
+
+use std::collections::BTreeSet;
+
+use replisim_sim::faults::FaultKind;
+use replisim_sim::invariants::Invariant;
+use replisim_sim::nemesis::NemesisConfig;
+use replisim_sim::scsp::defects::Defect;
+use replisim_sim::sweep::{run_seed, SweepConfig};
+
+#[test]
+fn clean_reference_keeps_every_invariant_under_all_faults() {
+    let config = SweepConfig::new();
+    let mut faults_seen = std::collections::BTreeSet::new();
+    for seed in 0..8 {
+        let report = run_seed(seed, &config).expect("simulation runs");
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed}: {:#?}\nreplay: replisim sweep --seeds {seed}..{}",
+            report.violations,
+            seed + 1
+        );
+        assert!(
+            report.ops_acknowledged > report.ops / 3,
+            "seed {seed}: too few acknowledged: {report:?}"
+        );
+        faults_seen.extend(report.faults.keys().copied());
+        eprintln!(
+            "seed {seed}: {:?} acked {}/{} sim {:?}",
+            report.faults, report.ops_acknowledged, report.ops, report.simulated
+        );
+    }
+    assert!(faults_seen.len() >= 6, "{faults_seen:?}");
+}
+
+/// Runs seeds until one breaks `invariant`; returns that seed.
+fn first_catch(defect: Defect, kinds: &str, invariant: Invariant, seeds_max: u64) -> Option<u64> {
+    let mut config = SweepConfig::new();
+    config.defects = BTreeSet::from([defect]);
+    config.nemesis =
+        NemesisConfig::new(FaultKind::parse_list(kinds).expect("kinds")).with_intensity(2.0);
+    (0..seeds_max).find(|seed| {
+        let report = run_seed(*seed, &config).expect("simulation runs");
+        report.violations.iter().any(|v| v.invariant == invariant)
+    })
+}
+
+#[test]
+fn ack_before_sync_is_caught_by_durability() {
+    let seed = first_catch(Defect::AckBeforeSync, "crash", Invariant::Durability, 20);
+    assert!(
+        seed.is_some(),
+        "20 crash-heavy seeds never lost an acknowledged write"
+    );
+}
+
+#[test]
+fn health_processor_off_is_caught_by_convergence() {
+    let seed = first_catch(
+        Defect::HealthProcessorOff,
+        "lose,crash,partition",
+        Invariant::Convergence,
+        20,
+    );
+    assert!(
+        seed.is_some(),
+        "20 seeds with node loss never left an object under-replicated"
+    );
+}
+
+#[test]
+fn repair_from_corrupt_replica_is_caught_by_integrity() {
+    let seed = first_catch(
+        Defect::RepairFromCorruptReplica,
+        "bitrot",
+        Invariant::Integrity,
+        20,
+    );
+    assert!(
+        seed.is_some(),
+        "20 bit-rot seeds never left a rotten replica"
+    );
+}
+
+#[test]
+fn accept_writes_on_full_disk_is_caught_by_durability() {
+    let seed = first_catch(
+        Defect::AcceptWritesOnFullDisk,
+        "disk-full",
+        Invariant::Durability,
+        20,
+    );
+    assert!(
+        seed.is_some(),
+        "20 full-disk seeds never lost an acknowledged write"
+    );
+}
