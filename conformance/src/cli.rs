@@ -9,8 +9,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use replisim_sim::faults::FaultKind;
+use replisim_sim::nemesis::NemesisConfig;
 use replisim_sim::scsp::defects::Defect;
 use replisim_sim::serve::{self, ServeConfig};
+use replisim_sim::sweep::SweepConfig;
 
 use crate::catalog;
 use crate::report;
@@ -34,6 +37,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Run the reference cluster over real TCP on this machine until interrupted.
     Serve(ServeArgs),
+    /// Run a workload under seeded random faults over many seeds and check the invariants
+    /// (durability, convergence, integrity, order).
+    Sweep(SweepArgs),
     /// List the rules of the catalog.
     Rules,
     /// List the reference node's deliberate defects and the rule each must trip.
@@ -99,11 +105,45 @@ pub struct ServeArgs {
     pub disk_mib: u64,
 }
 
+/// Arguments of `replisim sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Seeds to run, `A..B` (B exclusive).
+    #[arg(long, conflicts_with = "seed")]
+    pub seeds: Option<String>,
+    /// One seed to run (replay); with --trace, write its timeline.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Seeds run at once.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Fault kinds, comma-separated: crash, pause, partition, loss, latency, clock,
+    /// disk-full, bitrot, lose; or all, or none.
+    #[arg(long, default_value = "all")]
+    pub faults: String,
+    /// Fault rate relative to the default (6 faults per simulated minute).
+    #[arg(long, default_value_t = 1.0)]
+    pub intensity: f64,
+    /// Operations of the workload per seed.
+    #[arg(long, default_value_t = 200)]
+    pub ops: usize,
+    /// Nodes in the cluster.
+    #[arg(long, default_value_t = 4)]
+    pub nodes: usize,
+    /// Switch on a deliberate defect (see `replisim mutants`); repeatable.
+    #[arg(long = "defect")]
+    pub defects: Vec<String>,
+    /// Write a Chrome-trace / Perfetto JSON timeline of the run (needs --seed).
+    #[arg(long, requires = "seed")]
+    pub trace: Option<std::path::PathBuf>,
+}
+
 /// Runs a parsed command line.
 pub fn main_with(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => check(args),
         Command::Serve(args) => serve_forever(args),
+        Command::Sweep(args) => sweep(args),
         Command::Rules => {
             print!("{}", rules_table());
             ExitCode::SUCCESS
@@ -154,15 +194,10 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
-    let mut defects = BTreeSet::new();
-    for name in &args.defects {
-        match name.parse::<Defect>() {
-            Ok(d) => {
-                defects.insert(d);
-            }
-            Err(e) => return usage_error(&e),
-        }
-    }
+    let defects = match parse_defects(&args.defects) {
+        Ok(d) => d,
+        Err(e) => return usage_error(&e),
+    };
     let target = if args.target.is_empty() {
         if !(1..=250).contains(&args.nodes) {
             return usage_error("--nodes must be between 1 and 250");
@@ -232,6 +267,85 @@ fn check(args: CheckArgs) -> ExitCode {
             replay.push_str(&format!(" --target {}", args.target.join(",")));
         }
         println!("replay: {replay}");
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn parse_defects(names: &[String]) -> Result<BTreeSet<Defect>, String> {
+    names.iter().map(|n| n.parse::<Defect>()).collect()
+}
+
+fn sweep(args: SweepArgs) -> ExitCode {
+    let seeds = match (&args.seeds, args.seed) {
+        (Some(range), None) => match crate::sweep::parse_seeds(range) {
+            Ok(r) => r,
+            Err(e) => return usage_error(&e),
+        },
+        (None, Some(seed)) => seed..seed + 1,
+        _ => return usage_error("give --seeds A..B or --seed N"),
+    };
+    let kinds = match FaultKind::parse_list(&args.faults) {
+        Ok(k) => k,
+        Err(e) => return usage_error(&e),
+    };
+    let defects = match parse_defects(&args.defects) {
+        Ok(d) => d,
+        Err(e) => return usage_error(&e),
+    };
+    if !(1..=250).contains(&args.nodes) {
+        return usage_error("--nodes must be between 1 and 250");
+    }
+    if !(args.intensity.is_finite() && args.intensity >= 0.0) {
+        return usage_error("--intensity must be a number ≥ 0");
+    }
+    let mut config = SweepConfig::new();
+    config.nodes = args.nodes;
+    config.workload.ops = args.ops;
+    config.nemesis = NemesisConfig::new(kinds).with_intensity(args.intensity);
+    config.defects = defects;
+    config.keep_trace = args.trace.is_some();
+    let mut replay_args = format!(
+        " --faults {} --intensity {} --ops {} --nodes {}",
+        args.faults, args.intensity, args.ops, args.nodes
+    );
+    for d in &args.defects {
+        replay_args.push_str(&format!(" --defect {d}"));
+    }
+    println!(
+        "replisim sweep: seeds {}..{}, {} jobs, faults {}, intensity {}, {} ops on {} nodes",
+        seeds.start,
+        seeds.end,
+        args.jobs.max(1),
+        args.faults,
+        args.intensity,
+        args.ops,
+        args.nodes
+    );
+    let started = std::time::Instant::now();
+    let outcome = crate::sweep::run(
+        seeds,
+        args.jobs,
+        &config,
+        &crate::sweep::terminal_progress(started),
+    );
+    print!("{}", crate::sweep::summary(&outcome, &replay_args));
+    if let (Some(path), Some(report)) = (&args.trace, outcome.reports.first()) {
+        let json = replisim_sim::chrome_trace::render(&report.trace, &report.history);
+        if let Err(e) = std::fs::write(path, json) {
+            return usage_error(&format!("could not write {}: {e}", path.display()));
+        }
+        println!(
+            "trace: {} ({} events, digest {})",
+            path.display(),
+            report.trace.len(),
+            report.digest
+        );
+    }
+    if !outcome.crashed.is_empty() {
+        ExitCode::from(2)
+    } else if outcome.failing() > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -10,5 +10,6 @@ pub mod client;
 pub mod report;
 pub mod rules;
 pub mod runner;
+pub mod sweep;
 pub mod target;
 pub mod verdict;

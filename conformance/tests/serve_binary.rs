@@ -42,8 +42,16 @@ fn start_server() -> (Server, Vec<SocketAddr>) {
         let line = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("serve prints its node addresses within 30 s");
-        if let Some(url) = line.trim().split_whitespace().nth(1).filter(|_| line.trim().starts_with("node")) {
-            let addr = url.trim_start_matches("http://").parse().expect("node address");
+        if let Some(url) = line
+            .trim()
+            .split_whitespace()
+            .nth(1)
+            .filter(|_| line.trim().starts_with("node"))
+        {
+            let addr = url
+                .trim_start_matches("http://")
+                .parse()
+                .expect("node address");
             addrs.push(addr);
         }
     }
@@ -61,11 +69,17 @@ fn serve_binary_writes_through_a_redirect_and_reads_from_another_node() {
         let client = Client::new(Limits::default());
         let send = |addr: SocketAddr, req: Request| {
             let client = client.clone();
-            async move { client.send(addr, &addr.to_string(), &req).await.expect("an answer") }
+            async move {
+                client
+                    .send(addr, &addr.to_string(), &req)
+                    .await
+                    .expect("an answer")
+            }
         };
         let bucket = send(addrs[0], Request::new("POST", "/photos").body(Bytes::new())).await;
         let bucket = if bucket.status == 307 {
-            let (addr, target) = parse_location(bucket.header("location").expect("Location")).expect("Location");
+            let (addr, target) =
+                parse_location(bucket.header("location").expect("Location")).expect("Location");
             send(addr, Request::new("POST", target).body(Bytes::new())).await
         } else {
             bucket
@@ -76,7 +90,11 @@ fn serve_binary_writes_through_a_redirect_and_reads_from_another_node() {
         let mut redirected = None;
         for i in 0..32 {
             let path = format!("/photos/p{i}.jpg");
-            let first = send(addrs[0], Request::new("POST", path.clone()).body(Bytes::from_static(b"jpeg"))).await;
+            let first = send(
+                addrs[0],
+                Request::new("POST", path.clone()).body(Bytes::from_static(b"jpeg")),
+            )
+            .await;
             match first.status {
                 201 => continue,
                 307 => {
@@ -84,7 +102,11 @@ fn serve_binary_writes_through_a_redirect_and_reads_from_another_node() {
                     assert!(location.contains("auth="), "{location}");
                     assert_eq!(first.header("content-length"), Some("0"));
                     let (addr, target) = parse_location(&location).expect("Location");
-                    let created = send(addr, Request::new("POST", target).body(Bytes::from_static(b"jpeg"))).await;
+                    let created = send(
+                        addr,
+                        Request::new("POST", target).body(Bytes::from_static(b"jpeg")),
+                    )
+                    .await;
                     assert_eq!(created.status, 201);
                     assert_eq!(created.header("replica-count"), Some("2"));
                     redirected = Some((path, addr));
@@ -95,10 +117,15 @@ fn serve_binary_writes_through_a_redirect_and_reads_from_another_node() {
         }
         let (path, served_by) = redirected.expect("with 4 nodes some write is redirected");
 
-        let reader = addrs.iter().copied().find(|a| *a != served_by).expect("another node");
+        let reader = addrs
+            .iter()
+            .copied()
+            .find(|a| *a != served_by)
+            .expect("another node");
         let mut read = send(reader, Request::new("GET", path.clone())).await;
         if read.status == 307 {
-            let (addr, target) = parse_location(read.header("location").expect("Location")).expect("Location");
+            let (addr, target) =
+                parse_location(read.header("location").expect("Location")).expect("Location");
             read = send(addr, Request::new("GET", target)).await;
         }
         assert_eq!(read.status, 200);

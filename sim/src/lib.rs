@@ -5,6 +5,7 @@
 //! real loopback TCP under tokio (`serve`). It contains no knowledge of the conformance
 //! catalog; the catalog sees it only as HTTP bytes.
 
+pub mod chrome_trace;
 pub mod faults;
 pub mod http;
 pub mod invariants;

@@ -99,6 +99,7 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
             clock: NodeClock::new(),
             control: Arc::new(NodeControl::default()),
             trace: Trace::disabled(),
+            pool: Arc::new(crate::http::pool::Pool::new()),
         };
         out.controls.push(ctx.control.clone());
         out.disks.push(ctx.disk.clone());

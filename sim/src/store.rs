@@ -32,6 +32,7 @@ pub enum DiskError {
 #[derive(Debug, Clone)]
 pub struct Disk {
     capacity_bytes: u64,
+    generation: u64,
     synced: BTreeMap<String, Record>,
     pending: BTreeMap<String, Record>,
 }
@@ -41,6 +42,7 @@ impl Disk {
     pub fn new(capacity_bytes: u64) -> Self {
         Self {
             capacity_bytes,
+            generation: 0,
             synced: BTreeMap::new(),
             pending: BTreeMap::new(),
         }
@@ -105,6 +107,7 @@ impl Disk {
             });
         }
         self.pending.insert(record.key.clone(), record);
+        self.generation += 1;
         Ok(())
     }
 
@@ -125,11 +128,19 @@ impl Disk {
     pub fn remove(&mut self, key: &str) {
         self.pending.remove(key);
         self.synced.remove(key);
+        self.generation += 1;
     }
 
     /// A power loss: pending records vanish, synced ones stay. Returns the keys lost.
     pub fn crash(&mut self) -> Vec<String> {
+        self.generation += 1;
         std::mem::take(&mut self.pending).into_keys().collect()
+    }
+
+    /// Changes with every write, removal, crash and wipe (not with bit rot, which nothing
+    /// notices until it reads the bytes): lets a peer say "nothing changed" cheaply.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Keys written but not yet synced.
@@ -146,6 +157,7 @@ impl Disk {
     pub fn wipe(&mut self) {
         self.pending.clear();
         self.synced.clear();
+        self.generation += 1;
     }
 
     /// Bit rot: flips one byte of the stored content of `key` without touching its recorded

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::Method;
 
 use crate::faults::{Fault, FaultKind};
+use crate::http::pool::Pool;
 use crate::invariants::{self, FinalRead, Invariant, Violation};
 use crate::nemesis::{self, NemesisConfig};
 use crate::rt;
@@ -77,6 +78,8 @@ pub struct SeedReport {
     pub digest: String,
     /// The trace, when asked for.
     pub trace: Vec<TraceEvent>,
+    /// The workload's operations, when the trace was asked for.
+    pub history: Vec<crate::workload::Op>,
 }
 
 impl SeedReport {
@@ -90,11 +93,18 @@ impl SeedReport {
     }
 }
 
-async fn final_read(addrs: &[std::net::SocketAddr], target: &str, timeout: Duration) -> FinalRead {
+async fn final_read(
+    pool: &Pool,
+    addrs: &[std::net::SocketAddr],
+    target: &str,
+    timeout: Duration,
+) -> FinalRead {
     let mut last = String::from("no node answered");
     // Any node may be the access node; try each before calling it a failure.
     for addr in addrs {
-        match workload::send_following(*addr, Method::GET, target, Bytes::new(), timeout).await {
+        match workload::send_following(pool, *addr, Method::GET, target, Bytes::new(), timeout)
+            .await
+        {
             Ok(a) if a.status == 200 => {
                 return FinalRead::Found(crate::scsp::object::md5_hex(&a.body))
             }
@@ -162,10 +172,12 @@ pub fn run_seed(
             let timeout = config.workload.request_timeout;
             world
                 .on_client(async move {
+                    let pool = Pool::new();
                     let mut out = BTreeMap::new();
                     for i in 0..names {
                         let name = format!("n{i}");
-                        let seen = final_read(&addrs, &format!("/{BUCKET}/{name}"), timeout).await;
+                        let seen =
+                            final_read(&pool, &addrs, &format!("/{BUCKET}/{name}"), timeout).await;
                         out.insert(name, seen);
                     }
                     out
@@ -187,9 +199,10 @@ pub fn run_seed(
             let timeout = config.workload.request_timeout;
             world
                 .on_client(async move {
+                    let pool = Pool::new();
                     let mut out = BTreeMap::new();
                     for uuid in uuids {
-                        let seen = final_read(&addrs, &format!("/{uuid}"), timeout).await;
+                        let seen = final_read(&pool, &addrs, &format!("/{uuid}"), timeout).await;
                         out.insert(uuid, seen);
                     }
                     out
@@ -230,6 +243,11 @@ pub fn run_seed(
             digest: world.trace().digest(),
             trace: if config.keep_trace {
                 world.trace().events()
+            } else {
+                Vec::new()
+            },
+            history: if config.keep_trace {
+                history.ops.clone()
             } else {
                 Vec::new()
             },

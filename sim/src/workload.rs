@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 
-use crate::http::client::{exchange, Answer};
+use crate::http::client::Answer;
+use crate::http::pool::Pool;
 use crate::rt;
 use crate::scsp::object::md5_hex;
 use crate::seeded::SeededRng;
@@ -120,8 +121,10 @@ pub struct History {
     pub ops: Vec<Op>,
 }
 
-/// Sends a request and follows up to four 301/307 redirects, each exchange bounded.
+/// Sends a request and follows up to four 301/307 redirects, each exchange bounded. The
+/// pool keeps connections to nodes alive between requests, as a real client library would.
 pub async fn send_following(
+    pool: &Pool,
     addr: SocketAddr,
     method: Method,
     target: &str,
@@ -131,17 +134,17 @@ pub async fn send_following(
     let mut addr = addr;
     let mut target = target.to_string();
     for _ in 0..5 {
-        let answer = exchange(
-            addr,
-            method.clone(),
-            &target,
-            &[],
-            body.clone(),
-            timeout,
-            64 << 20,
-        )
-        .await
-        .map_err(|e| e.0)?;
+        let answer = pool
+            .exchange(
+                addr,
+                method.clone(),
+                &target,
+                body.clone(),
+                timeout,
+                64 << 20,
+            )
+            .await
+            .map_err(|e| e.0)?;
         if answer.status != 301 && answer.status != 307 {
             return Ok(answer);
         }
@@ -184,10 +187,12 @@ fn classify(result: Result<Answer, String>, read: bool) -> OpResult {
 
 /// Creates the workload's bucket, retrying until the cluster answers (before faults start).
 pub async fn prepare(addrs: &[SocketAddr], config: &WorkloadConfig) -> Result<(), String> {
+    let pool = Pool::new();
     let mut last = String::new();
     for attempt in 0..20 {
         let node = addrs[attempt % addrs.len()];
         match send_following(
+            &pool,
             node,
             Method::POST,
             &format!("/{BUCKET}"),
@@ -208,6 +213,7 @@ pub async fn prepare(addrs: &[SocketAddr], config: &WorkloadConfig) -> Result<()
 /// Runs the workload with a single client; its choices are a pure function of `seed`.
 pub async fn run(addrs: &[SocketAddr], seed: u64, config: &WorkloadConfig) -> History {
     let mut rng = SeededRng::new(seed ^ 0x574F_524B_4C4F_4144);
+    let pool = Pool::new();
     let start = rt::now();
     let mut history = History::default();
     let mut last_update: Vec<Option<Duration>> = vec![None; config.names.max(1)];
@@ -256,8 +262,15 @@ pub async fn run(addrs: &[SocketAddr], seed: u64, config: &WorkloadConfig) -> Hi
         let is_update = matches!(kind, OpKind::WriteNamed { .. } | OpKind::Delete { .. });
         let is_read = matches!(kind, OpKind::Read { .. });
         let invoked = rt::now().saturating_duration_since(start);
-        let answer =
-            send_following(addrs[node], method, &target, body, config.request_timeout).await;
+        let answer = send_following(
+            &pool,
+            addrs[node],
+            method,
+            &target,
+            body,
+            config.request_timeout,
+        )
+        .await;
         let completed = rt::now().saturating_duration_since(start);
         if is_update {
             last_update[name_index] = Some(completed);

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::faults::Fault;
+use crate::http::pool::Pool;
 use crate::scsp::object::md5_hex;
 
 use crate::scsp::clock::NodeClock;
@@ -128,6 +129,7 @@ impl World {
                 clock: NodeClock::new(),
                 control: Arc::new(NodeControl::default()),
                 trace: trace.clone(),
+                pool: Arc::new(Pool::new()),
             };
             world.disks.push(ctx.disk.clone());
             world.controls.push(ctx.control.clone());
@@ -137,7 +139,11 @@ impl World {
                 .name(format!("node{}", id + 1))
                 .ip(node_addr(id).ip())
                 .init(move || {
-                    let ctx = ctx.clone();
+                    // A restarted node has no connections left: a new pool per incarnation.
+                    let ctx = NodeContext {
+                        pool: Arc::new(Pool::new()),
+                        ..ctx.clone()
+                    };
                     async move {
                         if let Err(e) = server::run(ctx.clone()).await {
                             ctx.trace(format!("server stopped: {e}"));

@@ -42,7 +42,7 @@ pub async fn gather_bids(ctx: &NodeContext, key: &str) -> Vec<Bid> {
         .iter()
         .enumerate()
         .filter(|(id, _)| *id != ctx.id)
-        .map(|(_, addr)| peer::bid(*addr, key, ctx.cluster.peer_timeout));
+        .map(|(_, addr)| peer::bid(&ctx.pool, *addr, key, ctx.cluster.peer_timeout));
     let answers = join_all(peers).await;
     let mut bids = vec![local_bid(ctx, key)];
     bids.extend(answers.into_iter().filter_map(Result::ok));

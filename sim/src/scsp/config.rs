@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::http::pool::Pool;
 use crate::scsp::clock::NodeClock;
 use crate::scsp::defects::Defect;
 use crate::scsp::object::Record;
@@ -99,6 +100,8 @@ pub struct NodeContext {
     pub control: Arc<NodeControl>,
     /// Where events go.
     pub trace: Trace,
+    /// Keep-alive connections to peers; each incarnation of the node starts a new pool.
+    pub pool: Arc<Pool>,
 }
 
 impl NodeContext {

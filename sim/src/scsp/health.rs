@@ -1,10 +1,14 @@
 //! The health processor: brings every object to its policy replica count over time
 //! (SCSP-11), also after a node is lost, and spreads the newest version of everything.
 //!
-//! Each node walks its own records every `health_interval`. For a key whose newest version
-//! it holds, the holder with the lowest id (among those that answered) acts: it pushes that
-//! version to the best non-holders until the policy count is reached. Older versions and
-//! deletion markers are superseded the same way, since pushes are newest-wins.
+//! Each node runs a pass every `health_interval`. A pass first scrubs a bounded slice of the
+//! node's records for bit rot (a rotten copy is dropped, so it counts as missing), then
+//! fetches every peer's inventory. For a key whose newest version it holds, the holder with
+//! the lowest id (among the nodes that answered) acts: it pushes that version to the best
+//! non-holders until the policy count is reached. Older versions and deletion markers are
+//! superseded the same way, since pushes are newest-wins. When nothing changed anywhere
+//! since a pass that had nothing to do, the planning is skipped: peers answer "unchanged"
+//! to an inventory request that names their last disk generation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,61 +18,137 @@ use crate::rt;
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
 use crate::scsp::internal::inventory;
-use crate::scsp::object::{md5_hex, Record, Version};
-use crate::scsp::peer::{self, Bid};
+use crate::scsp::object::{md5_hex, Version};
+use crate::scsp::peer::{self, Bid, Inventory};
 use crate::scsp::placement;
 use crate::scsp::replication;
 use crate::store::Disk;
 
+/// Records checked for rot per pass: scrubbing is paced, as on a real node.
+pub const SCRUB_RECORDS_PER_PASS: usize = 32;
+
+/// What a node's health processor remembers between passes.
+#[derive(Debug, Default)]
+pub struct HealthState {
+    /// The last full inventory of each peer.
+    peers: BTreeMap<usize, Inventory>,
+    /// The local disk generation at the last pass.
+    local_generation: Option<u64>,
+    /// The last pass had nothing left to do.
+    settled: bool,
+    /// Where the scrub continues (the last key checked).
+    scrub_cursor: Option<String>,
+}
+
 /// Runs the health processor forever (until the node is killed).
 pub async fn run(ctx: NodeContext) {
+    let mut state = HealthState::default();
     loop {
         rt::sleep(ctx.cluster.health_interval).await;
-        let pushed = run_once(&ctx).await;
+        let pushed = run_once(&ctx, &mut state).await;
         if pushed > 0 {
             ctx.trace(format!("health pushed {pushed} replicas"));
         }
     }
 }
 
-/// Drops local copies whose content no longer matches their digest (bit rot), so that the
-/// pass below sees them as missing and re-replicates a good copy. Returns the keys dropped.
-pub fn scrub(ctx: &NodeContext) -> Vec<String> {
+/// Checks the next `limit` records (after `cursor`, wrapping) and drops copies whose content
+/// no longer matches their digest, so that the pass sees them as missing and re-replicates a
+/// good copy. Returns the keys dropped and the new cursor.
+pub fn scrub(
+    ctx: &NodeContext,
+    cursor: Option<&str>,
+    limit: usize,
+) -> (Vec<String>, Option<String>) {
     let mut disk = Disk::lock(&ctx.disk);
-    let rotten: Vec<String> = disk
-        .records()
-        .filter(|(_, r)| md5_hex(&r.content) != r.md5_hex)
-        .map(|(k, _)| k.clone())
+    let keys: Vec<&String> = disk.records().map(|(k, _)| k).collect();
+    let start = cursor
+        .map(|c| keys.partition_point(|k| k.as_str() <= c))
+        .unwrap_or(0);
+    let slice: Vec<String> = keys
+        .iter()
+        .cycle()
+        .skip(start)
+        .take(limit.min(keys.len()))
+        .map(|k| (*k).clone())
+        .collect();
+    let next_cursor = slice.last().cloned();
+    let rotten: Vec<String> = slice
+        .into_iter()
+        .filter(|k| {
+            disk.get(k)
+                .is_some_and(|r| md5_hex(&r.content) != r.md5_hex)
+        })
         .collect();
     for key in &rotten {
         disk.remove(key);
     }
-    rotten
+    (rotten, next_cursor)
 }
 
 /// One pass; returns how many replicas it pushed.
-pub async fn run_once(ctx: &NodeContext) -> usize {
+pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     if ctx.cluster.has(Defect::HealthProcessorOff) {
         return 0;
     }
     if !ctx.cluster.has(Defect::RepairFromCorruptReplica) {
-        for key in scrub(ctx) {
+        let (rotten, cursor) = scrub(ctx, state.scrub_cursor.as_deref(), SCRUB_RECORDS_PER_PASS);
+        state.scrub_cursor = cursor;
+        for key in rotten {
             ctx.trace(format!("health found rot in {key}; dropped the local copy"));
         }
     }
-    let peers = ctx
+
+    let asks = ctx
         .cluster
         .nodes
         .iter()
         .enumerate()
         .filter(|(id, _)| *id != ctx.id)
-        .map(|(_, addr)| peer::inventory(*addr, ctx.cluster.peer_timeout));
-    let mut inventories: Vec<_> = join_all(peers)
-        .await
-        .into_iter()
-        .filter_map(Result::ok)
+        .map(|(id, addr)| {
+            let known = state.peers.get(&id).map(|inv| inv.generation);
+            async move {
+                (
+                    id,
+                    peer::inventory(&ctx.pool, *addr, known, ctx.cluster.peer_timeout).await,
+                )
+            }
+        });
+    let answers = join_all(asks).await;
+    let mut changed = !state.settled;
+    let mut answering = BTreeSet::new();
+    for (id, answer) in answers {
+        match answer {
+            Ok(Some(inv)) => {
+                changed = true;
+                answering.insert(id);
+                state.peers.insert(id, inv);
+            }
+            Ok(None) => {
+                answering.insert(id);
+            }
+            Err(_) => {
+                if state.peers.remove(&id).is_some() {
+                    changed = true;
+                }
+            }
+        }
+    }
+    let local = inventory(ctx);
+    if state.local_generation != Some(local.generation) {
+        changed = true;
+    }
+    state.local_generation = Some(local.generation);
+    if !changed {
+        return 0;
+    }
+    let mut inventories: Vec<&Inventory> = state
+        .peers
+        .iter()
+        .filter(|(id, _)| answering.contains(id))
+        .map(|(_, inv)| inv)
         .collect();
-    inventories.push(inventory(ctx));
+    inventories.push(&local);
     inventories.sort_by_key(|i| i.node);
 
     // key -> node -> version held
@@ -80,32 +160,30 @@ pub async fn run_once(ctx: &NodeContext) -> usize {
                 .insert(inv.node, item.version);
         }
     }
-    let mine: Vec<Record> = {
-        let disk = Disk::lock(&ctx.disk);
-        disk.records().map(|(_, r)| r.clone()).collect()
-    };
     let mut pushed = 0;
-    for record in mine {
-        let Some(holders_of_key) = held.get(record.key.as_str()) else {
+    let mut short = 0;
+    for item in &local.items {
+        let Some(holders_of_key) = held.get(item.key.as_str()) else {
             continue;
         };
-        let newest = holders_of_key.values().max().copied();
-        if newest != Some(record.version) {
+        if holders_of_key.values().max() != Some(&item.version) {
             continue;
         }
         let holders: BTreeSet<usize> = holders_of_key
             .iter()
-            .filter(|(_, v)| **v == record.version)
+            .filter(|(_, v)| **v == item.version)
             .map(|(n, _)| *n)
             .collect();
         if holders.first() != Some(&ctx.id) {
             continue;
         }
+        let Some(record) = Disk::lock(&ctx.disk).get(&item.key).cloned() else {
+            continue;
+        };
         let wanted = replication::policy_replicas(&ctx.cluster, &record).min(inventories.len());
         if holders.len() >= wanted {
             continue;
         }
-        let needed = record.stored_bytes();
         let bids: Vec<Bid> = inventories
             .iter()
             .filter(|inv| !holders.contains(&inv.node))
@@ -118,13 +196,24 @@ pub async fn run_once(ctx: &NodeContext) -> usize {
                 held: None,
             })
             .collect();
-        let targets =
-            placement::rank_for_write(&bids, &record.key, ctx.cluster.placement_seed, needed);
-        let done = replication::push_to(ctx, &record, &targets, wanted - holders.len()).await;
+        let targets = placement::rank_for_write(
+            &bids,
+            &record.key,
+            ctx.cluster.placement_seed,
+            record.stored_bytes(),
+        );
+        let wanted_more = wanted - holders.len();
+        let done = replication::push_to(ctx, &record, &targets, wanted_more).await;
         for node in &done {
             ctx.trace(format!("health copied {} to node{}", record.key, node + 1));
         }
+        if done.len() < wanted_more {
+            short += 1;
+        }
         pushed += done.len();
     }
+    // Settled only when this pass changed nothing and left nothing undone; pushes change
+    // peers' generations, so the next pass looks again.
+    state.settled = pushed == 0 && short == 0;
     pushed
 }

@@ -26,7 +26,16 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
             let key = query.get("key").unwrap_or("").to_string();
             json(&local_bid(ctx, &key))
         }
-        (Method::GET, "inventory") => json(&inventory(ctx)),
+        (Method::GET, "inventory") => {
+            let unless = query.get("unless").and_then(|g| g.parse::<u64>().ok());
+            if unless.is_some() && unless == Some(Disk::lock(&ctx.disk).generation()) {
+                return response::finish(
+                    response::builder(StatusCode::NO_CONTENT),
+                    response::empty(),
+                );
+            }
+            json(&inventory(ctx))
+        }
         (Method::PUT, "replica") => accept_replica(ctx, req.into_body()).await,
         (Method::DELETE, "replica") => discard(ctx, &query),
         _ => response::error(StatusCode::NOT_FOUND, "Unknown internal request."),
@@ -52,6 +61,7 @@ pub fn inventory(ctx: &NodeContext) -> Inventory {
         free_bytes: disk.free_bytes(),
         capacity_bytes: disk.capacity_bytes(),
         retiring: ctx.control.is_retiring(),
+        generation: disk.generation(),
         items: disk
             .records()
             .map(|(key, r)| InventoryItem {

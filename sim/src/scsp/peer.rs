@@ -9,7 +9,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use crate::http::client;
+use crate::http::pool::Pool;
 use crate::scsp::object::{Kind, Record, Version};
 use crate::scsp::query::percent_encode;
 
@@ -71,6 +71,8 @@ pub struct Inventory {
     pub capacity_bytes: u64,
     /// Whether it is retiring.
     pub retiring: bool,
+    /// The disk generation this inventory reflects.
+    pub generation: u64,
     /// Everything it holds.
     pub items: Vec<InventoryItem>,
 }
@@ -120,17 +122,17 @@ pub fn decode_record(mut bytes: Bytes) -> Option<Record> {
 }
 
 async fn exchange(
+    pool: &Pool,
     addr: SocketAddr,
     method: Method,
     path_and_query: &str,
     body: Bytes,
     timeout: Duration,
 ) -> Result<(StatusCode, Bytes), PeerError> {
-    client::exchange(
+    pool.exchange(
         addr,
         method,
         path_and_query,
-        &[],
         body,
         timeout,
         PEER_RESPONSE_BYTES_MAX,
@@ -141,9 +143,14 @@ async fn exchange(
 }
 
 /// Asks a peer for its bid on a key.
-pub async fn bid(addr: SocketAddr, key: &str, timeout: Duration) -> Result<Bid, PeerError> {
+pub async fn bid(
+    pool: &Pool,
+    addr: SocketAddr,
+    key: &str,
+    timeout: Duration,
+) -> Result<Bid, PeerError> {
     let path = format!("{INTERNAL_PREFIX}bid?key={}", percent_encode(key));
-    let (status, body) = exchange(addr, Method::GET, &path, Bytes::new(), timeout).await?;
+    let (status, body) = exchange(pool, addr, Method::GET, &path, Bytes::new(), timeout).await?;
     if status != StatusCode::OK {
         return Err(PeerError::Refused(status.as_u16()));
     }
@@ -151,9 +158,22 @@ pub async fn bid(addr: SocketAddr, key: &str, timeout: Duration) -> Result<Bid, 
 }
 
 /// Pushes a replica to a peer; `Ok` once the peer has it synced (or holds something newer).
-pub async fn push(addr: SocketAddr, record: &Record, timeout: Duration) -> Result<(), PeerError> {
+pub async fn push(
+    pool: &Pool,
+    addr: SocketAddr,
+    record: &Record,
+    timeout: Duration,
+) -> Result<(), PeerError> {
     let path = format!("{INTERNAL_PREFIX}replica");
-    let (status, _) = exchange(addr, Method::PUT, &path, encode_record(record), timeout).await?;
+    let (status, _) = exchange(
+        pool,
+        addr,
+        Method::PUT,
+        &path,
+        encode_record(record),
+        timeout,
+    )
+    .await?;
     if status == StatusCode::OK {
         Ok(())
     } else {
@@ -163,6 +183,7 @@ pub async fn push(addr: SocketAddr, record: &Record, timeout: Duration) -> Resul
 
 /// Asks a peer to drop exactly this version of a key (rollback of a failed write).
 pub async fn discard(
+    pool: &Pool,
     addr: SocketAddr,
     key: &str,
     version: Version,
@@ -174,7 +195,7 @@ pub async fn discard(
         version.stamp_ms,
         version.node
     );
-    let (status, _) = exchange(addr, Method::DELETE, &path, Bytes::new(), timeout).await?;
+    let (status, _) = exchange(pool, addr, Method::DELETE, &path, Bytes::new(), timeout).await?;
     if status == StatusCode::OK {
         Ok(())
     } else {
@@ -182,14 +203,27 @@ pub async fn discard(
     }
 }
 
-/// Fetches a peer's inventory.
-pub async fn inventory(addr: SocketAddr, timeout: Duration) -> Result<Inventory, PeerError> {
-    let path = format!("{INTERNAL_PREFIX}inventory");
-    let (status, body) = exchange(addr, Method::GET, &path, Bytes::new(), timeout).await?;
+/// Fetches a peer's inventory, or `None` when its disk generation is still `unless`.
+pub async fn inventory(
+    pool: &Pool,
+    addr: SocketAddr,
+    unless: Option<u64>,
+    timeout: Duration,
+) -> Result<Option<Inventory>, PeerError> {
+    let path = match unless {
+        Some(g) => format!("{INTERNAL_PREFIX}inventory?unless={g}"),
+        None => format!("{INTERNAL_PREFIX}inventory"),
+    };
+    let (status, body) = exchange(pool, addr, Method::GET, &path, Bytes::new(), timeout).await?;
+    if status == StatusCode::NO_CONTENT {
+        return Ok(None);
+    }
     if status != StatusCode::OK {
         return Err(PeerError::Refused(status.as_u16()));
     }
-    serde_json::from_slice(&body).map_err(|e| PeerError::Unreachable(format!("bad inventory: {e}")))
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| PeerError::Unreachable(format!("bad inventory: {e}")))
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ pub async fn push_to(
             continue;
         }
         let addr = ctx.cluster.nodes[node];
-        match peer::push(addr, record, ctx.cluster.peer_timeout).await {
+        match peer::push(&ctx.pool, addr, record, ctx.cluster.peer_timeout).await {
             Ok(()) => done.push(node),
             Err(e) => ctx.trace(format!(
                 "replica of {} to node{} failed: {e}",

@@ -564,6 +564,7 @@ async fn roll_back(ctx: &NodeContext, record: &Record, previous: Option<Record>,
     }
     for &node in peers {
         let _ = peer::discard(
+            &ctx.pool,
             ctx.cluster.nodes[node],
             &record.key,
             record.version,

@@ -1,0 +1,157 @@
+//! Keep-alive connections between nodes: one pool per node incarnation, keyed by peer.
+//!
+//! Opening a connection per node-to-node request doubled the work of every bid and replica
+//! push. A pooled connection is reused while hyper reports it open; a request that fails on
+//! a reused connection before any answer is retried once on a fresh one (every internal
+//! request is idempotent: bids, inventories, newest-wins replica pushes and discards).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+
+use crate::http::client::{Answer, ExchangeError};
+use crate::rt;
+
+/// Idle connections kept per peer.
+const IDLE_PER_PEER_MAX: usize = 4;
+
+/// A pool of idle HTTP/1.1 connections to peers.
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<BTreeMap<SocketAddr, Vec<SendRequest<Full<Bytes>>>>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    /// An empty pool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn take(&self, addr: SocketAddr) -> Option<SendRequest<Full<Bytes>>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.get_mut(&addr)?;
+        while let Some(sender) = list.pop() {
+            if !sender.is_closed() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn put(&self, addr: SocketAddr, sender: SendRequest<Full<Bytes>>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.entry(addr).or_default();
+        if list.len() < IDLE_PER_PEER_MAX {
+            list.push(sender);
+        }
+    }
+
+    /// One request to `addr`, on a pooled connection when one is idle, bounded by
+    /// `timeout` as a whole.
+    pub async fn exchange(
+        &self,
+        addr: SocketAddr,
+        method: Method,
+        target: &str,
+        body: Bytes,
+        timeout: Duration,
+        body_bytes_max: usize,
+    ) -> Result<Answer, ExchangeError> {
+        let work = async {
+            if let Some(sender) = self.take(addr) {
+                match self
+                    .send_on(sender, addr, &method, target, body.clone(), body_bytes_max)
+                    .await
+                {
+                    Ok(answer) => return Ok(answer),
+                    // The reused connection died before answering: try a fresh one.
+                    Err(Attempt::Stale) => {}
+                    Err(Attempt::Failed(e)) => return Err(e),
+                }
+            }
+            let stream = rt::connect(addr)
+                .await
+                .map_err(|e| ExchangeError(format!("connect {addr}: {e}")))?;
+            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| ExchangeError(format!("handshake {addr}: {e}")))?;
+            rt::spawn(async move {
+                let _ = conn.await;
+            });
+            match self
+                .send_on(sender, addr, &method, target, body, body_bytes_max)
+                .await
+            {
+                Ok(answer) => Ok(answer),
+                Err(Attempt::Stale) => Err(ExchangeError(format!("{addr} closed the connection"))),
+                Err(Attempt::Failed(e)) => Err(e),
+            }
+        };
+        match rt::timeout(timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(ExchangeError(format!(
+                "{addr}: timed out after {timeout:?}"
+            ))),
+        }
+    }
+
+    async fn send_on(
+        &self,
+        mut sender: SendRequest<Full<Bytes>>,
+        addr: SocketAddr,
+        method: &Method,
+        target: &str,
+        body: Bytes,
+        body_bytes_max: usize,
+    ) -> Result<Answer, Attempt> {
+        if sender.ready().await.is_err() {
+            return Err(Attempt::Stale);
+        }
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(target)
+            .header(http::header::HOST, addr.to_string())
+            .header(http::header::CONTENT_LENGTH, body.len().to_string())
+            .body(Full::new(body))
+            .map_err(|e| Attempt::Failed(ExchangeError(format!("request: {e}"))))?;
+        let response = match sender.send_request(request).await {
+            Ok(r) => r,
+            Err(e) if e.is_canceled() || e.is_closed() || e.is_incomplete_message() => {
+                return Err(Attempt::Stale)
+            }
+            Err(e) => return Err(Attempt::Failed(ExchangeError(format!("send {addr}: {e}")))),
+        };
+        let (parts, body) = response.into_parts();
+        let collected = Limited::new(body, body_bytes_max)
+            .collect()
+            .await
+            .map_err(|e| Attempt::Failed(ExchangeError(format!("body {addr}: {e}"))))?;
+        self.put(addr, sender);
+        Ok(Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: collected.to_bytes(),
+        })
+    }
+}
+
+enum Attempt {
+    Stale,
+    Failed(ExchangeError),
+}
