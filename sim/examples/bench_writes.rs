@@ -9,12 +9,20 @@
 //!    (bucket + 20 writes + 20 reads, following redirects), first one at a time, then
 //!    `--jobs` at a time. Each simulation runs on its own thread inside `try_simulate`.
 //!
-//! What counts as an HTTP exchange: one request and its response. Every exchange in replisim
-//! (client requests, redirected resends, node-to-node bids, replica pushes and health
-//! inventories) uses its own TCP connection (`http::client::exchange`), so the exact total is
-//! the number of connections the nodes accept. madsim emits one `trace!` event per accepted
-//! simulated TCP connection (`madsim::sim::net::tcp::listener`); a tiny tracing subscriber
-//! counts exactly those events per simulation thread. The client side is counted directly.
+//! What counts as an HTTP exchange: one request and its response, wherever it goes: client
+//! requests, redirected resends, and node-to-node bids, replica pushes and health inventories.
+//! - Client exchanges are counted exactly, in the client.
+//! - TCP connections are counted exactly: madsim emits one `trace!` event per connection a
+//!   simulated listener accepts (`madsim::sim::net::tcp::listener`), and a tiny tracing
+//!   subscriber counts those events per simulation thread.
+//! - Simulated network messages are counted exactly by madsim (`NetSim::stat().msg_count`):
+//!   one per connect plus one per flushed write.
+//! - Node-to-node traffic may reuse pooled keep-alive connections, so connections alone do
+//!   not count exchanges. The total is derived: `(messages - connections) / 2`, which holds
+//!   while every HTTP request and every response leaves in one flushed write (the `FlushIfDirty`
+//!   wrapper sends nothing on empty flushes). Each run starts with a calibration (one
+//!   `GET /` per node, which causes no node-to-node traffic) and aborts if those exchanges do
+//!   not cost exactly 1 connection and 3 messages each.
 //!
 //! Run: `cargo run --release -p replisim-sim --example bench_writes -- --writes 1000 --seeds 200 --jobs 2`
 
@@ -43,6 +51,9 @@ const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 const RESPONSE_BYTES_MAX: usize = 1 << 20;
 /// Redirects followed for one request before giving up.
 const REDIRECTS_MAX: usize = 3;
+/// Simulated network messages of one exchange on a fresh connection: connect, request,
+/// response.
+const MESSAGES_PER_FRESH_EXCHANGE: u64 = 3;
 /// Virtual time a node gets to bind its listener before the client starts.
 const STARTUP_WAIT: Duration = Duration::from_millis(10);
 /// Virtual-time bound for the big run.
@@ -66,6 +77,77 @@ thread_local! {
 
 fn accepted_connections() -> u64 {
     ACCEPTED.with(Cell::get)
+}
+
+/// The simulation's network counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NetCount {
+    /// TCP connections accepted by any simulated listener.
+    connections: u64,
+    /// madsim's message count: connects plus flushed writes.
+    messages: u64,
+}
+
+impl NetCount {
+    fn now() -> Self {
+        Self {
+            connections: accepted_connections(),
+            messages: madsim::net::NetSim::current().stat().msg_count,
+        }
+    }
+
+    fn since(self, earlier: NetCount) -> NetCount {
+        NetCount {
+            connections: self.connections - earlier.connections,
+            messages: self.messages - earlier.messages,
+        }
+    }
+
+    /// HTTP exchanges, derived: every message that is not a connect is a request or a response.
+    fn exchanges(self) -> Result<u64, String> {
+        let segments = self
+            .messages
+            .checked_sub(self.connections)
+            .ok_or_else(|| format!("{self:?}: fewer messages than connections"))?;
+        if segments % 2 != 0 {
+            return Err(format!(
+                "{self:?}: an odd number of non-connect messages, so some HTTP message took \
+                 more than one write and the derived exchange count would be wrong"
+            ));
+        }
+        Ok(segments / 2)
+    }
+}
+
+/// Sends one `GET /` (the node status page: no node-to-node traffic) to every node and checks
+/// that each cost exactly one connection and [`MESSAGES_PER_FRESH_EXCHANGE`] messages, i.e.
+/// that the counters mean what the report says.
+async fn calibrate(client: &mut Client, addrs: &[SocketAddr]) -> Result<(), String> {
+    let before = NetCount::now();
+    for addr in addrs {
+        let answer = client
+            .send_following(*addr, Method::GET, "/", Bytes::new())
+            .await?;
+        if answer.status != 200 {
+            return Err(format!(
+                "calibration GET / to {addr}: got {}",
+                answer.status
+            ));
+        }
+    }
+    let seen = NetCount::now().since(before);
+    let n = addrs.len() as u64;
+    let expected = NetCount {
+        connections: n,
+        messages: n * MESSAGES_PER_FRESH_EXCHANGE,
+    };
+    if seen != expected {
+        return Err(format!(
+            "calibration: {n} status-page GETs gave {seen:?}, expected {expected:?}; the \
+             exchange counter no longer matches madsim ({ACCEPT_EVENT_TARGET}) or the node"
+        ));
+    }
+    Ok(())
 }
 
 /// A subscriber interested in one callsite only: madsim's accept event. Everything else is
@@ -220,10 +302,8 @@ struct WritesRun {
     client_exchanges: u64,
     /// Redirects the client followed.
     redirects: u64,
-    /// All exchanges accepted by any node in that window (client + node-to-node).
-    exchanges_total: u64,
-    /// madsim's simulated network message count in that window.
-    net_messages: u64,
+    /// Connections and messages in that window.
+    net: NetCount,
 }
 
 async fn writes_workload(writes: usize) -> Result<WritesRun, String> {
@@ -233,8 +313,9 @@ async fn writes_workload(writes: usize) -> Result<WritesRun, String> {
         .on_client(async move {
             rt::sleep(STARTUP_WAIT).await;
             let mut client = Client::default();
-            let accepted_before = accepted_connections();
-            let messages_before = madsim::net::NetSim::current().stat().msg_count;
+            calibrate(&mut client, &addrs).await?;
+            let mut client = Client::default();
+            let before = NetCount::now();
             let start = Instant::now();
             let bucket = client
                 .send_following(addrs[0], Method::POST, "/bench", Bytes::new())
@@ -257,8 +338,7 @@ async fn writes_workload(writes: usize) -> Result<WritesRun, String> {
                 virtual_elapsed,
                 client_exchanges: client.exchanges,
                 redirects: client.redirects,
-                exchanges_total: accepted_connections() - accepted_before,
-                net_messages: madsim::net::NetSim::current().stat().msg_count - messages_before,
+                net: NetCount::now().since(before),
             })
         })
         .await?;
@@ -280,7 +360,7 @@ async fn writes_workload(writes: usize) -> Result<WritesRun, String> {
 struct SeedRun {
     virtual_elapsed: Duration,
     client_exchanges: u64,
-    exchanges_total: u64,
+    net: NetCount,
 }
 
 async fn seed_workload() -> Result<SeedRun, String> {
@@ -290,7 +370,9 @@ async fn seed_workload() -> Result<SeedRun, String> {
         .on_client(async move {
             rt::sleep(STARTUP_WAIT).await;
             let mut client = Client::default();
-            let accepted_before = accepted_connections();
+            calibrate(&mut client, &addrs).await?;
+            let mut client = Client::default();
+            let before = NetCount::now();
             let start = Instant::now();
             let bucket = client
                 .send_following(addrs[0], Method::POST, "/s", Bytes::new())
@@ -329,7 +411,7 @@ async fn seed_workload() -> Result<SeedRun, String> {
             Ok(SeedRun {
                 virtual_elapsed: start.elapsed(),
                 client_exchanges: client.exchanges,
-                exchanges_total: accepted_connections() - accepted_before,
+                net: NetCount::now().since(before),
             })
         })
         .await
@@ -480,21 +562,30 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("seed 0: {e}"))?;
     let big_wall = started.elapsed();
-    if big.exchanges_total < big.client_exchanges {
+    let big_exchanges = big.net.exchanges().map_err(|e| format!("seed 0: {e}"))?;
+    if big_exchanges < big.client_exchanges {
         return Err(format!(
-            "the accept counter saw {} connections but the client sent {} requests: \
-             madsim's `accept tcp connection` event ({ACCEPT_EVENT_TARGET}) has moved",
-            big.exchanges_total, big.client_exchanges
+            "seed 0: derived {big_exchanges} exchanges in all, but the client alone sent {}",
+            big.client_exchanges
         ));
     }
-    let node_to_node = big.exchanges_total - big.client_exchanges;
+    let node_to_node = big_exchanges - big.client_exchanges;
 
     // Figure 2.
     let (seq_wall, seq_runs) = run_seeds(args.seeds, 1)?;
     let (par_wall, par_runs) = run_seeds(args.seeds, args.jobs)?;
     let same = seq_runs == par_runs;
-    let seed_exchanges: u64 = seq_runs.iter().map(|r| r.exchanges_total).sum();
+    let mut seed_exchanges = 0;
+    for (seed, run) in seq_runs.iter().enumerate() {
+        seed_exchanges += run
+            .net
+            .exchanges()
+            .map_err(|e| format!("seed {seed}: {e}"))?;
+    }
+    let seed_client: u64 = seq_runs.iter().map(|r| r.client_exchanges).sum();
+    let seed_connections: u64 = seq_runs.iter().map(|r| r.net.connections).sum();
     let seed_virtual: Duration = seq_runs.iter().map(|r| r.virtual_elapsed).sum();
+    let seeds = args.seeds as f64;
 
     println!();
     println!(
@@ -504,7 +595,7 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
     println!("| figure | value |");
     println!("|---|---|");
     println!(
-        "| wall time (whole simulation, world start to end) | {:.3} s |",
+        "| wall time (whole simulation: thread, runtime, world start, calibration, writes, checks) | {:.3} s |",
         big_wall.as_secs_f64()
     );
     println!(
@@ -520,28 +611,27 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
         "| writes per wall second | {:.0} |",
         per_second(args.writes as f64, big_wall)
     );
+    println!("| HTTP exchanges, total (derived) | {big_exchanges} |");
     println!(
-        "| HTTP exchanges, total (every connection a node accepted) | {} |",
-        big.exchanges_total
-    );
-    println!(
-        "|   of which client (requests + {} redirected resends) | {} |",
+        "|   client (exact: requests + {} redirected resends) | {} |",
         big.redirects, big.client_exchanges
     );
-    println!(
-        "|   of which node-to-node (bids, replica pushes, health inventories) | {node_to_node} |"
-    );
+    println!("|   node-to-node (total - client: bids, replica pushes, health) | {node_to_node} |");
     println!(
         "| HTTP exchanges per wall second (total / wall) | {:.0} |",
-        per_second(big.exchanges_total as f64, big_wall)
+        per_second(big_exchanges as f64, big_wall)
     );
     println!(
         "| client exchanges per wall second | {:.0} |",
         per_second(big.client_exchanges as f64, big_wall)
     );
     println!(
-        "| madsim network messages (NetSim msg_count: connects + flushed segments) | {} |",
-        big.net_messages
+        "| TCP connections accepted (exact) | {} |",
+        big.net.connections
+    );
+    println!(
+        "| simulated network messages (exact: connects + flushed writes) | {} |",
+        big.net.messages
     );
 
     println!();
@@ -558,16 +648,17 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
         println!(
             "| {label} | {:.3} s | {:.1} | {:.2} |",
             wall.as_secs_f64(),
-            per_second(args.seeds as f64, wall),
-            wall.as_secs_f64() * 1000.0 / args.seeds as f64
+            per_second(seeds, wall),
+            wall.as_secs_f64() * 1000.0 / seeds
         );
     }
     println!();
     println!(
-        "per seed (mean): {:.1} HTTP exchanges ({:.1} client), {:.1} ms simulated",
-        seed_exchanges as f64 / args.seeds as f64,
-        seq_runs.iter().map(|r| r.client_exchanges).sum::<u64>() as f64 / args.seeds as f64,
-        seed_virtual.as_secs_f64() * 1000.0 / args.seeds as f64
+        "per seed (mean, calibration excluded): {:.1} HTTP exchanges ({:.1} client), {:.1} TCP connections, {:.1} ms simulated",
+        seed_exchanges as f64 / seeds,
+        seed_client as f64 / seeds,
+        seed_connections as f64 / seeds,
+        seed_virtual.as_secs_f64() * 1000.0 / seeds
     );
     println!(
         "HTTP exchanges per wall second: {:.0} (1 at a time), {:.0} ({} at a time)",
@@ -576,7 +667,7 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
         args.jobs
     );
     println!(
-        "every seed gave the same exchanges and simulated time in both runs: {}",
+        "every seed gave the same counts and simulated time in both runs: {}",
         if same { "yes" } else { "NO" }
     );
     Ok(())

@@ -5,7 +5,7 @@
 //! within `fault_ms_max`, unless the safety phase ends first; then `World::heal_all` ends it.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::faults::{Fault, FaultKind};
 use crate::rt;
@@ -197,13 +197,22 @@ pub fn schedule(seed: u64, nodes: usize, config: &NemesisConfig) -> Vec<Schedule
     out
 }
 
-/// Applies a schedule to a world, each action at its time (relative to the call), and
+/// Applies a schedule to a world, each action at its time relative to this call, and
 /// returns the faults that took effect. Runs until the last action.
 pub async fn run(world: &World, schedule: &[Scheduled]) -> Vec<Fault> {
-    let start = rt::now();
+    run_from(world, schedule, rt::now()).await
+}
+
+/// Applies a schedule whose times count from the world's start (absolute simulated times).
+/// Actions whose time has already passed are applied at once, in order.
+pub async fn run_absolute(world: &World, schedule: &[Scheduled]) -> Vec<Fault> {
+    run_from(world, schedule, world.started()).await
+}
+
+async fn run_from(world: &World, schedule: &[Scheduled], origin: Instant) -> Vec<Fault> {
     let mut applied = Vec::new();
     for item in schedule {
-        let elapsed = rt::now().saturating_duration_since(start);
+        let elapsed = rt::now().saturating_duration_since(origin);
         if item.at > elapsed {
             rt::sleep(item.at - elapsed).await;
         }

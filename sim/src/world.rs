@@ -82,6 +82,7 @@ pub struct World {
     clogged: Mutex<BTreeSet<(usize, usize)>>,
     down: Mutex<BTreeSet<usize>>,
     paused: Mutex<BTreeSet<usize>>,
+    started: std::time::Instant,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -120,6 +121,7 @@ impl World {
             clogged: Mutex::new(BTreeSet::new()),
             down: Mutex::new(BTreeSet::new()),
             paused: Mutex::new(BTreeSet::new()),
+            started: crate::rt::now(),
         };
         for id in 0..config.nodes {
             let ctx = NodeContext {
@@ -155,6 +157,11 @@ impl World {
         }
         trace.record("world", format!("started {} nodes", config.nodes));
         world
+    }
+
+    /// When the world started (simulated time): the origin of absolute fault times.
+    pub fn started(&self) -> std::time::Instant {
+        self.started
     }
 
     /// Node addresses, in id order.

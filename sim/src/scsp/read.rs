@@ -2,7 +2,8 @@
 //!
 //! A read is served by a node holding the newest version; the PAN serves it itself when it
 //! holds it (and is not retiring), and otherwise redirects to the best holder (SCSP-6).
-//! Rules covered: SCSP-37 (Range, single ranges), SCSP-39 (404 is a legitimate answer).
+//! Rules covered: SCSP-37 (Range, single ranges), SCSP-38 (`validate=yes`), SCSP-39 (404 is
+//! a legitimate answer).
 
 use std::sync::atomic::Ordering;
 
@@ -11,7 +12,7 @@ use http::{Response, StatusCode};
 use crate::scsp::cluster_view::gather_bids;
 use crate::scsp::config::NodeContext;
 use crate::scsp::key::Locator;
-use crate::scsp::object::Record;
+use crate::scsp::object::{md5_hex, Record};
 use crate::scsp::placement;
 use crate::scsp::redirect;
 use crate::scsp::request::ClientRequest;
@@ -139,9 +140,16 @@ fn serve(req: &ClientRequest, record: &Record, head_only: bool) -> Response<Body
     };
     match range {
         RangeAnswer::Whole => {
+            let rotten = md5_hex(&record.content) != record.md5_hex;
             let body = if head_only {
                 b = b.header(http::header::CONTENT_LENGTH, len.to_string());
                 response::empty()
+            } else if rotten && req.query.flag("validate") {
+                // SCSP-38: drop the connection before the final bytes, so the client sees a
+                // truncated body rather than wrong data presented as whole.
+                b = b.header(http::header::CONTENT_LENGTH, len.to_string());
+                let keep = record.content.len().saturating_sub(1);
+                response::truncated(record.content.slice(..keep), "content failed validation")
             } else {
                 response::full(record.content.clone())
             };

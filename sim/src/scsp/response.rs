@@ -1,14 +1,16 @@
 //! Building responses: one place for the headers every answer carries and the error body.
 
-use std::convert::Infallible;
-
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 
-/// The response body type of the node: boxed so that later families can stream.
-pub type Body = BoxBody<Bytes, Infallible>;
+/// Why a response body stopped early; hyper then aborts the connection, which is how a
+/// node signals a failed validation mid-body (SCSP-38).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The response body type of the node: boxed so that bodies can stream or stop early.
+pub type Body = BoxBody<Bytes, BodyError>;
 
 /// The `Server` header value.
 pub const SERVER: &str = concat!("replisim/", env!("CARGO_PKG_VERSION"));
@@ -18,12 +20,24 @@ pub const ALLOW: &str = "HEAD, GET, PUT, POST, COPY, APPEND, DELETE";
 
 /// A body from bytes.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// A body that sends `bytes` and then fails, so the peer sees the connection drop before
+/// the length it was promised.
+pub fn truncated(bytes: Bytes, why: &'static str) -> Body {
+    let frames = futures::stream::iter([
+        Ok(hyper::body::Frame::data(bytes)),
+        Err(BodyError::from(why)),
+    ]);
+    http_body_util::StreamBody::new(frames).boxed()
 }
 
 /// No body at all.
 pub fn empty() -> Body {
-    Empty::new().boxed()
+    Empty::new().map_err(|never| match never {}).boxed()
 }
 
 /// Starts a response with the headers every answer carries.
