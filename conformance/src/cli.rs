@@ -127,6 +127,9 @@ pub struct SweepArgs {
     /// Operations of the workload per seed.
     #[arg(long, default_value_t = 200)]
     pub ops: usize,
+    /// Length of the fault phase in simulated seconds (the workload may run longer).
+    #[arg(long, default_value_t = 60)]
+    pub duration_secs: u64,
     /// Nodes in the cluster.
     #[arg(long, default_value_t = 4)]
     pub nodes: usize,
@@ -304,11 +307,16 @@ fn sweep(args: SweepArgs) -> ExitCode {
     config.nodes = args.nodes;
     config.workload.ops = args.ops;
     config.nemesis = NemesisConfig::new(kinds).with_intensity(args.intensity);
+    config.nemesis.duration = std::time::Duration::from_secs(args.duration_secs.max(1));
+    // Room for the workload to outlast the faults, and for the liveness phase.
+    config.time_limit = std::time::Duration::from_secs(
+        (args.duration_secs.max(1) * 3).max(3600) + (args.ops as u64).saturating_mul(2),
+    );
     config.defects = defects;
     config.keep_trace = args.trace.is_some();
     let mut replay_args = format!(
-        " --faults {} --intensity {} --ops {} --nodes {}",
-        args.faults, args.intensity, args.ops, args.nodes
+        " --faults {} --intensity {} --ops {} --duration-secs {} --nodes {}",
+        args.faults, args.intensity, args.ops, args.duration_secs, args.nodes
     );
     for d in &args.defects {
         replay_args.push_str(&format!(" --defect {d}"));

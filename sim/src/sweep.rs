@@ -36,6 +36,8 @@ pub struct SweepConfig {
     pub defects: BTreeSet<Defect>,
     /// Keep the full trace in the report (for `--trace`).
     pub keep_trace: bool,
+    /// Bound on the simulated time of one seed; past it the run is a failure.
+    pub time_limit: Duration,
 }
 
 impl SweepConfig {
@@ -49,6 +51,7 @@ impl SweepConfig {
             health_interval: Duration::from_secs(5),
             defects: BTreeSet::new(),
             keep_trace: false,
+            time_limit: Duration::from_secs(3600),
         }
     }
 }
@@ -122,7 +125,7 @@ pub fn run_seed(
     config: &SweepConfig,
 ) -> Result<SeedReport, crate::world::SimulationFailed> {
     let config = config.clone();
-    try_simulate(seed, Duration::from_secs(3600), move || async move {
+    try_simulate(seed, config.time_limit, move || async move {
         let mut world_config = WorldConfig::new(config.nodes);
         world_config.defects = config.defects.clone();
         world_config.health_interval = config.health_interval;
