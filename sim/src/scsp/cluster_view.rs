@@ -29,6 +29,8 @@ pub fn local_bid(ctx: &NodeContext, key: &str) -> Bid {
             kind: r.kind,
             version: r.version,
             deleted: r.deleted,
+            md5_hex: r.md5_hex.clone(),
+            modified_secs: r.version.stamp_ms / 1000,
         }),
     }
 }
@@ -48,4 +50,32 @@ pub async fn gather_bids(ctx: &NodeContext, key: &str) -> Vec<Bid> {
     bids.extend(answers.into_iter().filter_map(Result::ok));
     bids.sort_by_key(|b| b.node);
     bids
+}
+
+/// The newest version of a key anywhere in the cluster, with its content: from this node's
+/// disk when it holds that version, else fetched from the best holder that answers.
+pub async fn fetch_newest(ctx: &NodeContext, key: &str) -> Option<crate::scsp::object::Record> {
+    let bids = gather_bids(ctx, key).await;
+    let newest = crate::scsp::placement::newest(&bids)?;
+    if let Some(local) = Disk::lock(&ctx.disk)
+        .get(key)
+        .filter(|r| r.version == newest.version)
+    {
+        return Some(local.clone());
+    }
+    for node in crate::scsp::placement::rank_holders(&bids, key, ctx.cluster.placement_seed) {
+        if let Ok(Some(r)) = peer::fetch(
+            &ctx.pool,
+            ctx.cluster.nodes[node],
+            key,
+            ctx.cluster.peer_timeout,
+        )
+        .await
+        {
+            if r.version == newest.version {
+                return Some(r);
+            }
+        }
+    }
+    None
 }

@@ -36,6 +36,13 @@ pub struct ClusterConfig {
     pub health_interval: Duration,
     /// Largest object body accepted (bigger → 413).
     pub object_bytes_max: usize,
+    /// Version stamps are truncated to this many milliseconds (1 = millisecond order;
+    /// 1000 = second resolution, where same-second ties go to the higher node id).
+    pub version_resolution_ms: u64,
+    /// How often a 202 sends keep-alive whitespace while a multipart upload assembles.
+    pub keepalive_interval: Duration,
+    /// Time a node spends assembling each part of a multipart upload (models the copying).
+    pub assembly_per_part: Duration,
     /// Deliberate defects switched on (empty for the clean reference).
     pub defects: BTreeSet<Defect>,
 }
@@ -54,6 +61,9 @@ impl ClusterConfig {
             peer_timeout: Duration::from_secs(2),
             health_interval: Duration::from_secs(10),
             object_bytes_max: 64 << 20,
+            version_resolution_ms: 1,
+            keepalive_interval: Duration::from_millis(500),
+            assembly_per_part: Duration::from_millis(400),
             defects: BTreeSet::new(),
         }
     }

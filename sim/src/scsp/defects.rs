@@ -41,11 +41,41 @@ pub enum Defect {
     /// Breaks the durability invariant (SCSP-15): a node whose disk is full acknowledges a
     /// write it could not store.
     AcceptWritesOnFullDisk,
+    /// Breaks SCSP-22: COPY keeps custom headers the request did not list.
+    CopyKeepsUnlistedHeaders,
+    /// Breaks SCSP-22: COPY takes the request's Content-Length of 0 and empties the object.
+    CopyDropsContentLength,
+    /// Breaks SCSP-23: `preserve` is ignored, so COPY drops the headers it should keep.
+    PreserveIgnored,
+    /// Breaks SCSP-28: `newname` writes the new name but the old one stays readable.
+    RenameKeepsOldName,
+    /// Breaks SCSP-29: APPEND replaces the content instead of adding to it.
+    AppendReplacesContent,
+    /// Breaks SCSP-30: PUT and APPEND keep Castor-System-CompositeMD5.
+    CompositeMd5KeptOnPut,
+    /// Breaks SCSP-19: an update stamped in the same second as the stored version is taken as newer even when it is older, answered 201 and then lost.
+    SameSecondAlwaysNewer,
+    /// Breaks SCSP-19: an update older than the stored version is answered 201 instead of 409, and lost.
+    NeverConflict,
+    /// Breaks SCSP-40: If-Match is ignored.
+    IgnoreIfMatch,
+    /// Breaks SCSP-41: If-Modified-Since is ignored.
+    IgnoreIfModifiedSince,
+    /// Breaks SCSP-16: metadata over 32 KB is accepted.
+    HeaderLimitsUnenforced,
+    /// Breaks SCSP-43: query argument names are matched case-sensitively.
+    CaseSensitiveQueryArguments,
+    /// Breaks SCSP-32: a 202 ends without the castor-system-result trailer.
+    TrailerMissing,
+    /// Breaks SCSP-32: a failed completion's trailer says 201 while the body says it failed.
+    TrailerContradictsBody,
+    /// Breaks SCSP-31: the first part becomes readable as the object before assembly completes.
+    VisibleBeforeCompletion,
 }
 
 impl Defect {
     /// Every defect, in a stable order.
-    pub const ALL: [Defect; 15] = [
+    pub const ALL: [Defect; 30] = [
         Defect::RedirectWithoutAuth,
         Defect::OmitContentUuid,
         Defect::OverstateReplicaCount,
@@ -61,6 +91,21 @@ impl Defect {
         Defect::HealthProcessorOff,
         Defect::RepairFromCorruptReplica,
         Defect::AcceptWritesOnFullDisk,
+        Defect::CopyKeepsUnlistedHeaders,
+        Defect::CopyDropsContentLength,
+        Defect::PreserveIgnored,
+        Defect::RenameKeepsOldName,
+        Defect::AppendReplacesContent,
+        Defect::CompositeMd5KeptOnPut,
+        Defect::SameSecondAlwaysNewer,
+        Defect::NeverConflict,
+        Defect::IgnoreIfMatch,
+        Defect::IgnoreIfModifiedSince,
+        Defect::HeaderLimitsUnenforced,
+        Defect::CaseSensitiveQueryArguments,
+        Defect::TrailerMissing,
+        Defect::TrailerContradictsBody,
+        Defect::VisibleBeforeCompletion,
     ];
 
     /// The kebab-case name used on the command line.
@@ -81,6 +126,21 @@ impl Defect {
             Defect::HealthProcessorOff => "health-processor-off",
             Defect::RepairFromCorruptReplica => "repair-from-corrupt-replica",
             Defect::AcceptWritesOnFullDisk => "accept-writes-on-full-disk",
+            Defect::CopyKeepsUnlistedHeaders => "copy-keeps-unlisted-headers",
+            Defect::CopyDropsContentLength => "copy-drops-content-length",
+            Defect::PreserveIgnored => "preserve-ignored",
+            Defect::RenameKeepsOldName => "rename-keeps-old-name",
+            Defect::AppendReplacesContent => "append-replaces-content",
+            Defect::CompositeMd5KeptOnPut => "composite-md5-kept-on-put",
+            Defect::SameSecondAlwaysNewer => "same-second-always-newer",
+            Defect::NeverConflict => "never-conflict",
+            Defect::IgnoreIfMatch => "ignore-if-match",
+            Defect::IgnoreIfModifiedSince => "ignore-if-modified-since",
+            Defect::HeaderLimitsUnenforced => "header-limits-unenforced",
+            Defect::CaseSensitiveQueryArguments => "case-sensitive-query-arguments",
+            Defect::TrailerMissing => "trailer-missing",
+            Defect::TrailerContradictsBody => "trailer-contradicts-body",
+            Defect::VisibleBeforeCompletion => "visible-before-completion",
         }
     }
 
@@ -102,6 +162,21 @@ impl Defect {
             Defect::HealthProcessorOff => "INV-convergence",
             Defect::RepairFromCorruptReplica => "INV-integrity",
             Defect::AcceptWritesOnFullDisk => "INV-durability",
+            Defect::CopyKeepsUnlistedHeaders => "SCSP-22",
+            Defect::CopyDropsContentLength => "SCSP-22",
+            Defect::PreserveIgnored => "SCSP-23",
+            Defect::RenameKeepsOldName => "SCSP-28",
+            Defect::AppendReplacesContent => "SCSP-29",
+            Defect::CompositeMd5KeptOnPut => "SCSP-30",
+            Defect::SameSecondAlwaysNewer => "SCSP-19",
+            Defect::NeverConflict => "SCSP-19",
+            Defect::IgnoreIfMatch => "SCSP-40",
+            Defect::IgnoreIfModifiedSince => "SCSP-41",
+            Defect::HeaderLimitsUnenforced => "SCSP-16",
+            Defect::CaseSensitiveQueryArguments => "SCSP-43",
+            Defect::TrailerMissing => "SCSP-32",
+            Defect::TrailerContradictsBody => "SCSP-32",
+            Defect::VisibleBeforeCompletion => "SCSP-31",
         }
     }
 
@@ -122,6 +197,21 @@ impl Defect {
             Defect::HealthProcessorOff => "the health processor never runs",
             Defect::RepairFromCorruptReplica => "repairs copy replicas without checking them",
             Defect::AcceptWritesOnFullDisk => "a full node acknowledges writes it did not store",
+            Defect::CopyKeepsUnlistedHeaders => "COPY keeps headers the request did not list",
+            Defect::CopyDropsContentLength => "COPY empties the content (Content-Length 0)",
+            Defect::PreserveIgnored => "COPY and PUT ignore preserve",
+            Defect::RenameKeepsOldName => "newname leaves the old name readable",
+            Defect::AppendReplacesContent => "APPEND replaces instead of appending",
+            Defect::CompositeMd5KeptOnPut => "PUT keeps Castor-System-CompositeMD5",
+            Defect::SameSecondAlwaysNewer => "same-second update always taken as newer",
+            Defect::NeverConflict => "409 never sent for an older version",
+            Defect::IgnoreIfMatch => "If-Match is ignored",
+            Defect::IgnoreIfModifiedSince => "If-Modified-Since is ignored",
+            Defect::HeaderLimitsUnenforced => "metadata size limits are not enforced",
+            Defect::CaseSensitiveQueryArguments => "query argument names are case-sensitive",
+            Defect::TrailerMissing => "202 without castor-system-result trailer",
+            Defect::TrailerContradictsBody => "trailer says success, body says failure",
+            Defect::VisibleBeforeCompletion => "assembled object visible before completion",
             Defect::ContentTypeOfObject => {
                 "201 Content-Type gives the object's type, not the body's"
             }

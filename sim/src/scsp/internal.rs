@@ -8,7 +8,7 @@ use crate::scsp::cluster_view::local_bid;
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
 use crate::scsp::object::Version;
-use crate::scsp::peer::{decode_record, Inventory, InventoryItem, INTERNAL_PREFIX};
+use crate::scsp::peer::{decode_record, encode_record, Inventory, InventoryItem, INTERNAL_PREFIX};
 use crate::scsp::query::Query;
 use crate::scsp::response::{self, Body};
 use crate::store::{Disk, DiskError};
@@ -37,6 +37,16 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
             json(&inventory(ctx))
         }
         (Method::PUT, "replica") => accept_replica(ctx, req.into_body()).await,
+        (Method::GET, "replica") => {
+            let key = query.get("key").unwrap_or("");
+            match Disk::lock(&ctx.disk).get(key) {
+                Some(record) => response::finish(
+                    response::builder(StatusCode::OK),
+                    response::full(encode_record(record)),
+                ),
+                None => response::error(StatusCode::NOT_FOUND, "No such record here."),
+            }
+        }
         (Method::DELETE, "replica") => discard(ctx, &query),
         _ => response::error(StatusCode::NOT_FOUND, "Unknown internal request."),
     }

@@ -7,12 +7,16 @@
 pub mod auth;
 pub mod clock;
 pub mod cluster_view;
+pub mod compose;
+pub mod conditional;
 pub mod config;
 pub mod defects;
 pub mod health;
 pub mod internal;
 pub mod key;
+pub mod limits;
 pub mod metadata;
+pub mod multipart;
 pub mod object;
 pub mod peer;
 pub mod placement;

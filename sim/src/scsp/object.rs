@@ -19,12 +19,14 @@ pub enum Kind {
     Domain,
     /// A bucket context inside a domain.
     Bucket,
+    /// An open multipart upload (its state, kept on every node like a context).
+    Upload,
 }
 
 impl Kind {
     /// Contexts are kept on every node, so a bucket lookup never needs the network.
     pub fn is_context(self) -> bool {
-        matches!(self, Kind::Domain | Kind::Bucket)
+        matches!(self, Kind::Domain | Kind::Bucket | Kind::Upload)
     }
 
     /// Unnamed objects answer with `Content-UUID` (SCSP-1).

@@ -37,7 +37,7 @@ pub struct Bid {
 }
 
 /// A version a node holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Held {
     /// What kind of record it is.
     pub kind: Kind,
@@ -45,6 +45,10 @@ pub struct Held {
     pub version: Version,
     /// Whether that version is a deletion marker.
     pub deleted: bool,
+    /// Hex MD5 of that version's content (its entity tag).
+    pub md5_hex: String,
+    /// Seconds since the epoch of that version's `Last-Modified`.
+    pub modified_secs: u64,
 }
 
 /// One line of a node's inventory, for the health processor.
@@ -200,6 +204,24 @@ pub async fn discard(
         Ok(())
     } else {
         Err(PeerError::Refused(status.as_u16()))
+    }
+}
+
+/// Fetches a peer's copy of a record (`None` when it holds none).
+pub async fn fetch(
+    pool: &Pool,
+    addr: SocketAddr,
+    key: &str,
+    timeout: Duration,
+) -> Result<Option<Record>, PeerError> {
+    let path = format!("{INTERNAL_PREFIX}replica?key={}", percent_encode(key));
+    let (status, body) = exchange(pool, addr, Method::GET, &path, Bytes::new(), timeout).await?;
+    match status {
+        StatusCode::OK => decode_record(body)
+            .map(Some)
+            .ok_or_else(|| PeerError::Unreachable("bad replica record".to_string())),
+        StatusCode::NOT_FOUND => Ok(None),
+        other => Err(PeerError::Refused(other.as_u16())),
     }
 }
 

@@ -36,7 +36,9 @@ pub fn rank_for_write(
 
 /// The newest version any bidder holds.
 pub fn newest(bids: &[Bid]) -> Option<Held> {
-    bids.iter().filter_map(|b| b.held).max_by_key(|h| h.version)
+    bids.iter()
+        .filter_map(|b| b.held.clone())
+        .max_by_key(|h| h.version)
 }
 
 /// Nodes holding exactly the newest version, best first.
@@ -46,7 +48,7 @@ pub fn rank_holders(bids: &[Bid], key: &str, placement_seed: u64) -> Vec<usize> 
     };
     let mut ranked: Vec<(u64, usize)> = bids
         .iter()
-        .filter(|b| b.held.map(|h| h.version) == Some(newest.version))
+        .filter(|b| b.held.as_ref().map(|h| h.version) == Some(newest.version))
         .map(|b| (cost(b, key, placement_seed), b.node))
         .collect();
     ranked.sort();
@@ -104,6 +106,8 @@ mod tests {
                     node: 0,
                 },
                 deleted: false,
+                md5_hex: String::new(),
+                modified_secs: 0,
             })
         };
         let mut bids: Vec<Bid> = (0..3).map(|n| bid(n, 1000, 0)).collect();

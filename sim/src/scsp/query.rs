@@ -10,15 +10,30 @@ pub struct Query {
 impl Query {
     /// Parses a raw query string (without the `?`).
     pub fn parse(raw: &str) -> Self {
+        Self::parse_with(raw, false)
+    }
+
+    /// Parses keeping the case of argument names: the `case-sensitive-query-arguments`
+    /// defect, which breaks SCSP-43.
+    pub fn parse_case_sensitive(raw: &str) -> Self {
+        Self::parse_with(raw, true)
+    }
+
+    fn parse_with(raw: &str, keep_case: bool) -> Self {
+        let name = |k: &str| {
+            let decoded = percent_decode(k);
+            if keep_case {
+                decoded
+            } else {
+                decoded.to_ascii_lowercase()
+            }
+        };
         let args = raw
             .split('&')
             .filter(|part| !part.is_empty())
             .map(|part| match part.split_once('=') {
-                Some((k, v)) => (
-                    percent_decode(k).to_ascii_lowercase(),
-                    Some(percent_decode(v)),
-                ),
-                None => (percent_decode(part).to_ascii_lowercase(), None),
+                Some((k, v)) => (name(k), Some(percent_decode(v))),
+                None => (name(part), None),
             })
             .collect();
         Self { args }

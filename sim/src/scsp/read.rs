@@ -10,7 +10,9 @@ use std::sync::atomic::Ordering;
 use http::{Response, StatusCode};
 
 use crate::scsp::cluster_view::gather_bids;
+use crate::scsp::conditional::{self, Current, Precondition};
 use crate::scsp::config::NodeContext;
+use crate::scsp::defects::Defect;
 use crate::scsp::key::Locator;
 use crate::scsp::object::{md5_hex, Record};
 use crate::scsp::placement;
@@ -31,7 +33,7 @@ pub async fn handle(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
     let local = Disk::lock(&ctx.disk).get(&key).cloned();
     if req.pinned {
         return match local {
-            Some(r) if !r.deleted => serve(req, &r, head_only),
+            Some(r) if !r.deleted => serve(ctx, req, &r, head_only),
             _ => not_found(req),
         };
     }
@@ -47,7 +49,7 @@ pub async fn handle(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
     let retiring = ctx.control.is_retiring();
     if here && (!retiring || holders.len() == 1) {
         if let Some(r) = local {
-            return serve(req, &r, head_only);
+            return serve(ctx, req, &r, head_only);
         }
     }
     match holders.into_iter().find(|n| *n != ctx.id) {
@@ -114,7 +116,41 @@ pub fn parse_range(value: Option<&str>, len: u64) -> RangeAnswer {
     }
 }
 
-fn serve(req: &ClientRequest, record: &Record, head_only: bool) -> Response<Body> {
+/// If-Match, If-None-Match and If-Modified-Since against the version this node serves
+/// (SCSP-40, SCSP-41): 412 or 304, each with the current ETag.
+fn precondition(ctx: &NodeContext, req: &ClientRequest, record: &Record) -> Option<Response<Body>> {
+    let mut headers = req.headers.clone();
+    if ctx.cluster.has(Defect::IgnoreIfMatch) {
+        headers.remove("if-match");
+    }
+    if ctx.cluster.has(Defect::IgnoreIfModifiedSince) {
+        headers.remove("if-modified-since");
+    }
+    let current = Current {
+        md5_hex: &record.md5_hex,
+        modified_secs: record.version.stamp_ms / 1000,
+    };
+    let status =
+        match conditional::evaluate(&headers, true, Some(current), ctx.clock.now_ms() / 1000) {
+            Precondition::Proceed => return None,
+            Precondition::NotModified => StatusCode::NOT_MODIFIED,
+            Precondition::Failed => StatusCode::PRECONDITION_FAILED,
+        };
+    let b = response::builder(status)
+        .header(http::header::ETAG, record.etag())
+        .header(http::header::LAST_MODIFIED, record.version.last_modified());
+    Some(response::finish(b, response::empty()))
+}
+
+fn serve(
+    ctx: &NodeContext,
+    req: &ClientRequest,
+    record: &Record,
+    head_only: bool,
+) -> Response<Body> {
+    if let Some(refused) = precondition(ctx, req, record) {
+        return refused;
+    }
     let len = record.content.len() as u64;
     let mut b = response::builder(StatusCode::OK)
         .header(http::header::LAST_MODIFIED, record.version.last_modified())

@@ -9,6 +9,7 @@ use hyper::body::Incoming;
 use crate::scsp::config::NodeContext;
 use crate::scsp::internal;
 use crate::scsp::key::parse_path;
+use crate::scsp::multipart;
 use crate::scsp::peer::INTERNAL_PREFIX;
 use crate::scsp::query::Query;
 use crate::scsp::read;
@@ -81,7 +82,14 @@ pub async fn handle(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> 
         );
     };
     let query_raw = parts.uri.query().unwrap_or("").to_string();
-    let query = Query::parse(&query_raw);
+    let query = if ctx
+        .cluster
+        .has(crate::scsp::defects::Defect::CaseSensitiveQueryArguments)
+    {
+        Query::parse_case_sensitive(&query_raw)
+    } else {
+        Query::parse(&query_raw)
+    };
     let (domain, domain_from_query) = domain_of(&query, &host);
     let mut request = ClientRequest {
         method,
@@ -97,6 +105,9 @@ pub async fn handle(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> 
     match redirect::check_token(&ctx, &request) {
         Ok(pinned) => request.pinned = pinned,
         Err(refusal) => return refusal,
+    }
+    if let Some(step) = multipart::step_of(&request) {
+        return multipart::handle(&ctx, &request, body, step).await;
     }
     match mutation {
         None => read::handle(&ctx, &request).await,

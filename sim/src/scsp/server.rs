@@ -43,7 +43,10 @@ pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
                 async move { Ok::<_, Infallible>(router::handle(ctx, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
-                .max_buf_size(64 * 1024)
+                // Room for SCSP-16's limits (500 metadata headers, 32 KB of them) so that
+                // the node, not hyper, decides and answers 400 with a reason.
+                .max_buf_size(256 * 1024)
+                .max_headers(1024)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

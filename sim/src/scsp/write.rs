@@ -1,20 +1,26 @@
 //! Every request that makes a new version: WRITE (POST), UPDATE (PUT), APPEND, COPY and
-//! DELETE share one path: decide where it runs, build the new record, store it, replicate it.
+//! DELETE share one path: check the request, decide where it runs (bids, redirect), build
+//! the new version (`compose`), store it, replicate it, answer.
 //!
-//! Rules covered: SCSP-1, 2, 7, 8, 9, 10, 12, 13, 14, 15, 17, 18.
+//! Rules covered: SCSP-1, 2, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 19, 22..30, 40.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+pub use crate::scsp::compose::Mutation;
+
 use crate::rt;
 use crate::scsp::cluster_view::gather_bids;
+use crate::scsp::compose::{self, compose};
+use crate::scsp::conditional::{self, Current, Precondition};
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
 use crate::scsp::key::{new_uuid, Locator, ObjectKey};
+use crate::scsp::limits;
 use crate::scsp::metadata;
-use crate::scsp::object::{md5_hex, Kind, Record, Version};
+use crate::scsp::object::{Kind, Record, Version};
 use crate::scsp::peer::{self, Bid, Held};
 use crate::scsp::placement;
 use crate::scsp::redirect;
@@ -23,32 +29,12 @@ use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body};
 use crate::store::{Disk, DiskError};
 
-/// The kind of new version a request makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mutation {
-    /// POST: create an object or context, or overwrite a named object.
-    Create,
-    /// PUT: replace the content of an existing named or alias object.
-    Replace,
-    /// APPEND: add bytes to the end of an existing named or alias object.
-    Append,
-    /// COPY: replace the metadata of an existing named or alias object, content unchanged.
-    Copy,
-    /// DELETE: write a deletion marker.
-    Delete,
-}
-
-impl Mutation {
-    /// Mutations that need the current content on the serving node.
-    fn needs_current_content(self) -> bool {
-        matches!(self, Mutation::Append | Mutation::Copy)
-    }
-}
-
 /// What the request is about, once resolved.
-struct Subject {
-    key: ObjectKey,
-    kind: Kind,
+pub(crate) struct Subject {
+    /// The store key (an empty UUID for an unnamed object not yet created).
+    pub key: ObjectKey,
+    /// The kind it will have.
+    pub kind: Kind,
 }
 
 /// Handles one mutating request end to end.
@@ -58,14 +44,36 @@ pub async fn handle(
     body: Incoming,
     mutation: Mutation,
 ) -> Response<Body> {
-    match run(ctx, req, body, mutation).await {
+    match run(ctx, req, body, mutation, None).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// A WRITE whose subject is decided by the caller rather than the path, with extra system
+/// metadata: how multipart parts become immutable unnamed objects (SCSP-35).
+pub(crate) async fn handle_as(
+    ctx: &NodeContext,
+    req: &ClientRequest,
+    body: Incoming,
+    subject: Subject,
+    extra_meta: std::collections::BTreeMap<String, String>,
+) -> Response<Body> {
+    match run(
+        ctx,
+        req,
+        body,
+        Mutation::Create,
+        Some((subject, extra_meta)),
+    )
+    .await
+    {
         Ok(r) | Err(r) => r,
     }
 }
 
 type Outcome = Result<Response<Body>, Response<Body>>;
 
-fn fail(status: StatusCode, message: impl AsRef<str>) -> Response<Body> {
+pub(crate) fn fail(status: StatusCode, message: impl AsRef<str>) -> Response<Body> {
     response::error(status, message.as_ref())
 }
 
@@ -74,9 +82,13 @@ async fn run(
     req: &ClientRequest,
     body: Incoming,
     mutation: Mutation,
+    forced: Option<(Subject, std::collections::BTreeMap<String, String>)>,
 ) -> Outcome {
-    check_length(ctx, req, mutation)?;
-    let subject = resolve(ctx, req, mutation)?;
+    check_request(ctx, req, mutation)?;
+    let (subject, extra_meta) = match forced {
+        Some(forced) => forced,
+        None => (resolve(ctx, req, mutation)?, Default::default()),
+    };
     let key = subject.key.store_key();
 
     // Unnamed creations get their UUID on the serving node; the bid key is a nonce so that
@@ -89,24 +101,23 @@ async fn run(
     };
     let bids = gather_bids(ctx, &bid_key).await;
     let current = placement::newest(&bids);
-    check_current(ctx, req, mutation, &subject, current)?;
+    check_current(ctx, req, mutation, &subject, current.as_ref())?;
 
     let declared_bytes = req
         .header("content-length")
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    let probe = Record {
-        key: key.clone(),
-        kind: subject.kind,
-        version: Version {
+    let probe = compose::record(
+        key.clone(),
+        subject.kind,
+        Version {
             stamp_ms: 0,
             node: 0,
         },
-        deleted: false,
-        meta: metadata::persisted(&req.headers),
-        md5_hex: String::new(),
-        content: Bytes::new(),
-    };
+        false,
+        Bytes::new(),
+        metadata::persisted(&req.headers),
+    );
     let plan = replication::plan(&ctx.cluster, &probe, &req.query)
         .map_err(|e| fail(StatusCode::BAD_REQUEST, e.0))?;
     let candidates = rank_candidates(
@@ -114,7 +125,7 @@ async fn run(
         &bids,
         &bid_key,
         mutation,
-        current,
+        current.as_ref(),
         declared_bytes + 256,
     );
 
@@ -143,12 +154,16 @@ async fn run(
     }
 
     let content = read_body(ctx, body, mutation).await?;
-    let record = build_record(ctx, req, mutation, &subject, current, content)?;
-    store_and_replicate(ctx, req, mutation, record, plan, &candidates).await
+    let mut record = build_record(ctx, req, mutation, &subject, current.as_ref(), content)?;
+    record.meta.extend(extra_meta);
+    let renamed_from = (record.key != key && mutation != Mutation::Create).then_some(key);
+    store_and_replicate(ctx, req, mutation, record, renamed_from, plan, &candidates).await
 }
 
-/// SCSP-14: a WRITE must say how long its body is; bodies over the limit are refused early.
-fn check_length(
+/// What every mutating request must satisfy before any node is asked anything: a declared
+/// length on WRITE (SCSP-14), no body on COPY (SCSP-24), the size limit, and the metadata
+/// limits (SCSP-16).
+fn check_request(
     ctx: &NodeContext,
     req: &ClientRequest,
     mutation: Mutation,
@@ -186,10 +201,13 @@ fn check_length(
             ));
         }
     }
+    if !ctx.cluster.has(Defect::HeaderLimitsUnenforced) {
+        limits::check_metadata(&req.headers).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
+    }
     Ok(())
 }
 
-/// Works out the key and kind, and checks the contexts it needs (SCSP-13).
+/// Works out the key and kind, and checks the contexts it needs (SCSP-13, SCSP-27).
 fn resolve(
     ctx: &NodeContext,
     req: &ClientRequest,
@@ -204,6 +222,12 @@ fn resolve(
     let is_context_write = req
         .header("content-type")
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/castorcontext"));
+    let missing_domain = || {
+        fail(
+            StatusCode::PRECONDITION_FAILED,
+            format!("Domain {} failed to load.", req.domain),
+        )
+    };
 
     match (&req.locator, mutation) {
         (Locator::Root, Mutation::Create) if is_context_write => {
@@ -220,10 +244,7 @@ fn resolve(
         }
         (Locator::Root, Mutation::Create) => {
             if !domain_ok(&req.domain) {
-                return Err(fail(
-                    StatusCode::PRECONDITION_FAILED,
-                    format!("Domain {} failed to load.", req.domain),
-                ));
+                return Err(missing_domain());
             }
             let kind = if req.query.flag("alias") {
                 Kind::Alias
@@ -249,10 +270,7 @@ fn resolve(
         }),
         (Locator::Bucket(b), Mutation::Create) => {
             if !domain_ok(&req.domain) {
-                return Err(fail(
-                    StatusCode::PRECONDITION_FAILED,
-                    format!("Domain {} failed to load.", req.domain),
-                ));
+                return Err(missing_domain());
             }
             Ok(Subject {
                 key: ObjectKey::Bucket {
@@ -289,6 +307,15 @@ fn resolve(
                         ));
                     }
                 }
+            } else if !domain_ok(&req.domain) {
+                // SCSP-27: the domain is missing or not in this node's cache.
+                return Err(fail(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "Domain {} does not exist or is not cached here.",
+                        req.domain
+                    ),
+                ));
             }
             Ok(Subject {
                 key,
@@ -298,24 +325,20 @@ fn resolve(
     }
 }
 
-/// Checks the current version against what the request expects (SCSP-12, 17, 18).
+/// Checks the current version against what the request expects (SCSP-12, 17, 18, 40).
 fn check_current(
     ctx: &NodeContext,
     req: &ClientRequest,
     mutation: Mutation,
     subject: &Subject,
-    current: Option<Held>,
+    current: Option<&Held>,
 ) -> Result<(), Response<Body>> {
     let live = current.filter(|h| !h.deleted);
+    if mutation != Mutation::Create || !subject.kind.is_context() {
+        precondition(ctx, req, live)?;
+    }
     match mutation {
         Mutation::Create => {
-            let if_none_match_any = req.header("if-none-match").is_some_and(|v| v.trim() == "*");
-            if if_none_match_any && live.is_some() && !ctx.cluster.has(Defect::IgnoreIfNoneMatch) {
-                return Err(fail(
-                    StatusCode::PRECONDITION_FAILED,
-                    "If-None-Match: * and the object exists.",
-                ));
-            }
             if subject.kind.is_context() && live.is_some() {
                 return Err(fail(StatusCode::CONFLICT, "The context already exists."));
             }
@@ -340,7 +363,47 @@ fn check_current(
                     format!("{} is not allowed on an immutable object.", req.method),
                 ));
             }
+            if req.query.has("newname") && held.kind != Kind::Named {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "newname renames named objects only.",
+                ));
+            }
             Ok(())
+        }
+    }
+}
+
+/// If-Match and If-None-Match on a write (SCSP-12, SCSP-40): 412 with the current ETag.
+fn precondition(
+    ctx: &NodeContext,
+    req: &ClientRequest,
+    live: Option<&Held>,
+) -> Result<(), Response<Body>> {
+    let mut headers = req.headers.clone();
+    if ctx.cluster.has(Defect::IgnoreIfMatch) {
+        headers.remove("if-match");
+    }
+    if ctx.cluster.has(Defect::IgnoreIfNoneMatch) {
+        headers.remove("if-none-match");
+    }
+    let current = live.map(|h| Current {
+        md5_hex: &h.md5_hex,
+        modified_secs: h.modified_secs,
+    });
+    match conditional::evaluate(&headers, false, current, ctx.clock.now_ms() / 1000) {
+        Precondition::Proceed => Ok(()),
+        Precondition::NotModified | Precondition::Failed => {
+            let mut r = fail(
+                StatusCode::PRECONDITION_FAILED,
+                "A precondition (If-Match or If-None-Match) does not hold.",
+            );
+            if let Some(h) = live {
+                if let Ok(v) = format!("\"{}\"", h.md5_hex).parse() {
+                    r.headers_mut().insert(http::header::ETAG, v);
+                }
+            }
+            Err(r)
         }
     }
 }
@@ -353,7 +416,7 @@ fn rank_candidates(
     bids: &[Bid],
     key: &str,
     mutation: Mutation,
-    current: Option<Held>,
+    current: Option<&Held>,
     needed_bytes: u64,
 ) -> Vec<usize> {
     let seed = ctx.cluster.placement_seed;
@@ -418,86 +481,114 @@ async fn read_body(
     Ok(collected)
 }
 
-/// Builds the new version on the serving node (SCSP-19's 409 for a stale stamp).
+/// Stamps a new version on this node's clock. The stamp is truncated to the cluster's
+/// version resolution; newest wins, ties go to the higher node id.
+pub(crate) fn stamp(ctx: &NodeContext) -> Version {
+    let now_ms = ctx.clock.now_ms();
+    let resolution = ctx.cluster.version_resolution_ms.max(1);
+    Version {
+        stamp_ms: now_ms - now_ms % resolution,
+        node: ctx.id as u32,
+    }
+}
+
+/// SCSP-19: a version not newer than the current one is refused with 409, unless a defect
+/// lets it through (then it is answered 201 and lost).
+pub(crate) fn check_newer(
+    ctx: &NodeContext,
+    version: Version,
+    current: Option<&Held>,
+) -> Result<(), Response<Body>> {
+    let Some(c) = current else { return Ok(()) };
+    if version > c.version {
+        return Ok(());
+    }
+    let same_second = version.stamp_ms / 1000 == c.version.stamp_ms / 1000;
+    if ctx.cluster.has(Defect::NeverConflict)
+        || (same_second && ctx.cluster.has(Defect::SameSecondAlwaysNewer))
+    {
+        return Ok(());
+    }
+    Err(fail(StatusCode::CONFLICT, "Later version already exists."))
+}
+
+/// Builds the new version on the serving node.
 fn build_record(
     ctx: &NodeContext,
     req: &ClientRequest,
     mutation: Mutation,
     subject: &Subject,
-    current: Option<Held>,
+    current: Option<&Held>,
     body: Bytes,
 ) -> Result<Record, Response<Body>> {
-    let stored = {
-        let disk = Disk::lock(&ctx.disk);
-        subject.key_if_named().and_then(|k| disk.get(&k).cloned())
+    let old_key = match &subject.key {
+        ObjectKey::Uuid(u) if u.is_empty() => None,
+        k => Some(k.store_key()),
     };
-    if mutation.needs_current_content() {
-        let fresh = match (&stored, current) {
-            (Some(s), Some(c)) => s.version == c.version && !s.deleted,
-            _ => false,
+    let stored = old_key
+        .as_ref()
+        .and_then(|k| Disk::lock(&ctx.disk).get(k).cloned())
+        .filter(|s| current.is_some_and(|c| c.version == s.version) && !s.deleted);
+    if mutation.needs_current_content() && stored.is_none() {
+        return Err(fail(
+            StatusCode::NOT_FOUND,
+            "This node does not hold the current version; resend to the access node.",
+        ));
+    }
+    // SCSP-25: a digest is checked against the body, or for COPY the stored content.
+    let digest_of = match mutation {
+        Mutation::Copy => stored
+            .as_ref()
+            .map(|s| s.content.clone())
+            .unwrap_or_default(),
+        _ => body.clone(),
+    };
+    if let Err(e) = limits::check_content_md5(&req.headers, &digest_of) {
+        // SCSP-26: a failed COPY of an alias object is 403.
+        let alias = current.is_some_and(|c| c.kind == Kind::Alias);
+        let status = if mutation == Mutation::Copy && alias {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::BAD_REQUEST
         };
-        if !fresh {
-            return Err(fail(
-                StatusCode::NOT_FOUND,
-                "This node does not hold the current version; resend to the access node.",
-            ));
-        }
+        return Err(fail(status, e));
     }
-    let version = Version {
-        stamp_ms: ctx.clock.now_ms(),
-        node: ctx.id as u32,
-    };
-    if let Some(c) = current {
-        if version <= c.version {
-            return Err(fail(StatusCode::CONFLICT, "Later version already exists."));
-        }
-    }
-    let key = match &subject.key {
-        ObjectKey::Uuid(u) if u.is_empty() => {
+    let version = stamp(ctx);
+    check_newer(ctx, version, current)?;
+    let key = match (&subject.key, req.query.get("newname")) {
+        (ObjectKey::Uuid(u), _) if u.is_empty() => {
             ObjectKey::Uuid(new_uuid(rt::random_u64(), rt::random_u64()))
         }
-        other => other.clone(),
+        (ObjectKey::Named { domain, bucket, .. }, Some(newname))
+            if mutation != Mutation::Create =>
+        {
+            if newname.is_empty() || newname.starts_with('/') {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "newname needs a name within the bucket.",
+                ));
+            }
+            ObjectKey::Named {
+                domain: domain.clone(),
+                bucket: bucket.clone(),
+                name: newname.to_string(),
+            }
+        }
+        (other, _) => other.clone(),
     };
     let kind = match (current, mutation) {
         (Some(c), m) if m != Mutation::Create => c.kind,
         _ => subject.kind,
     };
-    let (content, meta) = match mutation {
-        Mutation::Create | Mutation::Replace => (body, metadata::persisted(&req.headers)),
-        Mutation::Append => {
-            let old = stored
-                .as_ref()
-                .map(|s| s.content.clone())
-                .unwrap_or_default();
-            let mut joined = BytesMut::with_capacity(old.len() + body.len());
-            joined.extend_from_slice(&old);
-            joined.extend_from_slice(&body);
-            (joined.freeze(), stored.map(|s| s.meta).unwrap_or_default())
-        }
-        Mutation::Copy => (
-            stored.map(|s| s.content).unwrap_or_default(),
-            metadata::persisted(&req.headers),
-        ),
-        Mutation::Delete => (Bytes::new(), Default::default()),
-    };
-    Ok(Record {
-        key: key.store_key(),
+    let (content, meta) = compose(ctx, req, mutation, stored.as_ref(), body);
+    Ok(compose::record(
+        key.store_key(),
         kind,
         version,
-        deleted: mutation == Mutation::Delete,
-        md5_hex: md5_hex(&content),
-        meta,
+        mutation == Mutation::Delete,
         content,
-    })
-}
-
-impl Subject {
-    fn key_if_named(&self) -> Option<String> {
-        match &self.key {
-            ObjectKey::Uuid(u) if u.is_empty() => None,
-            k => Some(k.store_key()),
-        }
-    }
+        meta,
+    ))
 }
 
 async fn store_and_replicate(
@@ -505,6 +596,7 @@ async fn store_and_replicate(
     req: &ClientRequest,
     mutation: Mutation,
     record: Record,
+    renamed_from: Option<String>,
     plan: SyncPlan,
     candidates: &[usize],
 ) -> Outcome {
@@ -543,6 +635,21 @@ async fn store_and_replicate(
             ),
         ));
     }
+    if let Some(old_key) = renamed_from {
+        if !ctx.cluster.has(Defect::RenameKeepsOldName) {
+            // SCSP-28: the old name now reads as deleted, on every node that held it.
+            let marker = compose::record(
+                old_key,
+                record.kind,
+                record.version,
+                true,
+                Bytes::new(),
+                Default::default(),
+            );
+            let _ = ctx.persist(&mut Disk::lock(&ctx.disk), marker.clone());
+            replication::push_to(ctx, &marker, candidates, plan.sync_replicas - 1).await;
+        }
+    }
     ctx.trace(format!(
         "{} {} v{} stored replicas {replicas}/{} sync {}",
         req.method,
@@ -574,8 +681,23 @@ async fn roll_back(ctx: &NodeContext, record: &Record, previous: Option<Record>,
     }
 }
 
+/// The path a client uses for a record: `/<uuid>` or the bucket and name.
+pub(crate) fn client_path(record: &Record) -> String {
+    let key = record.key.as_str();
+    if let Some(uuid) = key.strip_prefix("u/") {
+        return format!("/{uuid}");
+    }
+    // n/<domain>/<bucket>/<name>
+    if let Some(rest) = key.strip_prefix("n/") {
+        if let Some((_, bucket_and_name)) = rest.split_once('/') {
+            return format!("/{bucket_and_name}");
+        }
+    }
+    format!("/{key}")
+}
+
 /// The 201 (or 200 for DELETE) as seed-000 describes it.
-fn success(
+pub(crate) fn success(
     ctx: &NodeContext,
     req: &ClientRequest,
     mutation: Mutation,
@@ -600,7 +722,7 @@ fn success(
         return response::finish(b, response::full("The object was deleted as requested."));
     }
     let object_path = match record.kind {
-        Kind::Immutable | Kind::Alias => format!("/{}", record.key.trim_start_matches("u/")),
+        Kind::Named | Kind::Immutable | Kind::Alias => client_path(record),
         _ => req.path.clone(),
     };
     let mut location = format!("http://{}{}", ctx.addr(), object_path);
