@@ -1,14 +1,22 @@
 //! The rule catalog: every rule's id, title, source, strength, needs and check.
+//!
+//! Every rule of the protocol documents is listed, checked or not, so that a vendor sees
+//! what was *not* verified as clearly as what was. Checked rules come from the `RULES` arrays
+//! of the modules under `rules/`; [`UNCHECKED`] lists the remaining SCSP rules with the reason
+//! each has no check. A rule module that adds a check for an id listed in [`UNCHECKED`]
+//! replaces that entry (delete it from [`UNCHECKED`] when convenient); two *checked* rules
+//! with one id are a bug that the unit tests catch.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::str::FromStr;
 
 use crate::rules;
 use crate::target::{Capabilities, Ctx};
 use crate::verdict::Verdict;
 
 /// How binding a rule is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub enum Strength {
     /// The documentation requires it.
     Must,
@@ -19,6 +27,9 @@ pub enum Strength {
 }
 
 impl Strength {
+    /// Every strength, for help texts and errors.
+    pub const ALL: [Strength; 3] = [Strength::Must, Strength::Should, Strength::Inf];
+
     /// Upper-case name for tables.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,11 +40,34 @@ impl Strength {
     }
 }
 
+impl FromStr for Strength {
+    type Err = String;
+
+    /// Parses `must`, `should` or `inf`, in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Strength::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown strength `{s}`; use must, should or inf"))
+    }
+}
+
 /// A boxed check future.
 pub type CheckFuture = Pin<Box<dyn Future<Output = Verdict> + Send>>;
 
 /// A rule check: given the context, a verdict.
 pub type CheckFn = fn(Ctx) -> CheckFuture;
+
+/// Whether and how a rule is checked. A rule without a check is always reported as a skip
+/// carrying its reason, never as a pass.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// The rule is checked by this function.
+    Run(CheckFn),
+    /// The rule has no check; the text says why (not written yet, or impossible from
+    /// outside the target) and becomes the skip evidence.
+    Unchecked(&'static str),
+}
 
 /// One rule of the catalog.
 #[derive(Clone, Copy)]
@@ -48,28 +82,63 @@ pub struct Rule {
     pub strength: Strength,
     /// Nodes the check needs at least.
     pub nodes_min: usize,
-    /// Capabilities without which the rule is skipped entirely. Checks that only use a
-    /// capability for part of their work say so in their evidence instead.
+    /// Capabilities without which the rule is skipped entirely.
     pub needs: Capabilities,
-    /// The check.
-    pub check: CheckFn,
+    /// Capabilities the check uses for part of its work when the target has them (and says
+    /// so in its evidence when it does not). The HTTP runner runs a rule that needs or uses
+    /// faults or admin control alone, since it disturbs the whole cluster.
+    pub uses: Capabilities,
+    /// The check, or why there is none.
+    pub check: Check,
+}
+
+impl Rule {
+    /// The protocol family, from the id prefix: `SCSP-3` → `scsp`.
+    pub fn protocol(&self) -> String {
+        protocol_of(self.id)
+    }
+
+    /// Whether the rule has a check.
+    pub fn is_checked(&self) -> bool {
+        matches!(self.check, Check::Run(_))
+    }
 }
 
 impl std::fmt::Debug for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rule")
             .field("id", &self.id)
+            .field("checked", &self.is_checked())
             .finish_non_exhaustive()
     }
 }
 
-/// Every rule with a check, in id order.
-pub fn all() -> Vec<Rule> {
+/// The protocol family of a rule id (`SCSP-3` → `scsp`).
+pub fn protocol_of(id: &str) -> String {
+    id.rsplit_once('-')
+        .map_or(id, |(family, _)| family)
+        .to_ascii_lowercase()
+}
+
+/// Every rule with a check, from the rule modules, in the order the modules list them.
+fn checked() -> Vec<Rule> {
     let mut rules = Vec::new();
     rules.extend(rules::write::RULES);
     rules.extend(rules::redirect::RULES);
     rules.extend(rules::replication::RULES);
     rules.extend(rules::update::RULES);
+    rules
+}
+
+/// Every rule of the catalog, checked or not, in id order (SCSP-9 before SCSP-10). An
+/// [`UNCHECKED`] entry is dropped when a rule module checks the same id.
+pub fn all() -> Vec<Rule> {
+    let mut rules = checked();
+    let unchecked: Vec<Rule> = UNCHECKED
+        .into_iter()
+        .filter(|u| !rules.iter().any(|r| r.id == u.id))
+        .collect();
+    rules.extend(unchecked);
     rules.sort_by_key(|r| rule_order(r.id));
     rules
 }
@@ -82,22 +151,70 @@ pub fn rule_order(id: &str) -> (String, u32) {
     }
 }
 
+/// Which rules a run or a listing takes. Each list that is not empty must match; an empty
+/// list matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Id patterns (`SCSP-3`, `SCSP-1*`, case-insensitive); a rule matching any is taken.
+    pub ids: Vec<String>,
+    /// Protocol families (`scsp`), case-insensitive.
+    pub protocols: Vec<String>,
+    /// Strengths to keep.
+    pub strengths: Vec<Strength>,
+}
+
 /// Rules whose id matches any of the patterns (`SCSP-3`, `SCSP-1*`, case-insensitive);
 /// every rule when there are no patterns.
 pub fn select(patterns: &[String]) -> Result<Vec<Rule>, String> {
+    select_with(&Selection {
+        ids: patterns.to_vec(),
+        ..Selection::default()
+    })
+}
+
+/// Rules that the selection takes, in catalog order. An error names what matched nothing
+/// and what exists, so a typo is easy to fix.
+pub fn select_with(selection: &Selection) -> Result<Vec<Rule>, String> {
     let all = all();
-    if patterns.is_empty() {
-        return Ok(all);
+    let known_protocols: Vec<String> = {
+        let mut p: Vec<String> = all.iter().map(Rule::protocol).collect();
+        p.dedup();
+        p
+    };
+    for p in &selection.protocols {
+        if !known_protocols.iter().any(|k| k.eq_ignore_ascii_case(p)) {
+            return Err(format!(
+                "unknown protocol `{p}`; known protocols: {}",
+                known_protocols.join(", ")
+            ));
+        }
     }
     let picked: Vec<Rule> = all
-        .into_iter()
-        .filter(|r| patterns.iter().any(|p| id_matches(p, r.id)))
+        .iter()
+        .filter(|r| selection.ids.is_empty() || selection.ids.iter().any(|p| id_matches(p, r.id)))
+        .filter(|r| {
+            selection.protocols.is_empty()
+                || selection
+                    .protocols
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(&r.protocol()))
+        })
+        .filter(|r| selection.strengths.is_empty() || selection.strengths.contains(&r.strength))
+        .copied()
         .collect();
     if picked.is_empty() {
-        let ids: Vec<&str> = self::all().iter().map(|r| r.id).collect();
+        let ids: Vec<&str> = all.iter().map(|r| r.id).collect();
+        let mut asked = selection.ids.clone();
+        asked.extend(selection.protocols.iter().map(|p| format!("protocol {p}")));
+        asked.extend(
+            selection
+                .strengths
+                .iter()
+                .map(|s| format!("strength {}", s.as_str())),
+        );
         return Err(format!(
             "no rule matches {}; known rules: {}",
-            patterns.join(", "),
+            asked.join(", "),
             ids.join(", ")
         ));
     }
@@ -111,6 +228,344 @@ fn id_matches(pattern: &str, id: &str) -> bool {
         None => p == id,
     }
 }
+
+/// An entry of [`UNCHECKED`].
+const fn unchecked(
+    id: &'static str,
+    title: &'static str,
+    source: &'static str,
+    strength: Strength,
+    nodes_min: usize,
+    needs: Capabilities,
+    reason: &'static str,
+) -> Rule {
+    Rule {
+        id,
+        title,
+        source,
+        strength,
+        nodes_min,
+        needs,
+        uses: Capabilities::NONE,
+        check: Check::Unchecked(reason),
+    }
+}
+
+const NONE: Capabilities = Capabilities::NONE;
+const INTROSPECTION: Capabilities = Capabilities {
+    introspection: true,
+    ..Capabilities::NONE
+};
+const FAULTS: Capabilities = Capabilities {
+    faults: true,
+    ..Capabilities::NONE
+};
+const ADMIN: Capabilities = Capabilities {
+    admin: true,
+    ..Capabilities::NONE
+};
+
+/// The SCSP rules of spec/protocols.md §1.11 that have no check, each with the reason. The
+/// capabilities are those a check would need.
+pub const UNCHECKED: [Rule; 33] = [
+    unchecked(
+        "SCSP-5",
+        "a body sent without waiting for 100-continue is read and discarded before a redirect or error",
+        "DXAG/p33, PF/2443821645",
+        Strength::Must,
+        2,
+        NONE,
+        "not checked yet: needs a check that sends the body early and watches whether the node drains it before answering",
+    ),
+    unchecked(
+        "SCSP-6",
+        "the lowest-cost bidder services a request; a redirect is issued iff it is not the access node",
+        "KB 38050164",
+        Strength::Must,
+        2,
+        INTROSPECTION,
+        "cannot be checked from outside: bids and their inputs are proprietary; it needs a target that exposes its bids",
+    ),
+    unchecked(
+        "SCSP-11",
+        "after a 201 with fewer replicas than the policy, the cluster eventually reaches the policy count",
+        "PF/2443821675",
+        Strength::Must,
+        2,
+        INTROSPECTION,
+        "not checked by the catalog yet: needs replica counts (introspection) and a bounded wait; `replisim sweep` checks it as the convergence invariant",
+    ),
+    unchecked(
+        "SCSP-13",
+        "named WRITE into a missing or unloadable bucket or domain is 412",
+        "PFdiff/3379986645",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no check has been written",
+    ),
+    unchecked(
+        "SCSP-15",
+        "if no node has space for the object the answer is 507",
+        "DXAG/p33, PFdiff/3379986645",
+        Strength::Must,
+        1,
+        FAULTS,
+        "not checked by the catalog: needs a full-disk fault, which neither the simulated control nor the fault hook offers yet; `replisim sweep` injects it",
+    ),
+    unchecked(
+        "SCSP-16",
+        "persisted metadata over 32 KB is 400; 16 KB per header; at most 500 headers",
+        "PF/2443820996",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no check has been written",
+    ),
+    unchecked(
+        "SCSP-19",
+        "two updates within a second may conflict (409); after replicate=immediate two nodes serve the latest",
+        "seed-001, PF/2443821621, PF/2443821386",
+        Strength::Must,
+        2,
+        NONE,
+        "not checked yet: no check has been written",
+    ),
+    unchecked(
+        "SCSP-20",
+        "a WRITE of a name at least one second after its DELETE succeeds and is read back",
+        "PF/2443821430",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no check has been written",
+    ),
+    unchecked(
+        "SCSP-21",
+        "DELETE of a bucket or domain needs `recursive`; `recursive=now` skips the grace period",
+        "PF/2443821430",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: needs context deletion, which the reference node answers with 501",
+    ),
+    unchecked(
+        "SCSP-22",
+        "COPY replaces the user metadata; Content-Length and the content bytes are kept",
+        "seed-001",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no COPY check has been written",
+    ),
+    unchecked(
+        "SCSP-23",
+        "COPY with `preserve` keeps existing custom headers and overwrites only those supplied",
+        "seed-001",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no COPY check has been written",
+    ),
+    unchecked(
+        "SCSP-24",
+        "COPY with a non-zero Content-Length or a body is 400",
+        "seed-001",
+        Strength::Inf,
+        1,
+        NONE,
+        "not checked yet: no COPY check has been written",
+    ),
+    unchecked(
+        "SCSP-25",
+        "COPY with a Content-MD5 that does not match the content fails",
+        "seed-001",
+        Strength::Inf,
+        1,
+        NONE,
+        "not checked yet: no COPY check has been written",
+    ),
+    unchecked(
+        "SCSP-26",
+        "COPY on an alias keeps its UUID; a failed alias COPY is 403",
+        "seed-001",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no COPY check has been written",
+    ),
+    unchecked(
+        "SCSP-27",
+        "COPY or PUT on an object whose domain does not exist or is not cached is 409",
+        "seed-001, PFdiff/2968421129",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no check has been written",
+    ),
+    unchecked(
+        "SCSP-28",
+        "`newname` renames within the bucket; the old name is then 404",
+        "seed-001, PF/2443821621",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no rename check has been written",
+    ),
+    unchecked(
+        "SCSP-29",
+        "APPEND concatenates without a separator and keeps metadata and name or UUID",
+        "PF/2443821386",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no APPEND check has been written",
+    ),
+    unchecked(
+        "SCSP-30",
+        "Castor-System-CompositeMD5 survives COPY and is removed by PUT and APPEND",
+        "PF/2443820996",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: needs multipart uploads (they make composite digests)",
+    ),
+    unchecked(
+        "SCSP-31",
+        "multipart completion assembles parts in part-number or manifest order; duplicates fail",
+        "PF/2443822271",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: needs multipart uploads",
+    ),
+    unchecked(
+        "SCSP-32",
+        "multipart completion answers 202; the real result is in the castor-system-result trailer",
+        "seed-000, PF/2443821170",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: needs multipart uploads",
+    ),
+    unchecked(
+        "SCSP-33",
+        "a multipart COPY-by-part answers 202 and sends keep-alive bytes while working",
+        "seed-001",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: needs multipart uploads",
+    ),
+    unchecked(
+        "SCSP-34",
+        "Content-MD5 on multipart initiate or complete is 400; a body on initiate is ignored",
+        "PF/2443822229",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: needs multipart uploads",
+    ),
+    unchecked(
+        "SCSP-35",
+        "parts are immutable unnamed objects with a Content-UUID; re-uploading a failed part is harmless",
+        "PFdiff/2957803717",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: needs multipart uploads",
+    ),
+    unchecked(
+        "SCSP-36",
+        "a PUT-initiated completion fails if the object changed since initiate; APPEND appends",
+        "PF/2443822271",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: needs multipart uploads",
+    ),
+    unchecked(
+        "SCSP-37",
+        "Range requests behave as in HTTP: 206, 416 out of bounds",
+        "PF/2443821518",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no check has been written",
+    ),
+    unchecked(
+        "SCSP-38",
+        "validate=yes on a corrupt replica drops the connection before the last bytes",
+        "PF/2443821518",
+        Strength::Must,
+        1,
+        FAULTS,
+        "not checked by the catalog: needs a bit-rot fault, which neither the simulated control nor the fault hook offers yet (sim/tests/faults.rs covers it)",
+    ),
+    unchecked(
+        "SCSP-39",
+        "a READ 404 is a legitimate transient outcome; a client that knows the object exists retries",
+        "PF/2443821568",
+        Strength::Should,
+        1,
+        NONE,
+        "a rule for clients and checkers, not for nodes: the harness honours it (sweeps retry reads before judging durability)",
+    ),
+    unchecked(
+        "SCSP-40",
+        "If-Match without a matching ETag is 412; a matching If-None-Match is 304 on GET/HEAD, else 412",
+        "PFdiff/2979594370",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no conditional-request check has been written",
+    ),
+    unchecked(
+        "SCSP-41",
+        "If-Modified-Since applies to GET/HEAD only; future dates are ignored; unmodified is 304",
+        "PFdiff/2979135784",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no conditional-request check has been written",
+    ),
+    unchecked(
+        "SCSP-42",
+        "503 means retry later or elsewhere; 500 and 501 carry Connection: close; non-HTTP/1.1 is 505",
+        "PF/2443821276",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no check has been written (conformance/tests/status_codes.rs covers the reference node)",
+    ),
+    unchecked(
+        "SCSP-43",
+        "query-argument names are case-insensitive; `arg`, `arg=true` and `arg=yes` are the same",
+        "PF/2443821292",
+        Strength::Must,
+        1,
+        NONE,
+        "not checked yet: no check has been written",
+    ),
+    unchecked(
+        "SCSP-44",
+        "a domain READ first answers 401 with Digest and Basic challenges for <cluster>/_administrators",
+        "PF/2443821550",
+        Strength::Must,
+        1,
+        ADMIN,
+        "not checked yet: needs a protected domain on the target, which the reference node does not model",
+    ),
+    unchecked(
+        "SCSP-45",
+        "every replica of an object has the same UUID and content; a UUID is never reassigned",
+        "PF/2443810982",
+        Strength::Must,
+        2,
+        INTROSPECTION,
+        "not checked by the catalog: needs every replica's bytes (introspection); `replisim sweep` checks it as the integrity invariant",
+    ),
+];
 
 #[cfg(test)]
 mod tests {
@@ -126,6 +581,32 @@ mod tests {
     }
 
     #[test]
+    fn checked_rules_never_share_an_id() {
+        let mut ids: Vec<&str> = checked().iter().map(|r| r.id).collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "two rule modules check the same id");
+        for r in UNCHECKED {
+            assert!(matches!(r.check, Check::Unchecked(reason) if !reason.is_empty()));
+        }
+    }
+
+    #[test]
+    fn every_scsp_rule_of_the_spec_is_listed() {
+        let all = all();
+        for n in 1..=45 {
+            let id = format!("SCSP-{n}");
+            let rule = all
+                .iter()
+                .find(|r| r.id == id)
+                .unwrap_or_else(|| panic!("{id} is missing from the catalog"));
+            assert!(!rule.title.is_empty() && !rule.source.is_empty());
+        }
+        assert_eq!(all.iter().filter(|r| r.protocol() == "scsp").count(), 45);
+    }
+
+    #[test]
     fn patterns_select_rules() {
         let one = select(&["scsp-3".to_string()]).expect("SCSP-3 exists");
         assert_eq!(one.len(), 1);
@@ -135,5 +616,37 @@ mod tests {
         assert!(ones.len() >= 3);
         let err = select(&["NOPE-1".to_string()]).unwrap_err();
         assert!(err.contains("known rules"));
+    }
+
+    #[test]
+    fn protocol_and_strength_filter() {
+        let scsp = select_with(&Selection {
+            protocols: vec!["SCSP".into()],
+            ..Selection::default()
+        })
+        .expect("scsp rules");
+        assert_eq!(scsp.len(), all().len());
+        let inferred = select_with(&Selection {
+            strengths: vec![Strength::Inf],
+            ..Selection::default()
+        })
+        .expect("some INF rules");
+        assert!(inferred.iter().all(|r| r.strength == Strength::Inf));
+        assert!(inferred.iter().any(|r| r.id == "SCSP-24"));
+        let err = select_with(&Selection {
+            protocols: vec!["ftp".into()],
+            ..Selection::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("known protocols: scsp"), "{err}");
+        let none = select_with(&Selection {
+            ids: vec!["SCSP-24".into()],
+            strengths: vec![Strength::Must],
+            ..Selection::default()
+        })
+        .unwrap_err();
+        assert!(none.contains("strength MUST"), "{none}");
+        assert_eq!("Should".parse::<Strength>(), Ok(Strength::Should));
+        assert!("maybe".parse::<Strength>().is_err());
     }
 }

@@ -401,37 +401,66 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
     })
 }
 
-/// The `replisim rules` listing.
+/// The `replisim rules` listing: every rule of the catalog; rules without a check say why
+/// on the line below.
 pub fn rules_table() -> String {
-    let mut out = String::from(
-        "RULE     STRENGTH  NODES  NEEDS                 SOURCE                    TITLE\n",
-    );
-    for r in catalog::all() {
-        let mut needs = Vec::new();
-        if r.needs.faults {
-            needs.push("faults");
-        }
-        if r.needs.admin {
-            needs.push("admin");
-        }
-        if r.needs.introspection {
-            needs.push("introspection");
-        }
-        let needs = if needs.is_empty() {
+    rules_table_of(&catalog::all())
+}
+
+fn rules_table_of(rules: &[catalog::Rule]) -> String {
+    let needs_of = |r: &catalog::Rule| {
+        let mut needs: Vec<String> = r.needs.names().iter().map(|n| n.to_string()).collect();
+        needs.extend(
+            r.uses
+                .missing_from(r.needs)
+                .names()
+                .iter()
+                .map(|n| format!("{n}?")),
+        );
+        if needs.is_empty() {
             "-".to_string()
         } else {
             needs.join(",")
-        };
+        }
+    };
+    let needs_width = rules
+        .iter()
+        .map(|r| needs_of(r).len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let source_width = rules
+        .iter()
+        .map(|r| r.source.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let mut out = format!(
+        "{:<8} {:<8} {:<5} {:<needs_width$} {:<5} {:<source_width$} TITLE\n",
+        "RULE", "STRENGTH", "NODES", "NEEDS", "CHECK", "SOURCE"
+    );
+    for r in rules {
         out.push_str(&format!(
-            "{:<8} {:<9} {:<6} {:<21} {:<25} {}\n",
+            "{:<8} {:<8} {:<5} {:<needs_width$} {:<5} {:<source_width$} {}\n",
             r.id,
             r.strength.as_str(),
             r.nodes_min,
-            needs,
+            needs_of(r),
+            if r.is_checked() { "yes" } else { "no" },
             r.source,
             r.title
         ));
+        if let catalog::Check::Unchecked(reason) = r.check {
+            out.push_str(&format!("{:<9}└ {reason}\n", ""));
+        }
     }
+    let checked = rules.iter().filter(|r| r.is_checked()).count();
+    out.push_str(&format!(
+        "{} rules, {checked} checked, {} without a check (skipped with the reason shown); \
+         `faults?` = used when the target offers it\n",
+        rules.len(),
+        rules.len() - checked
+    ));
     out
 }
 

@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod client;
+pub mod hook;
 pub mod report;
 pub mod rules;
 pub mod runner;

@@ -1,18 +1,24 @@
 //! Running the catalog against a target: the embedded simulated cluster (deterministic, one
-//! fresh world per rule) or real nodes over HTTP.
+//! fresh world per rule, worlds on several threads) or real nodes over HTTP (independent
+//! rules at once, rules that disturb the cluster alone, and a cleanup pass after each rule).
+//! Results always come back in the order of the rules given.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use futures::StreamExt;
+use replisim_sim::faults::Fault;
 use replisim_sim::scsp::defects::Defect;
 use replisim_sim::store::Disk;
 use replisim_sim::world::{try_simulate, World, WorldConfig};
 
-use crate::catalog::Rule;
-use crate::client::{Client, Limits};
-use crate::target::{Capabilities, Control, Ctx};
+use crate::catalog::{Check, Rule};
+use crate::client::{Client, Exchange, Limits, Request, Session};
+use crate::hook::{HookControl, HookSpec};
+use crate::target::{Capabilities, Control, ControlFuture, Ctx};
 use crate::verdict::{RuleResult, Verdict};
 
 /// Where the catalog runs.
@@ -32,6 +38,56 @@ pub enum TargetSpec {
     },
 }
 
+/// A user name and password sent as HTTP Basic credentials on every request, for targets
+/// whose domains are protected.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    /// The `Authorization` header value: `Basic base64(user:password)`.
+    pub fn authorization(&self) -> String {
+        format!(
+            "Basic {}",
+            base64(format!("{}:{}", self.user, self.password).as_bytes())
+        )
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4), for Basic credentials.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Options of one catalog run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -43,10 +99,19 @@ pub struct RunOptions {
     pub rule_timeout: Duration,
     /// Client limits.
     pub limits: Limits,
+    /// Rules run at once: simulations on this many threads, or HTTP rules in flight.
+    pub jobs: usize,
+    /// The fault hook that gives an HTTP target the `faults` capability.
+    pub fault_hook: Option<HookSpec>,
+    /// Basic credentials sent on every request to an HTTP target.
+    pub credentials: Option<Credentials>,
+    /// Delete what each rule wrote on an HTTP target once the rule is done.
+    pub cleanup: bool,
 }
 
 impl RunOptions {
-    /// Defaults: a 4-node simulated cluster without defects, seed 0, 10-minute rule budget.
+    /// Defaults: a 4-node simulated cluster without defects, 10-minute rule budget, 4 jobs,
+    /// cleanup on.
     pub fn sim(seed: u64) -> Self {
         Self {
             seed,
@@ -56,17 +121,18 @@ impl RunOptions {
             },
             rule_timeout: Duration::from_secs(600),
             limits: Limits::default(),
+            jobs: 4,
+            fault_hook: None,
+            credentials: None,
+            cleanup: true,
         }
     }
 }
 
-/// Runs the rules, in order, and returns one result per rule.
+/// Runs the rules and returns one result per rule, in the order given.
 pub fn run(rules: &[Rule], options: &RunOptions) -> Vec<RuleResult> {
     match &options.target {
-        TargetSpec::Sim { nodes, defects } => rules
-            .iter()
-            .map(|rule| run_sim_rule(*rule, options, *nodes, defects.clone()))
-            .collect(),
+        TargetSpec::Sim { nodes, defects } => run_sim(rules, options, *nodes, defects),
         TargetSpec::Http { nodes } => run_http(rules, options, nodes),
     }
 }
@@ -75,85 +141,75 @@ fn bucket_for(rule: &Rule, nonce: u64) -> String {
     format!("rs-{nonce:x}-{}", rule.id.to_ascii_lowercase())
 }
 
-fn skip_for_size(rule: &Rule, nodes: usize) -> Option<Verdict> {
-    (nodes < rule.nodes_min).then(|| {
-        Verdict::skip(format!(
+/// The verdict a rule gets without running: no check, too few nodes, or a capability the
+/// target lacks.
+fn verdict_before_running(rule: &Rule, nodes: usize, have: Capabilities) -> Option<Verdict> {
+    if let Check::Unchecked(reason) = rule.check {
+        return Some(Verdict::skip(reason));
+    }
+    if nodes < rule.nodes_min {
+        return Some(Verdict::skip(format!(
             "needs at least {} nodes; the target has {nodes}",
             rule.nodes_min
+        )));
+    }
+    let missing = rule.needs.missing_from(have);
+    (!missing.is_empty()).then(|| {
+        Verdict::skip(format!(
+            "needs {} control from the target",
+            missing.names().join(" and ")
         ))
     })
 }
 
-fn skip_for_capabilities(rule: &Rule, have: Capabilities) -> Option<Verdict> {
-    let missing: Vec<&str> = [
-        (rule.needs.faults && !have.faults, "fault control"),
-        (rule.needs.admin && !have.admin, "admin control"),
-        (
-            rule.needs.introspection && !have.introspection,
-            "introspection",
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(missing, name)| missing.then_some(name))
-    .collect();
-    (!missing.is_empty())
-        .then(|| Verdict::skip(format!("needs {} from the target", missing.join(" and "))))
-}
-
-fn result(rule: &Rule, verdict: Verdict, client: &Client) -> RuleResult {
+fn result(
+    rule: &Rule,
+    verdict: Verdict,
+    transcript: Vec<Exchange>,
+    started: Instant,
+) -> RuleResult {
     RuleResult {
         id: rule.id,
         title: rule.title,
         source: rule.source,
+        strength: rule.strength,
         verdict,
-        transcript: client.take_transcript(),
+        transcript,
+        elapsed: started.elapsed(),
+        cleanup: None,
     }
 }
+
+/// Runs `work(i)` for every index on up to `jobs` threads; results in index order.
+fn on_threads<T: Send>(count: usize, jobs: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<T>>> = Mutex::new((0..count).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, count.max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= count {
+                    break;
+                }
+                let value = work(i);
+                slots.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(value);
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// The simulator
 
 /// The simulated target's control: world operations, called from the client node.
 struct SimControl {
     world: Arc<World>,
-}
-
-impl Control for SimControl {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            faults: true,
-            admin: true,
-            introspection: true,
-        }
-    }
-
-    fn kill(&self, node: usize) -> Result<(), String> {
-        self.check(node)?;
-        self.world.kill(node);
-        Ok(())
-    }
-
-    fn restart(&self, node: usize) -> Result<(), String> {
-        self.check(node)?;
-        self.world.restart(node);
-        Ok(())
-    }
-
-    fn set_retiring(&self, node: usize, on: bool) -> Result<(), String> {
-        self.check(node)?;
-        self.world.set_retiring(node, on);
-        Ok(())
-    }
-
-    fn replicas_of(&self, path: &str) -> Option<usize> {
-        let key = store_key_of(path)?;
-        Some(
-            (0..self.world.len())
-                .filter(|i| {
-                    Disk::lock(self.world.disk(*i))
-                        .get(&key)
-                        .is_some_and(|r| !r.deleted)
-                })
-                .count(),
-        )
-    }
 }
 
 impl SimControl {
@@ -167,6 +223,76 @@ impl SimControl {
             ))
         }
     }
+
+    fn apply(&self, fault: Fault) -> ControlFuture<'_, Result<(), String>> {
+        let done = self.world.apply(&fault).map(|_| ());
+        Box::pin(async move { done })
+    }
+}
+
+impl Control for SimControl {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            faults: true,
+            admin: true,
+            introspection: true,
+        }
+    }
+
+    fn kill(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        let done = self.check(node).map(|()| self.world.kill(node));
+        Box::pin(async move { done })
+    }
+
+    fn restart(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        let done = self.check(node).map(|()| self.world.restart(node));
+        Box::pin(async move { done })
+    }
+
+    fn pause(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        self.apply(Fault::Pause { node })
+    }
+
+    fn resume(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        self.apply(Fault::Resume { node })
+    }
+
+    fn partition(&self, nodes: Vec<usize>) -> ControlFuture<'_, Result<(), String>> {
+        self.apply(Fault::Partition {
+            groups: vec![nodes],
+        })
+    }
+
+    fn heal(&self) -> ControlFuture<'_, Result<(), String>> {
+        self.apply(Fault::Heal)
+    }
+
+    fn set_retiring(&self, node: usize, on: bool) -> ControlFuture<'_, Result<(), String>> {
+        let done = self.check(node).map(|()| self.world.set_retiring(node, on));
+        Box::pin(async move { done })
+    }
+
+    fn set_clock_skew(&self, node: usize, ms: i64) -> ControlFuture<'_, Result<(), String>> {
+        let done = self.check(node).and_then(|()| {
+            self.world
+                .apply(&replisim_sim::faults::Fault::Skew { node, ms })
+                .map(|_| ())
+        });
+        Box::pin(async move { done })
+    }
+
+    fn replicas_of(&self, path: &str) -> ControlFuture<'_, Option<usize>> {
+        let count = store_key_of(path).map(|key| {
+            (0..self.world.len())
+                .filter(|i| {
+                    Disk::lock(self.world.disk(*i))
+                        .get(&key)
+                        .is_some_and(|r| !r.deleted)
+                })
+                .count()
+        });
+        Box::pin(async move { count })
+    }
 }
 
 /// The reference node's store key for a path in the default domain.
@@ -178,16 +304,38 @@ fn store_key_of(path: &str) -> Option<String> {
     trimmed.contains('/').then(|| format!("n//{trimmed}"))
 }
 
+fn run_sim(
+    rules: &[Rule],
+    options: &RunOptions,
+    nodes: usize,
+    defects: &BTreeSet<Defect>,
+) -> Vec<RuleResult> {
+    // Each rule gets its own world on its own thread (`try_simulate`), so running several at
+    // once changes nothing in any of them.
+    on_threads(rules.len(), options.jobs, |i| {
+        run_sim_rule(rules[i], options, nodes, defects.clone())
+    })
+}
+
 fn run_sim_rule(
     rule: Rule,
     options: &RunOptions,
     nodes: usize,
     defects: BTreeSet<Defect>,
 ) -> RuleResult {
-    let client = Client::new(options.limits.clone());
-    if let Some(v) = skip_for_size(&rule, nodes) {
-        return result(&rule, v, &client);
+    let started = Instant::now();
+    let full = Capabilities {
+        faults: true,
+        admin: true,
+        introspection: true,
+    };
+    if let Some(v) = verdict_before_running(&rule, nodes, full) {
+        return result(&rule, v, Vec::new(), started);
     }
+    let Check::Run(check) = rule.check else {
+        return result(&rule, Verdict::skip("no check"), Vec::new(), started);
+    };
+    let client = Client::new(options.limits.clone());
     let seed = options.seed;
     let budget = options.rule_timeout;
     let check_client = client.clone();
@@ -205,7 +353,7 @@ fn run_sim_rule(
                 world: world.clone(),
             })),
         };
-        let check = (rule.check)(ctx);
+        let check = check(ctx);
         world
             .on_client(async move {
                 match replisim_sim::rt::timeout(budget, check).await {
@@ -224,10 +372,34 @@ fn run_sim_rule(
             e.message.lines().next().unwrap_or("")
         )),
     };
-    result(&rule, verdict, &client)
+    result(&rule, verdict, client.take_transcript(), started)
+}
+
+// ---------------------------------------------------------------------------------------
+// Real nodes over HTTP
+
+/// Whether a rule would disturb other rules running beside it on this target: it needs or
+/// uses faults or admin control, and the target offers it.
+fn disturbs(rule: &Rule, have: Capabilities) -> bool {
+    let wants = Capabilities {
+        faults: rule.needs.faults || rule.uses.faults,
+        admin: rule.needs.admin || rule.uses.admin,
+        introspection: false,
+    };
+    (wants.faults && have.faults) || (wants.admin && have.admin)
+}
+
+/// What every HTTP rule shares.
+struct HttpRun<'a> {
+    options: &'a RunOptions,
+    nodes: &'a [SocketAddr],
+    control: Option<Arc<dyn Control>>,
+    headers: Vec<(String, String)>,
+    nonce: u64,
 }
 
 fn run_http(rules: &[Rule], options: &RunOptions, nodes: &[SocketAddr]) -> Vec<RuleResult> {
+    let started = Instant::now();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -235,52 +407,302 @@ fn run_http(rules: &[Rule], options: &RunOptions, nodes: &[SocketAddr]) -> Vec<R
     {
         Ok(rt) => rt,
         Err(e) => {
-            let client = Client::new(options.limits.clone());
             return rules
                 .iter()
                 .map(|r| {
                     result(
                         r,
                         Verdict::fail(format!("could not start a runtime: {e}")),
-                        &client,
+                        Vec::new(),
+                        started,
                     )
                 })
                 .collect();
         }
     };
+    let control: Option<Arc<dyn Control>> = options
+        .fault_hook
+        .clone()
+        .map(|spec| Arc::new(HookControl::new(spec, nodes.to_vec())) as Arc<dyn Control>);
+    let have = control
+        .as_ref()
+        .map(|c| c.capabilities())
+        .unwrap_or_default();
+    let headers = options
+        .credentials
+        .iter()
+        .map(|c| ("Authorization".to_string(), c.authorization()))
+        .collect();
     // Buckets must not collide with earlier runs against the same cluster.
     let nonce = options.seed
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
-    runtime.block_on(async {
-        let mut results = Vec::new();
-        for rule in rules {
-            let client = Client::new(options.limits.clone());
-            let verdict = if let Some(v) = skip_for_size(rule, nodes.len()) {
-                v
-            } else if let Some(v) = skip_for_capabilities(rule, Capabilities::default()) {
-                v
-            } else {
-                let ctx = Ctx {
-                    nodes: nodes.to_vec(),
-                    client: client.clone(),
-                    bucket: bucket_for(rule, nonce),
-                    control: None,
-                };
-                match replisim_sim::rt::timeout(options.rule_timeout, (rule.check)(ctx)).await {
-                    Ok(v) => v,
-                    Err(_) => Verdict::fail(format!(
-                        "check did not finish within {:?}",
-                        options.rule_timeout
-                    )),
-                }
-            };
-            results.push(result(rule, verdict, &client));
+    let env = HttpRun {
+        options,
+        nodes,
+        control,
+        headers,
+        nonce,
+    };
+    let mut slots: Vec<Option<RuleResult>> = rules.iter().map(|_| None).collect();
+    let mut together = Vec::new();
+    let mut alone = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some(v) = verdict_before_running(rule, nodes.len(), have) {
+            slots[i] = Some(result(rule, v, Vec::new(), Instant::now()));
+        } else if disturbs(rule, have) {
+            alone.push(i);
+        } else {
+            together.push(i);
         }
-        results
-    })
+    }
+    runtime.block_on(async {
+        let env = &env;
+        let mut running = futures::stream::iter(together)
+            .map(|i| async move { (i, env.run_rule(&rules[i]).await) })
+            .buffer_unordered(options.jobs.max(1));
+        while let Some((i, r)) = running.next().await {
+            slots[i] = Some(r);
+        }
+        drop(running);
+        // Rules that kill, pause or retire nodes run one at a time, after the others.
+        for i in alone {
+            slots[i] = Some(env.run_rule(&rules[i]).await);
+        }
+    });
+    slots.into_iter().flatten().collect()
+}
+
+impl HttpRun<'_> {
+    async fn run_rule(&self, rule: &Rule) -> RuleResult {
+        let started = Instant::now();
+        let Check::Run(check) = rule.check else {
+            return result(rule, Verdict::skip("no check"), Vec::new(), started);
+        };
+        let client =
+            Client::new(self.options.limits.clone()).with_default_headers(self.headers.clone());
+        let ctx = Ctx {
+            nodes: self.nodes.to_vec(),
+            client: client.clone(),
+            bucket: bucket_for(rule, self.nonce),
+            control: self.control.clone(),
+        };
+        let budget = self.options.rule_timeout;
+        let mut verdict = match replisim_sim::rt::timeout(budget, check(ctx)).await {
+            Ok(v) => v,
+            Err(_) => Verdict::fail(format!("check did not finish within {budget:?}")),
+        };
+        let mut transcript = client.take_transcript();
+        let cleanup = if self.options.cleanup {
+            self.clean_up(&transcript).await
+        } else {
+            None
+        };
+        if let Some(c) = &cleanup {
+            if !c.problems.is_empty() {
+                verdict.evidence = format!(
+                    "{}; cleanup: could not delete {}",
+                    verdict.evidence,
+                    c.problems.join(", ")
+                );
+            }
+        }
+        for (_, value) in &self.headers {
+            for e in &mut transcript {
+                e.request_head = e.request_head.replace(value.as_str(), "<redacted>");
+            }
+        }
+        let mut r = result(rule, verdict, transcript, started);
+        r.cleanup = cleanup.map(|c| c.summary());
+        r
+    }
+
+    /// Deletes what the rule's successful writes created: objects newest first, then its
+    /// buckets (`recursive=now`). Bounded; never changes the verdict.
+    async fn clean_up(&self, transcript: &[Exchange]) -> Option<Cleanup> {
+        let (objects, contexts) = written_paths(transcript);
+        if objects.is_empty() && contexts.is_empty() {
+            return None;
+        }
+        let client =
+            Client::new(self.options.limits.clone()).with_default_headers(self.headers.clone());
+        let mut report = Cleanup::default();
+        let budget = self.options.rule_timeout.min(Duration::from_secs(60));
+        let work = async {
+            let mut conflicted = Vec::new();
+            for path in objects.iter().rev() {
+                match delete(&client, self.nodes[0], path).await {
+                    Deleted::Gone => report.deleted += 1,
+                    Deleted::Conflict => conflicted.push(path.clone()),
+                    Deleted::Refused(why) => report.problems.push(why),
+                }
+            }
+            if !conflicted.is_empty() {
+                // 409: the delete came within the second of the rule's last update
+                // (SCSP-19); deletes a second later are ordered after it.
+                replisim_sim::rt::sleep(Duration::from_millis(1100)).await;
+                for path in &conflicted {
+                    match delete(&client, self.nodes[0], path).await {
+                        Deleted::Gone => report.deleted += 1,
+                        Deleted::Conflict => report.problems.push(format!("DELETE {path} → 409")),
+                        Deleted::Refused(why) => report.problems.push(why),
+                    }
+                }
+            }
+            for path in contexts.iter().rev() {
+                let target = with_query(path, "recursive=now");
+                match delete(&client, self.nodes[0], &target).await {
+                    Deleted::Gone => report.contexts_deleted += 1,
+                    Deleted::Refused(why) if why.ends_with("→ 501") || why.ends_with("→ 405") => {
+                        report.contexts_kept.push(why)
+                    }
+                    Deleted::Conflict => report.problems.push(format!("DELETE {target} → 409")),
+                    Deleted::Refused(why) => report.problems.push(why),
+                }
+            }
+        };
+        if replisim_sim::rt::timeout(budget, work).await.is_err() {
+            report.problems.push(format!(
+                "everything: cleanup did not finish within {budget:?}"
+            ));
+        }
+        Some(report)
+    }
+}
+
+/// What a cleanup pass did.
+#[derive(Debug, Default)]
+struct Cleanup {
+    deleted: usize,
+    contexts_deleted: usize,
+    contexts_kept: Vec<String>,
+    problems: Vec<String>,
+}
+
+impl Cleanup {
+    fn summary(&self) -> String {
+        let mut parts = vec![format!("deleted {} objects", self.deleted)];
+        if self.contexts_deleted > 0 {
+            parts.push(format!("{} buckets", self.contexts_deleted));
+        }
+        if !self.contexts_kept.is_empty() {
+            parts.push(format!(
+                "left buckets the target cannot delete ({})",
+                self.contexts_kept.join(", ")
+            ));
+        }
+        if !self.problems.is_empty() {
+            parts.push(format!("could not delete {}", self.problems.join(", ")));
+        }
+        parts.join("; ")
+    }
+}
+
+enum Deleted {
+    Gone,
+    Conflict,
+    Refused(String),
+}
+
+async fn delete(client: &Client, access: SocketAddr, target: &str) -> Deleted {
+    let mut session = Session::new(client.clone(), access);
+    match session.request(&Request::new("DELETE", target)).await {
+        Ok(done) => match done.response.status {
+            200 | 202 | 204 | 404 => Deleted::Gone,
+            409 => Deleted::Conflict,
+            other => Deleted::Refused(format!("DELETE {target} → {other}")),
+        },
+        Err(e) => Deleted::Refused(format!("DELETE {target} ({e})")),
+    }
+}
+
+fn with_query(path: &str, arg: &str) -> String {
+    if path.contains('?') {
+        format!("{path}&{arg}")
+    } else {
+        format!("{path}?{arg}")
+    }
+}
+
+/// The paths the transcript's successful writes created, in order of first creation:
+/// objects (`/bucket/name`, `/<uuid>`) and contexts (`/bucket`). A `domain=` argument of the
+/// write is kept, so that the delete addresses the same domain.
+fn written_paths(transcript: &[Exchange]) -> (Vec<String>, Vec<String>) {
+    let mut objects = Vec::new();
+    let mut contexts = Vec::new();
+    for e in transcript {
+        if e.outcome != Ok(201) {
+            continue;
+        }
+        let request_line = e.request_head.lines().next().unwrap_or("");
+        let mut parts = request_line.split(' ');
+        let method = parts.next().unwrap_or("");
+        let request_target = parts.next().unwrap_or("");
+        if method.eq_ignore_ascii_case("DELETE") {
+            continue;
+        }
+        let final_head = e
+            .response_head
+            .split("\r\n\r\n")
+            .filter(|h| !h.trim().is_empty())
+            .last()
+            .unwrap_or("");
+        let location = final_head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("location")
+                .then(|| value.trim())
+        });
+        let path = match location {
+            Some(loc) => path_of(loc),
+            None => path_of(request_target),
+        };
+        let segments: Vec<&str> = path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        if segments.is_empty() {
+            continue;
+        }
+        let is_context = segments.len() == 1 && !crate::rules::common::is_uuid(segments[0]);
+        let domain = request_target.split_once('?').and_then(|(_, q)| {
+            q.split('&')
+                .find(|a| a.to_ascii_lowercase().starts_with("domain="))
+        });
+        let path = match domain {
+            Some(arg) => format!("{path}?{arg}"),
+            None => path,
+        };
+        let list = if is_context {
+            &mut contexts
+        } else {
+            &mut objects
+        };
+        if !list.contains(&path) {
+            list.push(path);
+        }
+    }
+    (objects, contexts)
+}
+
+/// The path of an absolute or origin-form URI, without query or fragment.
+fn path_of(uri: &str) -> String {
+    let rest = match uri.find("://") {
+        Some(i) => {
+            let after = &uri[i + 3..];
+            after.find('/').map_or("/", |p| &after[p..])
+        }
+        None => uri,
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or("/");
+    if path.is_empty() {
+        "/".to_string()
+    } else {
+        path.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -295,5 +717,56 @@ mod tests {
             Some("u/41a140b5271dc8d22ff8d027176a0821".to_string())
         );
         assert_eq!(store_key_of("/bucket"), None);
+    }
+
+    #[test]
+    fn basic_credentials_encode() {
+        let c = Credentials {
+            user: "Aladdin".into(),
+            password: "open sesame".into(),
+        };
+        assert_eq!(c.authorization(), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b""), "");
+        assert!(!format!("{c:?}").contains("sesame"));
+    }
+
+    fn exchange(request: &str, response: &str, status: u16) -> Exchange {
+        Exchange {
+            addr: "127.0.0.1:1".parse().expect("addr"),
+            request_head: request.to_string(),
+            request_body_len: 0,
+            response_head: response.to_string(),
+            response_body_preview: String::new(),
+            elapsed: Duration::ZERO,
+            outcome: Ok(status),
+        }
+    }
+
+    #[test]
+    fn cleanup_finds_what_writes_created() {
+        let uuid = "41a140b5271dc8d22ff8d027176a0821";
+        let transcript = vec![
+            exchange("POST /b HTTP/1.1\r\n", "HTTP/1.1 201 Created\r\nLocation: http://10.0.0.1:80/b\r\n\r\n", 201),
+            exchange("POST /b/x HTTP/1.1\r\n", "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://10.0.0.2/b/x?auth=1\r\n\r\n", 307),
+            exchange("POST /b/x?auth=1 HTTP/1.1\r\n", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nLocation: http://10.0.0.2:80/b/x\r\n\r\n", 201),
+            exchange("POST /b/x HTTP/1.1\r\n", "HTTP/1.1 201 Created\r\nlocation: http://10.0.0.2:80/b/x\r\n\r\n", 201),
+            exchange("POST / HTTP/1.1\r\n", &format!("HTTP/1.1 201 Created\r\nLocation: http://10.0.0.3/{uuid}\r\n\r\n"), 201),
+            exchange("POST /b/y?domain=d.example HTTP/1.1\r\n", "HTTP/1.1 201 Created\r\n\r\n", 201),
+            exchange("DELETE /b/z HTTP/1.1\r\n", "HTTP/1.1 201 Created\r\n\r\n", 201),
+        ];
+        let (objects, contexts) = written_paths(&transcript);
+        assert_eq!(
+            objects,
+            vec![
+                "/b/x".to_string(),
+                format!("/{uuid}"),
+                "/b/y?domain=d.example".to_string()
+            ]
+        );
+        assert_eq!(contexts, vec!["/b".to_string()]);
+        assert_eq!(with_query("/b", "recursive=now"), "/b?recursive=now");
+        assert_eq!(path_of("http://h:1"), "/");
     }
 }

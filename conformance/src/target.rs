@@ -4,7 +4,9 @@
 //! Architecture invariant: rule checks see a target only through `Ctx`: node addresses, the
 //! strict client and the optional `Control`. They never import the reference node.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +14,9 @@ use crate::client::{Client, Followed, Request, Session};
 use crate::verdict::Verdict;
 
 /// What a target lets the harness do besides sending HTTP.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Capabilities {
-    /// Kill and restart nodes.
+    /// Kill, restart, pause, resume and partition nodes.
     pub faults: bool,
     /// Operator switches (retire a node so that it answers 301).
     pub admin: bool,
@@ -22,20 +24,104 @@ pub struct Capabilities {
     pub introspection: bool,
 }
 
-/// Control over a target beyond HTTP. Each method may fail with a reason (a vendor hook
-/// that exits non-zero, say); checks turn that into a failed or skipped rule.
+impl Capabilities {
+    /// Nothing but HTTP: what a rule that only sends requests needs.
+    pub const NONE: Capabilities = Capabilities {
+        faults: false,
+        admin: false,
+        introspection: false,
+    };
+
+    /// Names of the capabilities set, for tables and skip reasons.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (self.faults, "faults"),
+            (self.admin, "admin"),
+            (self.introspection, "introspection"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    /// The capabilities of `self` that `have` lacks.
+    pub fn missing_from(self, have: Capabilities) -> Capabilities {
+        Capabilities {
+            faults: self.faults && !have.faults,
+            admin: self.admin && !have.admin,
+            introspection: self.introspection && !have.introspection,
+        }
+    }
+
+    /// True when no capability is set.
+    pub fn is_empty(self) -> bool {
+        self == Capabilities::NONE
+    }
+}
+
+/// What a [`Control`] operation returns: a boxed future, so that controls can wait for a
+/// process (the fault hook) or act at once (the simulated world).
+pub type ControlFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+fn unsupported<T: Send + 'static>(what: &str) -> ControlFuture<'static, Result<T, String>> {
+    let message = format!("this target cannot {what}");
+    Box::pin(async move { Err(message) })
+}
+
+/// Control over a target beyond HTTP. Each operation may fail with a reason (a vendor hook
+/// that exits non-zero, say); checks turn that into a failed or skipped rule. Nodes are
+/// 0-based indexes into the node list. Every operation defaults to "not supported", so a
+/// control implements only what it can do and says so in [`Control::capabilities`].
 pub trait Control: Send + Sync {
     /// What this control can do.
     fn capabilities(&self) -> Capabilities;
-    /// Stops node `node` (index into the node list) at once.
-    fn kill(&self, node: usize) -> Result<(), String>;
-    /// Starts node `node` again.
-    fn restart(&self, node: usize) -> Result<(), String>;
-    /// Marks node `node` retiring (it should send clients away with 301) or not.
-    fn set_retiring(&self, node: usize, on: bool) -> Result<(), String>;
+    /// Stops node `node` at once (faults).
+    fn kill(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        let _ = node;
+        unsupported("kill nodes")
+    }
+    /// Starts a killed node `node` again (faults).
+    fn restart(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        let _ = node;
+        unsupported("restart nodes")
+    }
+    /// Freezes node `node`: it keeps its connections but answers nothing (faults).
+    fn pause(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        let _ = node;
+        unsupported("pause nodes")
+    }
+    /// Unfreezes a paused node (faults).
+    fn resume(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        let _ = node;
+        unsupported("resume nodes")
+    }
+    /// Cuts the listed nodes off from the others, both ways (faults). Clients still reach
+    /// every node.
+    fn partition(&self, nodes: Vec<usize>) -> ControlFuture<'_, Result<(), String>> {
+        let _ = nodes;
+        unsupported("partition nodes")
+    }
+    /// Ends every partition (faults).
+    fn heal(&self) -> ControlFuture<'_, Result<(), String>> {
+        unsupported("heal partitions")
+    }
+    /// Marks node `node` retiring (it should send clients away with 301) or not (admin).
+    fn set_retiring(&self, node: usize, on: bool) -> ControlFuture<'_, Result<(), String>> {
+        let _ = (node, on);
+        unsupported("retire nodes")
+    }
+    /// Sets node `node`'s clock offset from real time, in milliseconds (admin: a clock the
+    /// harness can move, as the simulator's node clocks are).
+    fn set_clock_skew(&self, node: usize, ms: i64) -> ControlFuture<'_, Result<(), String>> {
+        let _ = (node, ms);
+        unsupported("move node clocks")
+    }
     /// How many nodes hold a live copy of the object at `path` (`/bucket/name` or `/<uuid>`)
-    /// in the default domain; `None` when the target cannot tell.
-    fn replicas_of(&self, path: &str) -> Option<usize>;
+    /// in the default domain; `None` when the target cannot tell (introspection).
+    fn replicas_of(&self, path: &str) -> ControlFuture<'_, Option<usize>> {
+        let _ = path;
+        Box::pin(async { None })
+    }
 }
 
 /// Everything one rule check gets.

@@ -1,6 +1,9 @@
 //! What a rule check returns: pass, fail or skip, always with evidence. Reporters format
 //! verdicts; they never decide them.
 
+use std::time::Duration;
+
+use crate::catalog::Strength;
 use crate::client::{ClientError, Exchange};
 
 /// The three outcomes of a rule.
@@ -77,8 +80,16 @@ pub struct RuleResult {
     pub title: &'static str,
     /// Where the rule comes from.
     pub source: &'static str,
+    /// How binding the rule is (reports show it; a vendor may select by it).
+    pub strength: Strength,
     /// The verdict.
     pub verdict: Verdict,
-    /// Every exchange the check made, oldest first.
+    /// Every exchange the check made, oldest first (credentials redacted).
     pub transcript: Vec<Exchange>,
+    /// Wall-clock time the rule took, cleanup included.
+    pub elapsed: Duration,
+    /// What cleaning up after the rule did, when it did anything (HTTP targets only).
+    /// Cleanup never changes the verdict; a cleanup problem is also appended to the
+    /// evidence.
+    pub cleanup: Option<String>,
 }

@@ -301,6 +301,7 @@ impl std::error::Error for ClientError {}
 pub struct Client {
     limits: Limits,
     transcript: Arc<Mutex<Vec<Exchange>>>,
+    default_headers: Arc<Vec<(String, String)>>,
 }
 
 impl Client {
@@ -309,7 +310,16 @@ impl Client {
         Self {
             limits,
             transcript: Arc::new(Mutex::new(Vec::new())),
+            default_headers: Arc::new(Vec::new()),
         }
+    }
+
+    /// Adds these headers to every request sent with [`Client::send`] that does not carry a
+    /// header of the same name (credentials for protected domains, say). Raw requests
+    /// ([`Client::send_raw`]) are sent exactly as given.
+    pub fn with_default_headers(mut self, headers: Vec<(String, String)>) -> Self {
+        self.default_headers = Arc::new(headers);
+        self
     }
 
     /// The limits every exchange of this client obeys.
@@ -325,6 +335,19 @@ impl Client {
         host: &str,
         req: &Request,
     ) -> Result<Response, ClientError> {
+        let with_defaults;
+        let req = if self.default_headers.is_empty() {
+            req
+        } else {
+            let mut r = req.clone();
+            for (name, value) in self.default_headers.iter() {
+                if r.header_value(name).is_none() {
+                    r.headers.push((name.clone(), value.clone()));
+                }
+            }
+            with_defaults = r;
+            &with_defaults
+        };
         let plan = match wire::encode(req, host) {
             Ok(plan) => plan,
             Err(e) => {

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::catalog::{Rule, Strength};
+use crate::catalog::{Check, Rule, Strength};
 use crate::check_fn;
 use crate::client::{parse_location, Request, Response};
 use crate::rules::common::{expect_status, require_header};
@@ -22,7 +22,8 @@ pub const RULES: [Rule; 2] = [
             admin: true,
             introspection: false,
         },
-        check: scsp_3,
+        uses: Capabilities::NONE,
+        check: Check::Run(scsp_3),
     },
     Rule {
         id: "SCSP-4",
@@ -35,7 +36,8 @@ pub const RULES: [Rule; 2] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_4,
+        uses: Capabilities::NONE,
+        check: Check::Run(scsp_4),
     },
 ];
 
@@ -75,9 +77,10 @@ async fn check_scsp_3(ctx: &Ctx) -> Result<String, Verdict> {
     let retiring = ctx.nodes.len() - 1;
     control
         .set_retiring(retiring, true)
+        .await
         .map_err(|e| Verdict::skip(format!("could not retire node {retiring}: {e}")))?;
     let result = retiring_node_moves_clients(ctx, retiring).await;
-    let restored = control.set_retiring(retiring, false);
+    let restored = control.set_retiring(retiring, false).await;
     let evidence = result?;
     restored.map_err(|e| Verdict::fail(format!("could not un-retire node {retiring}: {e}")))?;
     Ok(evidence)

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::catalog::{Rule, Strength};
+use crate::catalog::{Check, Rule, Strength};
 use crate::check_fn;
 use crate::client::Request;
 use crate::rules::common::{expect_status, replica_count, require_header};
@@ -22,7 +22,12 @@ pub const RULES: [Rule; 4] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_7,
+        uses: Capabilities {
+            faults: true,
+            admin: false,
+            introspection: false,
+        },
+        check: Check::Run(scsp_7),
     },
     Rule {
         id: "SCSP-8",
@@ -35,7 +40,12 @@ pub const RULES: [Rule; 4] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_8,
+        uses: Capabilities {
+            faults: true,
+            admin: false,
+            introspection: true,
+        },
+        check: Check::Run(scsp_8),
     },
     Rule {
         id: "SCSP-9",
@@ -48,7 +58,8 @@ pub const RULES: [Rule; 4] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_9,
+        uses: Capabilities::NONE,
+        check: Check::Run(scsp_9),
     },
     Rule {
         id: "SCSP-10",
@@ -61,7 +72,8 @@ pub const RULES: [Rule; 4] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_10,
+        uses: Capabilities::NONE,
+        check: Check::Run(scsp_10),
     },
 ];
 
@@ -79,9 +91,9 @@ where
     let control = ctx.control_with(|c| c.faults)?.clone();
     let mut killed = Vec::new();
     for node in 1..ctx.nodes.len() {
-        if let Err(e) = control.kill(node) {
+        if let Err(e) = control.kill(node).await {
             for k in killed {
-                let _ = control.restart(k);
+                let _ = control.restart(k).await;
             }
             return Some(Err(Verdict::skip(format!(
                 "could not kill node {node}: {e}"
@@ -91,7 +103,7 @@ where
     }
     let result = body().await;
     for node in killed {
-        if let Err(e) = control.restart(node) {
+        if let Err(e) = control.restart(node).await {
             return Some(Err(Verdict::fail(format!(
                 "could not restart node {node}: {e}"
             ))));
@@ -154,10 +166,11 @@ async fn check_scsp_8(ctx: &Ctx) -> Result<String, Verdict> {
         )));
     }
     let mut evidence = format!("replicate=2 → Replica-Count {claimed}");
-    if let Some(actual) = ctx
-        .control_with(|c| c.introspection)
-        .and_then(|c| c.replicas_of(&path))
-    {
+    let actual = match ctx.control_with(|c| c.introspection) {
+        Some(c) => c.replicas_of(&path).await,
+        None => None,
+    };
+    if let Some(actual) = actual {
         if actual != claimed {
             return Err(Verdict::fail(format!(
                 "Replica-Count says {claimed} but {actual} nodes hold the object"

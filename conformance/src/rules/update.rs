@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::catalog::{Rule, Strength};
+use crate::catalog::{Check, Rule, Strength};
 use crate::check_fn;
 use crate::client::Request;
 use crate::rules::common::{expect_status, last_segment, require_header};
@@ -23,7 +23,8 @@ pub const RULES: [Rule; 2] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_17,
+        uses: Capabilities::NONE,
+        check: Check::Run(scsp_17),
     },
     Rule {
         id: "SCSP-18",
@@ -36,7 +37,8 @@ pub const RULES: [Rule; 2] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_18,
+        uses: Capabilities::NONE,
+        check: Check::Run(scsp_18),
     },
 ];
 

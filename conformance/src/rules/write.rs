@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::catalog::{Rule, Strength};
+use crate::catalog::{Check, Rule, Strength};
 use crate::check_fn;
 use crate::client::Request;
 use crate::rules::common::{expect_status, is_uuid, last_segment, require_header};
@@ -22,7 +22,8 @@ pub const RULES: [Rule; 4] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_1,
+        uses: Capabilities::NONE,
+        check: Check::Run(scsp_1),
     },
     Rule {
         id: "SCSP-2",
@@ -35,7 +36,8 @@ pub const RULES: [Rule; 4] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_2,
+        uses: Capabilities::NONE,
+        check: Check::Run(scsp_2),
     },
     Rule {
         id: "SCSP-12",
@@ -48,7 +50,8 @@ pub const RULES: [Rule; 4] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_12,
+        uses: Capabilities::NONE,
+        check: Check::Run(scsp_12),
     },
     Rule {
         id: "SCSP-14",
@@ -61,7 +64,8 @@ pub const RULES: [Rule; 4] = [
             admin: false,
             introspection: false,
         },
-        check: scsp_14,
+        uses: Capabilities::NONE,
+        check: Check::Run(scsp_14),
     },
 ];
 

@@ -1,0 +1,211 @@
+//! The fault hook: how a vendor lets the harness inject faults into a real cluster.
+//!
+//! `replisim check --target … --fault-hook CMD` runs, for each operation,
+//!
+//! ```text
+//! /bin/sh -c 'CMD "$@"' replisim-fault-hook VERB NODE...
+//! ```
+//!
+//! so `CMD` may carry its own arguments (`--fault-hook "./faults.sh --cluster lab"`) and the
+//! verb and nodes arrive as separate, unquoted-safe arguments. Verbs: `kill NODE`,
+//! `restart NODE`, `pause NODE`, `resume NODE`, `partition NODE...` (cut the listed nodes off
+//! from the others) and `heal` (end every partition). NODE is the 0-based index of the node
+//! in the `--target` list; `REPLISIM_NODES` holds that list (`host:port,host:port,…`) so a
+//! hook can map an index to a machine.
+//!
+//! The hook must return once the operation has taken effect (a killed node no longer
+//! answers; a restarted node serves again) and exit 0. Any other exit status, or running
+//! past the timeout (the hook is then killed), is an error whose text (status and the last
+//! line of standard error) becomes the skip or fail reason of the rule that asked. A hook
+//! that cannot do some verb should exit non-zero saying so.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::target::{Capabilities, Control, ControlFuture};
+
+/// How to call the fault hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookSpec {
+    /// The command, run by `/bin/sh -c` with the verb and nodes appended as arguments.
+    pub command: String,
+    /// How long one call may take before it is killed and counted as failed.
+    pub timeout: Duration,
+}
+
+impl HookSpec {
+    /// A hook with the default 60-second timeout.
+    pub fn new(command: impl Into<String>) -> Self {
+        Self {
+            command: command.into(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// [`Control`] for a real cluster through the fault hook: faults only. Retiring nodes and
+/// counting replicas stay unsupported.
+#[derive(Debug, Clone)]
+pub struct HookControl {
+    spec: HookSpec,
+    nodes: Vec<SocketAddr>,
+}
+
+impl HookControl {
+    /// A control that calls `spec` for the cluster `nodes` (in `--target` order).
+    pub fn new(spec: HookSpec, nodes: Vec<SocketAddr>) -> Self {
+        Self { spec, nodes }
+    }
+
+    /// Runs the hook with `verb` and `nodes`; `Ok` on exit status 0.
+    pub async fn call(&self, verb: &str, nodes: &[usize]) -> Result<(), String> {
+        let mut args: Vec<String> = vec![verb.to_string()];
+        for &n in nodes {
+            if n >= self.nodes.len() {
+                return Err(format!(
+                    "no node {n}: the target has {} nodes (0-based)",
+                    self.nodes.len()
+                ));
+            }
+            args.push(n.to_string());
+        }
+        let shown = format!("fault hook `{} {}`", self.spec.command, args.join(" "));
+        let listed: Vec<String> = self.nodes.iter().map(|a| a.to_string()).collect();
+        let mut command = tokio::process::Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(format!("{} \"$@\"", self.spec.command))
+            .arg("replisim-fault-hook")
+            .args(&args)
+            .env("REPLISIM_NODES", listed.join(","))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let child = command
+            .spawn()
+            .map_err(|e| format!("{shown} could not start: {e}"))?;
+        // Dropping the `wait_with_output` future on timeout drops the child, which kills it.
+        match tokio::time::timeout(self.spec.timeout, child.wait_with_output()).await {
+            Err(_) => Err(format!(
+                "{shown} did not finish within {:?} and was killed",
+                self.spec.timeout
+            )),
+            Ok(Err(e)) => Err(format!("{shown} failed: {e}")),
+            Ok(Ok(output)) if output.status.success() => Ok(()),
+            Ok(Ok(output)) => {
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                let last = stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .trim();
+                let last: String = last.chars().take(200).collect();
+                let status = match output.status.code() {
+                    Some(code) => format!("exited with status {code}"),
+                    None => "was killed by a signal".to_string(),
+                };
+                Err(if last.is_empty() {
+                    format!("{shown} {status}")
+                } else {
+                    format!("{shown} {status}: {last}")
+                })
+            }
+        }
+    }
+}
+
+impl Control for HookControl {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            faults: true,
+            ..Capabilities::NONE
+        }
+    }
+
+    fn kill(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.call("kill", &[node]).await })
+    }
+
+    fn restart(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.call("restart", &[node]).await })
+    }
+
+    fn pause(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.call("pause", &[node]).await })
+    }
+
+    fn resume(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.call("resume", &[node]).await })
+    }
+
+    fn partition(&self, nodes: Vec<usize>) -> ControlFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.call("partition", &nodes).await })
+    }
+
+    fn heal(&self) -> ControlFuture<'_, Result<(), String>> {
+        Box::pin(self.call("heal", &[]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn control(command: &str, timeout: Duration) -> HookControl {
+        HookControl::new(
+            HookSpec {
+                command: command.to_string(),
+                timeout,
+            },
+            vec![
+                "127.0.0.1:1".parse().expect("addr"),
+                "127.0.0.1:2".parse().expect("addr"),
+            ],
+        )
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn arguments_and_node_list_reach_the_hook() {
+        let c = control(
+            r#"f() { test "$1 $2 $REPLISIM_NODES" = "kill 1 127.0.0.1:1,127.0.0.1:2"; }; f"#,
+            Duration::from_secs(10),
+        );
+        runtime().block_on(async {
+            assert_eq!(c.kill(1).await, Ok(()));
+            let err = c.restart(1).await.unwrap_err();
+            assert!(err.contains("exited with status 1"), "{err}");
+            let err = c.kill(2).await.unwrap_err();
+            assert!(err.contains("no node 2"), "{err}");
+        });
+    }
+
+    #[test]
+    fn failures_and_timeouts_are_reasons() {
+        runtime().block_on(async {
+            let c = control(
+                "f() { echo \"cannot $1 here\" >&2; exit 3; }; f",
+                Duration::from_secs(10),
+            );
+            let err = c.pause(0).await.unwrap_err();
+            assert!(
+                err.contains("status 3") && err.contains("cannot pause here"),
+                "{err}"
+            );
+            let c = control("exec sleep 30; :", Duration::from_millis(200));
+            let started = std::time::Instant::now();
+            let err = c.heal().await.unwrap_err();
+            assert!(err.contains("did not finish within"), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(10));
+        });
+    }
+}

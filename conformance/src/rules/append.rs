@@ -1,0 +1,66 @@
+//! APPEND rules: SCSP-29.
+
+use bytes::Bytes;
+
+use crate::catalog::{Check, Rule, Strength};
+use crate::check_fn;
+use crate::client::Request;
+use crate::rules::common::{expect_status, last_segment, require_header};
+use crate::rules::copy::{get, head, write};
+use crate::target::{Capabilities, Ctx};
+use crate::verdict::Verdict;
+
+/// The APPEND rules.
+pub const RULES: [Rule; 1] = [Rule {
+    id: "SCSP-29",
+    title: "APPEND adds bytes with no separator and keeps metadata, name and UUID",
+    source: "PF/2443821386",
+    strength: Strength::Must,
+    nodes_min: 1,
+    needs: Capabilities::NONE,
+    uses: Capabilities::NONE,
+    check: Check::Run(scsp_29),
+}];
+
+check_fn!(scsp_29, check_scsp_29);
+
+async fn check_scsp_29(ctx: &Ctx) -> Result<String, Verdict> {
+    ctx.ensure_bucket().await?;
+    let path = ctx.object("scsp-29");
+    write(ctx, &path, &[("X-Color-Meta", "green")], b"abc").await?;
+    ctx.next_second().await;
+    let appended = ctx
+        .request(0, &Request::new("APPEND", path.clone()).body(Bytes::from_static(b"def")))
+        .await?
+        .response;
+    expect_status(&appended, &[201], "APPEND to a named object")?;
+    let content = get(ctx, &path).await?;
+    if &content.body[..] != b"abcdef" {
+        return Err(Verdict::fail(format!(
+            "after APPEND of `def` to `abc` the object reads `{}`",
+            String::from_utf8_lossy(&content.body)
+        )));
+    }
+    if head(ctx, &path).await?.header("x-color-meta") != Some("green") {
+        return Err(Verdict::fail("APPEND dropped the object's metadata"));
+    }
+    let alias = ctx
+        .request(0, &Request::new("POST", "/?alias").body(Bytes::from_static(b"1")))
+        .await?
+        .response;
+    expect_status(&alias, &[201], "alias WRITE")?;
+    let uuid = require_header(&alias, "content-uuid", "alias WRITE")?.to_string();
+    ctx.next_second().await;
+    let more = ctx
+        .request(0, &Request::new("APPEND", format!("/{uuid}")).body(Bytes::from_static(b"2")))
+        .await?
+        .response;
+    expect_status(&more, &[201], "APPEND to an alias")?;
+    if last_segment(require_header(&more, "location", "APPEND to an alias")?) != uuid {
+        return Err(Verdict::fail("APPEND to an alias changed its UUID"));
+    }
+    if &get(ctx, &format!("/{uuid}")).await?.body[..] != b"12" {
+        return Err(Verdict::fail("APPEND to an alias did not concatenate"));
+    }
+    Ok("abc + def = abcdef, metadata kept; alias APPEND kept its UUID".to_string())
+}
