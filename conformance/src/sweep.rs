@@ -13,6 +13,9 @@ use replisim_sim::faults::FaultKind;
 use replisim_sim::invariants::Invariant;
 use replisim_sim::sweep::{run_seed, SeedReport, SweepConfig};
 
+/// Reports of finished seeds, and seeds whose simulation crashed with its message.
+type Collected = (Vec<SeedReport>, Vec<(u64, String)>);
+
 /// A finished sweep.
 #[derive(Debug, Clone)]
 pub struct SweepOutcome {
@@ -74,7 +77,7 @@ pub fn run(
     let total = seeds.end.saturating_sub(seeds.start);
     let next = AtomicU64::new(seeds.start);
     let done = AtomicU64::new(0);
-    let results: Mutex<(Vec<SeedReport>, Vec<(u64, String)>)> =
+    let results: Mutex<Collected> =
         Mutex::new((Vec::new(), Vec::new()));
     let config = Arc::new(config.clone());
     std::thread::scope(|scope| {

@@ -136,8 +136,8 @@ fn a_crash_during_assembly_leaves_no_object_and_no_success() {
             }
             Err(e) => eprintln!("completion cut off as expected: {e}"),
         }
-        for node in 1..4 {
-            let seen = send(a[node], Request::new("GET", "/b/crash")).await;
+        for (node, addr) in a.iter().enumerate().skip(1) {
+            let seen = send(*addr, Request::new("GET", "/b/crash")).await;
             assert_eq!(seen.status, 404, "node {node} shows an object after a crashed assembly");
         }
         world.restart(0);

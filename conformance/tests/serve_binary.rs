@@ -43,7 +43,6 @@ fn start_server() -> (Server, Vec<SocketAddr>) {
             .recv_timeout(Duration::from_secs(30))
             .expect("serve prints its node addresses within 30 s");
         if let Some(url) = line
-            .trim()
             .split_whitespace()
             .nth(1)
             .filter(|_| line.trim().starts_with("node"))

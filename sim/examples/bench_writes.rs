@@ -417,29 +417,30 @@ async fn seed_workload() -> Result<SeedRun, String> {
         .await
 }
 
-/// Runs seeds `0..seeds`, `jobs` at a time; returns the wall time and each seed's result.
-fn run_seeds(seeds: u64, jobs: usize) -> Result<(Duration, Vec<SeedRun>), String> {
+/// Runs seeds `0..seeds`, `jobs` at a time; returns the time spent and each seed's result.
+fn run_seeds(seeds: u64, jobs: usize) -> Result<(Spent, Vec<SeedRun>), String> {
     let next = AtomicU64::new(0);
     let results: Mutex<Vec<Option<Result<SeedRun, String>>>> =
         Mutex::new(vec![None; seeds as usize]);
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::SeqCst);
-                if seed >= seeds {
-                    break;
-                }
-                let outcome = match try_simulate(seed, SEED_TIME_LIMIT, seed_workload) {
-                    Ok(Ok(run)) => Ok(run),
-                    Ok(Err(e)) => Err(format!("seed {seed}: {e}")),
-                    Err(e) => Err(e.to_string()),
-                };
-                results.lock().unwrap_or_else(|p| p.into_inner())[seed as usize] = Some(outcome);
-            });
-        }
+    let (spent, ()) = Spent::measure(|| {
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                scope.spawn(|| loop {
+                    let seed = next.fetch_add(1, Ordering::SeqCst);
+                    if seed >= seeds {
+                        break;
+                    }
+                    let outcome = match try_simulate(seed, SEED_TIME_LIMIT, seed_workload) {
+                        Ok(Ok(run)) => Ok(run),
+                        Ok(Err(e)) => Err(format!("seed {seed}: {e}")),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    results.lock().unwrap_or_else(|p| p.into_inner())[seed as usize] =
+                        Some(outcome);
+                });
+            }
+        })
     });
-    let wall = started.elapsed();
     let mut runs = Vec::with_capacity(seeds as usize);
     for (seed, slot) in results
         .into_inner()
@@ -453,7 +454,7 @@ fn run_seeds(seeds: u64, jobs: usize) -> Result<(Duration, Vec<SeedRun>), String
             None => return Err(format!("seed {seed}: never ran")),
         }
     }
-    Ok((wall, runs))
+    Ok((spent, runs))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -512,6 +513,49 @@ fn per_second(count: f64, wall: Duration) -> f64 {
     count / wall.as_secs_f64()
 }
 
+/// User + system CPU time of this whole process so far (finished threads included), from
+/// `/proc/self/stat` in USER_HZ ticks (100 per second on Linux): 10 ms resolution. `None`
+/// where there is no procfs. Read on a thread outside any simulation (madsim does not
+/// intercept file reads anyway).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; fields after it start at `state` (field 3).
+    let (_, after_name) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
+    let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Wall time and process CPU time of one phase. CPU time shows how much of the wall time
+/// the benchmark really had the cores (the machine may be shared).
+#[derive(Debug, Clone, Copy)]
+struct Spent {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+impl Spent {
+    fn measure<T>(work: impl FnOnce() -> T) -> (Spent, T) {
+        let cpu_before = process_cpu();
+        let started = Instant::now();
+        let value = work();
+        let wall = started.elapsed();
+        let cpu = match (cpu_before, process_cpu()) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        };
+        (Spent { wall, cpu }, value)
+    }
+
+    fn cpu_text(&self) -> String {
+        match self.cpu {
+            Some(cpu) => format!("{:.2} s", cpu.as_secs_f64()),
+            None => "n/a".to_string(),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let args = match parse_args(&raw) {
@@ -557,11 +601,12 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
 
     // Figure 1.
     let writes = args.writes;
-    let started = Instant::now();
-    let big = try_simulate(0, BIG_RUN_TIME_LIMIT, move || writes_workload(writes))
+    let (big_spent, big) =
+        Spent::measure(|| try_simulate(0, BIG_RUN_TIME_LIMIT, move || writes_workload(writes)));
+    let big = big
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("seed 0: {e}"))?;
-    let big_wall = started.elapsed();
+    let big_wall = big_spent.wall;
     let big_exchanges = big.net.exchanges().map_err(|e| format!("seed 0: {e}"))?;
     if big_exchanges < big.client_exchanges {
         return Err(format!(
@@ -572,8 +617,9 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
     let node_to_node = big_exchanges - big.client_exchanges;
 
     // Figure 2.
-    let (seq_wall, seq_runs) = run_seeds(args.seeds, 1)?;
-    let (par_wall, par_runs) = run_seeds(args.seeds, args.jobs)?;
+    let (seq_spent, seq_runs) = run_seeds(args.seeds, 1)?;
+    let (par_spent, par_runs) = run_seeds(args.seeds, args.jobs)?;
+    let (seq_wall, par_wall) = (seq_spent.wall, par_spent.wall);
     let same = seq_runs == par_runs;
     let mut seed_exchanges = 0;
     for (seed, run) in seq_runs.iter().enumerate() {
@@ -597,6 +643,10 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
     println!(
         "| wall time (whole simulation: thread, runtime, world start, calibration, writes, checks) | {:.3} s |",
         big_wall.as_secs_f64()
+    );
+    println!(
+        "| CPU time of the process meanwhile (user + sys) | {} |",
+        big_spent.cpu_text()
     );
     println!(
         "| simulated time (bucket POST to last 201) | {:.3} s ({:.1} ms per write) |",
@@ -639,17 +689,18 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
         "## seeds per second: seeds 0..{}, each bucket + {SEED_OBJECT_COUNT} writes + {SEED_OBJECT_COUNT} reads",
         args.seeds
     );
-    println!("| run | wall | seeds/s | ms/seed |");
-    println!("|---|---|---|---|");
-    for (label, wall) in [
-        ("1 at a time".to_string(), seq_wall),
-        (format!("{} at a time", args.jobs), par_wall),
+    println!("| run | wall | CPU (user + sys) | seeds/s | ms/seed |");
+    println!("|---|---|---|---|---|");
+    for (label, spent) in [
+        ("1 at a time".to_string(), seq_spent),
+        (format!("{} at a time", args.jobs), par_spent),
     ] {
         println!(
-            "| {label} | {:.3} s | {:.1} | {:.2} |",
-            wall.as_secs_f64(),
-            per_second(seeds, wall),
-            wall.as_secs_f64() * 1000.0 / seeds
+            "| {label} | {:.3} s | {} | {:.1} | {:.2} |",
+            spent.wall.as_secs_f64(),
+            spent.cpu_text(),
+            per_second(seeds, spent.wall),
+            spent.wall.as_secs_f64() * 1000.0 / seeds
         );
     }
     println!();

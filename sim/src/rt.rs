@@ -83,7 +83,7 @@ pub fn wall_now() -> SystemTime {
     SystemTime::now()
 }
 
-static REAL_RNG_STATE: AtomicU64 = AtomicU64::new(0x5EED_0F_2E91_1515);
+static REAL_RNG_STATE: AtomicU64 = AtomicU64::new(0x005E_ED0F_2E91_1515);
 
 /// Seeds the random source used outside a simulation (`replisim serve --seed`).
 pub fn seed_real_rng(seed: u64) {

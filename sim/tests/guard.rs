@@ -2,6 +2,8 @@
 //! silently replaces .cargo/config.toml, and simulated tests would then quietly vanish).
 
 #[test]
+// The constant is the point: it is false exactly when the cfg was lost.
+#[allow(clippy::assertions_on_constants)]
 fn madsim_cfg_is_enabled() {
     assert!(
         cfg!(madsim),

@@ -59,21 +59,6 @@ pub fn replica_count(response: &Response) -> Result<usize, Verdict> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn last_segments() {
-        assert_eq!(last_segment("http://10.0.0.1:80/b/x?auth=1"), "x");
-        assert_eq!(
-            last_segment("http://n/41a140b5271dc8d22ff8d027176a0821/?auth=1"),
-            "41a140b5271dc8d22ff8d027176a0821"
-        );
-        assert_eq!(last_segment("/b/dir/x"), "x");
-    }
-}
-
 /// Turns a check body's result into a verdict: `Ok(evidence)` passes.
 pub fn conclude(result: Result<String, Verdict>) -> Verdict {
     match result {
@@ -91,3 +76,19 @@ macro_rules! check_fn {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_segments() {
+        assert_eq!(last_segment("http://10.0.0.1:80/b/x?auth=1"), "x");
+        assert_eq!(
+            last_segment("http://n/41a140b5271dc8d22ff8d027176a0821/?auth=1"),
+            "41a140b5271dc8d22ff8d027176a0821"
+        );
+        assert_eq!(last_segment("/b/dir/x"), "x");
+    }
+}
+

@@ -181,9 +181,9 @@ async fn initiate(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
                 domain: req.domain.clone(),
                 bucket: bucket.clone(),
             };
-            if !Disk::lock(&ctx.disk)
+            if Disk::lock(&ctx.disk)
                 .get(&bucket_key.store_key())
-                .is_some_and(|r| !r.deleted)
+                .is_none_or(|r| r.deleted)
             {
                 return fail(
                     StatusCode::PRECONDITION_FAILED,
