@@ -28,7 +28,7 @@ pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
         rt::spawn(flush_lazily(ctx.clone()));
     }
     loop {
-        let (stream, _peer) = match listener.accept().await {
+        let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
                 ctx.trace(format!("accept failed: {e}"));
@@ -37,18 +37,23 @@ pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
             }
         };
         let conn_ctx = ctx.clone();
+        // Room for SCSP-16's limits (500 metadata headers, 32 KB of them) so that the node,
+        // not hyper, decides and answers 400 with a reason. hyper sizes a per-request array
+        // by the header count, so connections known to come from peers (a distinct cluster
+        // address, as in the simulator) keep hyper's small default.
+        let from_peer = !remote.ip().is_loopback()
+            && ctx.cluster.nodes.iter().any(|n| n.ip() == remote.ip());
         rt::spawn(async move {
             let service = service_fn(move |req| {
                 let ctx = conn_ctx.clone();
                 async move { Ok::<_, Infallible>(router::handle(ctx, req).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                // Room for SCSP-16's limits (500 metadata headers, 32 KB of them) so that
-                // the node, not hyper, decides and answers 400 with a reason.
-                .max_buf_size(256 * 1024)
-                .max_headers(1024)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.max_buf_size(256 * 1024);
+            if !from_peer {
+                builder.max_headers(crate::scsp::limits::PERSISTED_HEADERS_MAX + 40);
+            }
+            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
