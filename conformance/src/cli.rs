@@ -40,6 +40,9 @@ pub enum Command {
     /// Run a workload under seeded random faults over many seeds and check the invariants
     /// (durability, convergence, integrity, order).
     Sweep(SweepArgs),
+    /// Run scenario files (scenarios/*.toml) in the simulator, or against real nodes with
+    /// --target, and report each failing step with the command that replays it.
+    Run(crate::scenario::RunArgs),
     /// List the rules of the catalog.
     Rules,
     /// List the reference node's deliberate defects and the rule each must trip.
@@ -147,6 +150,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Check(args) => check(args),
         Command::Serve(args) => serve_forever(args),
         Command::Sweep(args) => sweep(args),
+        Command::Run(args) => crate::scenario::run_command(args),
         Command::Rules => {
             print!("{}", rules_table());
             ExitCode::SUCCESS

@@ -11,6 +11,7 @@ pub mod hook;
 pub mod report;
 pub mod rules;
 pub mod runner;
+pub mod scenario;
 pub mod sweep;
 pub mod target;
 pub mod verdict;
