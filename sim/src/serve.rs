@@ -6,10 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use crate::rt;
-use crate::scsp::clock::NodeClock;
 use crate::scsp::config::{ClusterConfig, NodeContext, NodeControl};
 use crate::scsp::server;
-use crate::store::{Disk, SharedDisk};
+use crate::store::SharedDisk;
 use crate::trace::Trace;
 
 /// Settings of a real cluster.
@@ -92,15 +91,7 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
         disks: Vec::new(),
     };
     for (id, listener) in listeners.into_iter().enumerate() {
-        let ctx = NodeContext {
-            id,
-            cluster: cluster.clone(),
-            disk: Disk::shared(config.disk_bytes),
-            clock: NodeClock::new(),
-            control: Arc::new(NodeControl::default()),
-            trace: Trace::disabled(),
-            pool: Arc::new(crate::http::pool::Pool::new()),
-        };
+        let ctx = NodeContext::new(id, cluster.clone(), config.disk_bytes, Trace::disabled());
         out.controls.push(ctx.control.clone());
         out.disks.push(ctx.disk.clone());
         rt::spawn(async move {

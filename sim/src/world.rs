@@ -124,15 +124,7 @@ impl World {
             started: crate::rt::now(),
         };
         for id in 0..config.nodes {
-            let ctx = NodeContext {
-                id,
-                cluster: cluster.clone(),
-                disk: Disk::shared(config.disk_bytes),
-                clock: NodeClock::new(),
-                control: Arc::new(NodeControl::default()),
-                trace: trace.clone(),
-                pool: Arc::new(Pool::new()),
-            };
+            let ctx = NodeContext::new(id, cluster.clone(), config.disk_bytes, trace.clone());
             world.disks.push(ctx.disk.clone());
             world.controls.push(ctx.control.clone());
             world.clocks.push(ctx.clock.clone());

@@ -61,7 +61,6 @@ pub fn content_md5(bytes: &[u8]) -> String {
     encode_base64(&Md5::digest(bytes))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +76,4 @@ mod tests {
         assert_eq!(decode_base64("Zg=="), Some(b"f".to_vec()));
         assert_eq!(decode_base64("Z==="), None);
     }
-
 }

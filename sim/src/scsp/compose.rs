@@ -65,6 +65,19 @@ fn system_of(meta: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The erasure-coding mark a write asks for (`encoding=k:p` or `erasurecoded=yes`, 5:2 by
+/// default), as system metadata.
+pub fn encoding_of(query: &crate::scsp::query::Query) -> Option<(String, String)> {
+    if !(query.has("encoding") || query.flag("erasurecoded")) {
+        return None;
+    }
+    let k_p = query
+        .get("encoding")
+        .filter(|v| !v.is_empty())
+        .unwrap_or("5:2");
+    Some((ENCODING.to_string(), k_p.to_string()))
+}
+
 /// Content and metadata of the new version, from the request, the stored version (for
 /// updates) and the body.
 pub fn compose(
@@ -86,14 +99,7 @@ pub fn compose(
     match mutation {
         Mutation::Create => {
             let mut meta = supplied.clone();
-            if req.query.has("encoding") || req.query.flag("erasurecoded") {
-                let k_p = req
-                    .query
-                    .get("encoding")
-                    .filter(|v| !v.is_empty())
-                    .unwrap_or("5:2");
-                meta.insert(ENCODING.to_string(), k_p.to_string());
-            }
+            meta.extend(encoding_of(&req.query));
             (body, meta)
         }
         Mutation::Replace => {

@@ -115,6 +115,19 @@ pub struct NodeContext {
 }
 
 impl NodeContext {
+    /// A fresh node: empty disk of `disk_bytes`, unskewed clock, default switches, new pool.
+    pub fn new(id: usize, cluster: Arc<ClusterConfig>, disk_bytes: u64, trace: Trace) -> Self {
+        Self {
+            id,
+            cluster,
+            disk: Disk::shared(disk_bytes),
+            clock: NodeClock::new(),
+            control: Arc::new(NodeControl::default()),
+            trace,
+            pool: Arc::new(Pool::new()),
+        }
+    }
+
     /// This node's address.
     pub fn addr(&self) -> SocketAddr {
         self.cluster.nodes[self.id]

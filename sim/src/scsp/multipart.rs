@@ -222,14 +222,7 @@ async fn initiate(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
     }
     let id = format!("{:016x}{:016x}", rt::random_u64(), rt::random_u64());
     let mut meta = metadata::persisted(&req.headers);
-    if req.query.has("encoding") || req.query.flag("erasurecoded") {
-        let k_p = req
-            .query
-            .get("encoding")
-            .filter(|v| !v.is_empty())
-            .unwrap_or("5:2");
-        meta.insert(ENCODING.to_string(), k_p.to_string());
-    }
+    meta.extend(compose::encoding_of(&req.query));
     let state = UploadState {
         id: id.clone(),
         target_key: target_key.clone(),
@@ -575,24 +568,10 @@ async fn assemble(
         Ok(p) => p,
         Err(e) => return Final::failed(StatusCode::BAD_REQUEST, e.0),
     };
-    if ctx
-        .persist(&mut Disk::lock(&ctx.disk), record.clone())
-        .is_err()
-    {
-        return Final::failed(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "Not enough disk space to store requested content.",
-        );
-    }
-    let bids = gather_bids(ctx, &record.key).await;
-    let candidates = placement::rank_for_write(
-        &bids,
-        &record.key,
-        ctx.cluster.placement_seed,
-        record.stored_bytes(),
-    );
-    let peers = replication::push_to(ctx, &record, &candidates, plan.sync_replicas - 1).await;
-    let replicas = 1 + peers.len();
+    let replicas = match store_replicated(ctx, &record, plan.sync_replicas).await {
+        Ok(n) => n,
+        Err(f) => return f,
+    };
     if replicas < plan.success_min {
         return Final::failed(
             StatusCode::PRECONDITION_FAILED,
@@ -634,6 +613,33 @@ async fn assemble(
         status: StatusCode::CREATED,
         json,
     }
+}
+
+/// Stores a record here and pushes it to the best other nodes until `wanted` hold it;
+/// returns how many do, or the failure when this node has no room.
+async fn store_replicated(
+    ctx: &NodeContext,
+    record: &Record,
+    wanted: usize,
+) -> Result<usize, Final> {
+    if ctx
+        .persist(&mut Disk::lock(&ctx.disk), record.clone())
+        .is_err()
+    {
+        return Err(Final::failed(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "Not enough disk space to store requested content.",
+        ));
+    }
+    let bids = gather_bids(ctx, &record.key).await;
+    let candidates = placement::rank_for_write(
+        &bids,
+        &record.key,
+        ctx.cluster.placement_seed,
+        record.stored_bytes(),
+    );
+    let peers = replication::push_to(ctx, record, &candidates, wanted.saturating_sub(1)).await;
+    Ok(1 + peers.len())
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
@@ -694,24 +700,11 @@ async fn copy_part(
             src.content.clone(),
             meta,
         );
-        if ctx
-            .persist(&mut Disk::lock(&ctx.disk), record.clone())
-            .is_err()
-        {
-            return Final::failed(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "Not enough disk space to store requested content.",
-            );
-        }
-        let bids = gather_bids(ctx, &record.key).await;
-        let candidates = placement::rank_for_write(
-            &bids,
-            &record.key,
-            ctx.cluster.placement_seed,
-            record.stored_bytes(),
-        );
-        let peers = replication::push_to(ctx, &record, &candidates, 1).await;
-        if peers.is_empty() {
+        let replicas = match store_replicated(ctx, &record, 2).await {
+            Ok(n) => n,
+            Err(f) => return f,
+        };
+        if replicas < 2 {
             return Final::failed(
                 StatusCode::PRECONDITION_FAILED,
                 "only 1 of 2 replicas could be written",

@@ -41,8 +41,8 @@ pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
         // not hyper, decides and answers 400 with a reason. hyper sizes a per-request array
         // by the header count, so connections known to come from peers (a distinct cluster
         // address, as in the simulator) keep hyper's small default.
-        let from_peer = !remote.ip().is_loopback()
-            && ctx.cluster.nodes.iter().any(|n| n.ip() == remote.ip());
+        let from_peer =
+            !remote.ip().is_loopback() && ctx.cluster.nodes.iter().any(|n| n.ip() == remote.ip());
         rt::spawn(async move {
             let service = service_fn(move |req| {
                 let ctx = conn_ctx.clone();
@@ -53,7 +53,9 @@ pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
             if !from_peer {
                 builder.max_headers(crate::scsp::limits::PERSISTED_HEADERS_MAX + 40);
             }
-            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
