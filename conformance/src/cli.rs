@@ -1,6 +1,7 @@
 //! The `replisim` command line: argument definitions and what each subcommand does.
-//! Exit codes: 0 every rule passed (skips allowed), 1 a rule failed, 2 the harness or its
-//! input failed.
+//! Exit codes: 0 every rule passed or was skipped (failures listed in a `--baseline` count
+//! as accepted), 1 a rule failed that the baseline does not list, 2 the harness or its input
+//! failed.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -15,8 +16,10 @@ use replisim_sim::scsp::defects::Defect;
 use replisim_sim::serve::{self, ServeConfig};
 use replisim_sim::sweep::SweepConfig;
 
+use crate::baseline::Baseline;
 use crate::catalog;
-use crate::report;
+use crate::hook::HookSpec;
+use crate::report::{self, Report};
 use crate::runner::{self, RunOptions, TargetSpec};
 
 /// replisim: a deterministic cluster simulator and conformance harness for replicated
@@ -43,8 +46,8 @@ pub enum Command {
     /// Run scenario files (scenarios/*.toml) in the simulator, or against real nodes with
     /// --target, and report each failing step with the command that replays it.
     Run(crate::scenario::RunArgs),
-    /// List the rules of the catalog.
-    Rules,
+    /// List the rules of the catalog: checked or not (and why), strength, needs, source.
+    Rules(RulesArgs),
     /// List the reference node's deliberate defects and the rule each must trip.
     Mutants,
 }
@@ -60,6 +63,50 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Which rules to take, shared by `check` and `rules`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectArgs {
+    /// Only rules whose id matches (`SCSP-3`, `SCSP-1*`); repeatable.
+    #[arg(long = "rule")]
+    pub rules: Vec<String>,
+    /// Only rules of these protocols (`scsp`), comma-separated.
+    #[arg(long = "protocol", value_delimiter = ',')]
+    pub protocols: Vec<String>,
+    /// Only rules of these strengths (`must`, `should`, `inf`), comma-separated.
+    #[arg(long = "strength", value_delimiter = ',')]
+    pub strengths: Vec<String>,
+}
+
+impl SelectArgs {
+    /// The catalog selection these arguments describe.
+    pub fn selection(&self) -> Result<catalog::Selection, String> {
+        Ok(catalog::Selection {
+            ids: self.rules.clone(),
+            protocols: self.protocols.clone(),
+            strengths: self
+                .strengths
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The same selection as command-line arguments, for replay lines.
+    fn as_args(&self) -> String {
+        let mut out = String::new();
+        for r in &self.rules {
+            out.push_str(&format!(" --rule {r}"));
+        }
+        if !self.protocols.is_empty() {
+            out.push_str(&format!(" --protocol {}", self.protocols.join(",")));
+        }
+        if !self.strengths.is_empty() {
+            out.push_str(&format!(" --strength {}", self.strengths.join(",")));
+        }
+        out
+    }
+}
+
 /// Arguments of `replisim check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -67,12 +114,13 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Real nodes to check instead of the simulator, comma-separated
-    /// (`http://127.0.0.1:8080,http://127.0.0.1:8081`).
+    /// (`http://127.0.0.1:8080,http://127.0.0.1:8081`). Node indexes (for --fault-hook)
+    /// count from 0 in this order.
     #[arg(long, value_delimiter = ',')]
     pub target: Vec<String>,
-    /// Only rules whose id matches (`SCSP-3`, `SCSP-1*`); repeatable.
-    #[arg(long = "rule")]
-    pub rules: Vec<String>,
+    /// Which rules to run.
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Nodes in the simulated cluster.
     #[arg(long, default_value_t = 4)]
     pub nodes: usize,
@@ -83,9 +131,88 @@ pub struct CheckArgs {
     /// Budget per rule in seconds (simulated time in the simulator).
     #[arg(long, default_value_t = 600)]
     pub rule_timeout_secs: u64,
+    /// Budget of one HTTP exchange in seconds (connect, send, whole response).
+    #[arg(long, default_value_t = 10)]
+    pub request_timeout_secs: u64,
+    /// Rules run at once: simulations on this many threads, or HTTP rules in flight. Rules
+    /// that kill, pause or retire nodes always run alone.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// With --target: a command that injects faults into your cluster, called as
+    /// `CMD kill|restart|pause|resume NODE`, `CMD partition NODE...` or `CMD heal`
+    /// (NODE: 0-based index into --target). Exit 0 once done; anything else is an error.
+    #[arg(long, value_name = "CMD")]
+    pub fault_hook: Option<String>,
+    /// Seconds one fault-hook call may take before it is killed and counts as failed.
+    #[arg(long, default_value_t = 60)]
+    pub fault_hook_timeout_secs: u64,
+    /// With --target: user name sent as HTTP Basic credentials on every request.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Password for --user (or set REPLISIM_PASSWORD, which other users cannot see in
+    /// the process list).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// With --target: leave the objects each rule wrote instead of deleting them.
+    #[arg(long)]
+    pub no_cleanup: bool,
+    /// Also write a report: `json=FILE`, `junit=FILE`, `markdown=FILE` or `html=FILE`;
+    /// repeatable.
+    #[arg(long = "report", value_name = "FORMAT=FILE")]
+    pub reports: Vec<String>,
+    /// Accepted failures (one rule id per line): they show as KNOWN and do not make the
+    /// exit status 1; listed rules that pass are reported as fixed.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<std::path::PathBuf>,
+    /// Write this run's failures as a baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<std::path::PathBuf>,
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// Arguments of `replisim rules`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RulesArgs {
+    /// Which rules to list.
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// A report file format of `--report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Machine-readable JSON.
+    Json,
+    /// JUnit XML for CI systems.
+    Junit,
+    /// A Markdown summary table.
+    Markdown,
+    /// A self-contained HTML page.
+    Html,
+}
+
+/// Parses `FORMAT=FILE` of `--report`.
+pub fn parse_report(spec: &str) -> Result<(ReportFormat, std::path::PathBuf), String> {
+    let (format, file) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("--report {spec}: expected FORMAT=FILE, e.g. junit=report.xml"))?;
+    let format = match format.trim().to_ascii_lowercase().as_str() {
+        "json" => ReportFormat::Json,
+        "junit" | "xml" => ReportFormat::Junit,
+        "markdown" | "md" => ReportFormat::Markdown,
+        "html" => ReportFormat::Html,
+        other => {
+            return Err(format!(
+                "--report {spec}: unknown format `{other}`; use json, junit, markdown or html"
+            ))
+        }
+    };
+    if file.trim().is_empty() {
+        return Err(format!("--report {spec}: no file name"));
+    }
+    Ok((format, std::path::PathBuf::from(file)))
 }
 
 /// Arguments of `replisim serve`.
@@ -151,10 +278,13 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve_forever(args),
         Command::Sweep(args) => sweep(args),
         Command::Run(args) => crate::scenario::run_command(args),
-        Command::Rules => {
-            print!("{}", rules_table());
-            ExitCode::SUCCESS
-        }
+        Command::Rules(args) => match args.select.selection().and_then(|s| catalog::select_with(&s)) {
+            Ok(rules) => {
+                print!("{}", rules_table_of(&rules));
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage_error(&e),
+        },
         Command::Mutants => {
             print!("{}", mutants_table());
             ExitCode::SUCCESS
@@ -197,7 +327,11 @@ pub fn parse_target(url: &str) -> Result<SocketAddr, String> {
 }
 
 fn check(args: CheckArgs) -> ExitCode {
-    let rules = match catalog::select(&args.rules) {
+    let rules = match args
+        .select
+        .selection()
+        .and_then(|s| catalog::select_with(&s))
+    {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
@@ -205,9 +339,45 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return usage_error(&e),
     };
+    let mut reports = Vec::new();
+    for spec in &args.reports {
+        match parse_report(spec) {
+            Ok(r) => reports.push(r),
+            Err(e) => return usage_error(&e),
+        }
+    }
+    let baseline = match &args.baseline {
+        Some(path) => match Baseline::load(path) {
+            Ok(b) => Some((path.display().to_string(), b)),
+            Err(e) => return usage_error(&e),
+        },
+        None => None,
+    };
+    let password = args
+        .password
+        .clone()
+        .or_else(|| std::env::var("REPLISIM_PASSWORD").ok());
+    let credentials = match (&args.user, password) {
+        (Some(user), Some(password)) => Some(runner::Credentials {
+            user: user.clone(),
+            password,
+        }),
+        (Some(_), None) => {
+            return usage_error("--user needs --password (or REPLISIM_PASSWORD)");
+        }
+        (None, Some(_)) if args.password.is_some() => {
+            return usage_error("--password needs --user");
+        }
+        (None, _) => None,
+    };
     let target = if args.target.is_empty() {
         if !(1..=250).contains(&args.nodes) {
             return usage_error("--nodes must be between 1 and 250");
+        }
+        if args.fault_hook.is_some() || credentials.is_some() {
+            return usage_error(
+                "--fault-hook, --user and --password apply to --target; the simulator has full control already",
+            );
         }
         TargetSpec::Sim {
             nodes: args.nodes,
@@ -240,40 +410,116 @@ fn check(args: CheckArgs) -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(",")
         ),
-        TargetSpec::Http { nodes } => format!(
-            "{}",
-            nodes
-                .iter()
-                .map(|a| format!("http://{a}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
+        TargetSpec::Http { nodes } => nodes
+            .iter()
+            .map(|a| format!("http://{a}"))
+            .collect::<Vec<_>>()
+            .join(","),
     };
+    let unchecked = rules.iter().filter(|r| !r.is_checked()).count();
     println!(
-        "replisim check: {} rules against {described}, seed {}",
+        "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}",
         rules.len(),
+        if args.fault_hook.is_some() {
+            " with a fault hook"
+        } else {
+            ""
+        },
         args.seed
     );
+    if let Some((file, b)) = &baseline {
+        let known: Vec<&str> = catalog::all().iter().map(|r| r.id).collect();
+        let unknown = b.unknown_ids(&known);
+        if !unknown.is_empty() {
+            eprintln!(
+                "replisim: baseline {file} lists rules the catalog does not have: {}",
+                unknown.join(", ")
+            );
+        }
+    }
     let mut options = RunOptions::sim(args.seed);
     options.target = target;
     options.rule_timeout = Duration::from_secs(args.rule_timeout_secs.max(1));
+    options.limits.timeout = Duration::from_secs(args.request_timeout_secs.max(1));
+    options.jobs = args.jobs.max(1);
+    options.fault_hook = args.fault_hook.as_ref().map(|command| HookSpec {
+        command: command.clone(),
+        timeout: Duration::from_secs(args.fault_hook_timeout_secs.max(1)),
+    });
+    options.credentials = credentials;
+    options.cleanup = !args.no_cleanup;
+    let started = std::time::Instant::now();
     let results = runner::run(&rules, &options);
+    let mut replay = format!("replisim check --seed {}", args.seed);
+    replay.push_str(&args.select.as_args());
+    if args.target.is_empty() && args.nodes != 4 {
+        replay.push_str(&format!(" --nodes {}", args.nodes));
+    }
+    for d in &args.defects {
+        replay.push_str(&format!(" --defect {d}"));
+    }
+    if !args.target.is_empty() {
+        replay.push_str(&format!(" --target {}", args.target.join(",")));
+    }
+    let report = Report {
+        version: env!("CARGO_PKG_VERSION"),
+        seed: args.seed,
+        target: described,
+        elapsed: started.elapsed(),
+        results,
+        baseline,
+        replay,
+    };
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => std::io::stdout().is_terminal(),
     };
-    print!("{}", report::table(&results, color));
-    let summary = report::summarize(&results);
-    if summary.failed > 0 {
-        let mut replay = format!("replisim check --seed {}", args.seed);
-        for d in &args.defects {
-            replay.push_str(&format!(" --defect {d}"));
+    print!("{}", report::terminal(&report, color));
+    let summary = report.summary();
+    if summary.new > 0 {
+        println!("replay: {}", report.replay);
+    }
+    let mut harness_failed = false;
+    for (format, path) in &reports {
+        let text = match format {
+            ReportFormat::Json => report::json::render(&report),
+            ReportFormat::Junit => report::junit::render(&report),
+            ReportFormat::Markdown => report::markdown::render(&report),
+            ReportFormat::Html => report::html::render(&report),
+        };
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("replisim: could not write {}: {e}", path.display());
+            harness_failed = true;
         }
-        if !args.target.is_empty() {
-            replay.push_str(&format!(" --target {}", args.target.join(",")));
+    }
+    if let Some(path) = &args.write_baseline {
+        let about = format!(
+            "Written by replisim {} from `{}`.",
+            report.version, report.replay
+        );
+        let text = Baseline::from_failures(&report.results).render(&about);
+        match std::fs::write(path, text) {
+            Ok(()) => println!(
+                "baseline: wrote {} failures to {}",
+                summary.failed,
+                path.display()
+            ),
+            Err(e) => {
+                eprintln!("replisim: could not write {}: {e}", path.display());
+                harness_failed = true;
+            }
         }
-        println!("replay: {replay}");
+    }
+    exit_code(&summary, harness_failed)
+}
+
+/// The exit status of `check`: 2 when the harness failed (a report could not be written),
+/// else 1 when some failure is not in the baseline, else 0.
+pub fn exit_code(summary: &report::Summary, harness_failed: bool) -> ExitCode {
+    if harness_failed {
+        ExitCode::from(2)
+    } else if summary.new > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -520,12 +766,83 @@ mod tests {
         match cli.command {
             Command::Check(a) => {
                 assert_eq!(a.seed, 9);
-                assert_eq!(a.rules, vec!["SCSP-3"]);
+                assert_eq!(a.select.rules, vec!["SCSP-3"]);
                 assert_eq!(a.defects, vec!["omit-content-uuid"]);
             }
             other => panic!("parsed as {other:?}"),
         }
         assert!(Cli::try_parse_from(["replisim", "check", "--seed", "x"]).is_err());
+    }
+
+    #[test]
+    fn check_options_parse() {
+        let cli = Cli::try_parse_from([
+            "replisim",
+            "check",
+            "--target",
+            "http://127.0.0.1:1,http://127.0.0.1:2",
+            "--protocol",
+            "scsp",
+            "--strength",
+            "must,should",
+            "--jobs",
+            "2",
+            "--fault-hook",
+            "./hook.sh --lab",
+            "--user",
+            "admin",
+            "--password",
+            "secret",
+            "--report",
+            "json=out.json",
+            "--report",
+            "junit=out.xml",
+            "--baseline",
+            "base.txt",
+            "--write-baseline",
+            "new.txt",
+        ])
+        .expect("valid");
+        let Command::Check(a) = cli.command else {
+            panic!("not check");
+        };
+        assert_eq!(a.target.len(), 2);
+        assert_eq!(a.jobs, 2);
+        assert_eq!(a.fault_hook.as_deref(), Some("./hook.sh --lab"));
+        assert_eq!(a.reports, vec!["json=out.json", "junit=out.xml"]);
+        let selection = a.select.selection().expect("selection");
+        assert_eq!(
+            selection.strengths,
+            vec![catalog::Strength::Must, catalog::Strength::Should]
+        );
+        assert_eq!(a.select.as_args(), " --protocol scsp --strength must,should");
+        assert_eq!(
+            parse_report("HTML=r.html").expect("ok"),
+            (ReportFormat::Html, std::path::PathBuf::from("r.html"))
+        );
+        assert!(parse_report("pdf=x").unwrap_err().contains("unknown format"));
+        assert!(parse_report("json").unwrap_err().contains("FORMAT=FILE"));
+        assert!(parse_report("json=").is_err());
+        let rules = Cli::try_parse_from(["replisim", "rules", "--strength", "inf"]).expect("ok");
+        let Command::Rules(r) = rules.command else {
+            panic!("not rules");
+        };
+        let picked = catalog::select_with(&r.select.selection().expect("ok")).expect("some");
+        assert!(picked.iter().all(|r| r.strength == catalog::Strength::Inf));
+    }
+
+    #[test]
+    fn exit_codes_follow_new_failures() {
+        let s = |failed, known| report::Summary {
+            failed,
+            known,
+            new: failed - known,
+            ..report::Summary::default()
+        };
+        assert_eq!(exit_code(&s(0, 0), false), ExitCode::SUCCESS);
+        assert_eq!(exit_code(&s(2, 2), false), ExitCode::SUCCESS);
+        assert_eq!(exit_code(&s(2, 1), false), ExitCode::from(1));
+        assert_eq!(exit_code(&s(0, 0), true), ExitCode::from(2));
     }
 
     #[test]

@@ -583,9 +583,13 @@ struct Cleanup {
 
 impl Cleanup {
     fn summary(&self) -> String {
-        let mut parts = vec![format!("deleted {} objects", self.deleted)];
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let mut parts = vec![format!("deleted {}", plural(self.deleted, "object"))];
         if self.contexts_deleted > 0 {
-            parts.push(format!("{} buckets", self.contexts_deleted));
+            parts.push(format!(
+                "deleted {}",
+                plural(self.contexts_deleted, "bucket")
+            ));
         }
         if !self.contexts_kept.is_empty() {
             parts.push(format!(
@@ -626,14 +630,17 @@ fn with_query(path: &str, arg: &str) -> String {
     }
 }
 
-/// The paths the transcript's successful writes created, in order of first creation:
+/// The paths the transcript's successful writes (201, or 202 for a multipart completion)
+/// created, in order of first creation:
 /// objects (`/bucket/name`, `/<uuid>`) and contexts (`/bucket`). A `domain=` argument of the
 /// write is kept, so that the delete addresses the same domain.
 fn written_paths(transcript: &[Exchange]) -> (Vec<String>, Vec<String>) {
     let mut objects = Vec::new();
     let mut contexts = Vec::new();
     for e in transcript {
-        if e.outcome != Ok(201) {
+        // 201 answers a write; 202 answers a multipart completion, which may still fail,
+        // but deleting a name that was never made is harmless (404).
+        if e.outcome != Ok(201) && e.outcome != Ok(202) {
             continue;
         }
         let request_line = e.request_head.lines().next().unwrap_or("");
