@@ -231,6 +231,47 @@ pub fn check_unnamed(history: &History, finals: &BTreeMap<String, FinalRead>) ->
     out
 }
 
+/// A cheap test for the liveness phase's loop: every live object has its policy count of
+/// copies of its newest version, and none of the `suspects` (copies the nemesis rotted)
+/// still holds rotten bytes. Only the suspects are hashed; `check_disks` hashes everything
+/// once at the end.
+pub fn settled(
+    cluster: &ClusterConfig,
+    disks: &[SharedDisk],
+    suspects: &[(usize, String)],
+) -> bool {
+    for (node, key) in suspects {
+        let rotten = disks
+            .get(*node)
+            .and_then(|d| {
+                Disk::lock(d)
+                    .get(key)
+                    .map(|r| md5_hex(&r.content) != r.md5_hex)
+            })
+            .unwrap_or(false);
+        if rotten {
+            return false;
+        }
+    }
+    let mut newest: BTreeMap<String, (Version, bool, usize, usize)> = BTreeMap::new();
+    for disk in disks {
+        for (key, r) in Disk::lock(disk).records() {
+            let wanted = policy_replicas(cluster, r).min(disks.len());
+            let entry = newest
+                .entry(key.clone())
+                .or_insert((r.version, r.deleted, 0, wanted));
+            if r.version > entry.0 {
+                *entry = (r.version, r.deleted, 1, wanted);
+            } else if r.version == entry.0 {
+                entry.2 += 1;
+            }
+        }
+    }
+    newest
+        .values()
+        .all(|(_, deleted, count, wanted)| *deleted || count >= wanted)
+}
+
 /// Replica counts and integrity from the disks themselves.
 pub fn check_disks(cluster: &ClusterConfig, disks: &[SharedDisk]) -> Vec<Violation> {
     let mut by_key: BTreeMap<String, Vec<(usize, Record)>> = BTreeMap::new();

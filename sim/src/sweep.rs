@@ -152,7 +152,8 @@ pub fn run_seed(
         let schedule = nemesis::schedule(seed, config.nodes, &config.nemesis);
         let workload_task = {
             let (addrs, wc) = (addrs.clone(), config.workload.clone());
-            world.on_client(async move { workload::run(&addrs, seed, &wc).await })
+            let origin = world.started();
+            world.on_client(async move { workload::run(&addrs, seed, &wc, origin).await })
         };
         let (history, applied): (History, Vec<Fault>) =
             futures::join!(workload_task, nemesis::run(&world, &schedule));
@@ -162,10 +163,9 @@ pub fn run_seed(
         let healed = rt::now();
         loop {
             rt::sleep(config.health_interval).await;
-            let pending = invariants::check_disks(world.cluster(), &world_disks(&world));
-            if pending.is_empty()
-                || rt::now().saturating_duration_since(healed) >= config.convergence_max
-            {
+            let settled =
+                invariants::settled(world.cluster(), &world_disks(&world), &world.rotted());
+            if settled || rt::now().saturating_duration_since(healed) >= config.convergence_max {
                 break;
             }
         }

@@ -211,10 +211,16 @@ pub async fn prepare(addrs: &[SocketAddr], config: &WorkloadConfig) -> Result<()
 }
 
 /// Runs the workload with a single client; its choices are a pure function of `seed`.
-pub async fn run(addrs: &[SocketAddr], seed: u64, config: &WorkloadConfig) -> History {
+/// Operation times count from `origin` (the world's start, so they line up with the trace).
+pub async fn run(
+    addrs: &[SocketAddr],
+    seed: u64,
+    config: &WorkloadConfig,
+    origin: std::time::Instant,
+) -> History {
     let mut rng = SeededRng::new(seed ^ 0x574F_524B_4C4F_4144);
     let pool = Pool::new();
-    let start = rt::now();
+    let start = origin;
     let mut history = History::default();
     let mut last_update: Vec<Option<Duration>> = vec![None; config.names.max(1)];
     for id in 0..config.ops {

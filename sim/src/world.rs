@@ -83,6 +83,7 @@ pub struct World {
     down: Mutex<BTreeSet<usize>>,
     paused: Mutex<BTreeSet<usize>>,
     started: std::time::Instant,
+    rotted: Mutex<Vec<(usize, String)>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -122,6 +123,7 @@ impl World {
             down: Mutex::new(BTreeSet::new()),
             paused: Mutex::new(BTreeSet::new()),
             started: crate::rt::now(),
+            rotted: Mutex::new(Vec::new()),
         };
         for id in 0..config.nodes {
             let ctx = NodeContext::new(id, cluster.clone(), config.disk_bytes, trace.clone());
@@ -135,7 +137,7 @@ impl World {
                 .init(move || {
                     // A restarted node has no connections left: a new pool per incarnation.
                     let ctx = NodeContext {
-                        pool: Arc::new(Pool::new()),
+                        pool: Arc::new(Pool::idempotent()),
                         ..ctx.clone()
                     };
                     async move {
@@ -229,6 +231,12 @@ impl World {
         for i in down {
             let _ = self.apply(&Fault::Restart { node: i });
         }
+    }
+
+    /// Every (node, key) the world has rotted: the copies a settled cluster must have
+    /// repaired or dropped.
+    pub fn rotted(&self) -> Vec<(usize, String)> {
+        locked(&self.rotted).clone()
     }
 
     /// Whether node `i` is stopped (crashed or killed and not restarted).
@@ -376,6 +384,7 @@ impl World {
                 };
                 let position = madsim::rand::random::<u32>() as usize;
                 if Disk::lock(&self.disks[i]).rot(&key, position) {
+                    locked(&self.rotted).push((i, key.clone()));
                     Ok(format!("bitrot node{} {key}", i + 1))
                 } else {
                     Err(format!("node{} holds no content under {key}", i + 1))

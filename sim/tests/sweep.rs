@@ -96,3 +96,15 @@ fn accept_writes_on_full_disk_is_caught_by_durability() {
         "20 full-disk seeds never lost an acknowledged write"
     );
 }
+
+/// Regression: a DELETE cut off by a node loss was resent by the client's connection pool;
+/// the resend answered 404 and the history wrongly said nothing was deleted.
+#[test]
+fn a_request_cut_off_by_a_node_loss_is_reported_as_unknown() {
+    let mut config = SweepConfig::new();
+    config.nemesis = NemesisConfig::new(FaultKind::parse_list("bitrot,lose,crash").expect("kinds"))
+        .with_intensity(3.0);
+    let report = run_seed(197, &config).expect("simulation runs");
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+    assert!(report.faults.get(&FaultKind::Lose).copied().unwrap_or(0) > 0);
+}

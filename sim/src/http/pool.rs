@@ -1,9 +1,13 @@
-//! Keep-alive connections between nodes: one pool per node incarnation, keyed by peer.
+//! Keep-alive connections: one pool per node incarnation (keyed by peer), and one per
+//! client.
 //!
 //! Opening a connection per node-to-node request doubled the work of every bid and replica
-//! push. A pooled connection is reused while hyper reports it open; a request that fails on
-//! a reused connection before any answer is retried once on a fresh one (every internal
-//! request is idempotent: bids, inventories, newest-wins replica pushes and discards).
+//! push. A pooled connection is reused while hyper reports it open. A request that fails on
+//! a reused connection is retried once on a fresh one only when that is safe: always when
+//! it was never sent, and after it was sent only in an idempotent pool (every internal
+//! request is idempotent: bids, inventories, newest-wins replica pushes and discards). A
+//! client's pool never resends a request that may have been acted on: it reports the
+//! failure, so the caller knows the outcome is unknown.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,6 +30,7 @@ const IDLE_PER_PEER_MAX: usize = 4;
 #[derive(Default)]
 pub struct Pool {
     idle: Mutex<BTreeMap<SocketAddr, Vec<SendRequest<Full<Bytes>>>>>,
+    idempotent: bool,
 }
 
 impl std::fmt::Debug for Pool {
@@ -35,9 +40,18 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// An empty pool.
+    /// An empty pool for requests that must not be sent twice (clients).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty pool for idempotent requests (node to node): a request cut off on a reused
+    /// connection is resent once on a fresh one.
+    pub fn idempotent() -> Self {
+        Self {
+            idempotent: true,
+            ..Self::default()
+        }
     }
 
     fn take(&self, addr: SocketAddr) -> Option<SendRequest<Full<Bytes>>> {
@@ -132,7 +146,9 @@ impl Pool {
             .map_err(|e| Attempt::Failed(ExchangeError(format!("request: {e}"))))?;
         let response = match sender.send_request(request).await {
             Ok(r) => r,
-            Err(e) if e.is_canceled() || e.is_closed() || e.is_incomplete_message() => {
+            // Never sent: always safe to resend.
+            Err(e) if e.is_canceled() => return Err(Attempt::Stale),
+            Err(e) if self.idempotent && (e.is_closed() || e.is_incomplete_message()) => {
                 return Err(Attempt::Stale)
             }
             Err(e) => return Err(Attempt::Failed(ExchangeError(format!("send {addr}: {e}")))),

@@ -124,7 +124,7 @@ impl NodeContext {
             clock: NodeClock::new(),
             control: Arc::new(NodeControl::default()),
             trace,
-            pool: Arc::new(Pool::new()),
+            pool: Arc::new(Pool::idempotent()),
         }
     }
 
