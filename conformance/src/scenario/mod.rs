@@ -449,7 +449,9 @@ impl Scenario {
         }
         for step in &self.steps {
             let lacking = match &step.action {
-                Action::Fault(f) if !abilities.faults => Some(format!("fault `{f}`")),
+                Action::Fault(f) if !abilities.faults => {
+                    Some(format!("fault `{}`", transcript::show_fault(f)))
+                }
                 Action::Retire { .. } if !abilities.retire => {
                     Some("retire/unretire (an operator switch)".to_string())
                 }
