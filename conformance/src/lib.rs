@@ -9,6 +9,8 @@ pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod hook;
+pub mod model;
+pub mod patterns;
 pub mod report;
 pub mod rules;
 pub mod runner;
