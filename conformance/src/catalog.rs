@@ -127,6 +127,12 @@ fn checked() -> Vec<Rule> {
     rules.extend(rules::redirect::RULES);
     rules.extend(rules::replication::RULES);
     rules.extend(rules::update::RULES);
+    rules.extend(rules::versions::RULES);
+    rules.extend(rules::copy::RULES);
+    rules.extend(rules::append::RULES);
+    rules.extend(rules::conditional::RULES);
+    rules.extend(rules::limits::RULES);
+    rules.extend(rules::multipart::RULES);
     rules
 }
 
