@@ -146,13 +146,13 @@ fn variables_must_be_captured_before_use() {
     check(
         "name = \"x\"\n[[step]]\nsend = { path = \"/${uuid}\" }\n[[step]]\nsend = { path = \"/\", method = \"POST\", body = \"\" }\ncapture = { uuid = \"Content-UUID\" }\n",
         3,
-        17,
+        19,
         "variable `${uuid}` is used before any step captures it",
     );
     check(
         "name = \"x\"\n[[step]]\nsend = { path = \"/\" }\nexpect = { headers = { Location = \"~/${nope}$\" } }\n",
         4,
-        35,
+        38,
         "`${nope}` is used before",
     );
     check(

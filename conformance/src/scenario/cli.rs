@@ -193,11 +193,31 @@ pub fn report(
             sc.name
         );
     }
+    if !failing.is_empty() {
+        let passed: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.failure.is_none())
+            .map(|o| o.seed.to_string())
+            .collect();
+        let _ = writeln!(
+            out,
+            "FAIL {} {seeds_shown}: {} of {} failed{} {}",
+            sc.file,
+            failing.len(),
+            outcomes.len(),
+            if passed.is_empty() {
+                String::new()
+            } else {
+                format!(" (passed: {})", passed.join(", "))
+            },
+            sc.name
+        );
+    }
     for o in outcomes {
         let failed = o.failure.as_ref();
         if verbose || failed.is_some() {
             if failed.is_some() {
-                let _ = writeln!(out, "FAIL {} seed {} {}", sc.file, o.seed, sc.name);
+                let _ = writeln!(out, "FAIL {} seed {}", sc.file, o.seed);
             } else {
                 let _ = writeln!(out, "  seed {}:", o.seed);
             }

@@ -112,10 +112,22 @@ impl Checker<'_> {
             }
         };
         if let Err(e) = text::check_known(&t, &self.known) {
-            self.error(span, e);
+            let at = self.variable_offset(&t, span);
+            self.error(at, e);
             return None;
         }
         Some(t)
+    }
+
+    /// The span of the first unknown `${name}` inside a string, when the source spells it
+    /// plainly; otherwise the string's own span.
+    fn variable_offset(&self, t: &Template, span: Range<usize>) -> Range<usize> {
+        let source = self.text.get(span.clone()).unwrap_or("");
+        t.variables()
+            .find(|v| !self.known.contains(*v))
+            .and_then(|v| source.find(&format!("${{{v}}}")))
+            .map(|i| span.start + i..span.end)
+            .unwrap_or(span)
     }
 
     fn matcher(&mut self, s: &str, span: Range<usize>) -> Option<Matcher> {
@@ -127,7 +139,8 @@ impl Checker<'_> {
             }
         };
         if let Err(e) = text::check_known(m.template(), &self.known) {
-            self.error(span, e);
+            let at = self.variable_offset(m.template(), span);
+            self.error(at, e);
             return None;
         }
         Some(m)
