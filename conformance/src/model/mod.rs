@@ -210,16 +210,6 @@ pub enum Op {
     },
 }
 
-impl Op {
-    /// True for operations that make a new version of an existing object.
-    pub fn is_update(&self) -> bool {
-        !matches!(
-            self,
-            Op::Read { .. } | Op::WriteImmutable { .. } | Op::WriteAlias { .. }
-        )
-    }
-}
-
 impl fmt::Display for Obj {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
