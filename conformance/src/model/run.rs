@@ -745,7 +745,10 @@ impl Runner {
             .extend(rules_of(op).iter().map(|r| r.to_string()));
     }
 
-    /// Statuses for an update of an existing object, by the states it may be in.
+    /// Statuses for an update of an existing object, by the states it may be in. Callers
+    /// pass [`Model::readable`]: while reachability is disturbed the access node may see a
+    /// stale state (a deleted object still live, a new one not yet there), so whether the
+    /// object exists is judged against every state a read could show.
     fn update_statuses(states: &Option<BTreeSet<State>>, immutable: bool) -> BTreeSet<u16> {
         let ok = if immutable { 403 } else { 201 };
         match states {
@@ -879,7 +882,7 @@ impl Runner {
                     Some(String::new()),
                 );
                 send.note = note;
-                let states = self.model.now(&key);
+                let states = self.model.readable(&key);
                 send.allowed.statuses = Self::update_statuses(&states, immutable);
                 self.widen(&mut send.allowed, true, spaced);
                 let answer = self.exchange(&mut send).await;
@@ -918,7 +921,7 @@ impl Runner {
                 let mut send =
                     self.send_spec(Some(node), method, &path, Vec::new(), Some(send_body));
                 send.note = note;
-                let states = self.model.now(&from);
+                let states = self.model.readable(&from);
                 send.allowed.statuses = Self::update_statuses(&states, false);
                 self.widen(&mut send.allowed, true, spaced);
                 let answer = self.exchange(&mut send).await;
@@ -966,7 +969,7 @@ impl Runner {
                 let spaced = self.model.spaced(&[&key], at);
                 let mut send = self.send_spec(Some(node), "DELETE", &path, Vec::new(), None);
                 send.note = note;
-                let states = self.model.now(&key);
+                let states = self.model.readable(&key);
                 send.allowed.statuses = match &states {
                     None => statuses(&[200, 404]),
                     Some(s) => s
@@ -1039,7 +1042,7 @@ impl Runner {
             Some(text.clone()),
         );
         send.note = note;
-        let states = self.model.now(&key);
+        let states = self.model.readable(&key);
         send.allowed.statuses = Self::update_statuses(&states, immutable);
         self.widen(&mut send.allowed, true, spaced);
         let answer = self.exchange(&mut send).await;
