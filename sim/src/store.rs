@@ -32,6 +32,9 @@ pub enum DiskError {
 #[derive(Debug, Clone)]
 pub struct Disk {
     capacity_bytes: u64,
+    /// Bytes taken by the newest copy of every key, kept up to date by every change (bids
+    /// ask for free space on every request, so this must not walk the records).
+    used_bytes: u64,
     generation: u64,
     synced: BTreeMap<String, Record>,
     pending: BTreeMap<String, Record>,
@@ -42,6 +45,7 @@ impl Disk {
     pub fn new(capacity_bytes: u64) -> Self {
         Self {
             capacity_bytes,
+            used_bytes: 0,
             generation: 0,
             synced: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -66,13 +70,12 @@ impl Disk {
 
     /// Bytes taken by the newest copy of every record, pending or synced.
     pub fn used_bytes(&self) -> u64 {
-        let mut used = 0;
-        for (key, record) in &self.synced {
-            if !self.pending.contains_key(key) {
-                used += record.stored_bytes();
-            }
-        }
-        used + self.pending.values().map(Record::stored_bytes).sum::<u64>()
+        self.used_bytes
+    }
+
+    /// The same figure counted record by record: the check on the running total.
+    fn used_bytes_counted(&self) -> u64 {
+        self.records().map(|(_, r)| r.stored_bytes()).sum()
     }
 
     /// Bytes still free.
@@ -106,8 +109,10 @@ impl Disk {
                 free_bytes,
             });
         }
+        self.used_bytes = self.used_bytes - replaced + needed_bytes;
         self.pending.insert(record.key.clone(), record);
         self.generation += 1;
+        debug_assert_eq!(self.used_bytes, self.used_bytes_counted());
         Ok(())
     }
 
@@ -126,6 +131,7 @@ impl Disk {
 
     /// Removes a key entirely (used to roll back a write that failed its replica quorum).
     pub fn remove(&mut self, key: &str) {
+        self.used_bytes -= self.get(key).map(Record::stored_bytes).unwrap_or(0);
         self.pending.remove(key);
         self.synced.remove(key);
         self.generation += 1;
@@ -134,7 +140,13 @@ impl Disk {
     /// A power loss: pending records vanish, synced ones stay. Returns the keys lost.
     pub fn crash(&mut self) -> Vec<String> {
         self.generation += 1;
-        std::mem::take(&mut self.pending).into_keys().collect()
+        let lost = std::mem::take(&mut self.pending);
+        for (key, record) in &lost {
+            self.used_bytes -= record.stored_bytes();
+            self.used_bytes += self.synced.get(key).map(Record::stored_bytes).unwrap_or(0);
+        }
+        debug_assert_eq!(self.used_bytes, self.used_bytes_counted());
+        lost.into_keys().collect()
     }
 
     /// Changes with every write, removal, crash and wipe (not with bit rot, which nothing
@@ -157,6 +169,7 @@ impl Disk {
     pub fn wipe(&mut self) {
         self.pending.clear();
         self.synced.clear();
+        self.used_bytes = 0;
         self.generation += 1;
     }
 
