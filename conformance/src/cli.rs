@@ -278,7 +278,11 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve_forever(args),
         Command::Sweep(args) => sweep(args),
         Command::Run(args) => crate::scenario::run_command(args),
-        Command::Rules(args) => match args.select.selection().and_then(|s| catalog::select_with(&s)) {
+        Command::Rules(args) => match args
+            .select
+            .selection()
+            .and_then(|s| catalog::select_with(&s))
+        {
             Ok(rules) => {
                 print!("{}", rules_table_of(&rules));
                 ExitCode::SUCCESS
@@ -815,12 +819,17 @@ mod tests {
             selection.strengths,
             vec![catalog::Strength::Must, catalog::Strength::Should]
         );
-        assert_eq!(a.select.as_args(), " --protocol scsp --strength must,should");
+        assert_eq!(
+            a.select.as_args(),
+            " --protocol scsp --strength must,should"
+        );
         assert_eq!(
             parse_report("HTML=r.html").expect("ok"),
             (ReportFormat::Html, std::path::PathBuf::from("r.html"))
         );
-        assert!(parse_report("pdf=x").unwrap_err().contains("unknown format"));
+        assert!(parse_report("pdf=x")
+            .unwrap_err()
+            .contains("unknown format"));
         assert!(parse_report("json").unwrap_err().contains("FORMAT=FILE"));
         assert!(parse_report("json=").is_err());
         let rules = Cli::try_parse_from(["replisim", "rules", "--strength", "inf"]).expect("ok");

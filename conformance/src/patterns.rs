@@ -50,9 +50,15 @@ pub async fn copy_keeping(
     set: &[(&str, &str)],
     remove: &[&str],
 ) -> Result<Response, Verdict> {
-    let head = ctx.request(node, &Request::new("HEAD", path)).await?.response;
+    let head = ctx
+        .request(node, &Request::new("HEAD", path))
+        .await?
+        .response;
     if head.status != 200 {
-        return Err(Verdict::fail(format!("HEAD {path} before COPY answered {}", head.status)));
+        return Err(Verdict::fail(format!(
+            "HEAD {path} before COPY answered {}",
+            head.status
+        )));
     }
     let mut headers: Vec<(String, String)> = head
         .headers
@@ -74,7 +80,10 @@ pub async fn copy_keeping(
 /// must agree with the status in the body's last JSON line. A 202 alone is never success.
 pub fn result_of_202(response: &Response) -> Result<u16, Verdict> {
     if response.status != 202 {
-        return Err(Verdict::fail(format!("expected 202 Accepted, got {}", response.status)));
+        return Err(Verdict::fail(format!(
+            "expected 202 Accepted, got {}",
+            response.status
+        )));
     }
     let Some(trailer) = response.trailer("castor-system-result") else {
         return Err(Verdict::fail(
@@ -85,9 +94,18 @@ pub fn result_of_202(response: &Response) -> Result<u16, Verdict> {
         .split_whitespace()
         .next()
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| Verdict::fail(format!("castor-system-result `{trailer}` has no status code")))?;
+        .ok_or_else(|| {
+            Verdict::fail(format!(
+                "castor-system-result `{trailer}` has no status code"
+            ))
+        })?;
     let text = String::from_utf8_lossy(&response.body);
-    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     let body_code = serde_json::from_str::<serde_json::Value>(last)
         .ok()
         .and_then(|v| v.get("status").and_then(|s| s.as_u64()));
@@ -109,10 +127,23 @@ mod tests {
 
     #[test]
     fn the_preserve_list_of_seed_001() {
-        for yes in ["Allow", "Castor-Color", "Content-Length", "X-A-Meta-B", "Policy-X", "Lifepoint"] {
+        for yes in [
+            "Allow",
+            "Castor-Color",
+            "Content-Length",
+            "X-A-Meta-B",
+            "Policy-X",
+            "Lifepoint",
+        ] {
             assert!(is_preserved(yes), "{yes}");
         }
-        for no in ["Castor-System-Version", "Policy-X-Evaluated", "Etag", "Date", "X-Meta"] {
+        for no in [
+            "Castor-System-Version",
+            "Policy-X-Evaluated",
+            "Etag",
+            "Date",
+            "X-Meta",
+        ] {
             assert!(!is_preserved(no), "{no}");
         }
     }

@@ -77,8 +77,7 @@ pub fn run(
     let total = seeds.end.saturating_sub(seeds.start);
     let next = AtomicU64::new(seeds.start);
     let done = AtomicU64::new(0);
-    let results: Mutex<Collected> =
-        Mutex::new((Vec::new(), Vec::new()));
+    let results: Mutex<Collected> = Mutex::new((Vec::new(), Vec::new()));
     let config = Arc::new(config.clone());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {

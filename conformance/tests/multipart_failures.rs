@@ -21,15 +21,22 @@ async fn send(addr: SocketAddr, req: Request) -> Response {
 }
 
 async fn initiate(addr: SocketAddr, target: &str) -> String {
-    let r = send(addr, Request::new("POST", format!("{target}?uploads")).body(Bytes::new())).await;
+    let r = send(
+        addr,
+        Request::new("POST", format!("{target}?uploads")).body(Bytes::new()),
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
-    r.header("castor-system-uploadid").expect("upload id").to_string()
+    r.header("castor-system-uploadid")
+        .expect("upload id")
+        .to_string()
 }
 
 async fn part(addr: SocketAddr, target: &str, id: &str, n: u32, body: &'static [u8]) -> String {
     let r = send(
         addr,
-        Request::new("POST", format!("{target}?partNumber={n}&uploadId={id}")).body(Bytes::from_static(body)),
+        Request::new("POST", format!("{target}?partNumber={n}&uploadId={id}"))
+            .body(Bytes::from_static(body)),
     )
     .await;
     assert_eq!(r.status, 201);
@@ -85,16 +92,35 @@ fn duplicate_part_numbers_end_the_202_in_failure() {
 fn a_missing_part_ends_the_202_in_failure() {
     with_world(52, |_, a| async move {
         let id = initiate(a[0], "/b/missing").await;
-        let r = send(a[0], complete_request("/b/missing", &id, &[(1, "00000000000000000000000000000001")])).await;
+        let r = send(
+            a[0],
+            complete_request(
+                "/b/missing",
+                &id,
+                &[(1, "00000000000000000000000000000001")],
+            ),
+        )
+        .await;
         assert_eq!(result_of_202(&r).expect("a consistent result"), 400);
-        assert_eq!(send(a[2], Request::new("GET", "/b/missing")).await.status, 404);
+        assert_eq!(
+            send(a[2], Request::new("GET", "/b/missing")).await.status,
+            404
+        );
     });
 }
 
 #[test]
 fn a_target_changed_since_initiate_ends_the_202_in_conflict() {
     with_world(53, |_, a| async move {
-        assert_eq!(send(a[0], Request::new("POST", "/b/t").body(Bytes::from_static(b"v1"))).await.status, 201);
+        assert_eq!(
+            send(
+                a[0],
+                Request::new("POST", "/b/t").body(Bytes::from_static(b"v1"))
+            )
+            .await
+            .status,
+            201
+        );
         let id = {
             let r = send(a[0], Request::new("PUT", "/b/t?uploads").body(Bytes::new())).await;
             assert_eq!(r.status, 200);
@@ -102,10 +128,21 @@ fn a_target_changed_since_initiate_ends_the_202_in_conflict() {
         };
         let p1 = part(a[0], "/b/t", &id, 1, b"v3").await;
         rt::sleep(Duration::from_millis(1100)).await;
-        assert_eq!(send(a[1], Request::new("PUT", "/b/t").body(Bytes::from_static(b"v2"))).await.status, 201);
+        assert_eq!(
+            send(
+                a[1],
+                Request::new("PUT", "/b/t").body(Bytes::from_static(b"v2"))
+            )
+            .await
+            .status,
+            201
+        );
         let r = send(a[0], complete_request("/b/t", &id, &[(1, &p1)])).await;
         assert_eq!(result_of_202(&r).expect("a consistent result"), 409);
-        assert_eq!(&send(a[3], Request::new("GET", "/b/t")).await.body[..], b"v2");
+        assert_eq!(
+            &send(a[3], Request::new("GET", "/b/t")).await.body[..],
+            b"v2"
+        );
     });
 }
 
@@ -132,19 +169,28 @@ fn a_crash_during_assembly_leaves_no_object_and_no_success() {
         let (outcome, ()) = futures::join!(client.send(a[0], &host, &request), killer);
         match outcome {
             Ok(r) => {
-                assert!(result_of_202(&r).is_err(), "a cut-off 202 must not read as a result: {r:?}");
+                assert!(
+                    result_of_202(&r).is_err(),
+                    "a cut-off 202 must not read as a result: {r:?}"
+                );
             }
             Err(e) => eprintln!("completion cut off as expected: {e}"),
         }
         for (node, addr) in a.iter().enumerate().skip(1) {
             let seen = send(*addr, Request::new("GET", "/b/crash")).await;
-            assert_eq!(seen.status, 404, "node {node} shows an object after a crashed assembly");
+            assert_eq!(
+                seen.status, 404,
+                "node {node} shows an object after a crashed assembly"
+            );
         }
         world.restart(0);
         rt::sleep(Duration::from_millis(50)).await;
         // The upload is still open: completing it on another node works.
         let r = send(a[1], complete_request("/b/crash", &id, &listed)).await;
         assert_eq!(result_of_202(&r).expect("a consistent result"), 201);
-        assert_eq!(&send(a[2], Request::new("GET", "/b/crash")).await.body[..], b"chunkchunkchunkchunkchunk");
+        assert_eq!(
+            &send(a[2], Request::new("GET", "/b/crash")).await.body[..],
+            b"chunkchunkchunkchunkchunk"
+        );
     });
 }

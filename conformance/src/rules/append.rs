@@ -30,7 +30,10 @@ async fn check_scsp_29(ctx: &Ctx) -> Result<String, Verdict> {
     write(ctx, &path, &[("X-Color-Meta", "green")], b"abc").await?;
     ctx.next_second().await;
     let appended = ctx
-        .request(0, &Request::new("APPEND", path.clone()).body(Bytes::from_static(b"def")))
+        .request(
+            0,
+            &Request::new("APPEND", path.clone()).body(Bytes::from_static(b"def")),
+        )
         .await?
         .response;
     expect_status(&appended, &[201], "APPEND to a named object")?;
@@ -45,14 +48,20 @@ async fn check_scsp_29(ctx: &Ctx) -> Result<String, Verdict> {
         return Err(Verdict::fail("APPEND dropped the object's metadata"));
     }
     let alias = ctx
-        .request(0, &Request::new("POST", "/?alias").body(Bytes::from_static(b"1")))
+        .request(
+            0,
+            &Request::new("POST", "/?alias").body(Bytes::from_static(b"1")),
+        )
         .await?
         .response;
     expect_status(&alias, &[201], "alias WRITE")?;
     let uuid = require_header(&alias, "content-uuid", "alias WRITE")?.to_string();
     ctx.next_second().await;
     let more = ctx
-        .request(0, &Request::new("APPEND", format!("/{uuid}")).body(Bytes::from_static(b"2")))
+        .request(
+            0,
+            &Request::new("APPEND", format!("/{uuid}")).body(Bytes::from_static(b"2")),
+        )
         .await?
         .response;
     expect_status(&more, &[201], "APPEND to an alias")?;

@@ -91,4 +91,3 @@ mod tests {
         assert_eq!(last_segment("/b/dir/x"), "x");
     }
 }
-

@@ -43,8 +43,12 @@ async fn check_scsp_40(ctx: &Ctx) -> Result<String, Verdict> {
     let path = ctx.object("scsp-40");
     let created = write(ctx, &path, &[], b"tagged").await?;
     let etag = require_header(&created, "etag", "WRITE")?.to_string();
-    let get = |h: &str, v: &str| Request::new("GET", path.clone()).header(h.to_string(), v.to_string());
-    let mismatch = ctx.request(0, &get("If-Match", "\"00000000000000000000000000000000\"")).await?.response;
+    let get =
+        |h: &str, v: &str| Request::new("GET", path.clone()).header(h.to_string(), v.to_string());
+    let mismatch = ctx
+        .request(0, &get("If-Match", "\"00000000000000000000000000000000\""))
+        .await?
+        .response;
     expect_status(&mismatch, &[412], "GET with a non-matching If-Match")?;
     if mismatch.header("etag") != Some(etag.as_str()) {
         return Err(Verdict::fail(format!(
@@ -83,7 +87,12 @@ async fn check_scsp_40(ctx: &Ctx) -> Result<String, Verdict> {
         .response;
     expect_status(&put_none, &[412], "PUT with a matching If-None-Match")?;
     let put_ok = ctx
-        .request(0, &Request::new("PUT", path).header("If-Match", etag).body(Bytes::from_static(b"changed")))
+        .request(
+            0,
+            &Request::new("PUT", path)
+                .header("If-Match", etag)
+                .body(Bytes::from_static(b"changed")),
+        )
         .await?
         .response;
     expect_status(&put_ok, &[201], "PUT with a matching If-Match")?;
@@ -96,7 +105,9 @@ async fn check_scsp_41(ctx: &Ctx) -> Result<String, Verdict> {
     let created = write(ctx, &path, &[], b"dated").await?;
     let modified = require_header(&created, "last-modified", "WRITE")?.to_string();
     let Ok(at) = httpdate::parse_http_date(&modified) else {
-        return Err(Verdict::fail(format!("Last-Modified `{modified}` is not an HTTP date")));
+        return Err(Verdict::fail(format!(
+            "Last-Modified `{modified}` is not an HTTP date"
+        )));
     };
     let when = |secs: i64| {
         let t = if secs >= 0 {
@@ -109,14 +120,22 @@ async fn check_scsp_41(ctx: &Ctx) -> Result<String, Verdict> {
     ctx.next_second().await;
     let get = |since: String| Request::new("GET", path.clone()).header("If-Modified-Since", since);
     let same = ctx.request(0, &get(modified.clone())).await?.response;
-    expect_status(&same, &[304], "GET If-Modified-Since the Last-Modified date")?;
+    expect_status(
+        &same,
+        &[304],
+        "GET If-Modified-Since the Last-Modified date",
+    )?;
     if !same.body.is_empty() {
         return Err(Verdict::fail("a 304 carried a body"));
     }
     let older = ctx.request(0, &get(when(-3600))).await?.response;
     expect_status(&older, &[200], "GET If-Modified-Since an hour before")?;
     let future = ctx.request(0, &get(when(86_400 * 365))).await?.response;
-    expect_status(&future, &[200], "GET If-Modified-Since a date in the future (ignored)")?;
+    expect_status(
+        &future,
+        &[200],
+        "GET If-Modified-Since a date in the future (ignored)",
+    )?;
     let put = ctx
         .request(
             0,
@@ -126,6 +145,13 @@ async fn check_scsp_41(ctx: &Ctx) -> Result<String, Verdict> {
         )
         .await?
         .response;
-    expect_status(&put, &[201], "PUT with If-Modified-Since (applies to GET/HEAD only)")?;
-    Ok("unmodified → 304 without body; older date → 200; future date ignored; PUT ignores it".to_string())
+    expect_status(
+        &put,
+        &[201],
+        "PUT with If-Modified-Since (applies to GET/HEAD only)",
+    )?;
+    Ok(
+        "unmodified → 304 without body; older date → 200; future date ignored; PUT ignores it"
+            .to_string(),
+    )
 }

@@ -10,7 +10,12 @@ use crate::rules::common::{expect_status, last_segment, require_header};
 use crate::target::{Capabilities, Ctx};
 use crate::verdict::Verdict;
 
-const fn rule(id: &'static str, title: &'static str, strength: Strength, check: crate::catalog::CheckFn) -> Rule {
+const fn rule(
+    id: &'static str,
+    title: &'static str,
+    strength: Strength,
+    check: crate::catalog::CheckFn,
+) -> Rule {
     Rule {
         id,
         title,
@@ -25,13 +30,48 @@ const fn rule(id: &'static str, title: &'static str, strength: Strength, check: 
 
 /// The COPY rules.
 pub const RULES: [Rule; 7] = [
-    rule("SCSP-22", "COPY replaces all user metadata, keeps content and its length", Strength::Must, scsp_22),
-    rule("SCSP-23", "COPY and PUT with preserve keep existing custom headers", Strength::Must, scsp_23),
-    rule("SCSP-24", "COPY with a body or a non-zero Content-Length is refused (400)", Strength::Inf, scsp_24),
-    rule("SCSP-25", "a Content-MD5 that does not match fails WRITE and COPY (400)", Strength::Inf, scsp_25),
-    rule("SCSP-26", "COPY of an alias keeps its UUID; a failed alias COPY is 403", Strength::Must, scsp_26),
-    rule("SCSP-27", "COPY/PUT in a domain that does not exist is 409", Strength::Must, scsp_27),
-    rule("SCSP-28", "newname renames: the new name reads, the old one is 404", Strength::Must, scsp_28),
+    rule(
+        "SCSP-22",
+        "COPY replaces all user metadata, keeps content and its length",
+        Strength::Must,
+        scsp_22,
+    ),
+    rule(
+        "SCSP-23",
+        "COPY and PUT with preserve keep existing custom headers",
+        Strength::Must,
+        scsp_23,
+    ),
+    rule(
+        "SCSP-24",
+        "COPY with a body or a non-zero Content-Length is refused (400)",
+        Strength::Inf,
+        scsp_24,
+    ),
+    rule(
+        "SCSP-25",
+        "a Content-MD5 that does not match fails WRITE and COPY (400)",
+        Strength::Inf,
+        scsp_25,
+    ),
+    rule(
+        "SCSP-26",
+        "COPY of an alias keeps its UUID; a failed alias COPY is 403",
+        Strength::Must,
+        scsp_26,
+    ),
+    rule(
+        "SCSP-27",
+        "COPY/PUT in a domain that does not exist is 409",
+        Strength::Must,
+        scsp_27,
+    ),
+    rule(
+        "SCSP-28",
+        "newname renames: the new name reads, the old one is 404",
+        Strength::Must,
+        scsp_28,
+    ),
 ];
 
 check_fn!(scsp_22, check_scsp_22);
@@ -43,7 +83,12 @@ check_fn!(scsp_27, check_scsp_27);
 check_fn!(scsp_28, check_scsp_28);
 
 /// Writes an object with the given headers and body; fails the rule unless it gets 201.
-pub(crate) async fn write(ctx: &Ctx, path: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Result<Response, Verdict> {
+pub(crate) async fn write(
+    ctx: &Ctx,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &'static [u8],
+) -> Result<Response, Verdict> {
     let mut req = Request::new("POST", path).body(Bytes::from_static(body));
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -74,13 +119,24 @@ fn copy(path: &str) -> Request {
 async fn check_scsp_22(ctx: &Ctx) -> Result<String, Verdict> {
     ctx.ensure_bucket().await?;
     let path = ctx.object("scsp-22");
-    write(ctx, &path, &[("X-Color-Meta", "blue"), ("Content-Language", "en")], b"twelve bytes").await?;
+    write(
+        ctx,
+        &path,
+        &[("X-Color-Meta", "blue"), ("Content-Language", "en")],
+        b"twelve bytes",
+    )
+    .await?;
     ctx.next_second().await;
-    let copied = ctx.request(0, &copy(&path).header("X-Size-Meta", "big")).await?.response;
+    let copied = ctx
+        .request(0, &copy(&path).header("X-Size-Meta", "big"))
+        .await?
+        .response;
     expect_status(&copied, &[201], "COPY with one new header")?;
     let after = head(ctx, &path).await?;
     if after.header("x-size-meta") != Some("big") {
-        return Err(Verdict::fail("the header given on COPY is missing afterwards"));
+        return Err(Verdict::fail(
+            "the header given on COPY is missing afterwards",
+        ));
     }
     for dropped in ["x-color-meta", "content-language"] {
         if let Some(v) = after.header(dropped) {
@@ -132,10 +188,19 @@ async fn check_scsp_22(ctx: &Ctx) -> Result<String, Verdict> {
 async fn check_scsp_23(ctx: &Ctx) -> Result<String, Verdict> {
     ctx.ensure_bucket().await?;
     let path = ctx.object("scsp-23");
-    write(ctx, &path, &[("X-A-Meta", "1"), ("X-B-Meta", "2")], b"preserved").await?;
+    write(
+        ctx,
+        &path,
+        &[("X-A-Meta", "1"), ("X-B-Meta", "2")],
+        b"preserved",
+    )
+    .await?;
     ctx.next_second().await;
     let copied = ctx
-        .request(0, &copy(&format!("{path}?preserve")).header("X-B-Meta", "3"))
+        .request(
+            0,
+            &copy(&format!("{path}?preserve")).header("X-B-Meta", "3"),
+        )
         .await?
         .response;
     expect_status(&copied, &[201], "COPY?preserve")?;
@@ -160,9 +225,14 @@ async fn check_scsp_23(ctx: &Ctx) -> Result<String, Verdict> {
     expect_status(&put, &[201], "PUT?preserve=yes")?;
     let after = head(ctx, &path).await?;
     if after.header("x-a-meta") != Some("1") || after.header("x-c-meta") != Some("4") {
-        return Err(Verdict::fail("PUT?preserve did not keep the existing custom headers"));
+        return Err(Verdict::fail(
+            "PUT?preserve did not keep the existing custom headers",
+        ));
     }
-    Ok("COPY?preserve and PUT?preserve kept existing headers and replaced the given ones".to_string())
+    Ok(
+        "COPY?preserve and PUT?preserve kept existing headers and replaced the given ones"
+            .to_string(),
+    )
 }
 
 async fn check_scsp_24(ctx: &Ctx) -> Result<String, Verdict> {
@@ -171,7 +241,10 @@ async fn check_scsp_24(ctx: &Ctx) -> Result<String, Verdict> {
     write(ctx, &path, &[], b"body").await?;
     ctx.next_second().await;
     let with_body = ctx
-        .request(0, &Request::new("COPY", path.clone()).body(Bytes::from_static(b"oops")))
+        .request(
+            0,
+            &Request::new("COPY", path.clone()).body(Bytes::from_static(b"oops")),
+        )
         .await?
         .response;
     expect_status(&with_body, &[400], "COPY with a 4-byte body")?;
@@ -189,16 +262,27 @@ async fn check_scsp_25(ctx: &Ctx) -> Result<String, Verdict> {
     let right = md5_base64(b"digest me");
     let wrong = md5_base64(b"something else");
     let bad_write = ctx
-        .request(0, &Request::new("POST", path.clone()).header("Content-MD5", wrong.clone()).body(Bytes::from_static(b"digest me")))
+        .request(
+            0,
+            &Request::new("POST", path.clone())
+                .header("Content-MD5", wrong.clone())
+                .body(Bytes::from_static(b"digest me")),
+        )
         .await?
         .response;
     expect_status(&bad_write, &[400], "WRITE with a wrong Content-MD5")?;
     write(ctx, &path, &[("Content-MD5", &right)], b"digest me").await?;
     ctx.next_second().await;
-    let bad_copy = ctx.request(0, &copy(&path).header("Content-MD5", wrong)).await?.response;
+    let bad_copy = ctx
+        .request(0, &copy(&path).header("Content-MD5", wrong))
+        .await?
+        .response;
     expect_status(&bad_copy, &[400], "COPY with a wrong Content-MD5")?;
     ctx.next_second().await;
-    let good_copy = ctx.request(0, &copy(&path).header("Content-MD5", right)).await?.response;
+    let good_copy = ctx
+        .request(0, &copy(&path).header("Content-MD5", right))
+        .await?
+        .response;
     expect_status(&good_copy, &[201], "COPY with the right Content-MD5")?;
     Ok("wrong Content-MD5 → 400 on WRITE and COPY; the right one → 201".to_string())
 }
@@ -210,32 +294,53 @@ pub(crate) fn md5_base64(bytes: &[u8]) -> String {
 
 async fn check_scsp_26(ctx: &Ctx) -> Result<String, Verdict> {
     let created = ctx
-        .request(0, &Request::new("POST", "/?alias").body(Bytes::from_static(b"alias")))
+        .request(
+            0,
+            &Request::new("POST", "/?alias").body(Bytes::from_static(b"alias")),
+        )
         .await?
         .response;
     expect_status(&created, &[201], "alias WRITE")?;
     let uuid = require_header(&created, "content-uuid", "alias WRITE")?.to_string();
     ctx.next_second().await;
     let copied = ctx
-        .request(0, &copy(&format!("/{uuid}?alias=yes")).header("X-Tag-Meta", "t"))
+        .request(
+            0,
+            &copy(&format!("/{uuid}?alias=yes")).header("X-Tag-Meta", "t"),
+        )
         .await?
         .response;
     expect_status(&copied, &[201], "COPY of an alias")?;
     let location = require_header(&copied, "location", "COPY of an alias")?;
     if last_segment(location) != uuid {
-        return Err(Verdict::fail(format!("COPY of alias {uuid} answered Location `{location}`")));
+        return Err(Verdict::fail(format!(
+            "COPY of alias {uuid} answered Location `{location}`"
+        )));
     }
     ctx.next_second().await;
     let failed = ctx
-        .request(0, &copy(&format!("/{uuid}?alias=yes")).header("Content-MD5", md5_base64(b"not it")))
+        .request(
+            0,
+            &copy(&format!("/{uuid}?alias=yes")).header("Content-MD5", md5_base64(b"not it")),
+        )
         .await?
         .response;
-    expect_status(&failed, &[403], "a failing COPY of an alias (wrong Content-MD5)")?;
-    Ok(format!("COPY of alias {uuid} kept the UUID; a failing one → 403"))
+    expect_status(
+        &failed,
+        &[403],
+        "a failing COPY of an alias (wrong Content-MD5)",
+    )?;
+    Ok(format!(
+        "COPY of alias {uuid} kept the UUID; a failing one → 403"
+    ))
 }
 
 async fn check_scsp_27(ctx: &Ctx) -> Result<String, Verdict> {
-    let path = format!("{}?domain=missing-{}.example", ctx.object("scsp-27"), ctx.bucket);
+    let path = format!(
+        "{}?domain=missing-{}.example",
+        ctx.object("scsp-27"),
+        ctx.bucket
+    );
     let copied = ctx.request(0, &copy(&path)).await?.response;
     expect_status(&copied, &[409], "COPY in a domain that does not exist")?;
     let put = ctx
@@ -252,19 +357,29 @@ async fn check_scsp_28(ctx: &Ctx) -> Result<String, Verdict> {
     write(ctx, &old, &[("X-Kept-Meta", "k")], b"renamed").await?;
     ctx.next_second().await;
     let renamed = ctx
-        .request(0, &copy(&format!("{old}?newname=scsp-28-new")).header("X-Kept-Meta", "k"))
+        .request(
+            0,
+            &copy(&format!("{old}?newname=scsp-28-new")).header("X-Kept-Meta", "k"),
+        )
         .await?
         .response;
     expect_status(&renamed, &[201], "COPY?newname")?;
     let location = require_header(&renamed, "location", "COPY?newname")?;
     if last_segment(location) != "scsp-28-new" {
-        return Err(Verdict::fail(format!("COPY?newname answered Location `{location}`")));
+        return Err(Verdict::fail(format!(
+            "COPY?newname answered Location `{location}`"
+        )));
     }
     let new = get(ctx, &ctx.object("scsp-28-new")).await?;
     if &new.body[..] != b"renamed" {
-        return Err(Verdict::fail("the new name does not read the object's content"));
+        return Err(Verdict::fail(
+            "the new name does not read the object's content",
+        ));
     }
-    let gone = ctx.request(0, &Request::new("GET", old.clone())).await?.response;
+    let gone = ctx
+        .request(0, &Request::new("GET", old.clone()))
+        .await?
+        .response;
     expect_status(&gone, &[404], "GET of the old name after a rename")?;
     Ok("COPY?newname: the new name reads the content, the old name → 404".to_string())
 }

@@ -47,16 +47,25 @@ async fn check_scsp_16(ctx: &Ctx) -> Result<String, Verdict> {
         }
         r
     };
-    let many: Vec<(String, String)> = (0..501).map(|i| (format!("X-M{i}-Meta"), "v".to_string())).collect();
+    let many: Vec<(String, String)> = (0..501)
+        .map(|i| (format!("X-M{i}-Meta"), "v".to_string()))
+        .collect();
     let r = ctx.request(0, &write("scsp-16-many", many)).await?.response;
     expect_status(&r, &[400], "WRITE with 501 metadata headers")?;
     let big = vec![("X-Big-Meta".to_string(), "v".repeat(17 * 1024))];
     let r = ctx.request(0, &write("scsp-16-big", big)).await?.response;
     expect_status(&r, &[400], "WRITE with one 17 KB header")?;
-    let total: Vec<(String, String)> = (0..3).map(|i| (format!("X-T{i}-Meta"), "v".repeat(11 * 1024))).collect();
-    let r = ctx.request(0, &write("scsp-16-total", total)).await?.response;
+    let total: Vec<(String, String)> = (0..3)
+        .map(|i| (format!("X-T{i}-Meta"), "v".repeat(11 * 1024)))
+        .collect();
+    let r = ctx
+        .request(0, &write("scsp-16-total", total))
+        .await?
+        .response;
     expect_status(&r, &[400], "WRITE with 33 KB of metadata headers")?;
-    let fine: Vec<(String, String)> = (0..100).map(|i| (format!("X-F{i}-Meta"), "v".repeat(100))).collect();
+    let fine: Vec<(String, String)> = (0..100)
+        .map(|i| (format!("X-F{i}-Meta"), "v".repeat(100)))
+        .collect();
     let r = ctx.request(0, &write("scsp-16-fine", fine)).await?.response;
     expect_status(&r, &[201], "WRITE with 100 small metadata headers")?;
     Ok("501 headers, a 17 KB header, 33 KB in total → 400; 100 small headers → 201".to_string())
@@ -66,24 +75,38 @@ async fn check_scsp_43(ctx: &Ctx) -> Result<String, Verdict> {
     ctx.ensure_bucket().await?;
     for form in ["ALIAS", "Alias=YES", "alias=True"] {
         let r = ctx
-            .request(0, &Request::new("POST", format!("/?{form}")).body(Bytes::from_static(b"a")))
+            .request(
+                0,
+                &Request::new("POST", format!("/?{form}")).body(Bytes::from_static(b"a")),
+            )
             .await?
             .response;
         expect_status(&r, &[201], &format!("WRITE /?{form}"))?;
         let uuid = require_header(&r, "content-uuid", "WRITE")?.to_string();
         let h = head(ctx, &format!("/{uuid}")).await?;
         if h.header("castor-system-alias").is_none() {
-            return Err(Verdict::fail(format!("/?{form} did not create an alias object")));
+            return Err(Verdict::fail(format!(
+                "/?{form} did not create an alias object"
+            )));
         }
     }
     let r = ctx
-        .request(0, &Request::new("POST", format!("{}?REPLICATE=1", ctx.object("scsp-43"))).body(Bytes::from_static(b"r")))
+        .request(
+            0,
+            &Request::new("POST", format!("{}?REPLICATE=1", ctx.object("scsp-43")))
+                .body(Bytes::from_static(b"r")),
+        )
         .await?
         .response;
     expect_status(&r, &[201], "WRITE ?REPLICATE=1")?;
     let n = replica_count(&r)?;
     if n != 1 {
-        return Err(Verdict::fail(format!("?REPLICATE=1 made {n} synchronous replicas; the name must match `replicate`")));
+        return Err(Verdict::fail(format!(
+            "?REPLICATE=1 made {n} synchronous replicas; the name must match `replicate`"
+        )));
     }
-    Ok("ALIAS, Alias=YES and alias=True made alias objects; REPLICATE=1 made one replica".to_string())
+    Ok(
+        "ALIAS, Alias=YES and alias=True made alias objects; REPLICATE=1 made one replica"
+            .to_string(),
+    )
 }

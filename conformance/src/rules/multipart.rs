@@ -15,7 +15,13 @@ use crate::rules::copy::{get, head, md5_base64, write};
 use crate::target::{Capabilities, Ctx};
 use crate::verdict::Verdict;
 
-const fn rule(id: &'static str, title: &'static str, source: &'static str, strength: Strength, check: crate::catalog::CheckFn) -> Rule {
+const fn rule(
+    id: &'static str,
+    title: &'static str,
+    source: &'static str,
+    strength: Strength,
+    check: crate::catalog::CheckFn,
+) -> Rule {
     Rule {
         id,
         title,
@@ -30,13 +36,55 @@ const fn rule(id: &'static str, title: &'static str, source: &'static str, stren
 
 /// The multipart rules.
 pub const RULES: [Rule; 7] = [
-    rule("SCSP-30", "Castor-System-CompositeMD5 survives COPY and is removed by PUT/APPEND", "PF/2443820996", Strength::Must, scsp_30),
-    rule("SCSP-31", "completion assembles parts by ascending number; nothing is visible before", "PF/2443822271", Strength::Must, scsp_31),
-    rule("SCSP-32", "completion answers 202; the result is in the body and castor-system-result", "seed-000, PF/2443821170", Strength::Must, scsp_32),
-    rule("SCSP-33", "a multipart COPY-by-part also answers 202 with keep-alive bytes", "seed-001", Strength::Inf, scsp_33),
-    rule("SCSP-34", "Content-MD5 on initiate or complete → 400; APPEND-initiate needs an EC target", "PF/2443822229", Strength::Must, scsp_34),
-    rule("SCSP-35", "parts are immutable unnamed objects with Content-UUID; a re-sent part replaces nothing", "PFdiff/2957803717", Strength::Must, scsp_35),
-    rule("SCSP-36", "a PUT-initiated upload fails if the target changed; APPEND appends to the current content", "PF/2443822271", Strength::Must, scsp_36),
+    rule(
+        "SCSP-30",
+        "Castor-System-CompositeMD5 survives COPY and is removed by PUT/APPEND",
+        "PF/2443820996",
+        Strength::Must,
+        scsp_30,
+    ),
+    rule(
+        "SCSP-31",
+        "completion assembles parts by ascending number; nothing is visible before",
+        "PF/2443822271",
+        Strength::Must,
+        scsp_31,
+    ),
+    rule(
+        "SCSP-32",
+        "completion answers 202; the result is in the body and castor-system-result",
+        "seed-000, PF/2443821170",
+        Strength::Must,
+        scsp_32,
+    ),
+    rule(
+        "SCSP-33",
+        "a multipart COPY-by-part also answers 202 with keep-alive bytes",
+        "seed-001",
+        Strength::Inf,
+        scsp_33,
+    ),
+    rule(
+        "SCSP-34",
+        "Content-MD5 on initiate or complete → 400; APPEND-initiate needs an EC target",
+        "PF/2443822229",
+        Strength::Must,
+        scsp_34,
+    ),
+    rule(
+        "SCSP-35",
+        "parts are immutable unnamed objects with Content-UUID; a re-sent part replaces nothing",
+        "PFdiff/2957803717",
+        Strength::Must,
+        scsp_35,
+    ),
+    rule(
+        "SCSP-36",
+        "a PUT-initiated upload fails if the target changed; APPEND appends to the current content",
+        "PF/2443822271",
+        Strength::Must,
+        scsp_36,
+    ),
 ];
 
 check_fn!(scsp_30, check_scsp_30);
@@ -48,7 +96,12 @@ check_fn!(scsp_35, check_scsp_35);
 check_fn!(scsp_36, check_scsp_36);
 
 /// Starts an upload (`?uploads` on `method target`) and returns its id.
-pub(crate) async fn initiate(ctx: &Ctx, method: &str, target: &str, headers: &[(&str, &str)]) -> Result<String, Verdict> {
+pub(crate) async fn initiate(
+    ctx: &Ctx,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Result<String, Verdict> {
     let sep = if target.contains('?') { '&' } else { '?' };
     let mut req = Request::new(method, format!("{target}{sep}uploads")).body(Bytes::new());
     for (k, v) in headers {
@@ -60,18 +113,30 @@ pub(crate) async fn initiate(ctx: &Ctx, method: &str, target: &str, headers: &[(
 }
 
 /// Uploads one part and returns its UUID.
-pub(crate) async fn part(ctx: &Ctx, target: &str, upload: &str, number: u32, body: &'static [u8]) -> Result<String, Verdict> {
+pub(crate) async fn part(
+    ctx: &Ctx,
+    target: &str,
+    upload: &str,
+    number: u32,
+    body: &'static [u8],
+) -> Result<String, Verdict> {
     let r = ctx
         .request(
             0,
-            &Request::new("POST", format!("{target}?partNumber={number}&uploadId={upload}")).body(Bytes::from_static(body)),
+            &Request::new(
+                "POST",
+                format!("{target}?partNumber={number}&uploadId={upload}"),
+            )
+            .body(Bytes::from_static(body)),
         )
         .await?
         .response;
     expect_status(&r, &[201], &format!("part {number}"))?;
     let uuid = require_header(&r, "content-uuid", &format!("part {number}"))?;
     if !is_uuid(uuid) {
-        return Err(Verdict::fail(format!("part {number} answered Content-UUID `{uuid}`")));
+        return Err(Verdict::fail(format!(
+            "part {number} answered Content-UUID `{uuid}`"
+        )));
     }
     Ok(uuid.to_string())
 }
@@ -85,7 +150,12 @@ fn manifest(parts: &[(u32, &str)]) -> String {
 }
 
 /// Sends the completion and returns the (202) response with its trailers.
-pub(crate) async fn complete(ctx: &Ctx, target: &str, upload: &str, parts: &[(u32, &str)]) -> Result<Response, Verdict> {
+pub(crate) async fn complete(
+    ctx: &Ctx,
+    target: &str,
+    upload: &str,
+    parts: &[(u32, &str)],
+) -> Result<Response, Verdict> {
     // `TE: trailers` says the client reads trailer fields (RFC 9110 §10.1.4); a server may
     // hold trailers back from clients that do not say so.
     let req = Request::new("POST", format!("{target}?uploadId={upload}"))
@@ -122,23 +192,37 @@ async fn check_scsp_30(ctx: &Ctx) -> Result<String, Verdict> {
         .ok_or_else(|| Verdict::fail("a multipart object has no Castor-System-CompositeMD5"))?;
     ctx.next_second().await;
     let copied = ctx
-        .request(0, &Request::new("COPY", path.clone()).header("Content-Length", "0").header("X-Tag-Meta", "t"))
+        .request(
+            0,
+            &Request::new("COPY", path.clone())
+                .header("Content-Length", "0")
+                .header("X-Tag-Meta", "t"),
+        )
         .await?
         .response;
     expect_status(&copied, &[201], "COPY of a multipart object")?;
     if head(ctx, &path).await?.header("castor-system-compositemd5") != Some(composite.as_str()) {
-        return Err(Verdict::fail("COPY removed or changed Castor-System-CompositeMD5"));
+        return Err(Verdict::fail(
+            "COPY removed or changed Castor-System-CompositeMD5",
+        ));
     }
     ctx.next_second().await;
     let put = ctx
-        .request(0, &Request::new("PUT", path.clone()).body(Bytes::from_static(b"plain")))
+        .request(
+            0,
+            &Request::new("PUT", path.clone()).body(Bytes::from_static(b"plain")),
+        )
         .await?
         .response;
     expect_status(&put, &[201], "PUT over a multipart object")?;
     if let Some(v) = head(ctx, &path).await?.header("castor-system-compositemd5") {
-        return Err(Verdict::fail(format!("PUT must remove Castor-System-CompositeMD5; it is still `{v}`")));
+        return Err(Verdict::fail(format!(
+            "PUT must remove Castor-System-CompositeMD5; it is still `{v}`"
+        )));
     }
-    Ok(format!("CompositeMD5 {composite} kept by COPY, removed by PUT"))
+    Ok(format!(
+        "CompositeMD5 {composite} kept by COPY, removed by PUT"
+    ))
 }
 
 async fn check_scsp_31(ctx: &Ctx) -> Result<String, Verdict> {
@@ -161,7 +245,11 @@ async fn check_scsp_31(ctx: &Ctx) -> Result<String, Verdict> {
     let watcher = async {
         let mut early = None;
         while !finished.load(Ordering::SeqCst) {
-            if let Ok(r) = ctx.session(0).request(&Request::new("GET", target.clone())).await {
+            if let Ok(r) = ctx
+                .session(0)
+                .request(&Request::new("GET", target.clone()))
+                .await
+            {
                 if r.response.status == 200 && &r.response.body[..] != b"abc" && early.is_none() {
                     early = Some(String::from_utf8_lossy(&r.response.body).into_owned());
                 }
@@ -195,9 +283,14 @@ async fn check_scsp_31(ctx: &Ctx) -> Result<String, Verdict> {
     let dup = complete(ctx, &dup_target, &id, &[(1, &p1), (1, &p2)]).await?;
     let status = result_of_202(&dup)?;
     if status < 400 {
-        return Err(Verdict::fail(format!("a manifest with part number 1 twice ended in {status}")));
+        return Err(Verdict::fail(format!(
+            "a manifest with part number 1 twice ended in {status}"
+        )));
     }
-    let gone = ctx.request(0, &Request::new("GET", dup_target)).await?.response;
+    let gone = ctx
+        .request(0, &Request::new("GET", dup_target))
+        .await?
+        .response;
     expect_status(&gone, &[404], "GET of a target whose completion failed")?;
     Ok(format!("assembled `abc` in ascending order, unlisted part left out, nothing visible before; duplicate numbers → {status}"))
 }
@@ -212,7 +305,9 @@ async fn check_scsp_32(ctx: &Ctx) -> Result<String, Verdict> {
     expect_status(&done, &[202], "completion")?;
     let status = result_of_202(&done)?;
     if status != 201 {
-        return Err(Verdict::fail(format!("a valid completion ended in {status}")));
+        return Err(Verdict::fail(format!(
+            "a valid completion ended in {status}"
+        )));
     }
     if &get(ctx, &target).await?.body[..] != b"hello world" {
         return Err(Verdict::fail("the completed object does not read back"));
@@ -220,13 +315,23 @@ async fn check_scsp_32(ctx: &Ctx) -> Result<String, Verdict> {
     // A 202 that ends in failure: a manifest naming a part that does not exist.
     let bad_target = ctx.object("scsp-32-bad");
     let id = initiate(ctx, "POST", &bad_target, &[]).await?;
-    let bad = complete(ctx, &bad_target, &id, &[(1, "0123456789abcdef0123456789abcdef")]).await?;
+    let bad = complete(
+        ctx,
+        &bad_target,
+        &id,
+        &[(1, "0123456789abcdef0123456789abcdef")],
+    )
+    .await?;
     expect_status(&bad, &[202], "completion naming a missing part")?;
     let bad_status = result_of_202(&bad)?;
     if bad_status < 400 {
-        return Err(Verdict::fail(format!("a completion naming a missing part ended in {bad_status}")));
+        return Err(Verdict::fail(format!(
+            "a completion naming a missing part ended in {bad_status}"
+        )));
     }
-    Ok(format!("202 → trailer and body agree: 201; a failing 202 → {bad_status}"))
+    Ok(format!(
+        "202 → trailer and body agree: 201; a failing 202 → {bad_status}"
+    ))
 }
 
 async fn check_scsp_33(ctx: &Ctx) -> Result<String, Verdict> {
@@ -258,7 +363,9 @@ async fn check_scsp_33(ctx: &Ctx) -> Result<String, Verdict> {
         .ok_or_else(|| Verdict::fail("COPY-by-part's result names no part UUID"))?;
     let done = complete(ctx, &target, &id, &[(1, &uuid)]).await?;
     if result_of_202(&done)? != 201 || &get(ctx, &target).await?.body[..] != b"copied part" {
-        return Err(Verdict::fail("an upload of a copied part did not assemble its content"));
+        return Err(Verdict::fail(
+            "an upload of a copied part did not assemble its content",
+        ));
     }
     Ok("COPY-by-part → 202 with trailer 201; the copied part assembled".to_string())
 }
@@ -277,7 +384,10 @@ async fn check_scsp_34(ctx: &Ctx) -> Result<String, Verdict> {
         .response;
     expect_status(&with_md5, &[400], "initiate with Content-MD5")?;
     let with_body = ctx
-        .request(0, &Request::new("POST", format!("{target}?uploads")).body(Bytes::from_static(b"ignored")))
+        .request(
+            0,
+            &Request::new("POST", format!("{target}?uploads")).body(Bytes::from_static(b"ignored")),
+        )
         .await?
         .response;
     expect_status(&with_body, &[200, 201], "initiate with a body (ignored)")?;
@@ -298,11 +408,17 @@ async fn check_scsp_34(ctx: &Ctx) -> Result<String, Verdict> {
     let plain = ctx.object("scsp-34-plain");
     write(ctx, &plain, &[], b"not erasure coded").await?;
     let append = ctx
-        .request(0, &Request::new("APPEND", format!("{plain}?uploads")).body(Bytes::new()))
+        .request(
+            0,
+            &Request::new("APPEND", format!("{plain}?uploads")).body(Bytes::new()),
+        )
         .await?
         .response;
     if append.status < 400 {
-        return Err(Verdict::fail(format!("APPEND-initiate on a non-EC object answered {}", append.status)));
+        return Err(Verdict::fail(format!(
+            "APPEND-initiate on a non-EC object answered {}",
+            append.status
+        )));
     }
     Ok(format!("Content-MD5 on initiate/complete → 400; body on initiate ignored; APPEND-initiate on non-EC → {}", append.status))
 }
@@ -319,9 +435,14 @@ async fn check_scsp_35(ctx: &Ctx) -> Result<String, Verdict> {
         return Err(Verdict::fail("an upload with a re-sent part failed"));
     }
     if &get(ctx, &target).await?.body[..] != b"good!" {
-        return Err(Verdict::fail("a re-sent part did not replace the first attempt in the manifest"));
+        return Err(Verdict::fail(
+            "a re-sent part did not replace the first attempt in the manifest",
+        ));
     }
-    Ok("parts of a named target return 32-hex Content-UUIDs; a re-sent part is used as listed".to_string())
+    Ok(
+        "parts of a named target return 32-hex Content-UUIDs; a re-sent part is used as listed"
+            .to_string(),
+    )
 }
 
 async fn check_scsp_36(ctx: &Ctx) -> Result<String, Verdict> {
@@ -332,21 +453,32 @@ async fn check_scsp_36(ctx: &Ctx) -> Result<String, Verdict> {
     let p1 = part(ctx, &put_target, &id, 1, b"replacement").await?;
     ctx.next_second().await;
     let changed = ctx
-        .request(0, &Request::new("PUT", put_target.clone()).body(Bytes::from_static(b"changed meanwhile")))
+        .request(
+            0,
+            &Request::new("PUT", put_target.clone()).body(Bytes::from_static(b"changed meanwhile")),
+        )
         .await?
         .response;
     expect_status(&changed, &[201], "PUT between initiate and complete")?;
     let done = complete(ctx, &put_target, &id, &[(1, &p1)]).await?;
     let status = result_of_202(&done)?;
     if status < 400 {
-        return Err(Verdict::fail(format!("a PUT-initiated upload whose target changed ended in {status}")));
+        return Err(Verdict::fail(format!(
+            "a PUT-initiated upload whose target changed ended in {status}"
+        )));
     }
     if &get(ctx, &put_target).await?.body[..] != b"changed meanwhile" {
-        return Err(Verdict::fail("a failed PUT-initiated completion changed the target"));
+        return Err(Verdict::fail(
+            "a failed PUT-initiated completion changed the target",
+        ));
     }
     let ec = ctx.object("scsp-36-append");
     let created = ctx
-        .request(0, &Request::new("POST", format!("{ec}?erasurecoded=yes")).body(Bytes::from_static(b"base")))
+        .request(
+            0,
+            &Request::new("POST", format!("{ec}?erasurecoded=yes"))
+                .body(Bytes::from_static(b"base")),
+        )
         .await?
         .response;
     expect_status(&created, &[201], "erasure-coded WRITE")?;
@@ -354,7 +486,10 @@ async fn check_scsp_36(ctx: &Ctx) -> Result<String, Verdict> {
     let tail = part(ctx, &ec, &id, 1, b"+tail").await?;
     ctx.next_second().await;
     let grown = ctx
-        .request(0, &Request::new("APPEND", ec.clone()).body(Bytes::from_static(b"+more")))
+        .request(
+            0,
+            &Request::new("APPEND", ec.clone()).body(Bytes::from_static(b"+more")),
+        )
         .await?
         .response;
     expect_status(&grown, &[201], "APPEND between initiate and complete")?;
@@ -369,5 +504,7 @@ async fn check_scsp_36(ctx: &Ctx) -> Result<String, Verdict> {
             String::from_utf8_lossy(&read.body)
         )));
     }
-    Ok(format!("PUT-initiated with a changed target → {status}; APPEND-initiated appended to `base+more`"))
+    Ok(format!(
+        "PUT-initiated with a changed target → {status}; APPEND-initiated appended to `base+more`"
+    ))
 }

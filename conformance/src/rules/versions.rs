@@ -44,10 +44,23 @@ pub const RULES: [Rule; 2] = [
 check_fn!(scsp_19, check_scsp_19);
 check_fn!(scsp_20, check_scsp_20);
 
-async fn update(ctx: &Ctx, node: usize, path: &str, body: &'static [u8], query: &str) -> Result<Response, Verdict> {
-    let target = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
+async fn update(
+    ctx: &Ctx,
+    node: usize,
+    path: &str,
+    body: &'static [u8],
+    query: &str,
+) -> Result<Response, Verdict> {
+    let target = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    };
     Ok(ctx
-        .request(node % ctx.nodes.len(), &Request::new("POST", target).body(Bytes::from_static(body)))
+        .request(
+            node % ctx.nodes.len(),
+            &Request::new("POST", target).body(Bytes::from_static(body)),
+        )
         .await?
         .response)
 }
@@ -67,7 +80,14 @@ async fn check_scsp_19(ctx: &Ctx) -> Result<String, Verdict> {
     expect_status(&last, &[201], "first WRITE")?;
     for (i, body) in [&b"v2"[..], b"v3"].into_iter().enumerate() {
         ctx.next_second().await;
-        last = update(ctx, i + 1, &path, if i == 0 { b"v2" } else { b"v3" }, "replicate=immediate").await?;
+        last = update(
+            ctx,
+            i + 1,
+            &path,
+            if i == 0 { b"v2" } else { b"v3" },
+            "replicate=immediate",
+        )
+        .await?;
         expect_status(&last, &[201], "an update a second after the previous one")?;
         let read = get(ctx, &path).await?;
         if read.body != body {
@@ -77,7 +97,9 @@ async fn check_scsp_19(ctx: &Ctx) -> Result<String, Verdict> {
             )));
         }
         if replica_count(&last)? < 2 {
-            return Err(Verdict::fail("replicate=immediate made fewer than two synchronous replicas"));
+            return Err(Verdict::fail(
+                "replicate=immediate made fewer than two synchronous replicas",
+            ));
         }
     }
     // Faster than once a second: each answer is 201 or 409, and what reads return is one
@@ -86,7 +108,11 @@ async fn check_scsp_19(ctx: &Ctx) -> Result<String, Verdict> {
     let fast_a = update(ctx, 0, &path, b"fast-a", "").await?;
     let fast_b = update(ctx, 1, &path, b"fast-b", "").await?;
     expect_status(&fast_a, &[201, 409], "a fast update")?;
-    expect_status(&fast_b, &[201, 409], "a second update within the same second")?;
+    expect_status(
+        &fast_b,
+        &[201, 409],
+        "a second update within the same second",
+    )?;
     let mut allowed: Vec<&[u8]> = Vec::new();
     for (r, body) in [(&fast_a, &b"fast-a"[..]), (&fast_b, b"fast-b")] {
         if r.status == 201 {
@@ -143,7 +169,9 @@ async fn older_version_refused(ctx: &Ctx, path: &str) -> Result<String, Verdict>
             }
         }
         let Some(skew) = skew else {
-            refused.push(format!("({label}: no suitable stamp in 6 tries, not checked)"));
+            refused.push(format!(
+                "({label}: no suitable stamp in 6 tries, not checked)"
+            ));
             continue;
         };
         for node in 0..nodes {
@@ -175,21 +203,32 @@ async fn check_scsp_20(ctx: &Ctx) -> Result<String, Verdict> {
     let slow = ctx.object("scsp-20-slow");
     expect_status(&update(ctx, 0, &slow, b"first", "").await?, &[201], "WRITE")?;
     ctx.next_second().await;
-    let deleted = ctx.request(0, &Request::new("DELETE", slow.clone())).await?.response;
+    let deleted = ctx
+        .request(0, &Request::new("DELETE", slow.clone()))
+        .await?
+        .response;
     expect_status(&deleted, &[200], "DELETE")?;
     ctx.next_second().await;
     let again = update(ctx, 0, &slow, b"second", "").await?;
     expect_status(&again, &[201], "WRITE a second after DELETE")?;
     if get(ctx, &slow).await?.body != b"second"[..] {
-        return Err(Verdict::fail("the name written a second after its DELETE does not read back"));
+        return Err(Verdict::fail(
+            "the name written a second after its DELETE does not read back",
+        ));
     }
     let fast = ctx.object("scsp-20-fast");
     expect_status(&update(ctx, 0, &fast, b"first", "").await?, &[201], "WRITE")?;
     ctx.next_second().await;
-    let deleted = ctx.request(0, &Request::new("DELETE", fast.clone())).await?.response;
+    let deleted = ctx
+        .request(0, &Request::new("DELETE", fast.clone()))
+        .await?
+        .response;
     expect_status(&deleted, &[200], "DELETE")?;
     let soon = update(ctx, 0, &fast, b"second", "").await?;
-    let read = ctx.request(0, &Request::new("GET", fast.clone())).await?.response;
+    let read = ctx
+        .request(0, &Request::new("GET", fast.clone()))
+        .await?
+        .response;
     let consistent = match soon.status {
         201 => read.status == 200 && &read.body[..] == b"second",
         _ => read.status == 404,
@@ -200,5 +239,8 @@ async fn check_scsp_20(ctx: &Ctx) -> Result<String, Verdict> {
             soon.status, read.status
         )));
     }
-    Ok(format!("recreate after 1 s → 201 and readable; immediately → {} (allowed)", soon.status))
+    Ok(format!(
+        "recreate after 1 s → 201 and readable; immediately → {} (allowed)",
+        soon.status
+    ))
 }
