@@ -305,7 +305,13 @@ pub fn check_disks(cluster: &ClusterConfig, disks: &[SharedDisk]) -> Vec<Violati
             }
         }
         if key.starts_with("u/") {
-            let all: BTreeSet<&str> = copies.iter().map(|(_, r)| r.md5_hex.as_str()).collect();
+            // An immutable UUID names one content for life; alias UUIDs change content by
+            // design, and a deletion marker has none.
+            let all: BTreeSet<&str> = copies
+                .iter()
+                .filter(|(_, r)| r.kind == crate::scsp::object::Kind::Immutable && !r.deleted)
+                .map(|(_, r)| r.md5_hex.as_str())
+                .collect();
             if all.len() > 1 {
                 out.push(Violation {
                     invariant: Invariant::Integrity,

@@ -163,6 +163,8 @@ impl Disk {
     /// Changes the disk size (a full-disk fault shrinks it to what is used).
     pub fn set_capacity_bytes(&mut self, capacity_bytes: u64) {
         self.capacity_bytes = capacity_bytes;
+        // Free space is part of what peers learn from an inventory.
+        self.generation += 1;
     }
 
     /// Loses everything: the node is replaced by an empty one.

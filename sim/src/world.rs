@@ -290,6 +290,11 @@ impl World {
             }
             Fault::Restart { node } => {
                 let i = self.node_index(*node)?;
+                if !locked(&self.down).contains(&i) {
+                    // A reboot of a running node: stop it first, so its listener is gone
+                    // before the new incarnation binds the same address.
+                    handle.kill(self.node_ids[i]);
+                }
                 handle.restart(self.node_ids[i]);
                 locked(&self.down).remove(&i);
                 locked(&self.paused).remove(&i);

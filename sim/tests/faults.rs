@@ -479,3 +479,51 @@ fn scripted_faults_fire_at_their_absolute_and_relative_times() {
         );
     });
 }
+
+#[test]
+fn restarting_a_running_node_reboots_it() {
+    simulate(41, || async {
+        let (world, addrs) = world_with_bucket().await;
+        world.apply(&Fault::Restart { node: 0 }).expect("applied");
+        let a = addrs.clone();
+        let status = world
+            .on_client(async move {
+                rt::sleep(Duration::from_millis(10)).await;
+                ok(a[0], Method::GET, "/", b"").await.status
+            })
+            .await;
+        assert_eq!(status, 200, "a rebooted node answers again");
+    });
+}
+
+#[test]
+fn a_freed_disk_receives_the_replicas_it_missed() {
+    simulate(42, || async {
+        let (world, addrs) = world_with_bucket().await;
+        world.apply(&Fault::DiskFull { node: 1 }).expect("applied");
+        let a = addrs.clone();
+        world
+            .on_client(async move {
+                assert_eq!(
+                    ok(a[0], Method::POST, "/b2", b"").await.status,
+                    201,
+                    "bucket create"
+                );
+            })
+            .await;
+        assert!(
+            Disk::lock(world.disk(1)).get("b//b2").is_none(),
+            "a full disk took no copy"
+        );
+        world.apply(&Fault::DiskFree { node: 1 }).expect("applied");
+        let mut waited = Duration::ZERO;
+        while Disk::lock(world.disk(1)).get("b//b2").is_none() {
+            assert!(
+                waited < Duration::from_secs(60),
+                "the freed disk never got the context"
+            );
+            rt::sleep(Duration::from_secs(1)).await;
+            waited += Duration::from_secs(1);
+        }
+    });
+}

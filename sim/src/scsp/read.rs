@@ -89,6 +89,11 @@ pub fn parse_range(value: Option<&str>, len: u64) -> RangeAnswer {
         return RangeAnswer::Whole;
     };
     let (first, last) = (first.trim(), last.trim());
+    // RFC 9110 byte positions are digits only (`u64::from_str` would also take a `+`).
+    let digits = |v: &str| v.bytes().all(|b| b.is_ascii_digit());
+    if !digits(first) || !digits(last) {
+        return RangeAnswer::Whole;
+    }
     match (first.parse::<u64>(), last.parse::<u64>()) {
         (Ok(a), Ok(b)) if a <= b => {
             if a >= len {
@@ -260,5 +265,7 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), RangeAnswer::Whole);
         assert_eq!(parse_range(Some("items=0-1"), 10), RangeAnswer::Whole);
         assert_eq!(parse_range(None, 10), RangeAnswer::Whole);
+        assert_eq!(parse_range(Some("bytes=+1-2"), 10), RangeAnswer::Whole);
+        assert_eq!(parse_range(Some("bytes=1-+2"), 10), RangeAnswer::Whole);
     }
 }
