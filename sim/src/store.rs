@@ -90,11 +90,35 @@ impl Disk {
 
     /// Every key with its newest record, in key order.
     pub fn records(&self) -> impl Iterator<Item = (&String, &Record)> {
-        let mut merged: BTreeMap<&String, &Record> = self.synced.iter().collect();
-        for (k, r) in &self.pending {
-            merged.insert(k, r);
-        }
-        merged.into_iter()
+        self.records_from(None)
+    }
+
+    /// Every key after `after` (all keys when `None`) with its newest record, in key order:
+    /// a merge of the two sorted maps, with pending copies shadowing synced ones.
+    pub fn records_from<'a>(
+        &'a self,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = (&'a String, &'a Record)> + 'a {
+        use std::ops::Bound;
+        let range = |m: &'a BTreeMap<String, Record>| match after {
+            Some(a) => m.range::<str, _>((Bound::Excluded(a), Bound::Unbounded)),
+            None => m.range::<str, _>((Bound::Unbounded, Bound::Unbounded)),
+        };
+        let mut synced = range(&self.synced).peekable();
+        let mut pending = range(&self.pending).peekable();
+        std::iter::from_fn(move || match (synced.peek(), pending.peek()) {
+            (Some((sk, _)), Some((pk, _))) => match sk.cmp(pk) {
+                std::cmp::Ordering::Less => synced.next(),
+                std::cmp::Ordering::Greater => pending.next(),
+                std::cmp::Ordering::Equal => {
+                    synced.next();
+                    pending.next()
+                }
+            },
+            (Some(_), None) => synced.next(),
+            (None, Some(_)) => pending.next(),
+            (None, None) => None,
+        })
     }
 
     /// Stores a record as pending, replacing whatever the key held. The space check counts the
@@ -235,6 +259,25 @@ mod tests {
         assert!(matches!(full, Err(DiskError::Full { .. })), "{full:?}");
         disk.write_synced(record("a", b"z"))
             .expect("replacing frees the old copy");
+    }
+
+    #[test]
+    fn records_merge_pending_over_synced_in_key_order() {
+        let mut disk = Disk::new(1 << 20);
+        disk.write_synced(record("a", b"1")).expect("room");
+        disk.write_synced(record("c", b"old")).expect("room");
+        disk.write(record("b", b"2")).expect("room");
+        disk.write(record("c", b"new")).expect("room");
+        let all: Vec<(&str, &[u8])> = disk
+            .records()
+            .map(|(k, r)| (k.as_str(), &r.content[..]))
+            .collect();
+        assert_eq!(all, vec![("a", &b"1"[..]), ("b", b"2"), ("c", b"new")]);
+        let after_a: Vec<&str> = disk
+            .records_from(Some("a"))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(after_a, vec!["b", "c"]);
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl SweepConfig {
             workload: WorkloadConfig::default(),
             nemesis: NemesisConfig::new(FaultKind::ALL.into_iter().collect()),
             convergence_max: Duration::from_secs(60),
-            health_interval: Duration::from_secs(5),
+            health_interval: Duration::from_secs(10),
             defects: BTreeSet::new(),
             keep_trace: false,
             time_limit: Duration::from_secs(3600),

@@ -60,9 +60,10 @@ fn unreachable_hmac() -> ! {
 /// Issues a token valid until `expiry_secs`.
 pub fn issue(secret: &[u8], grant: &Grant<'_>, expiry_secs: u32) -> String {
     let mut out = format!("{expiry_secs:08X}");
-    for b in mac(secret, grant, expiry_secs) {
-        out.push_str(&format!("{b:02X}"));
-    }
+    out.push_str(&crate::scsp::object::hex(
+        &mac(secret, grant, expiry_secs),
+        true,
+    ));
     out
 }
 

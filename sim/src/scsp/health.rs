@@ -25,7 +25,7 @@ use crate::scsp::replication;
 use crate::store::Disk;
 
 /// Records checked for rot per pass: scrubbing is paced, as on a real node.
-pub const SCRUB_RECORDS_PER_PASS: usize = 32;
+pub const SCRUB_RECORDS_PER_PASS: usize = 64;
 
 /// What a node's health processor remembers between passes.
 #[derive(Debug, Default)]
@@ -61,17 +61,21 @@ pub fn scrub(
     limit: usize,
 ) -> (Vec<String>, Option<String>) {
     let mut disk = Disk::lock(&ctx.disk);
-    let keys: Vec<&String> = disk.records().map(|(k, _)| k).collect();
-    let start = cursor
-        .map(|c| keys.partition_point(|k| k.as_str() <= c))
-        .unwrap_or(0);
-    let slice: Vec<String> = keys
-        .iter()
-        .cycle()
-        .skip(start)
-        .take(limit.min(keys.len()))
-        .map(|k| (*k).clone())
+    // The next `limit` keys after the cursor, wrapping round to the start.
+    let mut slice: Vec<String> = disk
+        .records_from(cursor)
+        .take(limit)
+        .map(|(k, _)| k.clone())
         .collect();
+    if slice.len() < limit {
+        let wrapped: Vec<String> = disk
+            .records()
+            .take(limit - slice.len())
+            .map(|(k, _)| k.clone())
+            .filter(|k| !slice.contains(k))
+            .collect();
+        slice.extend(wrapped);
+    }
     let next_cursor = slice.last().cloned();
     let rotten: Vec<String> = slice
         .into_iter()

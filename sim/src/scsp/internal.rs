@@ -11,6 +11,7 @@ use crate::scsp::object::Version;
 use crate::scsp::peer::{decode_record, encode_record, Inventory, InventoryItem, INTERNAL_PREFIX};
 use crate::scsp::query::Query;
 use crate::scsp::response::{self, Body};
+use crate::scsp::wire;
 use crate::store::{Disk, DiskError};
 
 /// Handles a request under `/_replisim/`.
@@ -24,7 +25,7 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
     match (req.method().clone(), path.as_str()) {
         (Method::GET, "bid") => {
             let key = query.get("key").unwrap_or("").to_string();
-            json(&local_bid(ctx, &key))
+            text(wire::encode_bid(&local_bid(ctx, &key)))
         }
         (Method::GET, "inventory") => {
             let unless = query.get("unless").and_then(|g| g.parse::<u64>().ok());
@@ -34,7 +35,7 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
                     response::empty(),
                 );
             }
-            json(&inventory(ctx))
+            text(wire::encode_inventory(&inventory(ctx)))
         }
         (Method::PUT, "replica") => accept_replica(ctx, req.into_body()).await,
         (Method::GET, "replica") => {
@@ -52,15 +53,11 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
     }
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Response<Body> {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => response::finish(
-            response::builder(StatusCode::OK)
-                .header(http::header::CONTENT_TYPE, "application/json"),
-            response::full(bytes),
-        ),
-        Err(e) => response::error(StatusCode::INTERNAL_SERVER_ERROR, &format!("encoding: {e}")),
-    }
+fn text(body: String) -> Response<Body> {
+    response::finish(
+        response::builder(StatusCode::OK).header(http::header::CONTENT_TYPE, "text/plain"),
+        response::full(body),
+    )
 }
 
 /// Everything this node holds, newest version per key.

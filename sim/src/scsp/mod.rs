@@ -28,4 +28,5 @@ pub mod request;
 pub mod response;
 pub mod router;
 pub mod server;
+pub mod wire;
 pub mod write;

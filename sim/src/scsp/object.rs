@@ -97,10 +97,21 @@ impl Record {
 /// Hex MD5 of some bytes.
 pub fn md5_hex(bytes: &[u8]) -> String {
     use md5::{Digest, Md5};
-    let digest = Md5::digest(bytes);
-    let mut out = String::with_capacity(32);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
+    hex(&Md5::digest(bytes), false)
+}
+
+/// Lower- or upper-case hex of some bytes, without a formatter per byte (digests are hexed
+/// on every write and every scrub).
+pub fn hex(bytes: &[u8], upper: bool) -> String {
+    let digits: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(digits[usize::from(b >> 4)] as char);
+        out.push(digits[usize::from(b & 0x0f)] as char);
     }
     out
 }

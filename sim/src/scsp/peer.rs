@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::http::pool::Pool;
 use crate::scsp::object::{Kind, Record, Version};
 use crate::scsp::query::percent_encode;
+use crate::scsp::wire;
 
 /// Internal paths start with this prefix; clients never see it.
 pub const INTERNAL_PREFIX: &str = "/_replisim/";
@@ -158,7 +159,10 @@ pub async fn bid(
     if status != StatusCode::OK {
         return Err(PeerError::Refused(status.as_u16()));
     }
-    serde_json::from_slice(&body).map_err(|e| PeerError::Unreachable(format!("bad bid: {e}")))
+    std::str::from_utf8(&body)
+        .ok()
+        .and_then(wire::decode_bid)
+        .ok_or_else(|| PeerError::Unreachable("bad bid".to_string()))
 }
 
 /// Pushes a replica to a peer; `Ok` once the peer has it synced (or holds something newer).
@@ -243,9 +247,11 @@ pub async fn inventory(
     if status != StatusCode::OK {
         return Err(PeerError::Refused(status.as_u16()));
     }
-    serde_json::from_slice(&body)
+    std::str::from_utf8(&body)
+        .ok()
+        .and_then(wire::decode_inventory)
         .map(Some)
-        .map_err(|e| PeerError::Unreachable(format!("bad inventory: {e}")))
+        .ok_or_else(|| PeerError::Unreachable("bad inventory".to_string()))
 }
 
 #[cfg(test)]
