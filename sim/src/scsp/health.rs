@@ -138,14 +138,15 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
             }
         }
     }
-    let local = inventory(ctx);
-    if state.local_generation != Some(local.generation) {
+    let generation = Disk::lock(&ctx.disk).generation();
+    if state.local_generation != Some(generation) {
         changed = true;
     }
-    state.local_generation = Some(local.generation);
     if !changed {
         return 0;
     }
+    let local = inventory(ctx);
+    state.local_generation = Some(local.generation);
     let mut inventories: Vec<&Inventory> = state
         .peers
         .iter()
