@@ -36,6 +36,11 @@ pub struct Disk {
     /// ask for free space on every request, so this must not walk the records).
     used_bytes: u64,
     generation: u64,
+    /// The generation at which each key last changed (removed keys included), so a peer
+    /// can be sent only what changed since it last looked.
+    touched: BTreeMap<String, u64>,
+    /// The generation of the last wipe: peers that looked before it need everything.
+    wiped_at: u64,
     synced: BTreeMap<String, Record>,
     pending: BTreeMap<String, Record>,
 }
@@ -47,6 +52,8 @@ impl Disk {
             capacity_bytes,
             used_bytes: 0,
             generation: 0,
+            touched: BTreeMap::new(),
+            wiped_at: 0,
             synced: BTreeMap::new(),
             pending: BTreeMap::new(),
         }
@@ -134,8 +141,9 @@ impl Disk {
             });
         }
         self.used_bytes = self.used_bytes - replaced + needed_bytes;
-        self.pending.insert(record.key.clone(), record);
         self.generation += 1;
+        self.touched.insert(record.key.clone(), self.generation);
+        self.pending.insert(record.key.clone(), record);
         debug_assert_eq!(self.used_bytes, self.used_bytes_counted());
         Ok(())
     }
@@ -159,6 +167,7 @@ impl Disk {
         self.pending.remove(key);
         self.synced.remove(key);
         self.generation += 1;
+        self.touched.insert(key.to_string(), self.generation);
     }
 
     /// A power loss: pending records vanish, synced ones stay. Returns the keys lost.
@@ -166,11 +175,27 @@ impl Disk {
         self.generation += 1;
         let lost = std::mem::take(&mut self.pending);
         for (key, record) in &lost {
+            self.touched.insert(key.clone(), self.generation);
             self.used_bytes -= record.stored_bytes();
             self.used_bytes += self.synced.get(key).map(Record::stored_bytes).unwrap_or(0);
         }
         debug_assert_eq!(self.used_bytes, self.used_bytes_counted());
         lost.into_keys().collect()
+    }
+
+    /// Keys changed after generation `since`, each with its record now (`None`: gone), or
+    /// `None` when `since` predates a wipe or is unknown here (send everything instead).
+    pub fn changed_since(&self, since: u64) -> Option<Vec<(&String, Option<&Record>)>> {
+        if since < self.wiped_at || since > self.generation {
+            return None;
+        }
+        Some(
+            self.touched
+                .iter()
+                .filter(|(_, g)| **g > since)
+                .map(|(k, _)| (k, self.get(k)))
+                .collect(),
+        )
     }
 
     /// Changes with every write, removal, crash and wipe (not with bit rot, which nothing
@@ -196,7 +221,9 @@ impl Disk {
         self.pending.clear();
         self.synced.clear();
         self.used_bytes = 0;
+        self.touched.clear();
         self.generation += 1;
+        self.wiped_at = self.generation;
     }
 
     /// Bit rot: flips one byte of the stored content of `key` without touching its recorded
@@ -278,6 +305,41 @@ mod tests {
             .map(|(k, _)| k.as_str())
             .collect();
         assert_eq!(after_a, vec!["b", "c"]);
+    }
+
+    #[test]
+    fn changes_since_a_generation_name_every_touched_key() {
+        let mut disk = Disk::new(1 << 20);
+        disk.write_synced(record("a", b"1")).expect("room");
+        let seen = disk.generation();
+        disk.write_synced(record("b", b"2")).expect("room");
+        disk.remove("a");
+        let changed: Vec<(String, bool)> = disk
+            .changed_since(seen)
+            .expect("a delta")
+            .into_iter()
+            .map(|(k, r)| (k.clone(), r.is_some()))
+            .collect();
+        assert_eq!(
+            changed,
+            vec![("a".to_string(), false), ("b".to_string(), true)]
+        );
+        assert_eq!(
+            disk.changed_since(disk.generation())
+                .expect("a delta")
+                .len(),
+            0
+        );
+        let before_wipe = disk.generation();
+        disk.wipe();
+        assert!(
+            disk.changed_since(before_wipe).is_none(),
+            "a wipe needs a full inventory"
+        );
+        assert!(
+            disk.changed_since(disk.generation() + 5).is_none(),
+            "unknown generation"
+        );
     }
 
     #[test]

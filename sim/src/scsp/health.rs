@@ -30,7 +30,7 @@ pub const SCRUB_RECORDS_PER_PASS: usize = 64;
 /// What a node's health processor remembers between passes.
 #[derive(Debug, Default)]
 pub struct HealthState {
-    /// The last full inventory of each peer.
+    /// Each peer's whole inventory as last known (full answers replace it, deltas update it).
     peers: BTreeMap<usize, Inventory>,
     /// The local disk generation at the last pass.
     local_generation: Option<u64>,
@@ -90,6 +90,36 @@ pub fn scrub(
     (rotten, next_cursor)
 }
 
+/// Folds an inventory answer into the view of peer `id`: a full answer replaces it, a delta
+/// updates it. Returns false when a delta arrives with no view to update (the next pass
+/// asks for everything).
+fn merge(peers: &mut BTreeMap<usize, Inventory>, id: usize, answer: Inventory) -> bool {
+    if answer.full {
+        peers.insert(id, answer);
+        return true;
+    }
+    let Some(view) = peers.get_mut(&id) else {
+        return false;
+    };
+    let mut items: BTreeMap<String, crate::scsp::peer::InventoryItem> =
+        std::mem::take(&mut view.items)
+            .into_iter()
+            .map(|i| (i.key.clone(), i))
+            .collect();
+    for key in &answer.gone {
+        items.remove(key);
+    }
+    for item in answer.items {
+        items.insert(item.key.clone(), item);
+    }
+    view.items = items.into_values().collect();
+    view.free_bytes = answer.free_bytes;
+    view.capacity_bytes = answer.capacity_bytes;
+    view.retiring = answer.retiring;
+    view.generation = answer.generation;
+    true
+}
+
 /// One pass; returns how many replicas it pushed.
 pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     if ctx.cluster.has(Defect::HealthProcessorOff) {
@@ -125,8 +155,9 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
         match answer {
             Ok(Some(inv)) => {
                 changed = true;
-                answering.insert(id);
-                state.peers.insert(id, inv);
+                if merge(&mut state.peers, id, inv) {
+                    answering.insert(id);
+                }
             }
             Ok(None) => {
                 answering.insert(id);
@@ -221,4 +252,65 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     // peers' generations, so the next pass looks again.
     state.settled = pushed == 0 && short == 0;
     pushed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scsp::object::Kind;
+    use crate::scsp::peer::InventoryItem;
+
+    fn item(key: &str, ms: u64) -> InventoryItem {
+        InventoryItem {
+            key: key.into(),
+            kind: Kind::Named,
+            version: Version {
+                stamp_ms: ms,
+                node: 0,
+            },
+            deleted: false,
+        }
+    }
+
+    fn inv(full: bool, generation: u64, items: Vec<InventoryItem>, gone: Vec<&str>) -> Inventory {
+        Inventory {
+            node: 1,
+            free_bytes: 10,
+            capacity_bytes: 20,
+            retiring: false,
+            generation,
+            full,
+            items,
+            gone: gone.into_iter().map(str::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn deltas_update_the_view_and_full_answers_replace_it() {
+        let mut peers = BTreeMap::new();
+        assert!(
+            !merge(&mut peers, 1, inv(false, 3, vec![item("a", 1)], vec![])),
+            "no base"
+        );
+        assert!(merge(
+            &mut peers,
+            1,
+            inv(true, 3, vec![item("a", 1), item("b", 1)], vec![])
+        ));
+        assert!(merge(
+            &mut peers,
+            1,
+            inv(false, 5, vec![item("c", 2), item("a", 9)], vec!["b"])
+        ));
+        let view = &peers[&1];
+        let keys: Vec<(&str, u64)> = view
+            .items
+            .iter()
+            .map(|i| (i.key.as_str(), i.version.stamp_ms))
+            .collect();
+        assert_eq!(keys, vec![("a", 9), ("c", 2)]);
+        assert_eq!(view.generation, 5);
+        assert!(merge(&mut peers, 1, inv(true, 9, vec![], vec![])));
+        assert!(peers[&1].items.is_empty());
+    }
 }

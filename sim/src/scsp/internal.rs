@@ -28,14 +28,17 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
             text(wire::encode_bid(&local_bid(ctx, &key)))
         }
         (Method::GET, "inventory") => {
-            let unless = query.get("unless").and_then(|g| g.parse::<u64>().ok());
-            if unless.is_some() && unless == Some(Disk::lock(&ctx.disk).generation()) {
+            let since = query.get("since").and_then(|g| g.parse::<u64>().ok());
+            if since.is_some() && since == Some(Disk::lock(&ctx.disk).generation()) {
                 return response::finish(
                     response::builder(StatusCode::NO_CONTENT),
                     response::empty(),
                 );
             }
-            text(wire::encode_inventory(&inventory(ctx)))
+            let delta = since.and_then(|g| inventory_since(ctx, g));
+            text(wire::encode_inventory(
+                &delta.unwrap_or_else(|| inventory(ctx)),
+            ))
         }
         (Method::PUT, "replica") => accept_replica(ctx, req.into_body()).await,
         (Method::GET, "replica") => {
@@ -69,6 +72,8 @@ pub fn inventory(ctx: &NodeContext) -> Inventory {
         capacity_bytes: disk.capacity_bytes(),
         retiring: ctx.control.is_retiring(),
         generation: disk.generation(),
+        full: true,
+        gone: Vec::new(),
         items: disk
             .records()
             .map(|(key, r)| InventoryItem {
@@ -79,6 +84,36 @@ pub fn inventory(ctx: &NodeContext) -> Inventory {
             })
             .collect(),
     }
+}
+
+/// What changed on this node after generation `since`, or `None` when only a full
+/// inventory can say (a wipe happened since, or the generation is not this disk's).
+pub fn inventory_since(ctx: &NodeContext, since: u64) -> Option<Inventory> {
+    let disk = Disk::lock(&ctx.disk);
+    let changed = disk.changed_since(since)?;
+    let mut items = Vec::new();
+    let mut gone = Vec::new();
+    for (key, record) in changed {
+        match record {
+            Some(r) => items.push(InventoryItem {
+                key: key.clone(),
+                kind: r.kind,
+                version: r.version,
+                deleted: r.deleted,
+            }),
+            None => gone.push(key.clone()),
+        }
+    }
+    Some(Inventory {
+        node: ctx.id,
+        free_bytes: disk.free_bytes(),
+        capacity_bytes: disk.capacity_bytes(),
+        retiring: ctx.control.is_retiring(),
+        generation: disk.generation(),
+        full: false,
+        items,
+        gone,
+    })
 }
 
 /// Stores a pushed replica if it is newer than what this node holds (newest wins).

@@ -78,8 +78,13 @@ pub struct Inventory {
     pub retiring: bool,
     /// The disk generation this inventory reflects.
     pub generation: u64,
-    /// Everything it holds.
+    /// True when `items` is everything the node holds; false when it is only what changed
+    /// since the generation the asker named (then `gone` lists keys no longer held).
+    pub full: bool,
+    /// Everything it holds, or what changed.
     pub items: Vec<InventoryItem>,
+    /// Keys removed since the named generation (deltas only).
+    pub gone: Vec<String>,
 }
 
 /// Why a peer request failed. The caller treats the peer as unavailable for this request.
@@ -229,15 +234,16 @@ pub async fn fetch(
     }
 }
 
-/// Fetches a peer's inventory, or `None` when its disk generation is still `unless`.
+/// Fetches a peer's inventory: `None` when its disk generation is still `since`, what
+/// changed after `since` when the peer can tell, everything otherwise.
 pub async fn inventory(
     pool: &Pool,
     addr: SocketAddr,
-    unless: Option<u64>,
+    since: Option<u64>,
     timeout: Duration,
 ) -> Result<Option<Inventory>, PeerError> {
-    let path = match unless {
-        Some(g) => format!("{INTERNAL_PREFIX}inventory?unless={g}"),
+    let path = match since {
+        Some(g) => format!("{INTERNAL_PREFIX}inventory?since={g}"),
         None => format!("{INTERNAL_PREFIX}inventory"),
     };
     let (status, body) = exchange(pool, addr, Method::GET, &path, Bytes::new(), timeout).await?;

@@ -7,8 +7,9 @@
 //!
 //! ```text
 //! bid <node> <free> <capacity> <load> <retiring 0|1> [<kind> <stamp_ms> <vnode> <deleted 0|1> <md5> <modified_secs>]
-//! inventory <node> <free> <capacity> <retiring 0|1> <generation>
+//! inventory <node> <free> <capacity> <retiring 0|1> <generation> <full|delta>
 //! <kind> <stamp_ms> <vnode> <deleted 0|1> <key>        (one line per record)
+//! gone <key>                                           (deltas: a key no longer held)
 //! ```
 
 use std::fmt::Write as _;
@@ -122,13 +123,17 @@ pub fn encode_inventory(inv: &Inventory) -> String {
     let mut out = String::with_capacity(64 + inv.items.len() * 48);
     let _ = writeln!(
         out,
-        "inventory {} {} {} {} {}",
+        "inventory {} {} {} {} {} {}",
         inv.node,
         inv.free_bytes,
         inv.capacity_bytes,
         flag(inv.retiring),
-        inv.generation
+        inv.generation,
+        if inv.full { "full" } else { "delta" }
     );
+    for key in &inv.gone {
+        let _ = writeln!(out, "gone {}", percent_encode(key));
+    }
     for item in &inv.items {
         let _ = writeln!(
             out,
@@ -155,11 +160,25 @@ pub fn decode_inventory(text: &str) -> Option<Inventory> {
     let capacity_bytes = head.next()?.parse().ok()?;
     let retiring = parse_flag(head.next()?)?;
     let generation = head.next()?.parse().ok()?;
+    let full = match head.next()? {
+        "full" => true,
+        "delta" => false,
+        _ => return None,
+    };
     let mut items = Vec::new();
+    let mut gone = Vec::new();
     for line in lines.filter(|l| !l.is_empty()) {
         let mut f = line.split(' ');
+        let first = f.next()?;
+        if first == "gone" {
+            gone.push(percent_decode(f.next()?));
+            if f.next().is_some() {
+                return None;
+            }
+            continue;
+        }
         items.push(InventoryItem {
-            kind: kind_of(f.next()?)?,
+            kind: kind_of(first)?,
             version: Version {
                 stamp_ms: f.next()?.parse().ok()?,
                 node: f.next()?.parse().ok()?,
@@ -177,7 +196,9 @@ pub fn decode_inventory(text: &str) -> Option<Inventory> {
         capacity_bytes,
         retiring,
         generation,
+        full,
         items,
+        gone,
     })
 }
 
@@ -227,6 +248,8 @@ mod tests {
             capacity_bytes: 9,
             retiring: false,
             generation: 42,
+            full: false,
+            gone: vec!["n//b/gone one".into()],
             items: vec![
                 InventoryItem {
                     key: "n/tenant\tx/b/a name\nwith lines".into(),
@@ -250,9 +273,10 @@ mod tests {
         };
         assert_eq!(decode_inventory(&encode_inventory(&inv)), Some(inv));
         assert_eq!(
-            decode_inventory("inventory 1 2 3 0 4\nnamed x 0 0 k\n"),
+            decode_inventory("inventory 1 2 3 0 4 full\nnamed x 0 0 k\n"),
             None
         );
+        assert_eq!(decode_inventory("inventory 1 2 3 0 4 maybe\n"), None);
         assert_eq!(decode_inventory("nonsense"), None);
     }
 }
