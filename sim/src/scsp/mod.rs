@@ -11,6 +11,7 @@ pub mod compose;
 pub mod conditional;
 pub mod config;
 pub mod defects;
+pub mod handoff;
 pub mod health;
 pub mod internal;
 pub mod key;

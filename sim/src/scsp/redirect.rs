@@ -11,6 +11,7 @@ use http::{Response, StatusCode};
 use crate::scsp::auth::{self, Grant};
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
+use crate::scsp::handoff::{self, Handoff};
 use crate::scsp::query::Query;
 use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body};
@@ -26,8 +27,27 @@ pub fn status_for(ctx: &NodeContext) -> StatusCode {
 
 /// A redirect of `req` to node `target`, with an `auth=` token bound to it.
 pub fn to_node(ctx: &NodeContext, req: &ClientRequest, target: usize) -> Response<Body> {
+    to_node_with(ctx, req, target, None)
+}
+
+/// A redirect that also hands the target what this node learned (`handoff` module); the
+/// token's MAC covers it.
+pub fn to_node_with(
+    ctx: &NodeContext,
+    req: &ClientRequest,
+    target: usize,
+    handoff: Option<&Handoff>,
+) -> Response<Body> {
     let status = status_for(ctx);
-    let other_args = Query::raw_without(&req.query_raw, "auth");
+    // A client cannot bring its own handoff: only the one made here is signed.
+    let mut other_args =
+        Query::raw_without(&Query::raw_without(&req.query_raw, "auth"), handoff::ARG);
+    if let Some(h) = handoff {
+        if !other_args.is_empty() {
+            other_args.push('&');
+        }
+        other_args.push_str(&format!("{}={}", handoff::ARG, h.encode()));
+    }
     let expiry_secs =
         ((ctx.clock.now_ms() / 1000) + ctx.cluster.auth_ttl.as_secs()).min(u64::from(u32::MAX));
     let grant = Grant {

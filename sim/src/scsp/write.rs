@@ -17,6 +17,7 @@ use crate::scsp::compose::{self, compose};
 use crate::scsp::conditional::{self, Current, Precondition};
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
+use crate::scsp::handoff::{self, Handoff};
 use crate::scsp::key::{new_uuid, Locator, ObjectKey};
 use crate::scsp::limits;
 use crate::scsp::metadata;
@@ -99,8 +100,20 @@ async fn run(
         }
         _ => key.clone(),
     };
-    let bids = gather_bids(ctx, &bid_key).await;
-    let current = placement::newest(&bids);
+    // A write redirected here with a fresh, signed handoff needs no second round of bids.
+    let handed = req
+        .pinned
+        .then(|| req.query.get(handoff::ARG).and_then(Handoff::decode))
+        .flatten()
+        .filter(|h| h.is_fresh(ctx.clock.now_ms()));
+    let bids = match &handed {
+        Some(_) => Vec::new(),
+        None => gather_bids(ctx, &bid_key).await,
+    };
+    let current = match &handed {
+        Some(h) => newest_of(h.current.clone(), local_held(ctx, &key)),
+        None => placement::newest(&bids),
+    };
     check_current(ctx, req, mutation, &subject, current.as_ref())?;
 
     let declared_bytes = req
@@ -120,14 +133,17 @@ async fn run(
     );
     let plan = replication::plan(&ctx.cluster, &probe, &req.query)
         .map_err(|e| fail(StatusCode::BAD_REQUEST, e.0))?;
-    let candidates = rank_candidates(
-        ctx,
-        &bids,
-        &bid_key,
-        mutation,
-        current.as_ref(),
-        declared_bytes + 256,
-    );
+    let candidates = match &handed {
+        Some(h) => h.candidates.clone(),
+        None => rank_candidates(
+            ctx,
+            &bids,
+            &bid_key,
+            mutation,
+            current.as_ref(),
+            declared_bytes + 256,
+        ),
+    };
 
     if candidates.len() < plan.nodes_min {
         let live = bids.iter().filter(|b| !b.retiring).count();
@@ -150,7 +166,17 @@ async fn run(
     let serve_here = req.pinned || candidates.first() == Some(&ctx.id);
     if !serve_here {
         // Retiring nodes never serve themselves; everyone else follows the best bid.
-        return Ok(redirect::to_node(ctx, req, candidates[0]));
+        let handoff = Handoff {
+            issued_ms: ctx.clock.now_ms(),
+            candidates: candidates.clone(),
+            current: current.clone(),
+        };
+        return Ok(redirect::to_node_with(
+            ctx,
+            req,
+            candidates[0],
+            Some(&handoff),
+        ));
     }
 
     let content = read_body(ctx, body, mutation).await?;
@@ -158,6 +184,19 @@ async fn run(
     record.meta.extend(extra_meta);
     let renamed_from = (record.key != key && mutation != Mutation::Create).then_some(key);
     store_and_replicate(ctx, req, mutation, record, renamed_from, plan, &candidates).await
+}
+
+/// This node's own copy of a key, as a bid would describe it.
+fn local_held(ctx: &NodeContext, key: &str) -> Option<Held> {
+    crate::scsp::cluster_view::local_bid(ctx, key).held
+}
+
+/// The newer of two versions.
+fn newest_of(a: Option<Held>, b: Option<Held>) -> Option<Held> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.version > a.version { b } else { a }),
+        (a, b) => a.or(b),
+    }
 }
 
 /// What every mutating request must satisfy before any node is asked anything: a declared

@@ -1,0 +1,168 @@
+//! The access node's bids, handed to the node it redirects a write to.
+//!
+//! A write that is redirected used to gather bids twice: once at the PAN to choose the
+//! serving node, and again at the serving node to learn the current version and where to
+//! replicate. The PAN now puts what it learned in the redirect's `Location` as a `handoff=`
+//! argument, which the `auth=` token's MAC covers (so no client can forge one), and the
+//! serving node uses it instead of asking every peer again, if it is fresh. Bids are two
+//! thirds of all node-to-node traffic, so this is the largest saving in the simulator.
+//!
+//! Format (unreserved URL characters only):
+//! `<issued_ms>_<candidate>.<candidate>…_<kind>.<stamp_ms>.<vnode>.<deleted>.<md5>.<modified>`
+//! with `none` in place of the last part when no node holds the key.
+
+use crate::scsp::object::{Kind, Version};
+use crate::scsp::peer::Held;
+
+/// The query argument that carries a handoff.
+pub const ARG: &str = "handoff";
+
+/// How old a handoff may be, on the serving node's clock, before it is ignored and the
+/// serving node gathers bids itself.
+pub const FRESH_MS: u64 = 2_000;
+
+/// What the PAN learned from its bids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handoff {
+    /// When the PAN issued it (its clock, milliseconds).
+    pub issued_ms: u64,
+    /// Nodes that can take the write, best first (the serving node first).
+    pub candidates: Vec<usize>,
+    /// The newest version any node held.
+    pub current: Option<Held>,
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Immutable => "immutable",
+        Kind::Alias => "alias",
+        Kind::Named => "named",
+        Kind::Domain => "domain",
+        Kind::Bucket => "bucket",
+        Kind::Upload => "upload",
+    }
+}
+
+fn kind_of(name: &str) -> Option<Kind> {
+    [
+        Kind::Immutable,
+        Kind::Alias,
+        Kind::Named,
+        Kind::Domain,
+        Kind::Bucket,
+        Kind::Upload,
+    ]
+    .into_iter()
+    .find(|k| kind_name(*k) == name)
+}
+
+impl Handoff {
+    /// The argument value.
+    pub fn encode(&self) -> String {
+        let candidates: Vec<String> = self.candidates.iter().map(usize::to_string).collect();
+        let current = match &self.current {
+            None => "none".to_string(),
+            Some(h) => format!(
+                "{}.{}.{}.{}.{}.{}",
+                kind_name(h.kind),
+                h.version.stamp_ms,
+                h.version.node,
+                u8::from(h.deleted),
+                h.md5_hex,
+                h.modified_secs
+            ),
+        };
+        format!("{}_{}_{}", self.issued_ms, candidates.join("."), current)
+    }
+
+    /// Reads an argument value; `None` for anything malformed.
+    pub fn decode(value: &str) -> Option<Handoff> {
+        let mut parts = value.split('_');
+        let issued_ms = parts.next()?.parse().ok()?;
+        let candidates = parts
+            .next()?
+            .split('.')
+            .map(|c| c.parse().ok())
+            .collect::<Option<Vec<usize>>>()?;
+        let current = match parts.next()? {
+            "none" => None,
+            held => {
+                let mut f = held.split('.');
+                let h = Held {
+                    kind: kind_of(f.next()?)?,
+                    version: Version {
+                        stamp_ms: f.next()?.parse().ok()?,
+                        node: f.next()?.parse().ok()?,
+                    },
+                    deleted: match f.next()? {
+                        "0" => false,
+                        "1" => true,
+                        _ => return None,
+                    },
+                    md5_hex: f.next()?.to_string(),
+                    modified_secs: f.next()?.parse().ok()?,
+                };
+                if f.next().is_some() {
+                    return None;
+                }
+                Some(h)
+            }
+        };
+        if parts.next().is_some() || candidates.is_empty() {
+            return None;
+        }
+        Some(Handoff {
+            issued_ms,
+            candidates,
+            current,
+        })
+    }
+
+    /// True when the handoff is recent enough to trust at `now_ms`.
+    pub fn is_fresh(&self, now_ms: u64) -> bool {
+        now_ms.abs_diff(self.issued_ms) <= FRESH_MS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handoffs_round_trip_and_refuse_garbage() {
+        let mut h = Handoff {
+            issued_ms: 1_654_933_402_434,
+            candidates: vec![2, 0, 3],
+            current: None,
+        };
+        assert_eq!(Handoff::decode(&h.encode()), Some(h.clone()));
+        h.current = Some(Held {
+            kind: Kind::Named,
+            version: Version {
+                stamp_ms: 9,
+                node: 1,
+            },
+            deleted: true,
+            md5_hex: "d41d8cd98f00b204e9800998ecf8427e".into(),
+            modified_secs: 0,
+        });
+        let encoded = h.encode();
+        assert!(encoded
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._".contains(&b)));
+        assert_eq!(Handoff::decode(&encoded), Some(h.clone()));
+        for bad in [
+            "",
+            "x",
+            "1__none",
+            "1_a_none",
+            "1_1_named.1",
+            "1_1_none_extra",
+            "1_1_odd.1.1.0.ab.0",
+        ] {
+            assert_eq!(Handoff::decode(bad), None, "{bad}");
+        }
+        assert!(h.is_fresh(h.issued_ms + FRESH_MS));
+        assert!(!h.is_fresh(h.issued_ms + FRESH_MS + 1));
+    }
+}
