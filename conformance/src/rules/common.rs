@@ -3,6 +3,26 @@
 use crate::client::Response;
 use crate::verdict::Verdict;
 
+/// A checked rule that needs one node and nothing but HTTP: most rules are this shape.
+pub const fn http_rule(
+    id: &'static str,
+    title: &'static str,
+    source: &'static str,
+    strength: crate::catalog::Strength,
+    check: crate::catalog::CheckFn,
+) -> crate::catalog::Rule {
+    crate::catalog::Rule {
+        id,
+        title,
+        source,
+        strength,
+        nodes_min: 1,
+        needs: crate::target::Capabilities::NONE,
+        uses: crate::target::Capabilities::NONE,
+        check: crate::catalog::Check::Run(check),
+    }
+}
+
 /// Fails unless the response has one of the expected statuses.
 pub fn expect_status(response: &Response, expected: &[u16], what: &str) -> Result<(), Verdict> {
     if expected.contains(&response.status) {

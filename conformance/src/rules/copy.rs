@@ -2,12 +2,12 @@
 
 use bytes::Bytes;
 
-use crate::catalog::{Check, Rule, Strength};
+use crate::catalog::{Rule, Strength};
 use crate::check_fn;
 use crate::client::{Request, Response};
 use crate::patterns::copy_keeping;
-use crate::rules::common::{expect_status, last_segment, require_header};
-use crate::target::{Capabilities, Ctx};
+use crate::rules::common::{expect_status, http_rule, last_segment, require_header};
+use crate::target::Ctx;
 use crate::verdict::Verdict;
 
 const fn rule(
@@ -16,16 +16,7 @@ const fn rule(
     strength: Strength,
     check: crate::catalog::CheckFn,
 ) -> Rule {
-    Rule {
-        id,
-        title,
-        source: "seed-001",
-        strength,
-        nodes_min: 1,
-        needs: Capabilities::NONE,
-        uses: Capabilities::NONE,
-        check: Check::Run(check),
-    }
+    http_rule(id, title, "seed-001", strength, check)
 }
 
 /// The COPY rules.

@@ -6,79 +6,60 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::catalog::{Check, Rule, Strength};
+use crate::catalog::{Rule, Strength};
 use crate::check_fn;
 use crate::client::{Request, Response};
 use crate::patterns::result_of_202;
-use crate::rules::common::{expect_status, is_uuid, require_header};
+use crate::rules::common::{expect_status, http_rule, is_uuid, require_header};
 use crate::rules::copy::{get, head, md5_base64, write};
-use crate::target::{Capabilities, Ctx};
+use crate::target::Ctx;
 use crate::verdict::Verdict;
-
-const fn rule(
-    id: &'static str,
-    title: &'static str,
-    source: &'static str,
-    strength: Strength,
-    check: crate::catalog::CheckFn,
-) -> Rule {
-    Rule {
-        id,
-        title,
-        source,
-        strength,
-        nodes_min: 1,
-        needs: Capabilities::NONE,
-        uses: Capabilities::NONE,
-        check: Check::Run(check),
-    }
-}
 
 /// The multipart rules.
 pub const RULES: [Rule; 7] = [
-    rule(
+    http_rule(
         "SCSP-30",
         "Castor-System-CompositeMD5 survives COPY and is removed by PUT/APPEND",
         "PF/2443820996",
         Strength::Must,
         scsp_30,
     ),
-    rule(
+    http_rule(
         "SCSP-31",
         "completion assembles parts by ascending number; nothing is visible before",
         "PF/2443822271",
         Strength::Must,
         scsp_31,
     ),
-    rule(
+    http_rule(
         "SCSP-32",
         "completion answers 202; the result is in the body and castor-system-result",
         "seed-000, PF/2443821170",
         Strength::Must,
         scsp_32,
     ),
-    rule(
+    http_rule(
         "SCSP-33",
         "a multipart COPY-by-part also answers 202 with keep-alive bytes",
         "seed-001",
         Strength::Inf,
         scsp_33,
     ),
-    rule(
+    http_rule(
         "SCSP-34",
         "Content-MD5 on initiate or complete → 400; APPEND-initiate needs an EC target",
         "PF/2443822229",
         Strength::Must,
         scsp_34,
     ),
-    rule(
+    http_rule(
         "SCSP-35",
         "parts are immutable unnamed objects with Content-UUID; a re-sent part replaces nothing",
         "PFdiff/2957803717",
         Strength::Must,
         scsp_35,
     ),
-    rule(
+    http_rule(
         "SCSP-36",
         "a PUT-initiated upload fails if the target changed; APPEND appends to the current content",
         "PF/2443822271",

@@ -32,30 +32,6 @@ pub struct Handoff {
     pub current: Option<Held>,
 }
 
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Immutable => "immutable",
-        Kind::Alias => "alias",
-        Kind::Named => "named",
-        Kind::Domain => "domain",
-        Kind::Bucket => "bucket",
-        Kind::Upload => "upload",
-    }
-}
-
-fn kind_of(name: &str) -> Option<Kind> {
-    [
-        Kind::Immutable,
-        Kind::Alias,
-        Kind::Named,
-        Kind::Domain,
-        Kind::Bucket,
-        Kind::Upload,
-    ]
-    .into_iter()
-    .find(|k| kind_name(*k) == name)
-}
-
 impl Handoff {
     /// The argument value.
     pub fn encode(&self) -> String {
@@ -64,7 +40,7 @@ impl Handoff {
             None => "none".to_string(),
             Some(h) => format!(
                 "{}.{}.{}.{}.{}.{}",
-                kind_name(h.kind),
+                Kind::name(h.kind),
                 h.version.stamp_ms,
                 h.version.node,
                 u8::from(h.deleted),
@@ -89,7 +65,7 @@ impl Handoff {
             held => {
                 let mut f = held.split('.');
                 let h = Held {
-                    kind: kind_of(f.next()?)?,
+                    kind: Kind::from_name(f.next()?)?,
                     version: Version {
                         stamp_ms: f.next()?.parse().ok()?,
                         node: f.next()?.parse().ok()?,

@@ -29,6 +29,33 @@ impl Kind {
         matches!(self, Kind::Domain | Kind::Bucket | Kind::Upload)
     }
 
+    /// Every kind, in a stable order.
+    pub const ALL: [Kind; 6] = [
+        Kind::Immutable,
+        Kind::Alias,
+        Kind::Named,
+        Kind::Domain,
+        Kind::Bucket,
+        Kind::Upload,
+    ];
+
+    /// The lower-case name used on the node-to-node wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Immutable => "immutable",
+            Kind::Alias => "alias",
+            Kind::Named => "named",
+            Kind::Domain => "domain",
+            Kind::Bucket => "bucket",
+            Kind::Upload => "upload",
+        }
+    }
+
+    /// The kind with this name.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// Unnamed objects answer with `Content-UUID` (SCSP-1).
     pub fn is_unnamed(self) -> bool {
         matches!(self, Kind::Immutable | Kind::Alias)

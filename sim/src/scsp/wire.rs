@@ -18,29 +18,6 @@ use crate::scsp::object::{Kind, Version};
 use crate::scsp::peer::{Bid, Held, Inventory, InventoryItem};
 use crate::scsp::query::{percent_decode, percent_encode};
 
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Immutable => "immutable",
-        Kind::Alias => "alias",
-        Kind::Named => "named",
-        Kind::Domain => "domain",
-        Kind::Bucket => "bucket",
-        Kind::Upload => "upload",
-    }
-}
-
-fn kind_of(name: &str) -> Option<Kind> {
-    Some(match name {
-        "immutable" => Kind::Immutable,
-        "alias" => Kind::Alias,
-        "named" => Kind::Named,
-        "domain" => Kind::Domain,
-        "bucket" => Kind::Bucket,
-        "upload" => Kind::Upload,
-        _ => return None,
-    })
-}
-
 fn flag(on: bool) -> u8 {
     u8::from(on)
 }
@@ -67,7 +44,7 @@ pub fn encode_bid(bid: &Bid) -> String {
         let _ = write!(
             out,
             " {} {} {} {} {} {}",
-            kind_name(h.kind),
+            Kind::name(h.kind),
             h.version.stamp_ms,
             h.version.node,
             flag(h.deleted),
@@ -93,7 +70,7 @@ pub fn decode_bid(text: &str) -> Option<Bid> {
         None => None,
         Some(kind) => {
             let held = Held {
-                kind: kind_of(kind)?,
+                kind: Kind::from_name(kind)?,
                 version: Version {
                     stamp_ms: f.next()?.parse().ok()?,
                     node: f.next()?.parse().ok()?,
@@ -138,7 +115,7 @@ pub fn encode_inventory(inv: &Inventory) -> String {
         let _ = writeln!(
             out,
             "{} {} {} {} {}",
-            kind_name(item.kind),
+            Kind::name(item.kind),
             item.version.stamp_ms,
             item.version.node,
             flag(item.deleted),
@@ -178,7 +155,7 @@ pub fn decode_inventory(text: &str) -> Option<Inventory> {
             continue;
         }
         items.push(InventoryItem {
-            kind: kind_of(first)?,
+            kind: Kind::from_name(first)?,
             version: Version {
                 stamp_ms: f.next()?.parse().ok()?,
                 node: f.next()?.parse().ok()?,
