@@ -3,36 +3,30 @@
 
 use bytes::Bytes;
 
-use crate::catalog::{Check, Rule, Strength};
+use crate::catalog::{Rule, Strength};
 use crate::check_fn;
 use crate::client::Request;
-use crate::rules::common::{expect_status, require_header};
+use crate::rules::common::{expect_status, http_rule, require_header};
 use crate::rules::copy::write;
-use crate::target::{Capabilities, Ctx};
+use crate::target::Ctx;
 use crate::verdict::Verdict;
 
 /// The conditional request rules.
 pub const RULES: [Rule; 2] = [
-    Rule {
-        id: "SCSP-40",
-        title: "If-Match mismatch → 412 with the ETag; If-None-Match match → 304 (GET) / 412",
-        source: "PFdiff/2979594370",
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities::NONE,
-        uses: Capabilities::NONE,
-        check: Check::Run(scsp_40),
-    },
-    Rule {
-        id: "SCSP-41",
-        title: "If-Modified-Since: GET/HEAD only; future dates ignored; unmodified → 304",
-        source: "PFdiff/2979135784",
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities::NONE,
-        uses: Capabilities::NONE,
-        check: Check::Run(scsp_41),
-    },
+    http_rule(
+        "SCSP-40",
+        "If-Match mismatch → 412 with the ETag; If-None-Match match → 304 (GET) / 412",
+        "PFdiff/2979594370",
+        Strength::Must,
+        scsp_40,
+    ),
+    http_rule(
+        "SCSP-41",
+        "If-Modified-Since: GET/HEAD only; future dates ignored; unmodified → 304",
+        "PFdiff/2979135784",
+        Strength::Must,
+        scsp_41,
+    ),
 ];
 
 check_fn!(scsp_40, check_scsp_40);

@@ -6,23 +6,20 @@ use bytes::Bytes;
 use crate::catalog::{Check, Rule, Strength};
 use crate::check_fn;
 use crate::client::Request;
-use crate::rules::common::{expect_status, replica_count, require_header};
+use crate::rules::common::{expect_status, http_rule, replica_count, require_header};
 use crate::rules::copy::head;
 use crate::target::{Capabilities, Ctx};
 use crate::verdict::Verdict;
 
 /// The limit rules.
 pub const RULES: [Rule; 2] = [
-    Rule {
-        id: "SCSP-16",
-        title: "metadata over 32 KB, a header over 16 KB or over 500 headers → 400",
-        source: "PF/2443820996",
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities::NONE,
-        uses: Capabilities::NONE,
-        check: Check::Run(scsp_16),
-    },
+    http_rule(
+        "SCSP-16",
+        "metadata over 32 KB, a header over 16 KB or over 500 headers → 400",
+        "PF/2443820996",
+        Strength::Must,
+        scsp_16,
+    ),
     Rule {
         id: "SCSP-43",
         title: "query argument names are case-insensitive; arg ≡ arg=true ≡ arg=yes",

@@ -31,11 +31,7 @@ pub const RULES: [Rule; 2] = [
         source: "seed-000",
         strength: Strength::Must,
         nodes_min: 2,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
+        needs: Capabilities::NONE,
         uses: Capabilities::NONE,
         check: Check::Run(scsp_4),
     },

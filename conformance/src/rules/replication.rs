@@ -17,11 +17,7 @@ pub const RULES: [Rule; 4] = [
         source: "PF/2443821675",
         strength: Strength::Must,
         nodes_min: 2,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
+        needs: Capabilities::NONE,
         uses: Capabilities {
             faults: true,
             admin: false,
@@ -35,11 +31,7 @@ pub const RULES: [Rule; 4] = [
         source: "PF/2443821675",
         strength: Strength::Must,
         nodes_min: 2,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
+        needs: Capabilities::NONE,
         uses: Capabilities {
             faults: true,
             admin: false,
@@ -53,11 +45,7 @@ pub const RULES: [Rule; 4] = [
         source: "PF/2443821675",
         strength: Strength::Must,
         nodes_min: 3,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
+        needs: Capabilities::NONE,
         uses: Capabilities::NONE,
         check: Check::Run(scsp_9),
     },
@@ -67,11 +55,7 @@ pub const RULES: [Rule; 4] = [
         source: "seed-000",
         strength: Strength::Must,
         nodes_min: 2,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
+        needs: Capabilities::NONE,
         uses: Capabilities::NONE,
         check: Check::Run(scsp_10),
     },

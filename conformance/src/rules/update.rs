@@ -3,43 +3,29 @@
 
 use bytes::Bytes;
 
-use crate::catalog::{Check, Rule, Strength};
+use crate::catalog::{Rule, Strength};
 use crate::check_fn;
 use crate::client::Request;
-use crate::rules::common::{expect_status, last_segment, require_header};
-use crate::target::{Capabilities, Ctx};
+use crate::rules::common::{expect_status, http_rule, last_segment, require_header};
+use crate::target::Ctx;
 use crate::verdict::Verdict;
 
 /// The update rules.
 pub const RULES: [Rule; 2] = [
-    Rule {
-        id: "SCSP-17",
-        title: "PUT of a missing name is 404; PUT on an alias keeps its UUID",
-        source: "DXAG/p39, PF/2443821621",
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
-        uses: Capabilities::NONE,
-        check: Check::Run(scsp_17),
-    },
-    Rule {
-        id: "SCSP-18",
-        title: "PUT, COPY and APPEND on an immutable unnamed object are 403",
-        source: "DXAG/p24",
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
-        uses: Capabilities::NONE,
-        check: Check::Run(scsp_18),
-    },
+    http_rule(
+        "SCSP-17",
+        "PUT of a missing name is 404; PUT on an alias keeps its UUID",
+        "DXAG/p39, PF/2443821621",
+        Strength::Must,
+        scsp_17,
+    ),
+    http_rule(
+        "SCSP-18",
+        "PUT, COPY and APPEND on an immutable unnamed object are 403",
+        "DXAG/p24",
+        Strength::Must,
+        scsp_18,
+    ),
 ];
 
 check_fn!(scsp_17, check_scsp_17);

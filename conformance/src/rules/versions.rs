@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::catalog::{Check, Rule, Strength};
 use crate::check_fn;
 use crate::client::{Request, Response};
-use crate::rules::common::{expect_status, replica_count, require_header};
+use crate::rules::common::{expect_status, http_rule, replica_count, require_header};
 use crate::rules::copy::get;
 use crate::target::{Capabilities, Ctx};
 use crate::verdict::Verdict;
@@ -29,16 +29,13 @@ pub const RULES: [Rule; 2] = [
         },
         check: Check::Run(scsp_19),
     },
-    Rule {
-        id: "SCSP-20",
-        title: "DELETE then WRITE of a name: guaranteed after 1 s, allowed to fail sooner",
-        source: "PF/2443821430",
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities::NONE,
-        uses: Capabilities::NONE,
-        check: Check::Run(scsp_20),
-    },
+    http_rule(
+        "SCSP-20",
+        "DELETE then WRITE of a name: guaranteed after 1 s, allowed to fail sooner",
+        "PF/2443821430",
+        Strength::Must,
+        scsp_20,
+    ),
 ];
 
 check_fn!(scsp_19, check_scsp_19);

@@ -2,71 +2,43 @@
 
 use bytes::Bytes;
 
-use crate::catalog::{Check, Rule, Strength};
+use crate::catalog::{Rule, Strength};
 use crate::check_fn;
 use crate::client::Request;
-use crate::rules::common::{expect_status, is_uuid, last_segment, require_header};
-use crate::target::{Capabilities, Ctx};
+use crate::rules::common::{expect_status, http_rule, is_uuid, last_segment, require_header};
+use crate::target::Ctx;
 use crate::verdict::Verdict;
 
 /// The WRITE rules.
 pub const RULES: [Rule; 4] = [
-    Rule {
-        id: "SCSP-1",
-        title: "201 Location ends in the name or UUID; Content-UUID repeats it",
-        source: "seed-000",
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
-        uses: Capabilities::NONE,
-        check: Check::Run(scsp_1),
-    },
-    Rule {
-        id: "SCSP-2",
-        title: "201 Content-Type/Content-Length describe the response body",
-        source: "seed-000",
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
-        uses: Capabilities::NONE,
-        check: Check::Run(scsp_2),
-    },
-    Rule {
-        id: "SCSP-12",
-        title: "POST to an existing name makes a new version; If-None-Match: * gives 412",
-        source: "PF/2443821645",
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
-        uses: Capabilities::NONE,
-        check: Check::Run(scsp_12),
-    },
-    Rule {
-        id: "SCSP-14",
-        title: "WRITE without Content-Length is 411; a request without Host is 400",
-        source: "PFdiff/3379986645",
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities {
-            faults: false,
-            admin: false,
-            introspection: false,
-        },
-        uses: Capabilities::NONE,
-        check: Check::Run(scsp_14),
-    },
+    http_rule(
+        "SCSP-1",
+        "201 Location ends in the name or UUID; Content-UUID repeats it",
+        "seed-000",
+        Strength::Must,
+        scsp_1,
+    ),
+    http_rule(
+        "SCSP-2",
+        "201 Content-Type/Content-Length describe the response body",
+        "seed-000",
+        Strength::Must,
+        scsp_2,
+    ),
+    http_rule(
+        "SCSP-12",
+        "POST to an existing name makes a new version; If-None-Match: * gives 412",
+        "PF/2443821645",
+        Strength::Must,
+        scsp_12,
+    ),
+    http_rule(
+        "SCSP-14",
+        "WRITE without Content-Length is 411; a request without Host is 400",
+        "PFdiff/3379986645",
+        Strength::Must,
+        scsp_14,
+    ),
 ];
 
 check_fn!(scsp_1, check_scsp_1);
