@@ -306,6 +306,34 @@ struct WritesRun {
     net: NetCount,
 }
 
+/// Creates `bucket`, then writes `count` objects named by `name`, round-robin over the
+/// nodes; every write must be a 201 with two replicas.
+async fn write_objects(
+    client: &mut Client,
+    addrs: &[SocketAddr],
+    bucket: &str,
+    count: usize,
+    name: impl Fn(usize) -> String,
+) -> Result<(), String> {
+    let created = client
+        .send_following(addrs[0], Method::POST, bucket, Bytes::new())
+        .await?;
+    if created.status != 201 {
+        return Err(format!(
+            "bucket create: expected 201, got {}",
+            created.status
+        ));
+    }
+    for i in 0..count {
+        let target = name(i);
+        let answer = client
+            .send_following(addrs[i % addrs.len()], Method::POST, &target, body_for(i))
+            .await?;
+        check_created(&format!("write {i} (POST {target})"), &answer)?;
+    }
+    Ok(())
+}
+
 async fn writes_workload(writes: usize) -> Result<WritesRun, String> {
     let world = World::start(WorldConfig::new(NODE_COUNT));
     let addrs = world.addrs();
@@ -317,24 +345,12 @@ async fn writes_workload(writes: usize) -> Result<WritesRun, String> {
             let mut client = Client::default();
             let before = NetCount::now();
             let start = Instant::now();
-            let bucket = client
-                .send_following(addrs[0], Method::POST, "/bench", Bytes::new())
-                .await?;
-            if bucket.status != 201 {
-                return Err(format!(
-                    "bucket create: expected 201, got {}",
-                    bucket.status
-                ));
-            }
-            for i in 0..writes {
-                let target = format!("/bench/obj-{i:06}");
-                let answer = client
-                    .send_following(addrs[i % addrs.len()], Method::POST, &target, body_for(i))
-                    .await?;
-                check_created(&format!("write {i} (POST {target})"), &answer)?;
-            }
+            write_objects(&mut client, &addrs, "/bench", writes, |i| {
+                format!("/bench/obj-{i:06}")
+            })
+            .await?;
             let virtual_elapsed = start.elapsed();
-            Ok(WritesRun {
+            Ok::<_, String>(WritesRun {
                 virtual_elapsed,
                 client_exchanges: client.exchanges,
                 redirects: client.redirects,
@@ -374,22 +390,10 @@ async fn seed_workload() -> Result<SeedRun, String> {
             let mut client = Client::default();
             let before = NetCount::now();
             let start = Instant::now();
-            let bucket = client
-                .send_following(addrs[0], Method::POST, "/s", Bytes::new())
-                .await?;
-            if bucket.status != 201 {
-                return Err(format!(
-                    "bucket create: expected 201, got {}",
-                    bucket.status
-                ));
-            }
-            for i in 0..SEED_OBJECT_COUNT {
-                let target = format!("/s/o{i}");
-                let answer = client
-                    .send_following(addrs[i % addrs.len()], Method::POST, &target, body_for(i))
-                    .await?;
-                check_created(&format!("POST {target}"), &answer)?;
-            }
+            write_objects(&mut client, &addrs, "/s", SEED_OBJECT_COUNT, |i| {
+                format!("/s/o{i}")
+            })
+            .await?;
             for i in 0..SEED_OBJECT_COUNT {
                 let target = format!("/s/o{i}");
                 let answer = client

@@ -203,6 +203,21 @@ fn partitions_make_writes_fail_or_stay_on_their_side_until_healed() {
     });
 }
 
+/// How many of `tries` status requests to `addr` get no answer.
+async fn failed_connects(world: &World, addr: SocketAddr, tries: usize) -> usize {
+    world
+        .on_client(async move {
+            let mut failed = 0;
+            for _ in 0..tries {
+                let answer =
+                    exchange(addr, Method::GET, "/", &[], Bytes::new(), TIMEOUT, 1 << 20).await;
+                failed += usize::from(answer.is_err());
+            }
+            failed
+        })
+        .await
+}
+
 #[test]
 fn packet_loss_refuses_connections_until_it_ends() {
     simulate(34, || async {
@@ -210,41 +225,13 @@ fn packet_loss_refuses_connections_until_it_ends() {
         world
             .apply(&Fault::Loss { permille: 500 })
             .expect("applied");
-        let a = addrs.clone();
-        let failed_lossy = world
-            .on_client(async move {
-                let mut failed = 0;
-                for _ in 0..40 {
-                    if exchange(a[1], Method::GET, "/", &[], Bytes::new(), TIMEOUT, 1 << 20)
-                        .await
-                        .is_err()
-                    {
-                        failed += 1;
-                    }
-                }
-                failed
-            })
-            .await;
+        let failed_lossy = failed_connects(&world, addrs[1], 40).await;
         assert!(
             failed_lossy > 5,
             "50% loss refused only {failed_lossy} of 40 connects"
         );
         world.apply(&Fault::Loss { permille: 0 }).expect("applied");
-        let a = addrs.clone();
-        let failed_clean = world
-            .on_client(async move {
-                let mut failed = 0;
-                for _ in 0..40 {
-                    if exchange(a[1], Method::GET, "/", &[], Bytes::new(), TIMEOUT, 1 << 20)
-                        .await
-                        .is_err()
-                    {
-                        failed += 1;
-                    }
-                }
-                failed
-            })
-            .await;
+        let failed_clean = failed_connects(&world, addrs[1], 40).await;
         assert_eq!(failed_clean, 0);
     });
 }

@@ -9,6 +9,7 @@ use crate::patterns::copy_keeping;
 use crate::rules::common::{expect_status, http_rule, last_segment, require_header};
 use crate::target::Ctx;
 use crate::verdict::Verdict;
+use replisim_sim::http::content_md5::content_md5;
 
 const fn rule(
     id: &'static str,
@@ -250,8 +251,8 @@ async fn check_scsp_25(ctx: &Ctx) -> Result<String, Verdict> {
     ctx.ensure_bucket().await?;
     let path = ctx.object("scsp-25");
     // MD5("digest me") in base64, and a wrong one.
-    let right = md5_base64(b"digest me");
-    let wrong = md5_base64(b"something else");
+    let right = content_md5(b"digest me");
+    let wrong = content_md5(b"something else");
     let bad_write = ctx
         .request(
             0,
@@ -276,11 +277,6 @@ async fn check_scsp_25(ctx: &Ctx) -> Result<String, Verdict> {
         .response;
     expect_status(&good_copy, &[201], "COPY with the right Content-MD5")?;
     Ok("wrong Content-MD5 → 400 on WRITE and COPY; the right one → 201".to_string())
-}
-
-/// Base64 of the MD5 of `bytes`, as Content-MD5 carries it.
-pub(crate) fn md5_base64(bytes: &[u8]) -> String {
-    replisim_sim::http::content_md5::content_md5(bytes)
 }
 
 async fn check_scsp_26(ctx: &Ctx) -> Result<String, Verdict> {
@@ -312,7 +308,7 @@ async fn check_scsp_26(ctx: &Ctx) -> Result<String, Verdict> {
     let failed = ctx
         .request(
             0,
-            &copy(&format!("/{uuid}?alias=yes")).header("Content-MD5", md5_base64(b"not it")),
+            &copy(&format!("/{uuid}?alias=yes")).header("Content-MD5", content_md5(b"not it")),
         )
         .await?
         .response;

@@ -11,9 +11,10 @@ use crate::check_fn;
 use crate::client::{Request, Response};
 use crate::patterns::result_of_202;
 use crate::rules::common::{expect_status, http_rule, is_uuid, require_header};
-use crate::rules::copy::{get, head, md5_base64, write};
+use crate::rules::copy::{get, head, write};
 use crate::target::Ctx;
 use crate::verdict::Verdict;
+use replisim_sim::http::content_md5::content_md5;
 
 /// The multipart rules.
 pub const RULES: [Rule; 7] = [
@@ -358,7 +359,7 @@ async fn check_scsp_34(ctx: &Ctx) -> Result<String, Verdict> {
         .request(
             0,
             &Request::new("POST", format!("{target}?uploads"))
-                .header("Content-MD5", md5_base64(b""))
+                .header("Content-MD5", content_md5(b""))
                 .body(Bytes::new()),
         )
         .await?
@@ -380,7 +381,7 @@ async fn check_scsp_34(ctx: &Ctx) -> Result<String, Verdict> {
             0,
             &Request::new("POST", format!("{target}?uploadId={id}"))
                 .header("TE", "trailers")
-                .header("Content-MD5", md5_base64(body.as_bytes()))
+                .header("Content-MD5", content_md5(body.as_bytes()))
                 .body(Bytes::from(body)),
         )
         .await?

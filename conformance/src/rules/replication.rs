@@ -96,6 +96,22 @@ where
     Some(result)
 }
 
+/// Joins the evidence of a check with that of its fault-control half, or says the half was
+/// not checked because the target offers no fault control.
+fn with_half(
+    evidence: String,
+    half: Option<Result<String, Verdict>>,
+    which: &str,
+) -> Result<String, Verdict> {
+    match half {
+        Some(Ok(part)) => Ok(format!("{evidence}; {part}")),
+        Some(Err(v)) => Err(v),
+        None => Ok(format!(
+            "{evidence}; {which} needs fault control (not checked)"
+        )),
+    }
+}
+
 async fn check_scsp_7(ctx: &Ctx) -> Result<String, Verdict> {
     let created = ctx
         .request(
@@ -123,13 +139,11 @@ async fn check_scsp_7(ctx: &Ctx) -> Result<String, Verdict> {
         Ok("one node alive → 412".to_string())
     })
     .await;
-    match alone {
-        Some(Ok(part)) => Ok(format!("healthy → 201 with Replica-Count {count}; {part}")),
-        Some(Err(v)) => Err(v),
-        None => Ok(format!(
-            "healthy → 201 with Replica-Count {count}; the 412 half needs fault control (not checked)"
-        )),
-    }
+    with_half(
+        format!("healthy → 201 with Replica-Count {count}"),
+        alone,
+        "the 412 half",
+    )
 }
 
 async fn check_scsp_8(ctx: &Ctx) -> Result<String, Verdict> {
@@ -188,13 +202,7 @@ async fn check_scsp_8(ctx: &Ctx) -> Result<String, Verdict> {
         Ok("one node alive, replicate=1 → 201 with one replica".to_string())
     })
     .await;
-    match alone {
-        Some(Ok(part)) => Ok(format!("{evidence}; {part}")),
-        Some(Err(v)) => Err(v),
-        None => Ok(format!(
-            "{evidence}; the one-node half needs fault control (not checked)"
-        )),
-    }
+    with_half(evidence, alone, "the one-node half")
 }
 
 async fn check_scsp_9(ctx: &Ctx) -> Result<String, Verdict> {

@@ -63,9 +63,7 @@ async fn update(
 }
 
 fn version_ms(r: &Response) -> Option<u64> {
-    let v = r.header("castor-system-version")?;
-    let (secs, ms) = v.trim().split_once('.')?;
-    Some(secs.parse::<u64>().ok()? * 1000 + ms.parse::<u64>().ok()?)
+    replisim_sim::invariants::version_ms(r.header("castor-system-version")?)
 }
 
 async fn check_scsp_19(ctx: &Ctx) -> Result<String, Verdict> {

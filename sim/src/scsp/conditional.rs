@@ -31,10 +31,6 @@ fn tags(value: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
 /// Evaluates the preconditions of a request. `is_read` is true for GET and HEAD;
 /// `now_secs` is the node's clock (If-Modified-Since dates in the future are ignored).
 pub fn evaluate(
@@ -43,7 +39,28 @@ pub fn evaluate(
     current: Option<Current<'_>>,
     now_secs: u64,
 ) -> Precondition {
-    if let Some(if_match) = header(headers, "if-match") {
+    evaluate_ignoring(headers, &[], is_read, current, now_secs)
+}
+
+/// [`evaluate`] as if the `ignored` headers were absent: how a defect switches a
+/// precondition off without copying the request's headers.
+pub fn evaluate_ignoring(
+    headers: &HeaderMap,
+    ignored: &[&str],
+    is_read: bool,
+    current: Option<Current<'_>>,
+    now_secs: u64,
+) -> Precondition {
+    let header = |headers: &HeaderMap, name: &str| -> Option<String> {
+        if ignored.contains(&name) {
+            return None;
+        }
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if let Some(if_match) = header(headers, "if-match").as_deref() {
         let matches = match current {
             None => false,
             Some(c) => if_match.trim() == "*" || tags(if_match).any(|t| t == c.md5_hex),
@@ -52,7 +69,7 @@ pub fn evaluate(
             return Precondition::Failed;
         }
     }
-    if let Some(if_none_match) = header(headers, "if-none-match") {
+    if let Some(if_none_match) = header(headers, "if-none-match").as_deref() {
         let matches = match current {
             None => false,
             Some(c) => if_none_match.trim() == "*" || tags(if_none_match).any(|t| t == c.md5_hex),
@@ -68,6 +85,7 @@ pub fn evaluate(
     }
     if is_read {
         if let (Some(since), Some(c)) = (header(headers, "if-modified-since"), current) {
+            let since = since.as_str();
             if let Ok(t) = httpdate::parse_http_date(since) {
                 let since_secs = t
                     .duration_since(std::time::UNIX_EPOCH)

@@ -11,8 +11,8 @@
 //! `<issued_ms>_<candidate>.<candidate>…_<kind>.<stamp_ms>.<vnode>.<deleted>.<md5>.<modified>`
 //! with `none` in place of the last part when no node holds the key.
 
-use crate::scsp::object::{Kind, Version};
 use crate::scsp::peer::Held;
+use crate::scsp::wire;
 
 /// The query argument that carries a handoff.
 pub const ARG: &str = "handoff";
@@ -38,15 +38,7 @@ impl Handoff {
         let candidates: Vec<String> = self.candidates.iter().map(usize::to_string).collect();
         let current = match &self.current {
             None => "none".to_string(),
-            Some(h) => format!(
-                "{}.{}.{}.{}.{}.{}",
-                Kind::name(h.kind),
-                h.version.stamp_ms,
-                h.version.node,
-                u8::from(h.deleted),
-                h.md5_hex,
-                h.modified_secs
-            ),
+            Some(h) => wire::encode_held(h, '.'),
         };
         format!("{}_{}_{}", self.issued_ms, candidates.join("."), current)
     }
@@ -64,20 +56,7 @@ impl Handoff {
             "none" => None,
             held => {
                 let mut f = held.split('.');
-                let h = Held {
-                    kind: Kind::from_name(f.next()?)?,
-                    version: Version {
-                        stamp_ms: f.next()?.parse().ok()?,
-                        node: f.next()?.parse().ok()?,
-                    },
-                    deleted: match f.next()? {
-                        "0" => false,
-                        "1" => true,
-                        _ => return None,
-                    },
-                    md5_hex: f.next()?.to_string(),
-                    modified_secs: f.next()?.parse().ok()?,
-                };
+                let h = wire::decode_held(f.next()?, &mut f)?;
                 if f.next().is_some() {
                     return None;
                 }
@@ -103,6 +82,7 @@ impl Handoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scsp::object::{Kind, Version};
 
     #[test]
     fn handoffs_round_trip_and_refuse_garbage() {

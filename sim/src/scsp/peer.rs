@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{Method, StatusCode};
-use serde::{Deserialize, Serialize};
 
 use crate::http::pool::Pool;
 use crate::scsp::object::{Kind, Record, Version};
@@ -21,7 +20,7 @@ pub const INTERNAL_PREFIX: &str = "/_replisim/";
 const PEER_RESPONSE_BYTES_MAX: usize = 256 << 20;
 
 /// What a node says about itself and one key when asked for a bid (SCSP-6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bid {
     /// The bidder's id.
     pub node: usize,
@@ -38,7 +37,7 @@ pub struct Bid {
 }
 
 /// A version a node holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     /// What kind of record it is.
     pub kind: Kind,
@@ -53,7 +52,7 @@ pub struct Held {
 }
 
 /// One line of a node's inventory, for the health processor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryItem {
     /// Store key.
     pub key: String,
@@ -66,7 +65,7 @@ pub struct InventoryItem {
 }
 
 /// A node's answer to an inventory request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inventory {
     /// The answering node.
     pub node: usize,

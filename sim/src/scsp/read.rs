@@ -124,23 +124,28 @@ pub fn parse_range(value: Option<&str>, len: u64) -> RangeAnswer {
 /// If-Match, If-None-Match and If-Modified-Since against the version this node serves
 /// (SCSP-40, SCSP-41): 412 or 304, each with the current ETag.
 fn precondition(ctx: &NodeContext, req: &ClientRequest, record: &Record) -> Option<Response<Body>> {
-    let mut headers = req.headers.clone();
+    let mut ignored = Vec::new();
     if ctx.cluster.has(Defect::IgnoreIfMatch) {
-        headers.remove("if-match");
+        ignored.push("if-match");
     }
     if ctx.cluster.has(Defect::IgnoreIfModifiedSince) {
-        headers.remove("if-modified-since");
+        ignored.push("if-modified-since");
     }
     let current = Current {
         md5_hex: &record.md5_hex,
         modified_secs: record.version.stamp_ms / 1000,
     };
-    let status =
-        match conditional::evaluate(&headers, true, Some(current), ctx.clock.now_ms() / 1000) {
-            Precondition::Proceed => return None,
-            Precondition::NotModified => StatusCode::NOT_MODIFIED,
-            Precondition::Failed => StatusCode::PRECONDITION_FAILED,
-        };
+    let status = match conditional::evaluate_ignoring(
+        &req.headers,
+        &ignored,
+        true,
+        Some(current),
+        ctx.clock.now_ms() / 1000,
+    ) {
+        Precondition::Proceed => return None,
+        Precondition::NotModified => StatusCode::NOT_MODIFIED,
+        Precondition::Failed => StatusCode::PRECONDITION_FAILED,
+    };
     let b = response::builder(status)
         .header(http::header::ETAG, record.etag())
         .header(http::header::LAST_MODIFIED, record.version.last_modified());

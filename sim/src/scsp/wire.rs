@@ -30,6 +30,34 @@ fn parse_flag(s: &str) -> Option<bool> {
     }
 }
 
+/// A held version as six fields joined by `sep`: kind, stamp, stamping node, deletion flag,
+/// digest, modification second. Bids use spaces; handoffs, inside a URL, dots.
+pub fn encode_held(h: &Held, sep: char) -> String {
+    [
+        Kind::name(h.kind).to_string(),
+        h.version.stamp_ms.to_string(),
+        h.version.node.to_string(),
+        flag(h.deleted).to_string(),
+        h.md5_hex.clone(),
+        h.modified_secs.to_string(),
+    ]
+    .join(&sep.to_string())
+}
+
+/// Reads the six fields [`encode_held`] wrote, starting with `kind`, from `rest`.
+pub fn decode_held<'a>(kind: &str, rest: &mut impl Iterator<Item = &'a str>) -> Option<Held> {
+    Some(Held {
+        kind: Kind::from_name(kind)?,
+        version: Version {
+            stamp_ms: rest.next()?.parse().ok()?,
+            node: rest.next()?.parse().ok()?,
+        },
+        deleted: parse_flag(rest.next()?)?,
+        md5_hex: rest.next()?.to_string(),
+        modified_secs: rest.next()?.parse().ok()?,
+    })
+}
+
 /// One bid as a line.
 pub fn encode_bid(bid: &Bid) -> String {
     let mut out = format!(
@@ -41,16 +69,8 @@ pub fn encode_bid(bid: &Bid) -> String {
         flag(bid.retiring)
     );
     if let Some(h) = &bid.held {
-        let _ = write!(
-            out,
-            " {} {} {} {} {} {}",
-            Kind::name(h.kind),
-            h.version.stamp_ms,
-            h.version.node,
-            flag(h.deleted),
-            h.md5_hex,
-            h.modified_secs
-        );
+        out.push(' ');
+        out.push_str(&encode_held(h, ' '));
     }
     out
 }
@@ -68,19 +88,7 @@ pub fn decode_bid(text: &str) -> Option<Bid> {
     let retiring = parse_flag(f.next()?)?;
     let held = match f.next() {
         None => None,
-        Some(kind) => {
-            let held = Held {
-                kind: Kind::from_name(kind)?,
-                version: Version {
-                    stamp_ms: f.next()?.parse().ok()?,
-                    node: f.next()?.parse().ok()?,
-                },
-                deleted: parse_flag(f.next()?)?,
-                md5_hex: f.next()?.to_string(),
-                modified_secs: f.next()?.parse().ok()?,
-            };
-            Some(held)
-        }
+        Some(kind) => Some(decode_held(kind, &mut f)?),
     };
     if f.next().is_some() {
         return None;

@@ -419,18 +419,24 @@ fn precondition(
     req: &ClientRequest,
     live: Option<&Held>,
 ) -> Result<(), Response<Body>> {
-    let mut headers = req.headers.clone();
+    let mut ignored = Vec::new();
     if ctx.cluster.has(Defect::IgnoreIfMatch) {
-        headers.remove("if-match");
+        ignored.push("if-match");
     }
     if ctx.cluster.has(Defect::IgnoreIfNoneMatch) {
-        headers.remove("if-none-match");
+        ignored.push("if-none-match");
     }
     let current = live.map(|h| Current {
         md5_hex: &h.md5_hex,
         modified_secs: h.modified_secs,
     });
-    match conditional::evaluate(&headers, false, current, ctx.clock.now_ms() / 1000) {
+    match conditional::evaluate_ignoring(
+        &req.headers,
+        &ignored,
+        false,
+        current,
+        ctx.clock.now_ms() / 1000,
+    ) {
         Precondition::Proceed => Ok(()),
         Precondition::NotModified | Precondition::Failed => {
             let mut r = fail(
