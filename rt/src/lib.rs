@@ -19,8 +19,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub mod flush;
+pub mod tls;
 
 use crate::flush::FlushIfDirty;
+use crate::tls::{TlsOrPlain, TlsServer};
 
 /// True when the calling thread runs inside a madsim simulation.
 pub fn in_sim() -> bool {
@@ -117,6 +119,8 @@ pub enum Stream {
     Sim(FlushIfDirty<madsim::net::TcpStream>),
     /// Real TCP under tokio.
     Real(tokio::net::TcpStream),
+    /// Real TCP accepted on a TLS port: TLS or plain, decided by its first byte.
+    RealTls(Box<TlsOrPlain>),
 }
 
 /// Opens a TCP connection on the current runtime's network.
@@ -131,12 +135,25 @@ pub async fn connect(addr: SocketAddr) -> io::Result<Stream> {
     }
 }
 
+/// Resolves a host name on the current runtime's network: the system resolver under tokio,
+/// madsim's DNS table (`NetSim::add_dns_record`, `localhost` built in) inside a simulation.
+/// IP literals resolve to themselves in both.
+pub async fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    if in_sim() {
+        Ok(madsim::net::lookup_host((host, port)).await?.collect())
+    } else {
+        Ok(tokio::net::lookup_host((host, port)).await?.collect())
+    }
+}
+
 /// A listening TCP socket on the current runtime's network.
 pub enum Listener {
     /// Simulated listener inside madsim.
     Sim(madsim::net::TcpListener),
     /// Real listener under tokio.
     Real(tokio::net::TcpListener),
+    /// Real listener whose connections may speak TLS (`replisim serve --tls-cert`).
+    RealTls(tokio::net::TcpListener, TlsServer),
 }
 
 /// Binds a listener on the current runtime's network.
@@ -149,6 +166,18 @@ pub async fn listen(addr: SocketAddr) -> io::Result<Listener> {
 }
 
 impl Listener {
+    /// Accepts TLS on this listener from now on (plain HTTP still works, for peers). Real
+    /// listeners only: the simulator has no TLS.
+    pub fn with_tls(self, tls: TlsServer) -> io::Result<Listener> {
+        match self {
+            Listener::Real(l) | Listener::RealTls(l, _) => Ok(Listener::RealTls(l, tls)),
+            Listener::Sim(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "TLS is served on real sockets only",
+            )),
+        }
+    }
+
     /// Waits for the next connection.
     pub async fn accept(&self) -> io::Result<(Stream, SocketAddr)> {
         match self {
@@ -161,6 +190,11 @@ impl Listener {
                 s.set_nodelay(true)?;
                 Ok((Stream::Real(s), a))
             }
+            Listener::RealTls(l, tls) => {
+                let (s, a) = l.accept().await?;
+                s.set_nodelay(true)?;
+                Ok((Stream::RealTls(Box::new(tls.start(s))), a))
+            }
         }
     }
 
@@ -168,7 +202,7 @@ impl Listener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {
             Listener::Sim(l) => l.local_addr(),
-            Listener::Real(l) => l.local_addr(),
+            Listener::Real(l) | Listener::RealTls(l, _) => l.local_addr(),
         }
     }
 }
@@ -182,6 +216,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Sim(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Real(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::RealTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -195,6 +230,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Sim(s) => Pin::new(s).poll_write(cx, data),
             Stream::Real(s) => Pin::new(s).poll_write(cx, data),
+            Stream::RealTls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
         }
     }
 
@@ -202,6 +238,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Sim(s) => Pin::new(s).poll_flush(cx),
             Stream::Real(s) => Pin::new(s).poll_flush(cx),
+            Stream::RealTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -209,6 +246,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Sim(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Real(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::RealTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

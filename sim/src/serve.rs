@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use crate::rt;
+pub use crate::rt::tls::TlsServer;
 use crate::scsp::config::{ClusterConfig, NodeContext, NodeControl};
 use crate::scsp::server;
 use crate::store::SharedDisk;
@@ -26,6 +27,9 @@ pub struct ServeConfig {
     pub seed: u64,
     /// Cluster settings applied on top of the defaults (addresses are filled in here).
     pub tune: fn(&mut ClusterConfig),
+    /// Serve TLS on every node port (plain HTTP still accepted, for node-to-node traffic);
+    /// the nodes' URLs then say `https`.
+    pub tls: Option<TlsServer>,
 }
 
 impl ServeConfig {
@@ -38,6 +42,7 @@ impl ServeConfig {
             disk_bytes: 1 << 30,
             seed: 0,
             tune: |_| {},
+            tls: None,
         }
     }
 }
@@ -74,7 +79,11 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
                 )
             })?
         };
-        listeners.push(rt::listen(SocketAddr::new(config.ip, port)).await?);
+        let mut listener = rt::listen(SocketAddr::new(config.ip, port)).await?;
+        if let Some(tls) = &config.tls {
+            listener = listener.with_tls(tls.clone())?;
+        }
+        listeners.push(listener);
     }
     let addrs = listeners
         .iter()
@@ -84,6 +93,9 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
     cluster.placement_seed = config.seed;
     (config.tune)(&mut cluster);
     cluster.nodes = addrs.clone();
+    if config.tls.is_some() {
+        cluster.url_scheme = "https";
+    }
     let cluster = Arc::new(cluster);
     let mut out = RealCluster {
         addrs,

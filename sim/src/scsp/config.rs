@@ -45,6 +45,9 @@ pub struct ClusterConfig {
     pub assembly_per_part: Duration,
     /// Deliberate defects switched on (empty for the clean reference).
     pub defects: BTreeSet<Defect>,
+    /// Scheme of the URLs nodes hand out (`Location`, 201 bodies): `https` when `serve`
+    /// runs behind TLS, `http` otherwise.
+    pub url_scheme: &'static str,
 }
 
 impl ClusterConfig {
@@ -65,6 +68,7 @@ impl ClusterConfig {
             keepalive_interval: Duration::from_millis(500),
             assembly_per_part: Duration::from_millis(400),
             defects: BTreeSet::new(),
+            url_scheme: "http",
         }
     }
 

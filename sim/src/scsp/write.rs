@@ -770,7 +770,7 @@ pub(crate) fn success(
         Kind::Named | Kind::Immutable | Kind::Alias => client_path(record),
         _ => req.path.clone(),
     };
-    let mut location = format!("http://{}{}", ctx.addr(), object_path);
+    let mut location = format!("{}://{}{}", ctx.cluster.url_scheme, ctx.addr(), object_path);
     if req.domain_from_query {
         location.push_str(&format!("?domain={}", req.domain));
     }
