@@ -96,8 +96,8 @@ enum State {
         tcp: TcpStream,
         acceptor: TlsAcceptor,
     },
-    /// A TLS handshake in progress.
-    Handshake(Accept<TcpStream>),
+    /// A TLS handshake in progress (boxed: it carries the whole TLS session state).
+    Handshake(Box<Accept<TcpStream>>),
     /// TLS established.
     Tls(Box<TlsStream<TcpStream>>),
     /// Plain HTTP (a peer node, or a client that does not speak TLS).
@@ -125,12 +125,12 @@ impl TlsOrPlain {
                         continue;
                     };
                     self.state = if seen == 1 && first[0] == TLS_HANDSHAKE_RECORD {
-                        State::Handshake(acceptor.accept(tcp))
+                        State::Handshake(Box::new(acceptor.accept(tcp)))
                     } else {
                         State::Plain(tcp)
                     };
                 }
-                State::Handshake(accept) => match Pin::new(accept).poll(cx) {
+                State::Handshake(accept) => match Pin::new(accept.as_mut()).poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Ok(tls)) => self.state = State::Tls(Box::new(tls)),
                     Poll::Ready(Err(e)) => {
