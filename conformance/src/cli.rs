@@ -374,6 +374,9 @@ fn check(args: CheckArgs) -> ExitCode {
         if !(1..=250).contains(&args.nodes) {
             return usage_error("--nodes must be between 1 and 250");
         }
+        if args.ca_cert.is_some() {
+            return usage_error("--ca-cert applies to --target; the simulator speaks plain HTTP");
+        }
         if args.fault_hook.is_some() || credentials.is_some() {
             return usage_error(
                 "--fault-hook, --user and --password apply to --target; the simulator has full control already",
@@ -460,6 +463,9 @@ fn check(args: CheckArgs) -> ExitCode {
     }
     if !args.target.is_empty() {
         replay.push_str(&format!(" --target {}", args.target.join(",")));
+    }
+    if let Some(ca) = &args.ca_cert {
+        replay.push_str(&format!(" --ca-cert {}", ca.display()));
     }
     let report = Report {
         version: env!("CARGO_PKG_VERSION"),

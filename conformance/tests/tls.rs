@@ -233,6 +233,16 @@ fn the_binary_serves_tls_and_checks_it_with_a_ca_file() {
     let not_pem = check(&["--ca-cert".as_ref(), key.as_os_str()]);
     assert_eq!(not_pem.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&not_pem.stderr).contains("--ca-cert"));
+    let simulated = Command::new(env!("CARGO_BIN_EXE_replisim"))
+        .args(["check", "--rule", "SCSP-4", "--ca-cert"])
+        .arg(&ca)
+        .output()
+        .expect("replisim check runs");
+    assert_eq!(
+        simulated.status.code(),
+        Some(2),
+        "--ca-cert without --target"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -64,6 +64,11 @@ pub fn run_command(args: RunArgs) -> ExitCode {
         Ok(tls) => tls,
         Err(e) => return usage_error(&e),
     };
+    // Replay lines repeat the targets; the CA file rides along after the last one.
+    let mut shown_targets = args.target.clone();
+    if let (Some(ca), Some(last)) = (&args.ca_cert, shown_targets.last_mut()) {
+        last.push_str(&format!(" --ca-cert {}", ca.display()));
+    }
     let mut scenarios = Vec::new();
     let mut input_errors = 0;
     for path in &args.files {
@@ -96,7 +101,7 @@ pub fn run_command(args: RunArgs) -> ExitCode {
             let outcomes: Vec<Outcome> = range.clone().map(|seed| run_sim(sc, seed)).collect();
             print!(
                 "{}",
-                report(sc, &range, &outcomes, &args.target, args.verbose)
+                report(sc, &range, &outcomes, &shown_targets, args.verbose)
             );
             tally.add(&outcomes);
         }
@@ -125,7 +130,7 @@ pub fn run_command(args: RunArgs) -> ExitCode {
                     sc,
                     &(seed..seed + 1),
                     std::slice::from_ref(&outcome),
-                    &args.target,
+                    &shown_targets,
                     args.verbose
                 )
             );
