@@ -235,6 +235,57 @@ fn domain_put_and_recursive_delete_take_its_buckets_and_objects() {
 }
 
 #[test]
+fn newname_renames_a_bucket_with_its_objects_and_refuses_a_taken_name() {
+    each_seed(|p| async move {
+        p.bucket("old").await;
+        p.bucket("taken").await;
+        p.post("/old/x", b"x", 201).await;
+        p.post("/old/dir/y", b"y", 201).await;
+        p.next_second().await;
+        let taken = p
+            .follow(
+                0,
+                &Request::new("COPY", "/old?newname=taken").header("Content-Length", "0"),
+            )
+            .await;
+        assert_eq!(taken.status, 409, "{}", show(&taken));
+        let renamed = p
+            .follow(
+                1,
+                &Request::new("COPY", "/old?newname=new").header("Content-Length", "0"),
+            )
+            .await;
+        assert_eq!(renamed.status, 201, "{}", show(&renamed));
+        assert!(renamed
+            .header("location")
+            .is_some_and(|l| l.ends_with("/new")));
+        for node in 0..p.nodes.len() {
+            let moved = p.follow(node, &Request::new("GET", "/new/dir/y")).await;
+            assert_eq!(&moved.body[..], b"y", "node{}: {}", node + 1, show(&moved));
+            for gone in ["/old", "/old/x"] {
+                let r = p.follow(node, &Request::new("GET", gone)).await;
+                assert_eq!(r.status, 404, "node{} GET {gone}: {}", node + 1, show(&r));
+            }
+        }
+        assert!(holders_under(&p, "n//old/").is_empty());
+        // The new name is an ordinary bucket: writable, updatable without moving anything.
+        p.post("/new/z", b"z", 201).await;
+        p.next_second().await;
+        let put = p
+            .follow(
+                0,
+                &Request::new("PUT", "/new").body(Bytes::from_static(b"b")),
+            )
+            .await;
+        assert_eq!(put.status, 201, "{}", show(&put));
+        assert_eq!(
+            &p.follow(2, &Request::new("GET", "/new/x")).await.body[..],
+            b"x"
+        );
+    });
+}
+
+#[test]
 fn contexts_over_real_tcp_against_serve() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -10,7 +10,9 @@
 //! - `recursive=now`: the contents are dropped at once, on every node that stores the marker.
 //!
 //! The deletion marker carries the time its contents may go (`PURGE_AFTER`, milliseconds on
-//! the deleting node's clock). Re-creating a context over a marker starts it empty.
+//! the deleting node's clock). Re-creating a context over a marker starts it empty. A
+//! context renamed with `newname` names its old key (`RENAMED_FROM`), and each node moves
+//! the contents when it stores the renamed record.
 
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
@@ -20,6 +22,10 @@ use crate::store::Disk;
 /// System metadata of a context's deletion marker: when (ms since the epoch, deleting
 /// node's clock) the health processor may drop what the context held.
 pub const PURGE_AFTER: &str = "castor-system-purge-after";
+
+/// System metadata of a context renamed with `newname`: the store key of its old name,
+/// whose contents each node moves under the new name when it stores the record.
+pub const RENAMED_FROM: &str = "castor-system-renamed-from";
 
 /// How a context DELETE treats what the context holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,11 +134,43 @@ pub fn after_store(
     }
     let due = record.deleted && purge_after(record).is_some_and(|t| t <= now_ms);
     let recreated = !record.deleted && previous.is_some_and(|p| p.deleted);
-    if due || recreated {
+    let mut changed = if due || recreated {
         purge_under(disk, &record.key)
     } else {
         0
+    };
+    if let Some(from) = record.meta.get(RENAMED_FROM).filter(|_| !record.deleted) {
+        changed += move_under(disk, from, &record.key);
     }
+    changed
+}
+
+/// Moves every record under context `from` to the same place under context `to` (a
+/// rename): same versions and content, new keys.
+fn move_under(disk: &mut Disk, from: &str, to: &str) -> usize {
+    let pairs: Vec<(String, String)> = contained_prefixes(from)
+        .into_iter()
+        .zip(contained_prefixes(to))
+        .collect();
+    let moving: Vec<(String, String)> = disk
+        .records()
+        .filter_map(|(k, _)| {
+            pairs.iter().find_map(|(old, new)| {
+                k.strip_prefix(old.as_str())
+                    .map(|rest| (k.clone(), format!("{new}{rest}")))
+            })
+        })
+        .collect();
+    for (old_key, new_key) in &moving {
+        let Some(mut record) = disk.get(old_key).cloned() else {
+            continue;
+        };
+        disk.remove(old_key);
+        record.key = new_key.clone();
+        // Room was just freed by the removal, so the write fits.
+        let _ = disk.write_synced(record);
+    }
+    moving.len()
 }
 
 /// The health processor's part: drops the contents of every deleted context whose grace
@@ -227,6 +265,24 @@ mod tests {
         assert_eq!(purge_due(&mut disk, 1000), 1);
         assert!(disk.get("n//b/x").is_none() && disk.get("n//bb/y").is_some());
         assert!(disk.get("b//b").is_some_and(|r| r.deleted));
+    }
+
+    #[test]
+    fn a_rename_moves_the_contents_under_the_new_name() {
+        let mut disk = Disk::new(1 << 20);
+        disk.write_synced(record("n//old/x/y", Kind::Named, false, None))
+            .expect("room");
+        disk.write_synced(record("n//older/z", Kind::Named, false, None))
+            .expect("room");
+        let mut renamed = record("b//new", Kind::Bucket, false, None);
+        renamed
+            .meta
+            .insert(RENAMED_FROM.to_string(), "b//old".to_string());
+        assert_eq!(after_store(&mut disk, None, &renamed, 0), 1);
+        assert!(disk
+            .get("n//new/x/y")
+            .is_some_and(|r| r.key == "n//new/x/y"));
+        assert!(disk.get("n//old/x/y").is_none() && disk.get("n//older/z").is_some());
     }
 
     #[test]

@@ -510,10 +510,12 @@ fn check_current(
                     format!("{} is not allowed on an immutable object.", req.method),
                 ));
             }
-            if req.query.has("newname") && held.kind != Kind::Named {
+            let renamable = held.kind == Kind::Named
+                || (held.kind.is_context() && mutation != Mutation::Delete);
+            if req.query.has("newname") && !renamable {
                 return Err(fail(
                     StatusCode::BAD_REQUEST,
-                    "newname renames named objects only.",
+                    "newname renames named objects, buckets and domains only.",
                 ));
             }
             Ok(())
@@ -767,8 +769,41 @@ fn build_record(
                 name: newname.to_string(),
             }
         }
+        (ObjectKey::Bucket { domain, .. }, Some(newname)) if mutation != Mutation::Delete => {
+            if newname.is_empty() || newname.contains('/') {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "newname needs a bucket name without `/`.",
+                ));
+            }
+            ObjectKey::Bucket {
+                domain: domain.clone(),
+                bucket: newname.to_string(),
+            }
+        }
+        (ObjectKey::Domain(_), Some(newname)) if mutation != Mutation::Delete => {
+            if newname.is_empty() || newname.contains('/') {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "newname needs a domain name.",
+                ));
+            }
+            ObjectKey::Domain(newname.to_ascii_lowercase())
+        }
         (other, _) => other.clone(),
     };
+    let renamed_context = subject.kind.is_context() && key != subject.key;
+    if renamed_context {
+        let taken = Disk::lock(&ctx.disk)
+            .get(&key.store_key())
+            .is_some_and(|r| !r.deleted);
+        if taken {
+            return Err(fail(
+                StatusCode::CONFLICT,
+                "A context of the new name already exists.",
+            ));
+        }
+    }
     let kind = match (current, mutation) {
         (Some(c), m) if m != Mutation::Create => c.kind,
         _ => subject.kind,
@@ -781,6 +816,11 @@ fn build_record(
             _ => now_ms.saturating_add(ctx.cluster.recursive_delete_delay.as_millis() as u64),
         };
         meta.insert(contexts::PURGE_AFTER.to_string(), purge_at.to_string());
+    }
+    // A renamed context names where its contents come from, once: later updates drop it.
+    meta.remove(contexts::RENAMED_FROM);
+    if renamed_context {
+        meta.insert(contexts::RENAMED_FROM.to_string(), subject.key.store_key());
     }
     Ok(compose::record(
         key.store_key(),
@@ -949,7 +989,9 @@ pub(crate) fn success(
     }
     let mut object_path = match record.kind {
         Kind::Named | Kind::Immutable | Kind::Alias => client_path(record),
-        _ => req.path.clone(),
+        Kind::Bucket => format!("/{}", record.key.rsplit('/').next().unwrap_or("")),
+        Kind::Domain => "/".to_string(),
+        Kind::Upload => req.path.clone(),
     };
     if record.kind == Kind::Named && ctx.cluster.has(Defect::LocationWithoutName) {
         if let Some((bucket, _)) = object_path.rsplit_once('/') {
@@ -969,7 +1011,12 @@ pub(crate) fn success(
     }
     let mut location = format!("http://{}{}", ctx.addr(), object_path);
     if req.domain_from_query {
-        location.push_str(&format!("?domain={}", req.domain));
+        // A renamed domain is named by its new name.
+        let domain = match record.key.strip_prefix("d/") {
+            Some(d) if record.kind == Kind::Domain => d,
+            _ => req.domain.as_str(),
+        };
+        location.push_str(&format!("?domain={domain}"));
     }
     let body = format!("A new object has been created as requested.  Its URL is {location}");
     let content_type = if ctx.cluster.has(Defect::ContentTypeOfObject) {
