@@ -18,6 +18,7 @@ use replisim_sim::sweep::SweepConfig;
 
 use crate::baseline::Baseline;
 use crate::catalog;
+use crate::clause::Profile;
 use crate::hook::HookSpec;
 use crate::report::{self, Report};
 use crate::runner::{self, RunOptions, TargetSpec};
@@ -46,9 +47,10 @@ pub enum Command {
     /// Run scenario files (scenarios/*.toml) in the simulator, or against real nodes with
     /// --target, and report each failing step with the command that replays it.
     Run(crate::scenario::RunArgs),
-    /// List the rules of the catalog: checked or not (and why), strength, needs, source.
+    /// List the rules of the catalog: checked or not (and why), strength, needs, source;
+    /// with --markdown, the whole rules reference (docs/rules.md).
     Rules(RulesArgs),
-    /// List the reference node's deliberate defects and the rule each must trip.
+    /// List the reference node's deliberate defects and the clauses each must fail.
     Mutants,
 }
 
@@ -170,6 +172,11 @@ pub struct CheckArgs {
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// What judges the rules: `reference` (every clause, the reference node's choices
+    /// included; the default in the simulator) or `vendor` (only what the documents say
+    /// and consistency; the default with --target).
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 /// Arguments of `replisim rules`.
@@ -178,6 +185,9 @@ pub struct RulesArgs {
     /// Which rules to list.
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Print the rules reference as Markdown (docs/rules.md) instead of the table.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 /// A report file format of `--report`.
@@ -278,6 +288,10 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve_forever(args),
         Command::Sweep(args) => sweep(args),
         Command::Run(args) => crate::scenario::run_command(args),
+        Command::Rules(args) if args.markdown => {
+            print!("{}", crate::rules_doc::markdown());
+            ExitCode::SUCCESS
+        }
         Command::Rules(args) => match args
             .select
             .selection()
@@ -342,6 +356,11 @@ fn check(args: CheckArgs) -> ExitCode {
     let defects = match parse_defects(&args.defects) {
         Ok(d) => d,
         Err(e) => return usage_error(&e),
+    };
+    let profile = match args.profile.as_deref().map(str::parse::<Profile>) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return usage_error(&e),
     };
     let mut reports = Vec::new();
     for spec in &args.reports {
@@ -421,15 +440,20 @@ fn check(args: CheckArgs) -> ExitCode {
             .join(","),
     };
     let unchecked = rules.iter().filter(|r| !r.is_checked()).count();
+    let mut options = RunOptions::sim(args.seed);
+    options.target = target;
+    options.profile = profile;
+    let profile = options.profile();
     println!(
-        "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}",
+        "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}, profile {}",
         rules.len(),
         if args.fault_hook.is_some() {
             " with a fault hook"
         } else {
             ""
         },
-        args.seed
+        args.seed,
+        profile.as_str()
     );
     if let Some((file, b)) = &baseline {
         let known: Vec<&str> = catalog::all().iter().map(|r| r.id).collect();
@@ -441,8 +465,6 @@ fn check(args: CheckArgs) -> ExitCode {
             );
         }
     }
-    let mut options = RunOptions::sim(args.seed);
-    options.target = target;
     options.rule_timeout = Duration::from_secs(args.rule_timeout_secs.max(1));
     options.limits.timeout = Duration::from_secs(args.request_timeout_secs.max(1));
     options.jobs = args.jobs.max(1);
@@ -465,6 +487,9 @@ fn check(args: CheckArgs) -> ExitCode {
     if !args.target.is_empty() {
         replay.push_str(&format!(" --target {}", args.target.join(",")));
     }
+    if args.profile.is_some() {
+        replay.push_str(&format!(" --profile {}", profile.as_str()));
+    }
     let report = Report {
         version: env!("CARGO_PKG_VERSION"),
         seed: args.seed,
@@ -473,6 +498,7 @@ fn check(args: CheckArgs) -> ExitCode {
         results,
         baseline,
         replay,
+        profile: Some(profile),
     };
     let color = match args.color {
         ColorChoice::Always => true,
@@ -718,17 +744,28 @@ fn rules_table_of(rules: &[catalog::Rule]) -> String {
     out
 }
 
-/// The `replisim mutants` listing.
+/// The `replisim mutants` listing: each defect, the clauses it must fail (or the invariant
+/// a sweep checks), and what it does; then the checked clauses no defect fails yet.
 pub fn mutants_table() -> String {
-    let mut out = String::from("DEFECT                          BREAKS    WHAT IT DOES\n");
+    let mut out = String::from(
+        "DEFECT                          MUST FAIL                                    WHAT IT DOES\n",
+    );
     for d in Defect::ALL {
-        out.push_str(&format!(
-            "{:<31} {:<9} {}\n",
-            d.name(),
-            d.breaks(),
-            d.summary()
-        ));
+        let fails = match crate::mutants::clauses_of(d.name()) {
+            Some([]) => format!("{} (replisim sweep)", d.breaks()),
+            Some(clauses) => clauses.join(", "),
+            None => format!("{} (not mapped to clauses)", d.breaks()),
+        };
+        out.push_str(&format!("{:<31} {:<44} {}\n", d.name(), fails, d.summary()));
     }
+    let unmapped = crate::mutants::unmapped_clauses();
+    out.push_str(&format!(
+        "{} checked clauses, {} without a mutant{}{}\n",
+        crate::mutants::checked_clauses().len(),
+        unmapped.len(),
+        if unmapped.is_empty() { "" } else { ": " },
+        unmapped.join(", ")
+    ));
     out
 }
 

@@ -6,15 +6,20 @@
 
 pub mod baseline;
 pub mod catalog;
+pub mod clause;
 pub mod cli;
 pub mod client;
 pub mod hook;
 pub mod model;
+pub mod mutants;
 pub mod patterns;
 pub mod report;
+pub mod restore;
 pub mod rules;
+pub mod rules_doc;
 pub mod runner;
 pub mod scenario;
+pub mod sources;
 pub mod sweep;
 pub mod target;
 pub mod verdict;

@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clause::Clauses;
 use crate::client::{Client, Followed, Request, Session};
 use crate::verdict::Verdict;
 
@@ -135,6 +136,8 @@ pub struct Ctx {
     pub bucket: String,
     /// Control over the target, when it offers any.
     pub control: Option<Arc<dyn Control>>,
+    /// The rule's clauses, judged as the check goes (see `clause`).
+    pub clauses: Clauses,
 }
 
 impl Ctx {

@@ -1,0 +1,86 @@
+//! Which clauses each deliberate defect of the reference node must fail: the proof that
+//! every checked clause has teeth. `replisim mutants` prints this table;
+//! `conformance/tests/mutants.rs` runs the catalog with each defect and asserts that every
+//! mapped clause fails, and that every checked clause is mapped by some defect.
+//!
+//! Keyed by defect name (`sim/src/scsp/defects.rs`), so that a new defect shows up as
+//! unmapped rather than breaking the build.
+
+/// Defect name → clause ids it must fail (in the reference profile). Defects that break a
+/// fault invariant instead of a rule map to no clause; `replisim sweep` catches them.
+pub const MUTANTS: &[(&str, &[&str])] = &[
+    ("redirect-without-auth", &["SCSP-3.auth", "SCSP-4.auth"]),
+    ("omit-content-uuid", &["SCSP-1.unnamed-location"]),
+    ("overstate-replica-count", &["SCSP-8.count-at-most-asked"]),
+    ("temporary-instead-of-permanent", &["SCSP-3.retiring-301"]),
+    ("ignore-if-none-match", &["SCSP-12.if-none-match"]),
+    ("accept-single-replica-unnamed", &["SCSP-7.one-node-412"]),
+    ("allow-put-on-immutable", &["SCSP-18.refused-403"]),
+    ("accept-missing-content-length", &["SCSP-14.length-required"]),
+    ("put-creates-missing", &["SCSP-17.missing-404"]),
+    ("ignore-replicate-argument", &["SCSP-9.counts"]),
+    ("content-type-of-object", &["SCSP-2.type"]),
+    ("ack-before-sync", &[]),
+    ("health-processor-off", &[]),
+    ("repair-from-corrupt-replica", &[]),
+    ("accept-writes-on-full-disk", &[]),
+    ("copy-keeps-unlisted-headers", &["SCSP-22.replaces-metadata"]),
+    ("copy-drops-content-length", &["SCSP-22.keeps-content"]),
+    ("preserve-ignored", &["SCSP-23.copy-preserve"]),
+    ("rename-keeps-old-name", &["SCSP-28.old-name-gone"]),
+    ("append-replaces-content", &["SCSP-29.concatenates"]),
+    ("composite-md5-kept-on-put", &["SCSP-30.removed-by-put"]),
+    ("same-second-always-newer", &["SCSP-19.older-same-second"]),
+    ("never-conflict", &["SCSP-19.older-10s"]),
+    ("ignore-if-match", &["SCSP-40.if-match-412-etag"]),
+    ("ignore-if-modified-since", &["SCSP-41.unmodified-304"]),
+    ("header-limits-unenforced", &["SCSP-16.total-over-32k"]),
+    ("case-sensitive-query-arguments", &["SCSP-43.alias-forms"]),
+    ("trailer-missing", &["SCSP-32.trailer"]),
+    ("trailer-contradicts-body", &["SCSP-32.body-agrees"]),
+    ("visible-before-completion", &["SCSP-31.invisible-before"]),
+];
+
+/// The clauses a defect must fail; `None` when the table does not list it.
+pub fn clauses_of(defect: &str) -> Option<&'static [&'static str]> {
+    MUTANTS
+        .iter()
+        .find(|(name, _)| *name == defect)
+        .map(|(_, clauses)| *clauses)
+}
+
+/// Every checked clause of the catalog: `(id, judged in the vendor profile)`.
+pub fn checked_clauses() -> Vec<String> {
+    crate::catalog::all()
+        .iter()
+        .filter(|r| r.is_checked())
+        .flat_map(|r| r.clause_ids())
+        .collect()
+}
+
+/// Checked clauses no defect is mapped to.
+pub fn unmapped_clauses() -> Vec<String> {
+    checked_clauses()
+        .into_iter()
+        .filter(|id| !MUTANTS.iter().any(|(_, c)| c.contains(&id.as_str())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mapped_clause_exists_and_names_are_unique() {
+        let all = checked_clauses();
+        let mut names = std::collections::BTreeSet::new();
+        for (name, clauses) in MUTANTS {
+            assert!(names.insert(*name), "{name} twice");
+            for c in *clauses {
+                assert!(all.iter().any(|a| a == c), "{name}: no clause {c}");
+            }
+        }
+        assert_eq!(clauses_of("trailer-missing"), Some(&["SCSP-32.trailer"][..]));
+        assert_eq!(clauses_of("nope"), None);
+    }
+}
