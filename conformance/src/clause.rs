@@ -42,7 +42,9 @@ impl std::str::FromStr for Profile {
         match s.trim().to_ascii_lowercase().as_str() {
             "reference" => Ok(Profile::Reference),
             "vendor" => Ok(Profile::Vendor),
-            other => Err(format!("unknown profile `{other}`; use reference or vendor")),
+            other => Err(format!(
+                "unknown profile `{other}`; use reference or vendor"
+            )),
         }
     }
 }
@@ -201,7 +203,8 @@ pub fn clause_id(rule: &str, slug: &str) -> String {
 /// let r = ctx.request(0, &write).await?.response;   // a failure here lands on the first
 /// expect_status(&r, &[201], "WRITE")?;               // clause not yet judged
 /// c.pass("created", "201 with Location");
-/// c.check("uuid", is_uuid(uuid), "32 hex digits", format!("`{uuid}`"))?;
+/// c.check("uuid", is_uuid(uuid), "32 hex digits", format!("`{uuid}`"))?;  // stops
+/// c.record("type", ok, "text/html", "the object's type");                 // goes on
 /// if c.judges("exact-400") { ... }                   // a reference choice: vendor skips it
 /// ```
 #[derive(Clone)]
@@ -216,6 +219,9 @@ struct Record {
     states: Vec<Option<ClauseState>>,
     undeclared: Vec<Clause>,
     client: Option<Client>,
+    /// Evidence of the verdicts [`Clauses::fail`] handed out, so that a check stopping
+    /// with one is not blamed twice.
+    handed_out: Vec<String>,
 }
 
 impl Clauses {
@@ -235,6 +241,7 @@ impl Clauses {
                 states: vec![None; specs.len()],
                 undeclared: Vec::new(),
                 client,
+                handed_out: Vec::new(),
             })),
         }
     }
@@ -267,7 +274,10 @@ impl Clauses {
     pub fn fail(&self, slug: &str, evidence: impl Into<String>) -> Verdict {
         let evidence = evidence.into();
         self.set(slug, Judged::Fail(evidence.clone()));
-        Verdict::fail(format!("{}: {evidence}", clause_id(self.lock().rule, slug)))
+        let mut r = self.lock();
+        let verdict = Verdict::fail(format!("{}: {evidence}", clause_id(r.rule, slug)));
+        r.handed_out.push(verdict.evidence.clone());
+        verdict
     }
 
     /// Records that `slug` could not be observed, and why.
@@ -296,6 +306,23 @@ impl Clauses {
         } else {
             Ok(())
         }
+    }
+
+    /// Passes or fails `slug` on `ok` and goes on either way (for clauses that do not
+    /// depend on each other, so that one failure does not hide the next). Returns `ok`.
+    pub fn record(
+        &self,
+        slug: &str,
+        ok: bool,
+        pass: impl Into<String>,
+        fail: impl Into<String>,
+    ) -> bool {
+        if ok {
+            self.pass(slug, pass);
+        } else {
+            let _ = self.fail(slug, fail);
+        }
+        ok
     }
 
     /// Judges `slug` by a step's result: `Ok` passes with its evidence; a failure is
@@ -343,9 +370,9 @@ impl Clauses {
                 evidence: e,
                 exchange,
             },
-            Judged::NotObserved(e) => ClauseState::NotObserved(e),
-            Judged::Pass(e) => ClauseState::NotJudged(format!("seen: {e}")),
-            Judged::Fail(e) => ClauseState::NotJudged(format!("seen: {e}")),
+            Judged::NotObserved(e) if judged_here => ClauseState::NotObserved(e),
+            Judged::NotObserved(e) => ClauseState::NotJudged(format!("not observed: {e}")),
+            Judged::Pass(e) | Judged::Fail(e) => ClauseState::NotJudged(format!("seen: {e}")),
         };
         // A failure is never overwritten by a later pass of the same clause.
         if !matches!(r.states[i], Some(ClauseState::Fail { .. })) {
@@ -364,15 +391,11 @@ impl Clauses {
 
     /// The verdict once the check ended with `ended`: clauses it never judged become not
     /// observed (or not judged, for a reference choice in the vendor profile); a failure
-    /// the check returned without naming a clause lands on the first judged clause not yet
-    /// judged; a skip keeps the rule skipped.
+    /// the check returned without naming a clause (a step's `?`, a timeout) lands on the
+    /// first judged clause not yet judged; a skip keeps the rule skipped.
     pub fn finish(&self, ended: Result<(), Verdict>) -> Verdict {
         let mut r = self.lock();
         let profile = r.profile;
-        let failed_before = r
-            .states
-            .iter()
-            .any(|s| matches!(s, Some(ClauseState::Fail { .. })));
         let mut skip = None;
         let mut stopped = false;
         match ended {
@@ -380,7 +403,7 @@ impl Clauses {
             Err(v) if v.outcome == crate::verdict::Outcome::Skip => skip = Some(v.evidence),
             Err(v) => {
                 stopped = true;
-                if !failed_before {
+                if !r.handed_out.contains(&v.evidence) {
                     let first = (0..r.specs.len())
                         .find(|&i| r.states[i].is_none() && r.specs[i].basis.judged_in(profile));
                     let exchange = r
@@ -397,14 +420,14 @@ impl Clauses {
                         None => {
                             let id = clause_id(r.rule, "run");
                             r.undeclared.push(Clause {
-                            id,
-                            claim: "the check runs to its end",
-                            basis: Basis::Consistency,
-                            state: ClauseState::Fail {
-                                evidence: v.evidence,
-                                exchange,
-                            },
-                        })
+                                id,
+                                claim: "the check runs to its end",
+                                basis: Basis::Consistency,
+                                state: ClauseState::Fail {
+                                    evidence: v.evidence,
+                                    exchange,
+                                },
+                            })
                         }
                     }
                 }
@@ -485,7 +508,9 @@ mod tests {
         c.pass("a", "x");
         let v = c.finish(Err(Verdict::fail("boom")));
         assert_eq!(v.outcome, Outcome::Fail);
-        assert!(matches!(&v.clauses[1].state, ClauseState::Fail { evidence, .. } if evidence == "boom"));
+        assert!(
+            matches!(&v.clauses[1].state, ClauseState::Fail { evidence, .. } if evidence == "boom")
+        );
         assert!(v.clauses[2].state.text().starts_with("not reached"));
     }
 

@@ -10,35 +10,118 @@
 /// fault invariant instead of a rule map to no clause; `replisim sweep` catches them.
 pub const MUTANTS: &[(&str, &[&str])] = &[
     ("redirect-without-auth", &["SCSP-3.auth", "SCSP-4.auth"]),
-    ("omit-content-uuid", &["SCSP-1.unnamed-location"]),
-    ("overstate-replica-count", &["SCSP-8.count-at-most-asked"]),
+    (
+        "omit-content-uuid",
+        &["SCSP-1.unnamed-location", "SCSP-35.part-uuid"],
+    ),
+    (
+        "overstate-replica-count",
+        &[
+            "SCSP-8.count-at-most-asked",
+            "SCSP-8.count-matches-disks",
+            "SCSP-9.counts",
+            "SCSP-10.present-above-one",
+        ],
+    ),
     ("temporary-instead-of-permanent", &["SCSP-3.retiring-301"]),
-    ("ignore-if-none-match", &["SCSP-12.if-none-match"]),
+    (
+        "ignore-if-none-match",
+        &[
+            "SCSP-12.if-none-match",
+            "SCSP-12.refused-untouched",
+            "SCSP-40.put-conditions",
+        ],
+    ),
     ("accept-single-replica-unnamed", &["SCSP-7.one-node-412"]),
-    ("allow-put-on-immutable", &["SCSP-18.refused-403"]),
-    ("accept-missing-content-length", &["SCSP-14.length-required"]),
+    (
+        "allow-put-on-immutable",
+        &["SCSP-18.refused-403", "SCSP-18.unchanged"],
+    ),
+    (
+        "accept-missing-content-length",
+        &["SCSP-14.length-required"],
+    ),
     ("put-creates-missing", &["SCSP-17.missing-404"]),
-    ("ignore-replicate-argument", &["SCSP-9.counts"]),
+    (
+        "ignore-replicate-argument",
+        &[
+            "SCSP-9.counts",
+            "SCSP-10.one-or-absent",
+            "SCSP-8.one-node-201",
+            "SCSP-43.replicate-upper-case",
+        ],
+    ),
     ("content-type-of-object", &["SCSP-2.type"]),
     ("ack-before-sync", &[]),
     ("health-processor-off", &[]),
     ("repair-from-corrupt-replica", &[]),
     ("accept-writes-on-full-disk", &[]),
-    ("copy-keeps-unlisted-headers", &["SCSP-22.replaces-metadata"]),
-    ("copy-drops-content-length", &["SCSP-22.keeps-content"]),
-    ("preserve-ignored", &["SCSP-23.copy-preserve"]),
+    (
+        "copy-keeps-unlisted-headers",
+        &["SCSP-22.replaces-metadata"],
+    ),
+    (
+        "copy-drops-content-length",
+        &["SCSP-22.keeps-content", "SCSP-28.new-name-reads"],
+    ),
+    (
+        "preserve-ignored",
+        &["SCSP-23.copy-preserve", "SCSP-23.put-preserve"],
+    ),
     ("rename-keeps-old-name", &["SCSP-28.old-name-gone"]),
-    ("append-replaces-content", &["SCSP-29.concatenates"]),
+    (
+        "append-replaces-content",
+        &[
+            "SCSP-29.concatenates",
+            "SCSP-29.alias-keeps-uuid",
+            "SCSP-36.append-current",
+        ],
+    ),
     ("composite-md5-kept-on-put", &["SCSP-30.removed-by-put"]),
-    ("same-second-always-newer", &["SCSP-19.older-same-second"]),
-    ("never-conflict", &["SCSP-19.older-10s"]),
-    ("ignore-if-match", &["SCSP-40.if-match-412-etag"]),
+    (
+        "same-second-always-newer",
+        &["SCSP-19.older-same-second", "SCSP-19.older-409"],
+    ),
+    (
+        "never-conflict",
+        &["SCSP-19.older-10s", "SCSP-19.older-409"],
+    ),
+    (
+        "ignore-if-match",
+        &["SCSP-40.if-match-412-etag", "SCSP-40.put-conditions"],
+    ),
     ("ignore-if-modified-since", &["SCSP-41.unmodified-304"]),
-    ("header-limits-unenforced", &["SCSP-16.total-over-32k"]),
-    ("case-sensitive-query-arguments", &["SCSP-43.alias-forms"]),
+    (
+        "header-limits-unenforced",
+        &[
+            "SCSP-16.over-500-headers",
+            "SCSP-16.header-over-16k",
+            "SCSP-16.total-over-32k",
+            "SCSP-16.exact-400",
+        ],
+    ),
+    (
+        "case-sensitive-query-arguments",
+        &[
+            "SCSP-43.alias-forms",
+            "SCSP-43.replicate-upper-case",
+            "SCSP-32.accepted-202",
+            "SCSP-33.copy-by-part-202",
+        ],
+    ),
     ("trailer-missing", &["SCSP-32.trailer"]),
-    ("trailer-contradicts-body", &["SCSP-32.body-agrees"]),
-    ("visible-before-completion", &["SCSP-31.invisible-before"]),
+    (
+        "trailer-contradicts-body",
+        &[
+            "SCSP-32.body-agrees",
+            "SCSP-31.duplicate-fails",
+            "SCSP-36.put-changed-fails",
+        ],
+    ),
+    (
+        "visible-before-completion",
+        &["SCSP-31.invisible-before", "SCSP-36.put-failed-untouched"],
+    ),
 ];
 
 /// The clauses a defect must fail; `None` when the table does not list it.
@@ -80,7 +163,10 @@ mod tests {
                 assert!(all.iter().any(|a| a == c), "{name}: no clause {c}");
             }
         }
-        assert_eq!(clauses_of("trailer-missing"), Some(&["SCSP-32.trailer"][..]));
+        assert_eq!(
+            clauses_of("trailer-missing"),
+            Some(&["SCSP-32.trailer"][..])
+        );
         assert_eq!(clauses_of("nope"), None);
     }
 }

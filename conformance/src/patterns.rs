@@ -1,12 +1,12 @@
 //! Client-side patterns the SCSP documents prescribe, offered to rule checks and users:
-//! the HEAD → COPY update that keeps an object's metadata (seed-001), and reading a 202's
+//! the HEAD → COPY update that keeps an object's metadata (the SCSP COPY page), and reading a 202's
 //! final result from its trailer (SCSP-32).
 
 use crate::client::{Request, Response};
 use crate::target::Ctx;
 use crate::verdict::Verdict;
 
-/// True for a header seed-001 lists under "Headers to preserve" (case-insensitive):
+/// True for a header the SCSP COPY page lists under "Headers to preserve" (case-insensitive):
 /// Allow, Cache-Control, `Castor-*` except `Castor-System-*`, Content-Base,
 /// Content-Disposition, Content-Encoding, Content-Language, Content-Length,
 /// Content-Location, Content-MD5, Content-Type, Expires, Lifepoint, `Policy-*` except
@@ -160,8 +160,12 @@ pub fn body_agrees(response: &Response, code: u16) -> Result<(), String> {
         };
     }
     let lower = text.to_ascii_lowercase();
-    let says_failure = ["fail", "error", "invalid"].iter().any(|w| lower.contains(w));
-    let says_success = ["success", "created", "complete"].iter().any(|w| lower.contains(w));
+    let says_failure = ["fail", "error", "invalid"]
+        .iter()
+        .any(|w| lower.contains(w));
+    let says_success = ["success", "created", "complete"]
+        .iter()
+        .any(|w| lower.contains(w));
     match (success(code), says_success, says_failure) {
         (true, false, true) => Err(format!(
             "the trailer says {code} but the body speaks only of failure"
@@ -191,7 +195,10 @@ mod tests {
 
     #[test]
     fn a_202_body_may_state_its_outcome_in_any_format() {
-        let json = accepted("   \n{\"status\":201,\"reason\":\"Created\"}\n", "201 Created");
+        let json = accepted(
+            "   \n{\"status\":201,\"reason\":\"Created\"}\n",
+            "201 Created",
+        );
         assert_eq!(result_of_202(&json).ok(), Some(201));
         let text = accepted("    \n400 Bad Request: duplicate part\n", "400 Bad Request");
         assert_eq!(result_of_202(&text).ok(), Some(400));
@@ -205,7 +212,10 @@ mod tests {
             ("upload failed", "201 Created"),
             ("upload created", "400 Bad Request"),
         ] {
-            assert!(result_of_202(&accepted(body, trailer)).is_err(), "{body} / {trailer}");
+            assert!(
+                result_of_202(&accepted(body, trailer)).is_err(),
+                "{body} / {trailer}"
+            );
         }
         let mut none = accepted("{\"status\":201}", "201 Created");
         none.trailers.clear();

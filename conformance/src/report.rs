@@ -397,12 +397,20 @@ mod tests {
         let text = terminal(&report, false);
         assert!(text.contains("KNOWN"), "{text}");
         assert!(text.contains("fixed — remove it from the baseline"));
-        assert!(text.contains("1 passed, 1 partial, 2 failed, 1 skipped"), "{text}");
+        assert!(
+            text.contains("1 passed, 1 partial, 2 failed, 1 skipped"),
+            "{text}"
+        );
         let clauses: Vec<&str> = text
             .lines()
             .filter_map(|l| l.trim_start().strip_prefix("- "))
             .collect();
-        assert!(clauses.iter().any(|l| l.starts_with("not-observed SCSP-5.a [DOC]")), "{text}");
+        assert!(
+            clauses
+                .iter()
+                .any(|l| l.starts_with("not-observed SCSP-5.a [DOC]")),
+            "{text}"
+        );
         assert!(text.contains("baseline: 1 known, 1 new failures"), "{text}");
         assert!(
             !text.contains('\u{1b}'),

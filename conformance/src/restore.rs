@@ -49,10 +49,16 @@ impl Restoring {
             Err(e) => failed.push(format!("{what}: {e}")),
         };
         for node in left.killed {
-            note(format!("restarted node {node}"), self.inner.restart(node).await);
+            note(
+                format!("restarted node {node}"),
+                self.inner.restart(node).await,
+            );
         }
         for node in left.paused {
-            note(format!("resumed node {node}"), self.inner.resume(node).await);
+            note(
+                format!("resumed node {node}"),
+                self.inner.resume(node).await,
+            );
         }
         if left.partitioned {
             note("healed partitions".to_string(), self.inner.heal().await);

@@ -190,14 +190,23 @@ mod tests {
     #[test]
     fn every_rule_and_clause_cites_known_public_documents() {
         for rule in crate::catalog::all() {
-            assert!(keys(rule.source).next().is_some(), "{} cites nothing", rule.id);
+            assert!(
+                keys(rule.source).next().is_some(),
+                "{} cites nothing",
+                rule.id
+            );
             for k in keys(rule.source) {
                 assert!(find(k).is_some(), "{}: unknown source {k}", rule.id);
             }
             for c in rule.clauses {
                 if let crate::clause::Basis::Doc(src) = c.basis {
                     for k in keys(src) {
-                        assert!(find(k).is_some(), "{}.{}: unknown source {k}", rule.id, c.slug);
+                        assert!(
+                            find(k).is_some(),
+                            "{}.{}: unknown source {k}",
+                            rule.id,
+                            c.slug
+                        );
                     }
                 }
             }

@@ -93,7 +93,10 @@ impl Verdict {
         };
         let (failed, unobserved, passed) = (of("fail"), of("not-observed"), of("pass"));
         let (outcome, evidence) = if let Some(first) = failed.first() {
-            (Outcome::Fail, format!("{}: {}", first.id, first.state.text()))
+            (
+                Outcome::Fail,
+                format!("{}: {}", first.id, first.state.text()),
+            )
         } else if !unobserved.is_empty() {
             let list: Vec<String> = unobserved
                 .iter()

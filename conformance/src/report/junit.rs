@@ -182,7 +182,9 @@ mod tests {
         let xml = render(&crate::report::tests::sample());
         assert!(!xml.contains('\u{1b}') && !xml.contains('\u{0}'));
         assert!(xml.contains("<failure message=\"got 500 &lt;Oops&gt;"));
-        assert!(xml.contains("<property name=\"clause SCSP-5.a\" value=\"not-observed [DOC] needs &lt;faults&gt;"));
+        assert!(xml.contains(
+            "<property name=\"clause SCSP-5.a\" value=\"not-observed [DOC] needs &lt;faults&gt;"
+        ));
         assert!(xml.contains("<skipped message=\"PARTIAL: "));
     }
 }

@@ -85,7 +85,9 @@ pub fn render(report: &Report) -> String {
             cell(&report.evidence_line(r))
         );
     }
-    out.push_str("\n## Clauses\n\n| Rule | Clause | Basis | State | Evidence |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "\n## Clauses\n\n| Rule | Clause | Basis | State | Evidence |\n|---|---|---|---|---|\n",
+    );
     for r in &report.results {
         for c in &r.verdict.clauses {
             let _ = writeln!(

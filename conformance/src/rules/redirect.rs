@@ -23,11 +23,7 @@ const SCSP_3: [ClauseSpec; 6] = [
         "a node redirects with 301 or 307 only, never another 3xx",
         "SWARM/normal-write, PF/2443821170",
     ),
-    doc(
-        "empty",
-        "a 301 has Content-Length: 0 and no body",
-        NORMAL,
-    ),
+    doc("empty", "a 301 has Content-Length: 0 and no body", NORMAL),
     doc(
         "auth",
         "a 301's Location carries a non-empty auth= argument",
@@ -50,11 +46,7 @@ const SCSP_3: [ClauseSpec; 6] = [
 ];
 
 const SCSP_4: [ClauseSpec; 5] = [
-    doc(
-        "empty",
-        "a 307 has Content-Length: 0 and no body",
-        NORMAL,
-    ),
+    doc("empty", "a 307 has Content-Length: 0 and no body", NORMAL),
     doc(
         "auth",
         "a 307's Location carries a non-empty auth= argument",
@@ -170,9 +162,8 @@ impl Seen {
         };
         let has_auth = location.split_once('?').is_some_and(|(_, q)| {
             q.split('&').any(|arg| {
-                arg.split_once('=').is_some_and(|(k, v)| {
-                    k.eq_ignore_ascii_case("auth") && !v.trim().is_empty()
-                })
+                arg.split_once('=')
+                    .is_some_and(|(k, v)| k.eq_ignore_ascii_case("auth") && !v.trim().is_empty())
             })
         });
         if !has_auth {
@@ -181,8 +172,7 @@ impl Seen {
                 self.status
             ));
         }
-        parse_location(location)
-            .map_err(|e| format!("{} Location is unusable: {e}", self.status))
+        parse_location(location).map_err(|e| format!("{} Location is unusable: {e}", self.status))
     }
 }
 
@@ -193,7 +183,8 @@ fn resend_accepted(e: &Exchange) -> Result<(), String> {
         Err(err) => Err(format!("the resend got no usable answer: {err}")),
         Ok(401) => Err("the resend was refused with 401".to_string()),
         Ok(403)
-            if (e.response_head.to_ascii_lowercase() + &e.response_body_preview.to_ascii_lowercase())
+            if (e.response_head.to_ascii_lowercase()
+                + &e.response_body_preview.to_ascii_lowercase())
                 .contains("auth") =>
         {
             Err("the resend was refused with 403 naming its auth token".to_string())
@@ -248,12 +239,20 @@ async fn retiring_node_moves_clients(ctx: &Ctx, retiring: usize) -> Result<(), V
     if first.status != 301 {
         c.not_observed(
             "no-bounce-back",
-            format!("the retiring node answered {}, so no client moved", first.status),
+            format!(
+                "the retiring node answered {}, so no client moved",
+                first.status
+            ),
         );
         return Ok(());
     }
     let seen = Seen::of_response(&first);
-    c.judge("empty", seen.empty().map(|()| "301 with Content-Length: 0".into()).map_err(|e| Verdict::fail(format!("redirect from a retiring node: {e}"))))?;
+    c.judge(
+        "empty",
+        seen.empty()
+            .map(|()| "301 with Content-Length: 0".into())
+            .map_err(|e| Verdict::fail(format!("redirect from a retiring node: {e}"))),
+    )?;
     let (addr, target) = match seen.auth() {
         Ok(parsed) => parsed,
         Err(e) => return Err(c.fail("auth", format!("redirect from a retiring node: {e}"))),
@@ -345,7 +344,10 @@ async fn check_scsp_4(ctx: &Ctx) -> Result<(), Verdict> {
             "resend-accepted",
             done.status == 201,
             format!("write {i} resent to {addr} got 201"),
-            format!("WRITE resent to the exact 307 Location answered {}", done.status),
+            format!(
+                "WRITE resent to the exact 307 Location answered {}",
+                done.status
+            ),
         )?;
         let followed = ctx.session(0).request(&Request::new("GET", name)).await?;
         expect_status(&followed.response, &[200], "READ through the access node")?;
@@ -356,7 +358,10 @@ async fn check_scsp_4(ctx: &Ctx) -> Result<(), Verdict> {
             "the object written through the 307 reads back different content",
         )?;
         if permanent == 0 {
-            c.pass("no-301-unless-retiring", "the access node answered 307, not 301");
+            c.pass(
+                "no-301-unless-retiring",
+                "the access node answered 307, not 301",
+            );
         }
         return Ok(());
     }
@@ -434,7 +439,12 @@ pub fn judge_redirects(results: &mut [RuleResult]) {
                                 .is_some_and(|l| l.starts_with(&format!("{method} {target} ")))
                     });
                     if let Some(n) = resend {
-                        found.note(clause_id(rule, "resend-accepted"), resend_accepted(n), &at, n);
+                        found.note(
+                            clause_id(rule, "resend-accepted"),
+                            resend_accepted(n),
+                            &at,
+                            n,
+                        );
                     }
                 }
                 Err(why) => found.note(clause_id(rule, "auth"), Err(why), &at, e),
