@@ -132,10 +132,15 @@ const STUCK_CLAUSES: [replisim_conformance::clause::ClauseSpec; 1] =
 /// Kills node 1, pauses node 2 and cuts node 3 off, then hangs past the rule's budget.
 fn disturb_and_hang(ctx: replisim_conformance::target::Ctx) -> catalog::CheckFuture {
     Box::pin(async move {
-        if let Some(control) = ctx.control.clone() {
-            let _ = control.kill(1).await;
-            let _ = control.pause(2).await;
-            let _ = control.partition(vec![3]).await;
+        let Some(control) = ctx.control.clone() else {
+            return Err(replisim_conformance::verdict::Verdict::fail("no control"));
+        };
+        for done in [
+            control.kill(1).await,
+            control.pause(2).await,
+            control.partition(vec![3]).await,
+        ] {
+            done.map_err(replisim_conformance::verdict::Verdict::fail)?;
         }
         replisim_sim::rt::sleep(Duration::from_secs(3600)).await;
         Ok(())
@@ -168,7 +173,9 @@ fn a_rule_that_times_out_leaves_the_cluster_as_it_found_it() {
         clauses: &STUCK_CLAUSES,
     };
     let mut options = http_options(cluster.addrs.clone());
-    options.fault_hook = Some(HookSpec::new(hook.display().to_string()));
+    // Run through `sh` rather than executing the fresh file: another test thread forking
+    // while the script was being written could make executing it fail (ETXTBSY).
+    options.fault_hook = Some(HookSpec::new(format!("sh '{}'", hook.display())));
     options.rule_timeout = Duration::from_secs(2);
     let results = run_http(vec![stuck], options);
     let r = &results[0];

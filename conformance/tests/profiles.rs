@@ -121,3 +121,88 @@ fn vendor_profile_against_serve_shows_no_pass_with_an_unobserved_clause() {
 fn summary(report: &Value, key: &str) -> u64 {
     report["summary"][key].as_u64().unwrap_or(u64::MAX)
 }
+
+const SKEW_CLAUSES: [replisim_conformance::clause::ClauseSpec; 1] =
+    [replisim_conformance::clause::consistency(
+        "spread-measured",
+        "the harness measures how far apart the nodes' clocks are",
+    )];
+
+/// Measures the clock spread of the target's nodes.
+fn measure_spread(
+    ctx: replisim_conformance::target::Ctx,
+) -> replisim_conformance::catalog::CheckFuture {
+    Box::pin(async move {
+        let spread = ctx.clock_spread().await;
+        ctx.clauses.check(
+            "spread-measured",
+            (29..=31).contains(&spread.as_secs()),
+            format!("clock spread {spread:?}"),
+            format!("the nodes' clock spread was measured as {spread:?}, not about 30 s"),
+        )
+    })
+}
+
+/// Two "nodes" whose `Date` headers are 30 s apart, as skewed node clocks send them.
+fn skewed_nodes(rt: &tokio::runtime::Runtime) -> Vec<std::net::SocketAddr> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut addrs = Vec::new();
+    for behind in [0u64, 30] {
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        addrs.push(listener.local_addr().expect("addr"));
+        rt.spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut chunk = [0u8; 4096];
+                let _ = stream.read(&mut chunk).await;
+                let date = httpdate::fmt_http_date(
+                    std::time::SystemTime::now() - std::time::Duration::from_secs(behind),
+                );
+                let answer =
+                    format!("HTTP/1.1 200 OK\r\nDate: {date}\r\nContent-Length: 0\r\n\r\n");
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+    }
+    addrs
+}
+
+/// `Ctx::next_second` waits the spread of the nodes' clocks on top of a second, so that a
+/// node whose clock is behind still sees an update as newer; the spread comes from the
+/// nodes' `Date` headers.
+#[test]
+fn the_spread_of_node_clocks_is_measured_from_their_dates() {
+    use replisim_conformance::catalog::{Check, Rule, Strength};
+    use replisim_conformance::runner::{RunOptions, TargetSpec};
+    use replisim_conformance::target::Capabilities;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let nodes = skewed_nodes(&rt);
+    let rule = Rule {
+        id: "TEST-2",
+        title: "node clocks 30 s apart",
+        source: "PF/2443821621",
+        strength: Strength::Must,
+        nodes_min: 2,
+        needs: Capabilities::NONE,
+        uses: Capabilities::NONE,
+        check: Check::Run(measure_spread),
+        clauses: &SKEW_CLAUSES,
+    };
+    let mut options = RunOptions::sim(4);
+    options.target = TargetSpec::Http { nodes };
+    let results = std::thread::spawn(move || replisim_conformance::runner::run(&[rule], &options))
+        .join()
+        .expect("runner thread");
+    assert_eq!(
+        results[0].verdict.outcome,
+        replisim_conformance::verdict::Outcome::Pass,
+        "{}",
+        results[0].verdict.evidence
+    );
+}
