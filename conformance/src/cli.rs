@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use replisim_sim::faults::FaultKind;
 use replisim_sim::nemesis::NemesisConfig;
+use replisim_sim::scsp::alternatives::Alternatives;
 use replisim_sim::scsp::defects::Defect;
 use replisim_sim::serve::{self, ServeConfig};
 use replisim_sim::sweep::SweepConfig;
@@ -177,6 +178,11 @@ pub struct CheckArgs {
     /// and consistency; the default with --target).
     #[arg(long)]
     pub profile: Option<String>,
+    /// In the simulator: make the reference nodes choose otherwise where the documents
+    /// leave a choice open, `name=value[,name=value…]` (see `replisim serve --help`);
+    /// with `--profile vendor` no such choice may fail a rule.
+    #[arg(long = "choice", value_name = "NAME=VALUE")]
+    pub choices: Vec<String>,
 }
 
 /// Arguments of `replisim rules`.
@@ -243,6 +249,45 @@ pub struct ServeArgs {
     /// Disk size of each node in MiB.
     #[arg(long, default_value_t = 1024)]
     pub disk_mib: u64,
+    /// Another choice where the documents leave one open, NAME=VALUE (repeatable; --help
+    /// lists them).
+    #[arg(long = "choice", value_name = "NAME=VALUE", value_parser = parse_choice, long_help = choice_help())]
+    pub choices: Vec<Alternatives>,
+    /// Start from a seeded random combination of choices (as the choice sweep draws them);
+    /// --choice then overrides single knobs.
+    #[arg(long, value_name = "SEED")]
+    pub random_choices: Option<u64>,
+}
+
+/// `--choice` values: checked here so a typo is a usage error naming the known knobs.
+fn parse_choice(s: &str) -> Result<Alternatives, String> {
+    s.parse()
+}
+
+fn choice_help() -> String {
+    format!(
+        "Another choice where the documents leave one open, NAME=VALUE (repeatable). The \
+         first value of each is the reference's own choice (docs/choices.md):\n{}",
+        Alternatives::help()
+    )
+}
+
+/// The choices `serve` runs with: the random draw (if any), then each `--choice` on top.
+pub fn serve_alternatives(args: &ServeArgs) -> Alternatives {
+    let mut out = args
+        .random_choices
+        .map(Alternatives::random)
+        .unwrap_or_default();
+    for given in &args.choices {
+        for knob in Alternatives::KNOBS {
+            if let Some(v) = given.get(knob.name) {
+                if Alternatives::default().get(knob.name) != Some(v) {
+                    let _ = out.set(knob.name, v);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Arguments of `replisim sweep`.
@@ -357,6 +402,23 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return usage_error(&e),
     };
+    let mut alternatives = replisim_sim::scsp::alternatives::Alternatives::default();
+    for spec in &args.choices {
+        match spec.parse::<replisim_sim::scsp::alternatives::Alternatives>() {
+            Ok(parsed) => {
+                // Later --choice flags add to earlier ones.
+                let reference = replisim_sim::scsp::alternatives::Alternatives::default();
+                for knob in replisim_sim::scsp::alternatives::Alternatives::KNOBS {
+                    if let Some(value) = parsed.get(knob.name) {
+                        if reference.get(knob.name) != Some(value) {
+                            let _ = alternatives.set(knob.name, value);
+                        }
+                    }
+                }
+            }
+            Err(e) => return usage_error(&e),
+        }
+    }
     let profile = match args.profile.as_deref().map(str::parse::<Profile>) {
         None => None,
         Some(Ok(p)) => Some(p),
@@ -441,8 +503,14 @@ fn check(args: CheckArgs) -> ExitCode {
     };
     let unchecked = rules.iter().filter(|r| !r.is_checked()).count();
     let mut options = RunOptions::sim(args.seed);
+    if !args.choices.is_empty() && !matches!(target, TargetSpec::Sim { .. }) {
+        return usage_error(
+            "--choice switches the simulated reference nodes; it cannot apply to --target",
+        );
+    }
     options.target = target;
     options.profile = profile;
+    options.alternatives = alternatives;
     let profile = options.profile();
     println!(
         "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}, profile {}",
@@ -489,6 +557,9 @@ fn check(args: CheckArgs) -> ExitCode {
     }
     if args.profile.is_some() {
         replay.push_str(&format!(" --profile {}", profile.as_str()));
+    }
+    if !alternatives.is_reference() {
+        replay.push_str(&format!(" --choice {alternatives}"));
     }
     let report = Report {
         version: env!("CARGO_PKG_VERSION"),
@@ -653,6 +724,8 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
         config.ip = args.bind;
         config.seed = args.seed;
         config.disk_bytes = args.disk_mib.saturating_mul(1 << 20);
+        let alternatives = serve_alternatives(&args);
+        config.alternatives = alternatives;
         let cluster = match serve::start(config).await {
             Ok(c) => c,
             Err(e) => return usage_error(&format!("could not start the cluster: {e}")),
@@ -662,6 +735,9 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
             cluster.addrs.len(),
             args.seed
         );
+        if !alternatives.is_reference() {
+            println!("  choices: {alternatives}");
+        }
         for (i, a) in cluster.addrs.iter().enumerate() {
             println!("  node{} http://{a}", i + 1);
         }
@@ -748,7 +824,7 @@ fn rules_table_of(rules: &[catalog::Rule]) -> String {
 /// a sweep checks), and what it does; then the checked clauses no defect fails yet.
 pub fn mutants_table() -> String {
     let mut out = String::from(
-        "DEFECT                          MUST FAIL                                    WHAT IT DOES\n",
+        "DEFECT                               MUST FAIL                                    WHAT IT DOES\n",
     );
     for d in Defect::ALL {
         let fails = match crate::mutants::clauses_of(d.name()) {
@@ -756,7 +832,7 @@ pub fn mutants_table() -> String {
             Some(clauses) => clauses.join(", "),
             None => format!("{} (not mapped to clauses)", d.breaks()),
         };
-        out.push_str(&format!("{:<31} {:<44} {}\n", d.name(), fails, d.summary()));
+        out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
     }
     let unmapped = crate::mutants::unmapped_clauses();
     out.push_str(&format!(

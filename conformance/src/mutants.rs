@@ -122,6 +122,128 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
         "visible-before-completion",
         &["SCSP-31.invisible-before", "SCSP-36.put-failed-untouched"],
     ),
+    (
+        "location-without-name",
+        &["SCSP-1.named-location", "SCSP-28.new-name-reads"],
+    ),
+    ("content-uuid-upper-case", &["SCSP-1.unnamed-location"]),
+    ("redirect-with-body", &["SCSP-3.empty", "SCSP-4.empty"]),
+    ("retiring-node-serves-writes", &["SCSP-3.retiring-301"]),
+    ("token-for-wrong-node", &["SCSP-4.resend-accepted"]),
+    ("single-replica-unnamed-default", &["SCSP-7.healthy-201"]),
+    (
+        "replica-count-reports-policy",
+        &[
+            "SCSP-8.one-node-201",
+            "SCSP-9.counts",
+            "SCSP-10.one-or-absent",
+        ],
+    ),
+    ("named-write-needs-two-replicas", &["SCSP-8.one-node-201"]),
+    ("replicate-full-ignores-lifepoint", &["SCSP-9.counts"]),
+    ("replicate-not-capped", &["SCSP-9.counts"]),
+    ("replicate-immediate-means-full", &["SCSP-9.counts"]),
+    (
+        "omit-replica-count",
+        &[
+            "SCSP-10.present-above-one",
+            "SCSP-8.count-matches-disks",
+            "SCSP-7.healthy-201",
+        ],
+    ),
+    (
+        "named-overwrite-ignored",
+        &["SCSP-12.new-version", "SCSP-19.spaced"],
+    ),
+    ("if-none-match-conflict", &["SCSP-12.if-none-match"]),
+    ("missing-host-accepted", &["SCSP-14.host-required"]),
+    ("length-required-as-400", &["SCSP-14.length-required"]),
+    (
+        "header-count-unlimited",
+        &["SCSP-16.over-500-headers", "SCSP-16.exact-400"],
+    ),
+    (
+        "header-size-unlimited",
+        &["SCSP-16.header-over-16k", "SCSP-16.exact-400"],
+    ),
+    (
+        "alias-put-new-uuid",
+        &["SCSP-17.alias-keeps-uuid", "SCSP-26.alias-keeps-uuid"],
+    ),
+    (
+        "allow-append-on-immutable",
+        &["SCSP-18.refused-403", "SCSP-18.unchanged"],
+    ),
+    ("allow-copy-on-immutable", &["SCSP-18.refused-403"]),
+    ("update-single-replica", &["SCSP-19.spaced"]),
+    (
+        "recreate-after-delete-conflict",
+        &["SCSP-20.recreate-after-second"],
+    ),
+    ("copy-drops-expires", &["SCSP-22.preserve-list"]),
+    ("put-preserve-ignored", &["SCSP-23.put-preserve"]),
+    ("copy-body-accepted", &["SCSP-24.body-refused"]),
+    (
+        "content-md5-unchecked-on-write",
+        &["SCSP-25.write-mismatch"],
+    ),
+    (
+        "copy-content-md5-unchecked",
+        &["SCSP-25.copy-mismatch", "SCSP-26.failed-403"],
+    ),
+    ("alias-copy-failure-400", &["SCSP-26.failed-403"]),
+    (
+        "missing-domain-404",
+        &["SCSP-27.copy-409", "SCSP-27.put-409"],
+    ),
+    ("rename-ignored", &["SCSP-28.new-name-reads"]),
+    (
+        "append-with-separator",
+        &[
+            "SCSP-29.concatenates",
+            "SCSP-29.alias-keeps-uuid",
+            "SCSP-36.append-current",
+        ],
+    ),
+    ("append-drops-metadata", &["SCSP-29.keeps-metadata"]),
+    ("composite-md5-dropped-on-copy", &["SCSP-30.kept-by-copy"]),
+    ("manifest-order-always", &["SCSP-31.ascending"]),
+    ("duplicate-parts-accepted", &["SCSP-31.duplicate-fails"]),
+    ("missing-part-skipped", &["SCSP-32.bad-fails"]),
+    ("copy-part-synchronous", &["SCSP-33.copy-by-part-202"]),
+    (
+        "content-md5-on-initiate-accepted",
+        &["SCSP-34.initiate-md5-400"],
+    ),
+    ("append-initiate-any-target", &["SCSP-34.append-needs-ec"]),
+    ("part-without-content-uuid", &["SCSP-35.part-uuid"]),
+    (
+        "put-upload-ignores-target-change",
+        &["SCSP-36.put-changed-fails"],
+    ),
+    (
+        "append-upload-replaces-content",
+        &["SCSP-36.append-current"],
+    ),
+    ("precondition-without-etag", &["SCSP-40.if-match-412-etag"]),
+    ("if-none-match-get-412", &["SCSP-40.if-none-match-304"]),
+    (
+        "future-if-modified-since-honoured",
+        &["SCSP-41.future-ignored"],
+    ),
+    ("if-modified-since-on-put", &["SCSP-41.put-ignores"]),
+    ("boolean-true-not-recognised", &["SCSP-43.alias-forms"]),
+    // Rules without a catalog check yet: tests/defects.rs holds these to their rule.
+    ("continue-before-redirect", &[]),
+    ("write-into-missing-bucket", &[]),
+    ("context-delete-without-recursive", &[]),
+    ("recursive-delete-leaves-objects", &[]),
+    ("context-put-creates", &[]),
+    ("range-end-exclusive", &[]),
+    ("range-out-of-bounds-200", &[]),
+    ("suffix-range-from-start", &[]),
+    ("not-implemented-keeps-alive", &[]),
+    ("http10-accepted", &[]),
 ];
 
 /// The clauses a defect must fail; `None` when the table does not list it.

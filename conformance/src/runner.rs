@@ -111,6 +111,9 @@ pub struct RunOptions {
     /// What judges the rules; `None` picks by target: the reference profile in the
     /// simulator, the vendor profile over HTTP.
     pub profile: Option<Profile>,
+    /// The other choices the simulated reference nodes make (docs/choices.md; the
+    /// reference's own by default). The choice sweep runs the vendor profile under them.
+    pub alternatives: replisim_sim::scsp::alternatives::Alternatives,
 }
 
 impl RunOptions {
@@ -130,6 +133,7 @@ impl RunOptions {
             credentials: None,
             cleanup: true,
             profile: None,
+            alternatives: Default::default(),
         }
     }
 
@@ -367,9 +371,11 @@ fn run_sim_rule(
     let budget = options.rule_timeout;
     let check_client = client.clone();
     let check_clauses = clauses.clone();
+    let alternatives = options.alternatives;
     let outcome = try_simulate(seed, budget * 2, move || async move {
         let mut config = WorldConfig::new(nodes);
         config.defects = defects;
+        config.alternatives = alternatives;
         let world = Arc::new(World::start(config));
         // Let every node bind its listener before the first request.
         replisim_sim::rt::sleep(Duration::from_millis(10)).await;

@@ -40,6 +40,8 @@ pub struct WorldConfig {
     pub health_interval: Duration,
     /// Deliberate defects in every node.
     pub defects: BTreeSet<Defect>,
+    /// Other choices of every node (docs/choices.md; all off by default).
+    pub alternatives: crate::scsp::alternatives::Alternatives,
 }
 
 impl WorldConfig {
@@ -51,6 +53,7 @@ impl WorldConfig {
             policy_replicas: 2,
             health_interval: Duration::from_secs(10),
             defects: BTreeSet::new(),
+            alternatives: Default::default(),
         }
     }
 }
@@ -104,6 +107,7 @@ impl World {
         cluster.policy_replicas = config.policy_replicas;
         cluster.health_interval = config.health_interval;
         cluster.defects = config.defects.clone();
+        cluster.set_alternatives(config.alternatives);
         let cluster = Arc::new(cluster);
 
         let mut world = World {
