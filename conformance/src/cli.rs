@@ -39,7 +39,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the conformance catalog against the embedded simulated cluster (default) or a
     /// real cluster (--target), and print a per-rule table.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Run the reference cluster over real TCP on this machine until interrupted.
     Serve(ServeArgs),
     /// Run a workload under seeded random faults over many seeds and check the invariants
@@ -329,7 +329,7 @@ pub struct SweepArgs {
 /// Runs a parsed command line.
 pub fn main_with(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Check(args) => check(args),
+        Command::Check(args) => check(*args),
         Command::Serve(args) => serve_forever(args),
         Command::Sweep(args) => sweep(args),
         Command::Run(args) => crate::scenario::run_command(args),

@@ -44,3 +44,38 @@ fn seeded_combinations_fail_no_rule_in_the_vendor_profile() {
         .collect();
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+/// One seeded combination over real TCP against `serve` with those choices, as CI runs it.
+#[test]
+fn a_combination_over_real_tcp_fails_no_rule() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let alternatives = Alternatives::random(3);
+    let mut config = replisim_sim::serve::ServeConfig::new(4, 0);
+    config.alternatives = alternatives;
+    let cluster = runtime
+        .block_on(replisim_sim::serve::start(config))
+        .expect("cluster on ephemeral loopback ports");
+    let rules: Vec<catalog::Rule> = catalog::all()
+        .into_iter()
+        .filter(catalog::Rule::is_checked)
+        .collect();
+    let mut options = RunOptions::sim(3);
+    options.target = runner::TargetSpec::Http {
+        nodes: cluster.addrs.clone(),
+    };
+    options.rule_timeout = std::time::Duration::from_secs(120);
+    let results = std::thread::spawn(move || runner::run(&rules, &options))
+        .join()
+        .expect("runner thread");
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|r| r.verdict.outcome == Outcome::Fail)
+        .map(|r| format!("[{alternatives}] {}: {}", r.id, r.verdict.evidence))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    drop(runtime);
+}
