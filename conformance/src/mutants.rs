@@ -185,11 +185,15 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
     ("copy-body-accepted", &["SCSP-24.body-refused"]),
     (
         "content-md5-unchecked-on-write",
-        &["SCSP-25.write-mismatch"],
+        &["SCSP-25.write-mismatch", "SCSP-25.status-400"],
     ),
     (
         "copy-content-md5-unchecked",
-        &["SCSP-25.copy-mismatch", "SCSP-26.failed-403"],
+        &[
+            "SCSP-25.copy-mismatch",
+            "SCSP-25.status-400",
+            "SCSP-26.failed-403",
+        ],
     ),
     ("alias-copy-failure-400", &["SCSP-26.failed-403"]),
     (

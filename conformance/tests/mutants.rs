@@ -28,7 +28,6 @@ const AWAITING_MUTANT: &[&str] = &[
     "SCSP-20.recreate-soon-consistent",
     "SCSP-24.unchanged",
     "SCSP-25.copy-match",
-    "SCSP-25.status-400",
     "SCSP-31.failed-invisible",
     "SCSP-32.valid-succeeds",
     "SCSP-32.failed-invisible",
