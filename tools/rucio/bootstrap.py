@@ -13,9 +13,10 @@ answer the same requests with the same bodies:
   calibration RSEs DOWN (availability_write and availability_delete off), NODELETE
   (availability_delete off), VOLATILE (volatile) and NONDET (non-deterministic).
 
-Every RSE gets the same two protocols so PFNs are predictable:
+Every RSE gets the same three protocols so PFNs are predictable:
   https://<rse lower>.replisim.test:443/rucio/<scope>/<name>   (wan+lan, priority 1)
   root://<rse lower>.replisim.test:1094//rucio/<scope>/<name>  (wan+lan, priority 2)
+  srm://<rse lower>.replisim.test:443/rucio/<scope>/<name>     (wan+lan, priority 3)
 with lfn2pfn_algorithm=identity (path = scope/name; user.x / group.x scopes become user/x).
 """
 
@@ -71,6 +72,21 @@ def protocols(rse: str) -> list:
                     "third_party_copy_read": 2,
                     "third_party_copy_write": 2,
                 },
+            },
+        },
+        {
+            # The 41.5.1 server maps PFNs back to DIDs on a named RSE (POST /replicas/dids
+            # with "rse", which the client always sends) through its "srm" protocol only.
+            # Same host, port and prefix as https, so https PFNs parse against it.
+            "scheme": "srm",
+            "hostname": host,
+            "port": 443,
+            "prefix": "/rucio/",
+            "impl": "rucio.rse.protocols.webdav.Default",
+            "extended_attributes": {"web_service_path": ""},
+            "domains": {
+                "lan": {"read": 3, "write": 3, "delete": 3},
+                "wan": {"read": 3, "write": 3, "delete": 3},
             },
         },
     ]

@@ -61,7 +61,7 @@ cat > "$dir/etc/rucio.cfg" <<EOF
 [common]
 logdir = $dir/log
 loglevel = WARNING
-multi_vo = False
+# multi_vo is left out on purpose: bootstrap reads it with bool(str), so "False" means true.
 
 [database]
 default = sqlite:///$dir/data/rucio.db

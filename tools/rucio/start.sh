@@ -4,7 +4,7 @@
 #   tools/rucio/start.sh [DIR] [PORT]     DIR defaults to <repo>/target/rucio, PORT to 0 (ephemeral)
 #
 # Writes DIR/run/url (http://127.0.0.1:PORT), DIR/run/server.pid (gunicorn master) and
-# DIR/etc/client.cfg (for rucio-clients, userpass as account harness), then exits 0 once
+# DIR/etc/client.cfg (for rucio-clients, userpass as account root (generic policy: only root may declare bad replicas, add bad PFNs and delete replicas)), then exits 0 once
 # GET /ping answers 200; exits 1 with the server log if it does not within 60 s.
 set -euo pipefail
 
@@ -65,9 +65,9 @@ loglevel = WARNING
 rucio_host = $url
 auth_host = $url
 auth_type = userpass
-username = harness
-password = harness-secret
-account = harness
+username = root
+password = secret
+account = root
 ca_cert = /etc/ssl/certs/ca-certificates.crt
 request_retries = 1
 CFG
