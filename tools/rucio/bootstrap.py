@@ -99,6 +99,8 @@ def make_rse(session, name: str, deterministic: bool = True, volatile: bool = Fa
         add_protocol(rse_id, proto, session=session)
     add_rse_attribute(rse_id, "lfn2pfn_algorithm", "identity", session=session)
     add_rse_attribute(rse_id, "cluster", name.lower(), session=session)
+    # "site" lets a client_location {"site": NAME} make this RSE LAN for that client.
+    add_rse_attribute(rse_id, "site", name, session=session)
 
 
 def main() -> int:
