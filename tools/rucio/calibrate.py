@@ -315,7 +315,8 @@ def run(server):
     call("bad.set_available", ["RUC-14"], "PUT", "/replicas", {"rse": "EAST", "files": [{"scope": "test", "name": "f2", "state": "A"}]})
 
     # --- POST /replicas/bad/pfns (the server caps TEMPORARY_UNAVAILABLE at 30 days from now)
-    soon = (datetime.datetime.utcnow() + datetime.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    soon = (now + datetime.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S.%f")
     bp = lambda case_id, rules, body, auth="root": call(case_id, rules, "POST", "/replicas/bad/pfns", body, auth=auth)
     bp("badpfns.tu_ok", ["RUC-19"], {"pfns": [pfn("EAST", "f4")], "state": "TEMPORARY_UNAVAILABLE", "reason": "calibration", "expires_at": soon})
     call("badpfns.tu_state_after", ["RUC-19"], "POST", "/replicas/list", {"dids": dids("f4"), "all_states": True})

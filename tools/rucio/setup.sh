@@ -14,9 +14,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-dir="${1:-$repo/target/rucio}"
-mkdir -p "$dir"
-dir="$(cd "$dir" && pwd)"
+dir="$(realpath -m "${1:-$repo/target/rucio}")"
 
 # The server writes a database, logs and two virtualenvs: none of it belongs in the
 # source tree (target/ is ignored by git, anything else inside the repo is refused).
@@ -24,6 +22,7 @@ case "$dir/" in
   "$repo/target/"*) ;;
   "$repo/"*) echo "setup.sh: refusing to write into the source tree: $dir" >&2; exit 2 ;;
 esac
+mkdir -p "$dir"
 
 python="${PYTHON:-python3}"
 if ! "$python" -c 'import sys; sys.exit(0 if (3, 9) <= sys.version_info[:2] <= (3, 12) else 1)'; then
@@ -42,7 +41,9 @@ make_venv() {
   fi
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$req"
+  # --no-compile: byte-compiling ~100 packages (botocore alone is large) is most of the
+  # install time; the server compiles only the modules it imports, on first start.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input --no-compile -r "$req"
   echo "$want" > "$stamp"
   echo "setup.sh: $1 installed from $2"
 }
