@@ -11,7 +11,8 @@ answer the same requests with the same bodies:
 - scopes `test` and `user.harness` owned by harness;
 - one deterministic DISK RSE per simulated cluster (EAST, WEST by default), plus the
   calibration RSEs DOWN (availability_write and availability_delete off), NODELETE
-  (availability_delete off), VOLATILE (volatile) and NONDET (non-deterministic).
+  (availability_delete off), NOREAD (availability_read off), VOLATILE (volatile) and
+  NONDET (non-deterministic).
 
 Every RSE gets the same three protocols so PFNs are predictable:
   https://<rse lower>.replisim.test:443/rucio/<scope>/<name>   (wan+lan, priority 1)
@@ -121,9 +122,10 @@ def main() -> int:
             make_rse(session, cluster)
         make_rse(session, "DOWN", availability_write=False, availability_delete=False)
         make_rse(session, "NODELETE", availability_delete=False)
+        make_rse(session, "NOREAD", availability_read=False)
         make_rse(session, "VOLATILE", volatile=True)
         make_rse(session, "NONDET", deterministic=False)
-    print("bootstrapped: accounts root harness nobody; scopes %s; RSEs %s DOWN NODELETE VOLATILE NONDET"
+    print("bootstrapped: accounts root harness nobody; scopes %s; RSEs %s DOWN NODELETE NOREAD VOLATILE NONDET"
           % (" ".join(SCOPES), " ".join(clusters)))
     return 0
 

@@ -246,6 +246,17 @@ def run(server):
     call("list.client_location_lan", ["RUC-11"], "POST", "/replicas/list", {"dids": dids("f1"), "client_location": {"site": "EAST"}})
     call("list.nobody", [], "POST", "/replicas/list", {"dids": dids("f1")}, auth="nobody")
 
+    # RUC-10: a read-unavailable RSE, and RUC-9: a FILE DID without any replica.
+    call("list.noread_add", ["RUC-10"], "POST", "/replicas", {"rse": "NOREAD", "files": [f("r1")]})
+    call("list.noread_add_east", ["RUC-10"], "POST", "/replicas", {"rse": "EAST", "files": [f("r2")]})
+    call("list.noread_default", ["RUC-10"], "POST", "/replicas/list", {"dids": dids("r1", "r2")})
+    call("list.noread_ignore_false", ["RUC-10"], "POST", "/replicas/list", {"dids": dids("r1", "r2"), "ignore_availability": False})
+    call("list.noread_ignore_true", ["RUC-10"], "POST", "/replicas/list", {"dids": dids("r1", "r2"), "ignore_availability": True})
+    call("list.noread_get", ["RUC-10"], "GET", "/replicas/test/r1")
+    call("list.file_did_add", ["RUC-9"], "POST", "/dids/test/nofile", {"type": "FILE"})
+    call("list.file_did_no_replica", ["RUC-9"], "POST", "/replicas/list", {"dids": dids("nofile")})
+    call("list.file_did_no_replica_get", ["RUC-9"], "GET", "/replicas/test/nofile")
+
     # --- PUT /replicas (state changes)
     put = lambda case_id, rules, rse, name, state, auth="root": call(
         case_id, rules, "PUT", "/replicas", {"rse": rse, "files": [{"scope": "test", "name": name, "state": state}]}, auth=auth)
