@@ -3,7 +3,7 @@
 #   tools/rucio/stop.sh [DIR]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-dir="${1:-$here/../../target/rucio}"
+dir="$(realpath -m "${1:-$here/../../target/rucio}")"
 pidfile="$dir/run/server.pid"
 [[ -f "$pidfile" ]] || { echo "stop.sh: not running (no $pidfile)"; exit 0; }
 pid="$(cat "$pidfile")"
