@@ -198,7 +198,7 @@ pub fn clause_id(rule: &str, slug: &str) -> String {
 ///
 /// How a check uses it (see ARCHITECTURE.md, "Writing a check"):
 ///
-/// ```ignore
+/// ```text
 /// let c = &ctx.clauses;
 /// let r = ctx.request(0, &write).await?.response;   // a failure here lands on the first
 /// expect_status(&r, &[201], "WRITE")?;               // clause not yet judged
