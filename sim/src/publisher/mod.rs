@@ -9,6 +9,8 @@
 
 pub mod core;
 pub mod durable;
+#[cfg(test)]
+mod enum_rules;
 pub mod enumerator;
 pub mod event;
 pub mod http;
