@@ -13,6 +13,7 @@ pub mod durable;
 mod enum_rules;
 pub mod enumerator;
 pub mod event;
+pub mod host;
 pub mod http;
 pub mod iso8601;
 pub mod journal;
