@@ -15,7 +15,7 @@ use crate::publisher::enumerator::EnumType;
 use crate::publisher::event::Event;
 use crate::publisher::rules::{Rules, RulesError};
 use crate::rt::{self, Listener};
-use crate::scsp::query::percent_decode;
+use crate::scsp::query::{percent_decode, percent_encode};
 use crate::scsp::response::{self, Body};
 
 /// The `Server` header of every answer, as the document's examples show it.
@@ -191,16 +191,12 @@ fn metadata(builder: http::response::Builder, e: &Event) -> Response<Body> {
     builder = if e.class.is_unnamed() {
         builder.header("Content-UUID", &e.object)
     } else {
-        builder.header(
-            "Content-Name",
-            crate::scsp::query::percent_encode(&e.object),
-        )
+        // The name as a request path carries it: segments percent-encoded, slashes kept.
+        let path: Vec<String> = e.object.split('/').map(percent_encode).collect();
+        builder.header("Content-Name", path.join("/"))
     };
     if !e.domain.is_empty() {
-        builder = builder.header(
-            "Content-Domain",
-            crate::scsp::query::percent_encode(&e.domain),
-        );
+        builder = builder.header("Content-Domain", percent_encode(&e.domain));
     }
     let mut body = format!(
         "Castor-System-Version: {}.{:03}\n",
@@ -214,4 +210,91 @@ fn metadata(builder: http::response::Builder, e: &Event) -> Response<Body> {
         body.push_str(&format!("{name}: {value}\n"));
     }
     finish(builder, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publisher::durable::DurableLog;
+    use crate::store::Disk;
+    use http_body_util::BodyExt;
+
+    fn shared() -> SharedPublisher {
+        SharedPublisher::new(Publisher::new(
+            DurableLog::new(Disk::shared(1 << 20)),
+            Rules::parse("channel A\n").expect("valid"),
+            1,
+        ))
+    }
+
+    fn ask(p: &SharedPublisher, method: Method, uri: &str) -> Response<Body> {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(())
+            .expect("request");
+        handle(p, req, 1_000)
+    }
+
+    fn body(r: Response<Body>) -> String {
+        let bytes = futures::executor::block_on(r.into_body().collect())
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn a_rules_file_change_ends_every_enumerator_and_a_bad_file_changes_nothing() {
+        let p = shared();
+        let started = ask(&p, Method::POST, "/A?type=UUID");
+        assert_eq!(started.status(), StatusCode::CREATED);
+        let id = started
+            .headers()
+            .get("content-uuid")
+            .and_then(|v| v.to_str().ok())
+            .expect("Content-UUID")
+            .to_string();
+        assert!(p.reload_rules("channel PublishAll\n").is_err());
+        assert_eq!(
+            ask(&p, Method::GET, &format!("/{id}")).status(),
+            StatusCode::OK
+        );
+        p.reload_rules("channel B\n").expect("valid");
+        let gone = ask(&p, Method::GET, &format!("/{id}"));
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+        assert!(body(gone).contains("No such enumerator"));
+        assert_eq!(ask(&p, Method::POST, "/A").status(), StatusCode::NOT_FOUND);
+        assert_eq!(ask(&p, Method::POST, "/B").status(), StatusCode::CREATED);
+    }
+
+    #[test]
+    fn bad_requests_get_clear_client_errors() {
+        let p = shared();
+        for (method, uri, status, says) in [
+            (Method::POST, "/", 400, "Start names one channel"),
+            (Method::POST, "/A?maxItems=-1", 400, "maxitems '-1'"),
+            (Method::POST, "/A?start=yesterday", 400, "ISO 8601"),
+            (
+                Method::POST,
+                "/A?type=Event&end=2010-01-01",
+                400,
+                "not supported",
+            ),
+            (Method::GET, "/a/b", 404, "No such enumerator"),
+            (Method::GET, "/%ff%fe", 404, "No such enumerator"),
+            (Method::DELETE, "/nothing", 404, "No such enumerator"),
+            (Method::PUT, "/A", 405, "not part of the Enumerator API"),
+        ] {
+            let r = ask(&p, method, uri);
+            assert_eq!(r.status().as_u16(), status, "{uri}");
+            assert_eq!(
+                r.headers()
+                    .get(http::header::SERVER)
+                    .and_then(|v| v.to_str().ok()),
+                Some(SERVER)
+            );
+            let text = body(r);
+            assert!(text.contains(says), "{uri}: {text}");
+        }
+    }
 }

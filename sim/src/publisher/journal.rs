@@ -102,8 +102,8 @@ impl Journal {
             return Ok(None);
         }
         let live_before = known.is_some_and(|k| !k.deleted);
-        if seen.deleted && !live_before {
-            // A deletion marker of something not alive here: nothing to tell anyone.
+        if seen.deleted && known.is_some_and(|k| k.deleted) {
+            // Deleted again (a newer marker): subscribers already know.
             return Ok(None);
         }
         let code = match (seen.deleted, seen.class, live_before) {
@@ -114,6 +114,9 @@ impl Journal {
         };
         let created_ms = match known {
             Some(k) if live_before || seen.deleted => k.created_ms,
+            // A new incarnation; or a delete of an object never seen alive (created and
+            // deleted between two looks at the cluster), which still goes out, its stamp
+            // standing in for the creation.
             _ => seen.version.0,
         };
         let event = Event {

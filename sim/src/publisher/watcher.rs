@@ -53,7 +53,7 @@ pub fn wanted(inventory: &Inventory, journal: &Journal) -> Vec<String> {
             object_of(&item.key, item.kind).is_some_and(|(object, domain, _)| {
                 let seen = (item.version.stamp_ms, item.version.node);
                 match journal.latest(&domain, &object) {
-                    None => !item.deleted,
+                    None => true,
                     Some(l) => l.version < seen && !(item.deleted && l.deleted),
                 }
             })
@@ -201,7 +201,10 @@ mod tests {
                 item("n//photos/x", Kind::Named, 14, false),
             ],
         };
-        assert_eq!(wanted(&inventory, &journal), ["u/bb", "n//photos/x"]);
+        assert_eq!(
+            wanted(&inventory, &journal),
+            ["u/bb", "u/cc", "n//photos/x"]
+        );
         let mut newer = inventory.clone();
         newer.items = vec![item("u/aa", Kind::Immutable, 20, true)];
         assert_eq!(wanted(&newer, &journal), ["u/aa"]);
