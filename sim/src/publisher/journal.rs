@@ -200,6 +200,18 @@ mod tests {
     }
 
     #[test]
+    fn a_delete_of_an_object_never_seen_alive_still_goes_out_once() {
+        let mut j = Journal::open(DurableLog::new(Disk::shared(1 << 20)));
+        let code = |j: &mut Journal, ms| {
+            j.register(seen("u1", ObjectClass::Immutable, ms, true))
+                .expect("room")
+                .map(|e| (e.code, e.created_ms))
+        };
+        assert_eq!(code(&mut j, 10), Some((EventCode::Deleted, 10)));
+        assert_eq!(code(&mut j, 20), None, "a second marker is no event");
+    }
+
+    #[test]
     fn the_journal_survives_a_crash_whole() {
         let disk = Disk::shared(1 << 20);
         let mut j = Journal::open(DurableLog::new(disk.clone()));
