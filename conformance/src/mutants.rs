@@ -129,7 +129,10 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
     ("content-uuid-upper-case", &["SCSP-1.unnamed-location"]),
     ("redirect-with-body", &["SCSP-3.empty", "SCSP-4.empty"]),
     ("retiring-node-serves-writes", &["SCSP-3.retiring-301"]),
-    ("token-for-wrong-node", &["SCSP-4.resend-accepted"]),
+    (
+        "token-for-wrong-node",
+        &["SCSP-4.resend-accepted", "SCSP-5.early-body-redirect"],
+    ),
     ("single-replica-unnamed-default", &["SCSP-7.healthy-201"]),
     (
         "replica-count-reports-policy",
@@ -237,17 +240,41 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
     ),
     ("if-modified-since-on-put", &["SCSP-41.put-ignores"]),
     ("boolean-true-not-recognised", &["SCSP-43.alias-forms"]),
-    // Rules without a catalog check yet: tests/defects.rs holds these to their rule.
-    ("continue-before-redirect", &[]),
-    ("write-into-missing-bucket", &[]),
-    ("context-delete-without-recursive", &[]),
-    ("recursive-delete-leaves-objects", &[]),
-    ("context-put-creates", &[]),
-    ("range-end-exclusive", &[]),
-    ("range-out-of-bounds-200", &[]),
-    ("suffix-range-from-start", &[]),
-    ("not-implemented-keeps-alive", &[]),
-    ("http10-accepted", &[]),
+    ("continue-before-redirect", &["SCSP-5.redirect-holds-body"]),
+    (
+        "write-into-missing-bucket",
+        &[
+            "SCSP-13.missing-bucket-412",
+            "SCSP-13.refused-not-stored",
+            "SCSP-13.missing-domain-412",
+        ],
+    ),
+    (
+        "context-delete-without-recursive",
+        &["SCSP-21.needs-recursive", "SCSP-21.refusal-400"],
+    ),
+    (
+        "recursive-delete-leaves-objects",
+        &["SCSP-21.recursive-now-gone"],
+    ),
+    ("context-put-creates", &["SCSP-21.put-missing-404"]),
+    (
+        "range-end-exclusive",
+        &["SCSP-37.closed-range", "SCSP-37.open-range"],
+    ),
+    (
+        "range-out-of-bounds-200",
+        &[
+            "SCSP-37.out-of-bounds-416",
+            "SCSP-37.unsatisfiable-content-range",
+        ],
+    ),
+    ("suffix-range-from-start", &["SCSP-37.suffix-range"]),
+    (
+        "not-implemented-keeps-alive",
+        &["SCSP-42.not-implemented-closes"],
+    ),
+    ("http10-accepted", &["SCSP-42.http10-505"]),
 ];
 
 /// The clauses a defect must fail; `None` when the table does not list it.
