@@ -275,6 +275,27 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
         &["SCSP-42.not-implemented-closes"],
     ),
     ("http10-accepted", &["SCSP-42.http10-505"]),
+    ("found-instead-of-temporary", &["SCSP-3.only-301-307"]),
+    (
+        "permanent-for-lost-bids",
+        &["SCSP-4.no-301-unless-retiring"],
+    ),
+    ("retiring-token-expired", &["SCSP-3.resend-accepted"]),
+    ("retiring-redirects-to-itself", &["SCSP-3.no-bounce-back"]),
+    (
+        "redirected-write-drops-body",
+        &["SCSP-4.readable", "SCSP-5.early-body-redirect"],
+    ),
+    ("metadata-limit-too-low", &["SCSP-16.within-limits"]),
+    ("alias-put-not-repointed", &["SCSP-17.alias-reads-new"]),
+    ("copy-md5-of-request-body", &["SCSP-25.copy-match"]),
+    ("if-match-never-matches", &["SCSP-40.if-match-200"]),
+    ("if-modified-since-any-date", &["SCSP-41.older-200"]),
+    ("initiate-body-refused", &["SCSP-34.initiate-body-ignored"]),
+    (
+        "content-md5-on-complete-accepted",
+        &["SCSP-34.complete-md5-400"],
+    ),
 ];
 
 /// The clauses a defect must fail; `None` when the table does not list it.

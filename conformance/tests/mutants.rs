@@ -16,27 +16,15 @@ use replisim_sim::scsp::defects::Defect;
 /// (remove it then) or stops being a checked clause.
 const AWAITING_MUTANT: &[&str] = &[
     "SCSP-2.length",
-    "SCSP-3.only-301-307",
-    "SCSP-3.resend-accepted",
-    "SCSP-3.no-bounce-back",
-    "SCSP-4.readable",
-    "SCSP-4.no-301-unless-retiring",
-    "SCSP-16.within-limits",
-    "SCSP-17.alias-reads-new",
     "SCSP-19.fast-201-or-409",
     "SCSP-19.fast-reads-acknowledged",
     "SCSP-20.recreate-soon-consistent",
     "SCSP-24.unchanged",
-    "SCSP-25.copy-match",
     "SCSP-31.failed-invisible",
     "SCSP-32.valid-succeeds",
     "SCSP-32.failed-invisible",
     "SCSP-33.copied-part-assembles",
-    "SCSP-34.initiate-body-ignored",
-    "SCSP-34.complete-md5-400",
     "SCSP-35.resent-part",
-    "SCSP-40.if-match-200",
-    "SCSP-41.older-200",
 ];
 
 fn failed_clauses(results: &[RuleResult]) -> BTreeSet<String> {

@@ -107,11 +107,7 @@ async fn check_scsp_13(ctx: &Ctx) -> Result<(), Verdict> {
         ),
     );
     ctx.ensure_bucket().await?;
-    let path = format!(
-        "{}?domain=nowhere-{}.example",
-        ctx.object("x"),
-        ctx.bucket
-    );
+    let path = format!("{}?domain=nowhere-{}.example", ctx.object("x"), ctx.bucket);
     let r = ctx
         .request(
             0,
@@ -213,7 +209,10 @@ async fn check_scsp_21(ctx: &Ctx) -> Result<(), Verdict> {
         "put-missing-404",
         put.status == 404,
         format!("PUT {missing} → 404"),
-        format!("PUT of the missing bucket {missing} answered {}", put.status),
+        format!(
+            "PUT of the missing bucket {missing} answered {}",
+            put.status
+        ),
     );
     Ok(())
 }

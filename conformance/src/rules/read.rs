@@ -76,7 +76,12 @@ async fn check_scsp_37(ctx: &Ctx) -> Result<(), Verdict> {
     expect_status(&w, &[201], "WRITE of a 10-byte object")?;
     let get = |range: &'static str| Request::new("GET", path.clone()).header("Range", range);
     let expected = [
-        ("closed-range", "bytes=2-5", &b"2345"[..], Some("bytes 2-5/10")),
+        (
+            "closed-range",
+            "bytes=2-5",
+            &b"2345"[..],
+            Some("bytes 2-5/10"),
+        ),
         ("open-range", "bytes=7-", &b"789"[..], Some("bytes 7-9/10")),
         ("suffix-range", "bytes=-3", &b"789"[..], None),
     ];

@@ -261,6 +261,41 @@ defects! {
     NotImplementedKeepsAlive = "not-implemented-keeps-alive", "SCSP-42", "501 answers keep the connection open";
     /// Breaks SCSP-42: requests in HTTP/1.0 are served instead of refused with 505.
     Http10Accepted = "http10-accepted", "SCSP-42", "HTTP/1.0 requests are served";
+    /// Breaks SCSP-3: redirects that should be 307 are sent as 302 Found, which a client
+    /// may resend as a GET.
+    FoundInsteadOfTemporary = "found-instead-of-temporary", "SCSP-3", "redirects are 302 Found instead of 307";
+    /// Breaks SCSP-4's reference choice (docs/choices.md row 1): a node that is not retiring
+    /// sends a 301 when another node wins the bid, so clients move for good.
+    PermanentForLostBids = "permanent-for-lost-bids", "SCSP-4", "a node that is not retiring answers lost bids with 301";
+    /// Breaks SCSP-3: a retiring node issues `auth=` tokens that expire the moment they are
+    /// made, so the resend to its 301 Location is refused (403).
+    RetiringTokenExpired = "retiring-token-expired", "SCSP-3", "a retiring node issues already expired auth= tokens";
+    /// Breaks SCSP-3: a retiring node counts itself among the nodes it can send a client to,
+    /// so its 301 names itself.
+    RetiringRedirectsToItself = "retiring-redirects-to-itself", "SCSP-3", "a retiring node's 301 names itself";
+    /// Breaks SCSP-4: a write resent to a redirect's Location (pinned by its token) is stored
+    /// without its body.
+    RedirectedWriteDropsBody = "redirected-write-drops-body", "SCSP-4", "writes resent to a redirect's Location are stored empty";
+    /// Breaks SCSP-16: the total metadata limit is 8 KB instead of 32 KB (a unit mix-up), so
+    /// ordinary metadata is refused.
+    MetadataLimitTooLow = "metadata-limit-too-low", "SCSP-16", "metadata over 8 KB in total is refused";
+    /// Breaks SCSP-17: PUT on an alias object answers 201 with the alias UUID but leaves the
+    /// alias pointing at its old content.
+    AliasPutNotRepointed = "alias-put-not-repointed", "SCSP-17", "PUT on an alias keeps the old content";
+    /// Breaks SCSP-25: a COPY's Content-MD5 is checked against the (empty) request body
+    /// instead of the stored content, so the right digest is refused.
+    CopyMd5OfRequestBody = "copy-md5-of-request-body", "SCSP-25", "a COPY's Content-MD5 is checked against its empty body";
+    /// Breaks SCSP-40: If-Match on a read compares the ETag without its quotes, so even the
+    /// current ETag does not match (412).
+    IfMatchNeverMatches = "if-match-never-matches", "SCSP-40", "If-Match on a read never matches";
+    /// Breaks SCSP-41: any If-Modified-Since date on a read answers 304, however old.
+    IfModifiedSinceAnyDate = "if-modified-since-any-date", "SCSP-41", "If-Modified-Since answers 304 whatever the date";
+    /// Breaks SCSP-34: a multipart initiate with a body is refused (400) instead of ignoring
+    /// the body.
+    InitiateBodyRefused = "initiate-body-refused", "SCSP-34", "a body on multipart initiate is refused";
+    /// Breaks SCSP-34: Content-MD5 on a multipart completion is accepted (the initiate's is
+    /// still refused).
+    ContentMd5OnCompleteAccepted = "content-md5-on-complete-accepted", "SCSP-34", "Content-MD5 on multipart complete is accepted";
 }
 
 impl fmt::Display for Defect {

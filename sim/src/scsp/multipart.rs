@@ -145,9 +145,18 @@ pub async fn handle(
 ) -> Response<Body> {
     let md5_refused = match step {
         Step::Initiate => !ctx.cluster.has(Defect::ContentMd5OnInitiateAccepted),
-        Step::Complete { .. } => true,
+        Step::Complete { .. } => !ctx.cluster.has(Defect::ContentMd5OnCompleteAccepted),
         _ => false,
     };
+    let has_body = req
+        .header("content-length")
+        .is_some_and(|n| n.trim() != "0");
+    if step == Step::Initiate && has_body && ctx.cluster.has(Defect::InitiateBodyRefused) {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "A multipart initiate carries no body.",
+        );
+    }
     if req.header("content-md5").is_some() && md5_refused {
         return fail(
             StatusCode::BAD_REQUEST,

@@ -195,7 +195,10 @@ async fn run(
         ));
     }
 
-    let content = read_body(ctx, body, mutation).await?;
+    let mut content = read_body(ctx, body, mutation).await?;
+    if req.pinned && ctx.cluster.has(Defect::RedirectedWriteDropsBody) {
+        content = Bytes::new();
+    }
     let mut record = build_record(ctx, req, mutation, &subject, current.as_ref(), content)?;
     record.meta.extend(extra_meta);
     if live_current
@@ -275,6 +278,18 @@ fn check_request(
             one_header: ctx.cluster.has(Defect::HeaderSizeUnlimited),
         };
         limits::check_metadata_skipping(&req.headers, skip).map_err(|e| fail(status, e))?;
+        if ctx.cluster.has(Defect::MetadataLimitTooLow) {
+            let total: usize = metadata::persisted(&req.headers)
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum();
+            if total > limits::PERSISTED_BYTES_MAX / 4 {
+                return Err(fail(
+                    status,
+                    format!("{total} bytes of metadata headers; the limit is 8192."),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -720,6 +735,7 @@ fn build_record(
     }
     // SCSP-25: a digest is checked against the body, or for COPY the stored content.
     let digest_of = match mutation {
+        Mutation::Copy if ctx.cluster.has(Defect::CopyMd5OfRequestBody) => body.clone(),
         Mutation::Copy => stored
             .as_ref()
             .map(|s| s.content.clone())
