@@ -296,6 +296,9 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
         "content-md5-on-complete-accepted",
         &["SCSP-34.complete-md5-400"],
     ),
+    ("update-rate-limited", &["SCSP-19.fast-201-or-409"]),
+    ("recreate-soon-lost", &["SCSP-20.recreate-soon-consistent"]),
+    ("copy-body-refused-after-store", &["SCSP-24.unchanged"]),
 ];
 
 /// The clauses a defect must fail; `None` when the table does not list it.

@@ -16,10 +16,7 @@ use replisim_sim::scsp::defects::Defect;
 /// (remove it then) or stops being a checked clause.
 const AWAITING_MUTANT: &[&str] = &[
     "SCSP-2.length",
-    "SCSP-19.fast-201-or-409",
     "SCSP-19.fast-reads-acknowledged",
-    "SCSP-20.recreate-soon-consistent",
-    "SCSP-24.unchanged",
     "SCSP-31.failed-invisible",
     "SCSP-32.valid-succeeds",
     "SCSP-32.failed-invisible",

@@ -296,6 +296,15 @@ defects! {
     /// Breaks SCSP-34: Content-MD5 on a multipart completion is accepted (the initiate's is
     /// still refused).
     ContentMd5OnCompleteAccepted = "content-md5-on-complete-accepted", "SCSP-34", "Content-MD5 on multipart complete is accepted";
+    /// Breaks SCSP-19: an update within a second of the stored version is refused with 429
+    /// Too Many Requests, which the documents do not allow (201 or 409).
+    UpdateRateLimited = "update-rate-limited", "SCSP-19", "updates within a second are refused with 429";
+    /// Breaks SCSP-20: a WRITE within a second of a DELETE of the name answers 201 but the
+    /// deletion marker wins, so the acknowledged object never reads back.
+    RecreateSoonLost = "recreate-soon-lost", "SCSP-20", "a WRITE right after a DELETE is acknowledged and lost";
+    /// Breaks SCSP-24: a COPY with a body is checked only after it was stored, so the
+    /// refused COPY (400) has already replaced the content with its body.
+    CopyBodyRefusedAfterStore = "copy-body-refused-after-store", "SCSP-24", "a COPY with a body is refused after it changed the object";
 }
 
 impl fmt::Display for Defect {

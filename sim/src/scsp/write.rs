@@ -199,8 +199,24 @@ async fn run(
     if req.pinned && ctx.cluster.has(Defect::RedirectedWriteDropsBody) {
         content = Bytes::new();
     }
-    let mut record = build_record(ctx, req, mutation, &subject, current.as_ref(), content)?;
+    // `copy-body-refused-after-store`: the body becomes the content, and the refusal
+    // comes only after the store.
+    let copy_body = mutation == Mutation::Copy
+        && !content.is_empty()
+        && ctx.cluster.has(Defect::CopyBodyRefusedAfterStore);
+    let built_as = if copy_body {
+        Mutation::Replace
+    } else {
+        mutation
+    };
+    let mut record = build_record(ctx, req, built_as, &subject, current.as_ref(), content)?;
     record.meta.extend(extra_meta);
+    let soon_after_delete = current.as_ref().is_some_and(|c| {
+        c.deleted && record.version.stamp_ms.saturating_sub(c.version.stamp_ms) < 1000
+    });
+    if soon_after_delete && ctx.cluster.has(Defect::RecreateSoonLost) {
+        return Ok(success(ctx, req, mutation, &record, plan.sync_replicas));
+    }
     if live_current
         && mutation == Mutation::Create
         && record.kind == Kind::Named
@@ -209,7 +225,12 @@ async fn run(
         return Ok(success(ctx, req, mutation, &record, plan.sync_replicas));
     }
     let renamed_from = (record.key != key && mutation != Mutation::Create).then_some(key);
-    store_and_replicate(ctx, req, mutation, record, renamed_from, plan, &candidates).await
+    let stored =
+        store_and_replicate(ctx, req, mutation, record, renamed_from, plan, &candidates).await;
+    if copy_body {
+        return Err(fail(StatusCode::BAD_REQUEST, "COPY carries no body."));
+    }
+    stored
 }
 
 /// This node's own copy of a key, as a bid would describe it.
@@ -261,7 +282,9 @@ fn check_request(
                 ),
             ));
         }
-        if mutation == Mutation::Copy && n != 0 && !ctx.cluster.has(Defect::CopyBodyAccepted) {
+        let accepted = ctx.cluster.has(Defect::CopyBodyAccepted)
+            || ctx.cluster.has(Defect::CopyBodyRefusedAfterStore);
+        if mutation == Mutation::Copy && n != 0 && !accepted {
             return Err(fail(
                 StatusCode::BAD_REQUEST,
                 "COPY carries no body: Content-Length must be absent or 0.",
@@ -656,6 +679,7 @@ async fn read_body(
     if mutation == Mutation::Copy
         && !collected.is_empty()
         && !ctx.cluster.has(Defect::CopyBodyAccepted)
+        && !ctx.cluster.has(Defect::CopyBodyRefusedAfterStore)
     {
         return Err(fail(StatusCode::BAD_REQUEST, "COPY carries no body."));
     }
@@ -698,6 +722,17 @@ pub(crate) fn check_newer(
     current: Option<&Held>,
 ) -> Result<(), Response<Body>> {
     let Some(c) = current else { return Ok(()) };
+    let within_second = version.stamp_ms.saturating_sub(c.version.stamp_ms) < 1000;
+    if version > c.version
+        && !c.deleted
+        && within_second
+        && ctx.cluster.has(Defect::UpdateRateLimited)
+    {
+        return Err(fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many updates of this object; retry in a second.",
+        ));
+    }
     if version > c.version {
         return Ok(());
     }
