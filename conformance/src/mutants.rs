@@ -299,6 +299,23 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
     ("update-rate-limited", &["SCSP-19.fast-201-or-409"]),
     ("recreate-soon-lost", &["SCSP-20.recreate-soon-consistent"]),
     ("copy-body-refused-after-store", &["SCSP-24.unchanged"]),
+    (
+        "assembly-drops-last-part",
+        &["SCSP-32.valid-succeeds", "SCSP-35.resent-part"],
+    ),
+    (
+        "failed-completion-leaves-object",
+        &["SCSP-31.failed-invisible", "SCSP-32.failed-invisible"],
+    ),
+    (
+        "copy-part-copies-nothing",
+        &["SCSP-33.copied-part-assembles"],
+    ),
+    ("created-length-of-object", &["SCSP-2.length"]),
+    (
+        "fast-update-stored-empty",
+        &["SCSP-19.fast-reads-acknowledged"],
+    ),
 ];
 
 /// The clauses a defect must fail; `None` when the table does not list it.

@@ -305,6 +305,20 @@ defects! {
     /// Breaks SCSP-24: a COPY with a body is checked only after it was stored, so the
     /// refused COPY (400) has already replaced the content with its body.
     CopyBodyRefusedAfterStore = "copy-body-refused-after-store", "SCSP-24", "a COPY with a body is refused after it changed the object";
+    /// Breaks SCSP-32: assembly leaves out the manifest's last part, so a valid completion
+    /// ends in 201 with the object short.
+    AssemblyDropsLastPart = "assembly-drops-last-part", "SCSP-32", "a completion leaves out the last part";
+    /// Breaks SCSP-31/SCSP-32: a completion creates an empty target before it assembles and
+    /// does not remove it when the completion fails.
+    FailedCompletionLeavesObject = "failed-completion-leaves-object", "SCSP-32", "a failed completion leaves an empty object at the target";
+    /// Breaks SCSP-33: COPY-by-part records the part without the source's bytes.
+    CopyPartCopiesNothing = "copy-part-copies-nothing", "SCSP-33", "a part made by COPY-by-part is empty";
+    /// Breaks SCSP-2: a 201 for an object with a declared Content-Type copies the request's
+    /// Content-Length (the object's) instead of its own body's.
+    CreatedLengthOfObject = "created-length-of-object", "SCSP-2", "201 Content-Length gives the object's length, not the body's";
+    /// Breaks SCSP-19: an update within a second of the stored version is acknowledged (201)
+    /// but stored without its body, so reads return content no update wrote.
+    FastUpdateStoredEmpty = "fast-update-stored-empty", "SCSP-19", "an update within a second is stored without its body";
 }
 
 impl fmt::Display for Defect {

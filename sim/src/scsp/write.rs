@@ -199,6 +199,12 @@ async fn run(
     if req.pinned && ctx.cluster.has(Defect::RedirectedWriteDropsBody) {
         content = Bytes::new();
     }
+    let within_second_of_current = current.as_ref().is_some_and(|c| {
+        !c.deleted && ctx.clock.now_ms().saturating_sub(c.version.stamp_ms) < 1000
+    });
+    if within_second_of_current && ctx.cluster.has(Defect::FastUpdateStoredEmpty) {
+        content = Bytes::new();
+    }
     // `copy-body-refused-after-store`: the body becomes the content, and the refusal
     // comes only after the store.
     let copy_body = mutation == Mutation::Copy
@@ -1088,6 +1094,12 @@ pub(crate) fn success(
         );
     if record.kind.is_unnamed() && !ctx.cluster.has(Defect::OmitContentUuid) {
         b = b.header("Content-UUID", uuid);
+    }
+    if ctx.cluster.has(Defect::CreatedLengthOfObject) && req.header("content-type").is_some() {
+        if let Some(length) = req.header("content-length") {
+            b = b.header(http::header::CONTENT_LENGTH, length);
+            return response::finish(b, response::streamed(body));
+        }
     }
     if show_count {
         b = b.header("Replica-Count", replica_count.to_string());
