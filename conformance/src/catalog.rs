@@ -153,6 +153,9 @@ fn checked() -> Vec<Rule> {
     rules.extend(rules::conditional::RULES);
     rules.extend(rules::limits::RULES);
     rules.extend(rules::multipart::RULES);
+    rules.extend(rules::contexts::RULES);
+    rules.extend(rules::read::RULES);
+    rules.extend(rules::transport::RULES);
     rules
 }
 
@@ -294,16 +297,7 @@ const ADMIN: Capabilities = Capabilities {
 
 /// The SCSP rules that have no check, each with the reason. The
 /// capabilities are those a check would need.
-pub const UNCHECKED: [Rule; 12] = [
-    unchecked(
-        "SCSP-5",
-        "a body sent without waiting for 100-continue is read and discarded before a redirect or error",
-        "DXAG/p33, PF/2443821645",
-        Strength::Must,
-        2,
-        NONE,
-        "not checked yet: needs a check that sends the body early and watches whether the node drains it before answering",
-    ),
+pub const UNCHECKED: [Rule; 7] = [
     unchecked(
         "SCSP-6",
         "the lowest-cost bidder services a request; a redirect is issued iff it is not the access node",
@@ -323,15 +317,6 @@ pub const UNCHECKED: [Rule; 12] = [
         "not checked by the catalog yet: needs replica counts (introspection) and a bounded wait; `replisim sweep` checks it as the convergence invariant",
     ),
     unchecked(
-        "SCSP-13",
-        "named WRITE into a missing or unloadable bucket or domain is 412",
-        "PFdiff/3379986645",
-        Strength::Must,
-        1,
-        NONE,
-        "not checked yet: no check has been written",
-    ),
-    unchecked(
         "SCSP-15",
         "if no node has space for the object the answer is 507",
         "DXAG/p33, PFdiff/3379986645",
@@ -339,24 +324,6 @@ pub const UNCHECKED: [Rule; 12] = [
         1,
         FAULTS,
         "not checked by the catalog: needs a full-disk fault, which neither the simulated control nor the fault hook offers yet; `replisim sweep` injects it",
-    ),
-    unchecked(
-        "SCSP-21",
-        "DELETE of a bucket or domain needs `recursive`; `recursive=now` skips the grace period",
-        "PF/2443821430",
-        Strength::Must,
-        1,
-        NONE,
-        "not checked yet: needs context deletion, which the reference node answers with 501",
-    ),
-    unchecked(
-        "SCSP-37",
-        "Range requests behave as in HTTP: 206, 416 out of bounds",
-        "PF/2443821518",
-        Strength::Must,
-        1,
-        NONE,
-        "not checked yet: no check has been written",
     ),
     unchecked(
         "SCSP-38",
@@ -375,15 +342,6 @@ pub const UNCHECKED: [Rule; 12] = [
         1,
         NONE,
         "a rule for clients and checkers, not for nodes: the harness honours it (sweeps retry reads before judging durability)",
-    ),
-    unchecked(
-        "SCSP-42",
-        "503 means retry later or elsewhere; 500 and 501 carry Connection: close; non-HTTP/1.1 is 505",
-        "PF/2443821276",
-        Strength::Must,
-        1,
-        NONE,
-        "not checked yet: no check has been written (conformance/tests/status_codes.rs covers the reference node)",
     ),
     unchecked(
         "SCSP-44",

@@ -129,7 +129,10 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
     ("content-uuid-upper-case", &["SCSP-1.unnamed-location"]),
     ("redirect-with-body", &["SCSP-3.empty", "SCSP-4.empty"]),
     ("retiring-node-serves-writes", &["SCSP-3.retiring-301"]),
-    ("token-for-wrong-node", &["SCSP-4.resend-accepted"]),
+    (
+        "token-for-wrong-node",
+        &["SCSP-4.resend-accepted", "SCSP-5.early-body-redirect"],
+    ),
     ("single-replica-unnamed-default", &["SCSP-7.healthy-201"]),
     (
         "replica-count-reports-policy",
@@ -237,17 +240,82 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
     ),
     ("if-modified-since-on-put", &["SCSP-41.put-ignores"]),
     ("boolean-true-not-recognised", &["SCSP-43.alias-forms"]),
-    // Rules without a catalog check yet: tests/defects.rs holds these to their rule.
-    ("continue-before-redirect", &[]),
-    ("write-into-missing-bucket", &[]),
-    ("context-delete-without-recursive", &[]),
-    ("recursive-delete-leaves-objects", &[]),
-    ("context-put-creates", &[]),
-    ("range-end-exclusive", &[]),
-    ("range-out-of-bounds-200", &[]),
-    ("suffix-range-from-start", &[]),
-    ("not-implemented-keeps-alive", &[]),
-    ("http10-accepted", &[]),
+    ("continue-before-redirect", &["SCSP-5.redirect-holds-body"]),
+    (
+        "write-into-missing-bucket",
+        &[
+            "SCSP-13.missing-bucket-412",
+            "SCSP-13.refused-not-stored",
+            "SCSP-13.missing-domain-412",
+        ],
+    ),
+    (
+        "context-delete-without-recursive",
+        &["SCSP-21.needs-recursive", "SCSP-21.refusal-400"],
+    ),
+    (
+        "recursive-delete-leaves-objects",
+        &["SCSP-21.recursive-now-gone"],
+    ),
+    ("context-put-creates", &["SCSP-21.put-missing-404"]),
+    (
+        "range-end-exclusive",
+        &["SCSP-37.closed-range", "SCSP-37.open-range"],
+    ),
+    (
+        "range-out-of-bounds-200",
+        &[
+            "SCSP-37.out-of-bounds-416",
+            "SCSP-37.unsatisfiable-content-range",
+        ],
+    ),
+    ("suffix-range-from-start", &["SCSP-37.suffix-range"]),
+    (
+        "not-implemented-keeps-alive",
+        &["SCSP-42.not-implemented-closes"],
+    ),
+    ("http10-accepted", &["SCSP-42.http10-505"]),
+    ("found-instead-of-temporary", &["SCSP-3.only-301-307"]),
+    (
+        "permanent-for-lost-bids",
+        &["SCSP-4.no-301-unless-retiring"],
+    ),
+    ("retiring-token-expired", &["SCSP-3.resend-accepted"]),
+    ("retiring-redirects-to-itself", &["SCSP-3.no-bounce-back"]),
+    (
+        "redirected-write-drops-body",
+        &["SCSP-4.readable", "SCSP-5.early-body-redirect"],
+    ),
+    ("metadata-limit-too-low", &["SCSP-16.within-limits"]),
+    ("alias-put-not-repointed", &["SCSP-17.alias-reads-new"]),
+    ("copy-md5-of-request-body", &["SCSP-25.copy-match"]),
+    ("if-match-never-matches", &["SCSP-40.if-match-200"]),
+    ("if-modified-since-any-date", &["SCSP-41.older-200"]),
+    ("initiate-body-refused", &["SCSP-34.initiate-body-ignored"]),
+    (
+        "content-md5-on-complete-accepted",
+        &["SCSP-34.complete-md5-400"],
+    ),
+    ("update-rate-limited", &["SCSP-19.fast-201-or-409"]),
+    ("recreate-soon-lost", &["SCSP-20.recreate-soon-consistent"]),
+    ("copy-body-refused-after-store", &["SCSP-24.unchanged"]),
+    (
+        "assembly-drops-last-part",
+        &["SCSP-32.valid-succeeds", "SCSP-35.resent-part"],
+    ),
+    (
+        "failed-completion-leaves-object",
+        &["SCSP-31.failed-invisible", "SCSP-32.failed-invisible"],
+    ),
+    (
+        "copy-part-copies-nothing",
+        &["SCSP-33.copied-part-assembles"],
+    ),
+    ("created-length-of-object", &["SCSP-2.length"]),
+    (
+        "fast-update-stored-empty",
+        &["SCSP-19.fast-reads-acknowledged"],
+    ),
 ];
 
 /// The clauses a defect must fail; `None` when the table does not list it.

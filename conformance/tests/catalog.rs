@@ -40,8 +40,8 @@ fn clean_reference_passes_every_rule_on_100_seeds() {
 #[test]
 fn every_defect_trips_the_rule_it_breaks() {
     let rules = catalog::all();
-    // Defects that break a fault invariant are caught by sweeps (sim/tests/sweep.rs); those
-    // whose rule has no check yet are shown on the wire by tests/defects.rs.
+    // Defects that break a fault invariant are caught by sweeps (sim/tests/sweep.rs);
+    // tests/defects.rs asserts that every other defect breaks a checked rule.
     for &defect in Defect::ALL
         .iter()
         .filter(|d| d.breaks().starts_with("SCSP-"))

@@ -115,6 +115,10 @@ pub fn compose(
                 system.remove(COMPOSITE_MD5);
             }
             meta.extend(system);
+            let alias = stored.is_some_and(|s| s.kind == Kind::Alias);
+            if alias && ctx.cluster.has(Defect::AliasPutNotRepointed) {
+                return (old_content, meta);
+            }
             (body, meta)
         }
         Mutation::Append => {

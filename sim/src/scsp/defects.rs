@@ -261,6 +261,64 @@ defects! {
     NotImplementedKeepsAlive = "not-implemented-keeps-alive", "SCSP-42", "501 answers keep the connection open";
     /// Breaks SCSP-42: requests in HTTP/1.0 are served instead of refused with 505.
     Http10Accepted = "http10-accepted", "SCSP-42", "HTTP/1.0 requests are served";
+    /// Breaks SCSP-3: redirects that should be 307 are sent as 302 Found, which a client
+    /// may resend as a GET.
+    FoundInsteadOfTemporary = "found-instead-of-temporary", "SCSP-3", "redirects are 302 Found instead of 307";
+    /// Breaks SCSP-4's reference choice (docs/choices.md row 1): a node that is not retiring
+    /// sends a 301 when another node wins the bid, so clients move for good.
+    PermanentForLostBids = "permanent-for-lost-bids", "SCSP-4", "a node that is not retiring answers lost bids with 301";
+    /// Breaks SCSP-3: a retiring node issues `auth=` tokens that expire the moment they are
+    /// made, so the resend to its 301 Location is refused (403).
+    RetiringTokenExpired = "retiring-token-expired", "SCSP-3", "a retiring node issues already expired auth= tokens";
+    /// Breaks SCSP-3: a retiring node counts itself among the nodes it can send a client to,
+    /// so its 301 names itself.
+    RetiringRedirectsToItself = "retiring-redirects-to-itself", "SCSP-3", "a retiring node's 301 names itself";
+    /// Breaks SCSP-4: a write resent to a redirect's Location (pinned by its token) is stored
+    /// without its body.
+    RedirectedWriteDropsBody = "redirected-write-drops-body", "SCSP-4", "writes resent to a redirect's Location are stored empty";
+    /// Breaks SCSP-16: the total metadata limit is 8 KB instead of 32 KB (a unit mix-up), so
+    /// ordinary metadata is refused.
+    MetadataLimitTooLow = "metadata-limit-too-low", "SCSP-16", "metadata over 8 KB in total is refused";
+    /// Breaks SCSP-17: PUT on an alias object answers 201 with the alias UUID but leaves the
+    /// alias pointing at its old content.
+    AliasPutNotRepointed = "alias-put-not-repointed", "SCSP-17", "PUT on an alias keeps the old content";
+    /// Breaks SCSP-25: a COPY's Content-MD5 is checked against the (empty) request body
+    /// instead of the stored content, so the right digest is refused.
+    CopyMd5OfRequestBody = "copy-md5-of-request-body", "SCSP-25", "a COPY's Content-MD5 is checked against its empty body";
+    /// Breaks SCSP-40: If-Match on a read compares the ETag without its quotes, so even the
+    /// current ETag does not match (412).
+    IfMatchNeverMatches = "if-match-never-matches", "SCSP-40", "If-Match on a read never matches";
+    /// Breaks SCSP-41: any If-Modified-Since date on a read answers 304, however old.
+    IfModifiedSinceAnyDate = "if-modified-since-any-date", "SCSP-41", "If-Modified-Since answers 304 whatever the date";
+    /// Breaks SCSP-34: a multipart initiate with a body is refused (400) instead of ignoring
+    /// the body.
+    InitiateBodyRefused = "initiate-body-refused", "SCSP-34", "a body on multipart initiate is refused";
+    /// Breaks SCSP-34: Content-MD5 on a multipart completion is accepted (the initiate's is
+    /// still refused).
+    ContentMd5OnCompleteAccepted = "content-md5-on-complete-accepted", "SCSP-34", "Content-MD5 on multipart complete is accepted";
+    /// Breaks SCSP-19: an update within a second of the stored version is refused with 429
+    /// Too Many Requests, which the documents do not allow (201 or 409).
+    UpdateRateLimited = "update-rate-limited", "SCSP-19", "updates within a second are refused with 429";
+    /// Breaks SCSP-20: a WRITE within a second of a DELETE of the name answers 201 but the
+    /// deletion marker wins, so the acknowledged object never reads back.
+    RecreateSoonLost = "recreate-soon-lost", "SCSP-20", "a WRITE right after a DELETE is acknowledged and lost";
+    /// Breaks SCSP-24: a COPY with a body is checked only after it was stored, so the
+    /// refused COPY (400) has already replaced the content with its body.
+    CopyBodyRefusedAfterStore = "copy-body-refused-after-store", "SCSP-24", "a COPY with a body is refused after it changed the object";
+    /// Breaks SCSP-32: assembly leaves out the manifest's last part, so a valid completion
+    /// ends in 201 with the object short.
+    AssemblyDropsLastPart = "assembly-drops-last-part", "SCSP-32", "a completion leaves out the last part";
+    /// Breaks SCSP-31/SCSP-32: a completion creates an empty target before it assembles and
+    /// does not remove it when the completion fails.
+    FailedCompletionLeavesObject = "failed-completion-leaves-object", "SCSP-32", "a failed completion leaves an empty object at the target";
+    /// Breaks SCSP-33: COPY-by-part records the part without the source's bytes.
+    CopyPartCopiesNothing = "copy-part-copies-nothing", "SCSP-33", "a part made by COPY-by-part is empty";
+    /// Breaks SCSP-2: a 201 for an object with a declared Content-Type copies the request's
+    /// Content-Length (the object's) instead of its own body's.
+    CreatedLengthOfObject = "created-length-of-object", "SCSP-2", "201 Content-Length gives the object's length, not the body's";
+    /// Breaks SCSP-19: an update within a second of the stored version is acknowledged (201)
+    /// but stored without its body, so reads return content no update wrote.
+    FastUpdateStoredEmpty = "fast-update-stored-empty", "SCSP-19", "an update within a second is stored without its body";
 }
 
 impl fmt::Display for Defect {

@@ -145,9 +145,18 @@ pub async fn handle(
 ) -> Response<Body> {
     let md5_refused = match step {
         Step::Initiate => !ctx.cluster.has(Defect::ContentMd5OnInitiateAccepted),
-        Step::Complete { .. } => true,
+        Step::Complete { .. } => !ctx.cluster.has(Defect::ContentMd5OnCompleteAccepted),
         _ => false,
     };
+    let has_body = req
+        .header("content-length")
+        .is_some_and(|n| n.trim() != "0");
+    if step == Step::Initiate && has_body && ctx.cluster.has(Defect::InitiateBodyRefused) {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "A multipart initiate carries no body.",
+        );
+    }
     if req.header("content-md5").is_some() && md5_refused {
         return fail(
             StatusCode::BAD_REQUEST,
@@ -552,6 +561,17 @@ async fn assemble(
     location_host: std::net::SocketAddr,
 ) -> Final {
     let leniency = lenient(ctx);
+    if ctx.cluster.has(Defect::FailedCompletionLeavesObject) {
+        let placeholder = compose::record(
+            state.target_key.clone(),
+            state.target_kind,
+            stamp(ctx),
+            false,
+            Bytes::new(),
+            state.meta.clone(),
+        );
+        let _ = ctx.persist(&mut Disk::lock(&ctx.disk), placeholder);
+    }
     if let Err(dup) = unique_numbers(&manifest, leniency) {
         return dup;
     }
@@ -563,6 +583,9 @@ async fn assemble(
     }
     if !manifest_order {
         parts.sort_by_key(|p| p.part_number);
+    }
+    if parts.len() > 1 && ctx.cluster.has(Defect::AssemblyDropsLastPart) {
+        parts.pop();
     }
     let mut joined = BytesMut::new();
     let mut digests = Vec::new();
@@ -849,7 +872,11 @@ async fn copy_part(
             Kind::Immutable,
             stamp(ctx),
             false,
-            src.content.clone(),
+            if ctx.cluster.has(Defect::CopyPartCopiesNothing) {
+                Bytes::new()
+            } else {
+                src.content.clone()
+            },
             meta,
         );
         let replicas = match store_replicated(ctx, &record, 2).await {

@@ -153,6 +153,18 @@ fn precondition(ctx: &NodeContext, req: &ClientRequest, record: &Record) -> Opti
     let status =
         match conditional::evaluate_ignoring(&req.headers, &ignored, true, Some(current), now_secs)
         {
+            Precondition::Proceed
+                if ctx.cluster.has(Defect::IfMatchNeverMatches)
+                    && req.header("if-match").is_some_and(|v| v.trim() != "*") =>
+            {
+                StatusCode::PRECONDITION_FAILED
+            }
+            Precondition::Proceed
+                if ctx.cluster.has(Defect::IfModifiedSinceAnyDate)
+                    && req.header("if-modified-since").is_some() =>
+            {
+                StatusCode::NOT_MODIFIED
+            }
             Precondition::Proceed => return None,
             Precondition::NotModified
                 if ctx.cluster.has(Defect::IfNoneMatchGet412)

@@ -29,6 +29,10 @@ pub fn status_for(ctx: &NodeContext) -> StatusCode {
         {
             StatusCode::MOVED_PERMANENTLY
         }
+        Redirect::ByRole if ctx.cluster.has(Defect::PermanentForLostBids) => {
+            StatusCode::MOVED_PERMANENTLY
+        }
+        Redirect::ByRole if ctx.cluster.has(Defect::FoundInsteadOfTemporary) => StatusCode::FOUND,
         Redirect::ByRole => StatusCode::TEMPORARY_REDIRECT,
     }
 }
@@ -47,6 +51,12 @@ pub fn to_node_with(
     handoff: Option<&Handoff>,
 ) -> Response<Body> {
     let status = status_for(ctx);
+    let retiring = ctx.control.is_retiring();
+    let target = if retiring && ctx.cluster.has(Defect::RetiringRedirectsToItself) {
+        ctx.id
+    } else {
+        target
+    };
     // A client cannot bring its own handoff: only the one made here is signed.
     let mut other_args =
         Query::raw_without(&Query::raw_without(&req.query_raw, "auth"), handoff::ARG);
@@ -56,8 +66,15 @@ pub fn to_node_with(
         }
         other_args.push_str(&format!("{}={}", handoff::ARG, h.encode()));
     }
-    let expiry_secs =
-        ((ctx.clock.now_ms() / 1000) + ctx.cluster.auth_ttl.as_secs()).min(u64::from(u32::MAX));
+    let ttl_secs = if retiring && ctx.cluster.has(Defect::RetiringTokenExpired) {
+        0
+    } else {
+        ctx.cluster.auth_ttl.as_secs()
+    };
+    let mut expiry_secs = ((ctx.clock.now_ms() / 1000) + ttl_secs).min(u64::from(u32::MAX));
+    if ttl_secs == 0 {
+        expiry_secs = expiry_secs.saturating_sub(1);
+    }
     let bound_to = if ctx.cluster.has(Defect::TokenForWrongNode) {
         ctx.id
     } else {

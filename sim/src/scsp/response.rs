@@ -37,6 +37,14 @@ pub fn truncated(bytes: Bytes, why: &'static str) -> Body {
     http_body_util::StreamBody::new(frames).boxed()
 }
 
+/// A body streamed in one frame with no size known in advance, so the framing is whatever
+/// the headers say (a defect can then declare a length the body does not have).
+pub fn streamed(bytes: impl Into<Bytes>) -> Body {
+    let frames =
+        futures::stream::iter([Ok::<_, BodyError>(hyper::body::Frame::data(bytes.into()))]);
+    http_body_util::StreamBody::new(frames).boxed()
+}
+
 /// No body at all.
 pub fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()

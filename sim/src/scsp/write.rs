@@ -195,9 +195,34 @@ async fn run(
         ));
     }
 
-    let content = read_body(ctx, body, mutation).await?;
-    let mut record = build_record(ctx, req, mutation, &subject, current.as_ref(), content)?;
+    let mut content = read_body(ctx, body, mutation).await?;
+    if req.pinned && ctx.cluster.has(Defect::RedirectedWriteDropsBody) {
+        content = Bytes::new();
+    }
+    let within_second_of_current = current.as_ref().is_some_and(|c| {
+        !c.deleted && ctx.clock.now_ms().saturating_sub(c.version.stamp_ms) < 1000
+    });
+    if within_second_of_current && ctx.cluster.has(Defect::FastUpdateStoredEmpty) {
+        content = Bytes::new();
+    }
+    // `copy-body-refused-after-store`: the body becomes the content, and the refusal
+    // comes only after the store.
+    let copy_body = mutation == Mutation::Copy
+        && !content.is_empty()
+        && ctx.cluster.has(Defect::CopyBodyRefusedAfterStore);
+    let built_as = if copy_body {
+        Mutation::Replace
+    } else {
+        mutation
+    };
+    let mut record = build_record(ctx, req, built_as, &subject, current.as_ref(), content)?;
     record.meta.extend(extra_meta);
+    let soon_after_delete = current.as_ref().is_some_and(|c| {
+        c.deleted && record.version.stamp_ms.saturating_sub(c.version.stamp_ms) < 1000
+    });
+    if soon_after_delete && ctx.cluster.has(Defect::RecreateSoonLost) {
+        return Ok(success(ctx, req, mutation, &record, plan.sync_replicas));
+    }
     if live_current
         && mutation == Mutation::Create
         && record.kind == Kind::Named
@@ -206,7 +231,12 @@ async fn run(
         return Ok(success(ctx, req, mutation, &record, plan.sync_replicas));
     }
     let renamed_from = (record.key != key && mutation != Mutation::Create).then_some(key);
-    store_and_replicate(ctx, req, mutation, record, renamed_from, plan, &candidates).await
+    let stored =
+        store_and_replicate(ctx, req, mutation, record, renamed_from, plan, &candidates).await;
+    if copy_body {
+        return Err(fail(StatusCode::BAD_REQUEST, "COPY carries no body."));
+    }
+    stored
 }
 
 /// This node's own copy of a key, as a bid would describe it.
@@ -258,7 +288,9 @@ fn check_request(
                 ),
             ));
         }
-        if mutation == Mutation::Copy && n != 0 && !ctx.cluster.has(Defect::CopyBodyAccepted) {
+        let accepted = ctx.cluster.has(Defect::CopyBodyAccepted)
+            || ctx.cluster.has(Defect::CopyBodyRefusedAfterStore);
+        if mutation == Mutation::Copy && n != 0 && !accepted {
             return Err(fail(
                 StatusCode::BAD_REQUEST,
                 "COPY carries no body: Content-Length must be absent or 0.",
@@ -275,6 +307,18 @@ fn check_request(
             one_header: ctx.cluster.has(Defect::HeaderSizeUnlimited),
         };
         limits::check_metadata_skipping(&req.headers, skip).map_err(|e| fail(status, e))?;
+        if ctx.cluster.has(Defect::MetadataLimitTooLow) {
+            let total: usize = metadata::persisted(&req.headers)
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum();
+            if total > limits::PERSISTED_BYTES_MAX / 4 {
+                return Err(fail(
+                    status,
+                    format!("{total} bytes of metadata headers; the limit is 8192."),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -641,6 +685,7 @@ async fn read_body(
     if mutation == Mutation::Copy
         && !collected.is_empty()
         && !ctx.cluster.has(Defect::CopyBodyAccepted)
+        && !ctx.cluster.has(Defect::CopyBodyRefusedAfterStore)
     {
         return Err(fail(StatusCode::BAD_REQUEST, "COPY carries no body."));
     }
@@ -683,6 +728,17 @@ pub(crate) fn check_newer(
     current: Option<&Held>,
 ) -> Result<(), Response<Body>> {
     let Some(c) = current else { return Ok(()) };
+    let within_second = version.stamp_ms.saturating_sub(c.version.stamp_ms) < 1000;
+    if version > c.version
+        && !c.deleted
+        && within_second
+        && ctx.cluster.has(Defect::UpdateRateLimited)
+    {
+        return Err(fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many updates of this object; retry in a second.",
+        ));
+    }
     if version > c.version {
         return Ok(());
     }
@@ -720,6 +776,7 @@ fn build_record(
     }
     // SCSP-25: a digest is checked against the body, or for COPY the stored content.
     let digest_of = match mutation {
+        Mutation::Copy if ctx.cluster.has(Defect::CopyMd5OfRequestBody) => body.clone(),
         Mutation::Copy => stored
             .as_ref()
             .map(|s| s.content.clone())
@@ -1037,6 +1094,12 @@ pub(crate) fn success(
         );
     if record.kind.is_unnamed() && !ctx.cluster.has(Defect::OmitContentUuid) {
         b = b.header("Content-UUID", uuid);
+    }
+    if ctx.cluster.has(Defect::CreatedLengthOfObject) && req.header("content-type").is_some() {
+        if let Some(length) = req.header("content-length") {
+            b = b.header(http::header::CONTENT_LENGTH, length);
+            return response::finish(b, response::streamed(body));
+        }
     }
     if show_count {
         b = b.header("Replica-Count", replica_count.to_string());
