@@ -1,4 +1,5 @@
-//! replisim-sim: the reference SCSP cluster and the simulated world it runs in.
+//! replisim-sim: the reference SCSP cluster and the simulated world it runs in (clusters of
+//! hosts joined by WAN links, each host running a service its factory builds).
 //!
 //! The reference node (`scsp`) is a hyper HTTP/1.1 server written against the runtime shim
 //! (`rt`), so the very same code serves over simulated TCP inside madsim (`world`) and over
@@ -11,10 +12,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod chrome_trace;
+pub mod clock;
 pub mod faults;
 pub mod http;
 pub mod invariants;
 pub mod nemesis;
+pub mod netem;
 pub mod rt;
 pub mod scsp;
 pub mod seeded;

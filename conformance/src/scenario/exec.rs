@@ -16,6 +16,7 @@ use replisim_sim::rt;
 use replisim_sim::scsp::config::{ClusterConfig, NodeControl};
 use replisim_sim::scsp::key::{parse_path, Locator, ObjectKey};
 use replisim_sim::scsp::object::{md5_hex, Record};
+use replisim_sim::scsp::records::Objects;
 use replisim_sim::serve::RealCluster;
 use replisim_sim::store::{Disk, SharedDisk};
 use replisim_sim::world::{try_simulate, World, WorldConfig};
@@ -687,7 +688,7 @@ fn copies(disks: &[SharedDisk], key: &str) -> Vec<(usize, Record)> {
     disks
         .iter()
         .enumerate()
-        .filter_map(|(i, d)| Disk::lock(d).get(key).map(|r| (i, r.clone())))
+        .filter_map(|(i, d)| Objects::lock(d).get(key).map(|r| (i, r)))
         .collect()
 }
 

@@ -988,7 +988,14 @@ fn fault(c: &mut Checker, f: &Spanned<Fault>) -> Option<Fault> {
         }
         Fault::Partition { groups } => groups.iter().flatten().copied().collect(),
         Fault::PartitionOneWay { from, to } => vec![*from, *to],
-        Fault::Heal | Fault::Loss { .. } | Fault::Latency { .. } => Vec::new(),
+        Fault::Heal
+        | Fault::Loss { .. }
+        | Fault::Latency { .. }
+        | Fault::PartitionWan { .. }
+        | Fault::PartitionWanOneWay { .. }
+        | Fault::PartitionLan { .. }
+        | Fault::LinkLoss { .. }
+        | Fault::LinkLatency { .. } => Vec::new(),
     };
     if let Some(bad) = nodes.iter().find(|n| **n >= c.nodes) {
         c.error(

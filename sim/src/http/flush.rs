@@ -4,8 +4,13 @@
 //! receiver spends at least 1 ms of virtual time per message. hyper flushes often, so without
 //! this wrapper each request's latency grows by milliseconds of virtual time (see
 //! notes/madsim.md §3).
+//!
+//! It is also where per-link latency and loss apply (`crate::netem`): every simulated
+//! stream passes through here, and a flush is the moment bytes leave.
 
+use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -15,14 +20,36 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct FlushIfDirty<S> {
     inner: S,
     dirty: bool,
+    /// Local and remote address, for the link's shape (`None`: not a simulated link).
+    ends: Option<(IpAddr, IpAddr)>,
+    /// The wait of the flush under way on a shaped link.
+    held: Option<Pin<Box<madsim::time::Sleep>>>,
+    /// The current bytes have served their wait (the inner flush may still be pending).
+    released: bool,
 }
 
-impl<S> FlushIfDirty<S> {
+/// A stream whose two ends have addresses: the link a shape applies to.
+pub trait LinkEnds {
+    /// (local, remote) address, when known.
+    fn ends(&self) -> Option<(IpAddr, IpAddr)>;
+}
+
+impl LinkEnds for madsim::net::TcpStream {
+    fn ends(&self) -> Option<(IpAddr, IpAddr)> {
+        Some((self.local_addr().ok()?.ip(), self.peer_addr().ok()?.ip()))
+    }
+}
+
+impl<S: LinkEnds> FlushIfDirty<S> {
     /// Wraps a stream; starts clean.
     pub fn new(inner: S) -> Self {
+        let ends = inner.ends();
         Self {
             inner,
             dirty: false,
+            ends,
+            held: None,
+            released: false,
         }
     }
 }
@@ -54,9 +81,25 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FlushIfDirty<S> {
         if !self.dirty {
             return Poll::Ready(Ok(()));
         }
+        if self.held.is_none() && !self.released {
+            self.released = true;
+            if let Some((from, to)) = self.ends {
+                let wait = crate::netem::delay(from, to);
+                if !wait.is_zero() {
+                    self.held = Some(Box::pin(madsim::time::sleep(wait)));
+                }
+            }
+        }
+        if let Some(held) = self.held.as_mut() {
+            if held.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.held = None;
+        }
         let result = Pin::new(&mut self.inner).poll_flush(cx);
         if matches!(result, Poll::Ready(Ok(()))) {
             self.dirty = false;
+            self.released = false;
         }
         result
     }

@@ -21,8 +21,8 @@ use crate::scsp::internal::inventory;
 use crate::scsp::object::{md5_hex, Version};
 use crate::scsp::peer::{self, Bid, Inventory};
 use crate::scsp::placement;
+use crate::scsp::records::Objects;
 use crate::scsp::replication;
-use crate::store::Disk;
 
 /// Records checked for rot per pass: scrubbing is paced, as on a real node.
 pub const SCRUB_RECORDS_PER_PASS: usize = 64;
@@ -60,7 +60,7 @@ pub fn scrub(
     cursor: Option<&str>,
     limit: usize,
 ) -> (Vec<String>, Option<String>) {
-    let mut disk = Disk::lock(&ctx.disk);
+    let mut disk = Objects::lock(&ctx.disk);
     // The next `limit` keys after the cursor, wrapping round to the start.
     let mut slice: Vec<String> = disk
         .records_from(cursor)
@@ -169,7 +169,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
             }
         }
     }
-    let generation = Disk::lock(&ctx.disk).generation();
+    let generation = Objects::lock(&ctx.disk).generation();
     if state.local_generation != Some(generation) {
         changed = true;
     }
@@ -213,7 +213,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
         if holders.first() != Some(&ctx.id) {
             continue;
         }
-        let Some(record) = Disk::lock(&ctx.disk).get(&item.key).cloned() else {
+        let Some(record) = Objects::lock(&ctx.disk).get(&item.key) else {
             continue;
         };
         let wanted = replication::policy_replicas(&ctx.cluster, &record).min(inventories.len());

@@ -16,10 +16,10 @@ use crate::scsp::defects::Defect;
 use crate::scsp::key::Locator;
 use crate::scsp::object::{md5_hex, Record};
 use crate::scsp::placement;
+use crate::scsp::records::Objects;
 use crate::scsp::redirect;
 use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body};
-use crate::store::Disk;
 
 /// Handles GET and HEAD.
 pub async fn handle(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
@@ -30,7 +30,7 @@ pub async fn handle(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
     let Some(key) = req.object_key().map(|k| k.store_key()) else {
         return response::error(StatusCode::BAD_REQUEST, "Nothing to read at this path.");
     };
-    let local = Disk::lock(&ctx.disk).get(&key).cloned();
+    let local = Objects::lock(&ctx.disk).get(&key);
     if req.pinned {
         return match local {
             Some(r) if !r.deleted => serve(ctx, req, &r, head_only),
@@ -221,7 +221,7 @@ fn serve(
 /// `GET /`: the node's counters and space, as plain text lines `name: value`.
 fn node_status(ctx: &NodeContext, head_only: bool) -> Response<Body> {
     let (objects, used, capacity) = {
-        let disk = Disk::lock(&ctx.disk);
+        let disk = Objects::lock(&ctx.disk);
         (
             disk.records().count(),
             disk.used_bytes(),
