@@ -7,7 +7,8 @@
 pub mod baseline;
 pub mod catalog;
 pub mod cli;
-pub mod client;
+/// The strict HTTP client, its own crate (`replisim-client`) with no dependency on the node.
+pub use replisim_client as client;
 pub mod hook;
 pub mod model;
 pub mod patterns;

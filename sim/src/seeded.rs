@@ -1,12 +1,7 @@
 //! Small deterministic randomness helpers: everything random in replisim derives from a seed.
 
-/// One step of SplitMix64: a well-mixed 64-bit value from any 64-bit input.
-pub fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
+/// One step of SplitMix64 (it lives in the runtime shim, which needs it for `random_u64`).
+pub use replisim_rt::splitmix64;
 
 /// A seeded SplitMix64 stream, for choices made outside node code (world layout, workloads).
 #[derive(Debug, Clone)]

@@ -2,5 +2,5 @@
 
 pub mod client;
 pub mod content_md5;
-pub mod flush;
+pub use replisim_rt::flush;
 pub mod pool;

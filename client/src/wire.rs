@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use replisim_sim::rt;
+use replisim_rt as rt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::{ClientError, Exchange, HttpVersion, Limits, Request, Response};

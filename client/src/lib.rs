@@ -5,7 +5,7 @@
 //! failure is a typed [`ClientError`], every exchange is bounded by [`Limits`], and every
 //! exchange, failed or not, is kept as an [`Exchange`] for the evidence in reports.
 //!
-//! Architecture invariant: time, sockets and timeouts come only from `replisim_sim::rt`, so the
+//! Architecture invariant: time, sockets and timeouts come only from `replisim_rt`, so the
 //! same code runs over simulated TCP inside madsim and over real TCP under tokio. The protocol
 //! core (`wire`) is generic over `AsyncRead + AsyncWrite` and is tested over in-memory pipes.
 //!
@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use replisim_sim::rt;
+use replisim_rt as rt;
 
 pub use session::{parse_location, Followed, Hop, Session};
 

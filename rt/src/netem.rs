@@ -2,14 +2,14 @@
 //! whole network (`NetSim::update_config`).
 //!
 //! The world writes a shape per directed pair of host addresses; the flush wrapper of every
-//! simulated stream ([`crate::http::flush::FlushIfDirty`]) asks [`delay`] how long the bytes
+//! simulated stream ([`crate::flush::FlushIfDirty`]) asks [`delay`] how long the bytes
 //! it is about to send wait before they leave. Extra latency is a uniform draw from the
 //! link's range; loss is modelled the way TCP experiences it on an established stream: a
 //! lost segment is sent again after a retransmission timeout (200 ms, doubling while it is
 //! lost again). Partitions stay madsim's clogs (they refuse connects and stall streams).
 //!
 //! The table is per OS thread: every simulation runs on its own thread (see
-//! `world::try_simulate`), and madsim runs all of a simulation's tasks on that thread. Outside
+//! `replisim_sim::world::try_simulate`), and madsim runs all of a simulation's tasks on that thread. Outside
 //! a simulation the table is empty and nothing waits.
 
 use std::cell::RefCell;
@@ -68,7 +68,7 @@ pub fn clear() {
 /// from the simulation's seeded RNG, so it is deterministic per seed.
 pub fn delay(from: IpAddr, to: IpAddr) -> Duration {
     let shape = get(from, to);
-    if shape.is_clear() || !crate::rt::in_sim() {
+    if shape.is_clear() || !crate::in_sim() {
         return Duration::ZERO;
     }
     let span = shape.latency_max_ms.saturating_sub(shape.latency_min_ms);

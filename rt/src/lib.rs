@@ -18,7 +18,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::http::flush::FlushIfDirty;
+pub mod flush;
+pub mod netem;
+
+use crate::flush::FlushIfDirty;
 
 /// True when the calling thread runs inside a madsim simulation.
 pub fn in_sim() -> bool {
@@ -78,7 +81,7 @@ pub fn now() -> Instant {
 }
 
 /// Wall-clock now of the world (simulated 2022-era time inside a simulation). Node clocks add
-/// their own skew on top: see [`crate::scsp::clock::NodeClock`].
+/// their own skew on top (the reference node's `NodeClock`).
 pub fn wall_now() -> SystemTime {
     SystemTime::now()
 }
@@ -97,8 +100,16 @@ pub fn random_u64() -> u64 {
         madsim::rand::random::<u64>()
     } else {
         let state = REAL_RNG_STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::SeqCst);
-        crate::seeded::splitmix64(state.wrapping_add(0x9E37_79B9_7F4A_7C15))
+        splitmix64(state.wrapping_add(0x9E37_79B9_7F4A_7C15))
     }
+}
+
+/// One step of SplitMix64: a well-mixed 64-bit value from any 64-bit input.
+pub fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 /// A connected byte stream: simulated TCP (with the flush fix) or real TCP.

@@ -1079,7 +1079,7 @@ mod simulated {
 
     use madsim::net::NetSim;
     use madsim::runtime::{Handle, Runtime};
-    use replisim_sim::rt;
+    use replisim_rt as rt;
 
     use super::*;
 
