@@ -17,10 +17,10 @@ pub mod faults;
 pub mod http;
 pub mod invariants;
 pub mod nemesis;
-/// Per-link latency and loss, applied where simulated streams flush (in the runtime crate).
-pub use replisim_rt::netem;
 /// The runtime shim, its own crate so the strict client can use it without the node.
 pub use replisim_rt as rt;
+/// Per-link latency and loss, applied where simulated streams flush (in the runtime crate).
+pub use replisim_rt::netem;
 pub mod scsp;
 pub mod seeded;
 pub mod serve;
