@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use replisim_sim::faults::FaultKind;
 use replisim_sim::nemesis::NemesisConfig;
+use replisim_sim::scsp::alternatives::Alternatives;
 use replisim_sim::scsp::defects::Defect;
 use replisim_sim::serve::{self, ServeConfig};
 use replisim_sim::sweep::SweepConfig;
@@ -233,6 +234,45 @@ pub struct ServeArgs {
     /// Disk size of each node in MiB.
     #[arg(long, default_value_t = 1024)]
     pub disk_mib: u64,
+    /// Another choice where the documents leave one open, NAME=VALUE (repeatable; --help
+    /// lists them).
+    #[arg(long = "choice", value_name = "NAME=VALUE", value_parser = parse_choice, long_help = choice_help())]
+    pub choices: Vec<Alternatives>,
+    /// Start from a seeded random combination of choices (as the choice sweep draws them);
+    /// --choice then overrides single knobs.
+    #[arg(long, value_name = "SEED")]
+    pub random_choices: Option<u64>,
+}
+
+/// `--choice` values: checked here so a typo is a usage error naming the known knobs.
+fn parse_choice(s: &str) -> Result<Alternatives, String> {
+    s.parse()
+}
+
+fn choice_help() -> String {
+    format!(
+        "Another choice where the documents leave one open, NAME=VALUE (repeatable). The \
+         first value of each is the reference's own choice (docs/choices.md):\n{}",
+        Alternatives::help()
+    )
+}
+
+/// The choices `serve` runs with: the random draw (if any), then each `--choice` on top.
+pub fn serve_alternatives(args: &ServeArgs) -> Alternatives {
+    let mut out = args
+        .random_choices
+        .map(Alternatives::random)
+        .unwrap_or_default();
+    for given in &args.choices {
+        for knob in Alternatives::KNOBS {
+            if let Some(v) = given.get(knob.name) {
+                if Alternatives::default().get(knob.name) != Some(v) {
+                    let _ = out.set(knob.name, v);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Arguments of `replisim sweep`.
@@ -627,6 +667,8 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
         config.ip = args.bind;
         config.seed = args.seed;
         config.disk_bytes = args.disk_mib.saturating_mul(1 << 20);
+        let alternatives = serve_alternatives(&args);
+        config.alternatives = alternatives;
         let cluster = match serve::start(config).await {
             Ok(c) => c,
             Err(e) => return usage_error(&format!("could not start the cluster: {e}")),
@@ -636,6 +678,9 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
             cluster.addrs.len(),
             args.seed
         );
+        if !alternatives.is_reference() {
+            println!("  choices: {alternatives}");
+        }
         for (i, a) in cluster.addrs.iter().enumerate() {
             println!("  node{} http://{a}", i + 1);
         }
@@ -723,7 +768,7 @@ pub fn mutants_table() -> String {
     let mut out = String::from("DEFECT                          BREAKS    WHAT IT DOES\n");
     for d in Defect::ALL {
         out.push_str(&format!(
-            "{:<31} {:<9} {}\n",
+            "{:<36} {:<9} {}\n",
             d.name(),
             d.breaks(),
             d.summary()

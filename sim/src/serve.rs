@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use crate::rt;
+use crate::scsp::alternatives::Alternatives;
 use crate::scsp::config::{ClusterConfig, NodeContext, NodeControl};
 use crate::scsp::server;
 use crate::store::SharedDisk;
@@ -24,6 +25,8 @@ pub struct ServeConfig {
     pub disk_bytes: u64,
     /// Seed for placement tie-breaks and UUIDs.
     pub seed: u64,
+    /// Other choices of every node (`--choice`; all off by default).
+    pub alternatives: Alternatives,
     /// Cluster settings applied on top of the defaults (addresses are filled in here).
     pub tune: fn(&mut ClusterConfig),
 }
@@ -37,6 +40,7 @@ impl ServeConfig {
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             disk_bytes: 1 << 30,
             seed: 0,
+            alternatives: Alternatives::default(),
             tune: |_| {},
         }
     }
@@ -82,6 +86,7 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
         .collect::<std::io::Result<Vec<_>>>()?;
     let mut cluster = ClusterConfig::new(addrs.clone());
     cluster.placement_seed = config.seed;
+    cluster.set_alternatives(config.alternatives);
     (config.tune)(&mut cluster);
     cluster.nodes = addrs.clone();
     let cluster = Arc::new(cluster);

@@ -88,7 +88,9 @@ pub fn compose(
     body: Bytes,
 ) -> (Bytes, BTreeMap<String, String>) {
     let supplied = metadata::persisted(&req.headers);
-    let preserve = req.query.flag("preserve") && !ctx.cluster.has(Defect::PreserveIgnored);
+    let preserve = req.query.flag("preserve")
+        && !ctx.cluster.has(Defect::PreserveIgnored)
+        && !(mutation == Mutation::Replace && ctx.cluster.has(Defect::PutPreserveIgnored));
     let old_meta = stored.map(|s| s.meta.clone()).unwrap_or_default();
     let old_content = stored.map(|s| s.content.clone()).unwrap_or_default();
     let merged = |base: BTreeMap<String, String>| {
@@ -119,12 +121,19 @@ pub fn compose(
             let content = if ctx.cluster.has(Defect::AppendReplacesContent) {
                 body
             } else {
-                let mut joined = BytesMut::with_capacity(old_content.len() + body.len());
+                let mut joined = BytesMut::with_capacity(old_content.len() + body.len() + 1);
                 joined.extend_from_slice(&old_content);
+                if ctx.cluster.has(Defect::AppendWithSeparator) {
+                    joined.extend_from_slice(b"\n");
+                }
                 joined.extend_from_slice(&body);
                 joined.freeze()
             };
-            let mut meta = merged(custom_of(&old_meta));
+            let mut meta = if ctx.cluster.has(Defect::AppendDropsMetadata) {
+                supplied.clone()
+            } else {
+                merged(custom_of(&old_meta))
+            };
             let mut system = system_of(&old_meta);
             if !ctx.cluster.has(Defect::CompositeMd5KeptOnPut) {
                 system.remove(COMPOSITE_MD5);
@@ -142,6 +151,12 @@ pub fn compose(
                 supplied.clone()
             };
             meta.extend(system_of(&old_meta));
+            if ctx.cluster.has(Defect::CompositeMd5DroppedOnCopy) {
+                meta.remove(COMPOSITE_MD5);
+            }
+            if ctx.cluster.has(Defect::CopyDropsExpires) {
+                meta.remove("expires");
+            }
             let content = if ctx.cluster.has(Defect::CopyDropsContentLength) {
                 Bytes::new()
             } else {

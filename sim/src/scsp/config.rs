@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::http::pool::Pool;
+use crate::scsp::alternatives::{Alternatives, ClockSkew, VersionResolution, SKEW_MAX_MS};
 use crate::scsp::clock::NodeClock;
 use crate::scsp::defects::Defect;
 use crate::scsp::object::Record;
@@ -46,6 +47,11 @@ pub struct ClusterConfig {
     pub assembly_per_part: Duration,
     /// Deliberate defects switched on (empty for the clean reference).
     pub defects: BTreeSet<Defect>,
+    /// The other choices a real implementation could make (all off for the reference).
+    pub alternatives: Alternatives,
+    /// How long a `recursive` DELETE of a bucket or domain keeps its objects restorable
+    /// (`health.recursiveDeleteDelay`, one week) before the health processor drops them.
+    pub recursive_delete_delay: Duration,
 }
 
 impl ClusterConfig {
@@ -66,7 +72,22 @@ impl ClusterConfig {
             keepalive_interval: Duration::from_millis(500),
             assembly_per_part: Duration::from_millis(400),
             defects: BTreeSet::new(),
+            alternatives: Alternatives::default(),
+            recursive_delete_delay: Duration::from_secs(7 * 24 * 3600),
         }
+    }
+
+    /// Switches to other choices, with what they imply: skewed clocks widen the `auth=`
+    /// lifetime by the largest skew difference (a token is stamped on one node's clock and
+    /// checked on another's); second resolution sets the version resolution.
+    pub fn set_alternatives(&mut self, alternatives: Alternatives) {
+        if alternatives.clock_skew == ClockSkew::Minute {
+            self.auth_ttl += Duration::from_millis(2 * SKEW_MAX_MS as u64);
+        }
+        if alternatives.version_resolution == VersionResolution::Second {
+            self.version_resolution_ms = 1000;
+        }
+        self.alternatives = alternatives;
     }
 
     /// True when a defect is switched on.
@@ -116,13 +137,15 @@ pub struct NodeContext {
 }
 
 impl NodeContext {
-    /// A fresh node: empty disk of `disk_bytes`, unskewed clock, default switches, new pool.
+    /// A fresh node: empty disk of `disk_bytes`, its clock skewed only under `clock-skew`, default switches, new pool.
     pub fn new(id: usize, cluster: Arc<ClusterConfig>, disk_bytes: u64, trace: Trace) -> Self {
+        let clock = NodeClock::new();
+        clock.set_skew_ms(cluster.alternatives.skew_ms(cluster.placement_seed, id));
         Self {
             id,
             cluster,
             disk: Disk::shared(disk_bytes),
-            clock: NodeClock::new(),
+            clock,
             control: Arc::new(NodeControl::default()),
             trace,
             pool: Arc::new(Pool::idempotent()),

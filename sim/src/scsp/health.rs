@@ -16,6 +16,7 @@ use futures::future::join_all;
 
 use crate::rt;
 use crate::scsp::config::NodeContext;
+use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
 use crate::scsp::internal::inventory;
 use crate::scsp::object::{md5_hex, Version};
@@ -125,6 +126,16 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     if ctx.cluster.has(Defect::HealthProcessorOff) {
         return 0;
     }
+    let purged = if ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) {
+        0
+    } else {
+        contexts::purge_due(&mut Objects::lock(&ctx.disk), ctx.clock.now_ms())
+    };
+    if purged > 0 {
+        ctx.trace(format!(
+            "health dropped {purged} records of deleted contexts"
+        ));
+    }
     if !ctx.cluster.has(Defect::RepairFromCorruptReplica) {
         let (rotten, cursor) = scrub(ctx, state.scrub_cursor.as_deref(), SCRUB_RECORDS_PER_PASS);
         state.scrub_cursor = cursor;
@@ -213,8 +224,12 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
         if holders.first() != Some(&ctx.id) {
             continue;
         }
-        let Some(record) = Objects::lock(&ctx.disk).get(&item.key) else {
-            continue;
+        let record = {
+            let disk = Objects::lock(&ctx.disk);
+            match disk.get(&item.key) {
+                Some(r) if r.kind.is_context() || !contexts::hides(ctx, &disk, &r.key) => r.clone(),
+                _ => continue,
+            }
         };
         let wanted = replication::policy_replicas(&ctx.cluster, &record).min(inventories.len());
         if holders.len() >= wanted {

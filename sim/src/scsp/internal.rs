@@ -6,6 +6,7 @@ use hyper::body::Incoming;
 
 use crate::scsp::cluster_view::local_bid;
 use crate::scsp::config::NodeContext;
+use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
 use crate::scsp::object::Version;
 use crate::scsp::peer::{decode_record, encode_record, Inventory, InventoryItem, INTERNAL_PREFIX};
@@ -128,9 +129,17 @@ async fn accept_replica(ctx: &NodeContext, body: Incoming) -> Response<Body> {
         return response::error(StatusCode::BAD_REQUEST, "Not a replica record.");
     };
     let mut disk = Objects::lock(&ctx.disk);
-    let newer = disk
-        .get(&record.key)
+    let previous = disk.get(&record.key);
+    let newer = previous
+        .as_ref()
         .is_none_or(|held| held.version < record.version);
+    if !record.kind.is_context() && contexts::hides(ctx, &disk, &record.key) {
+        // SCSP-21: a deleted bucket or domain takes no copies of what it held.
+        return response::finish(
+            response::builder(StatusCode::OK),
+            response::full("context deleted"),
+        );
+    }
     if !newer {
         return response::finish(
             response::builder(StatusCode::OK),
@@ -140,8 +149,14 @@ async fn accept_replica(ctx: &NodeContext, body: Incoming) -> Response<Body> {
     let key = record.key.clone();
     let version = record.version;
     let full_but_claims_room = ctx.cluster.has(Defect::AcceptWritesOnFullDisk);
+    let context = record.kind.is_context().then(|| record.clone());
     match ctx.persist(&mut disk, record) {
         Ok(()) => {
+            if let Some(stored) =
+                context.filter(|_| !ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects))
+            {
+                contexts::after_store(&mut disk, previous.as_ref(), &stored, ctx.clock.now_ms());
+            }
             drop(disk);
             ctx.trace(format!(
                 "replica {key} v{} stored",

@@ -16,6 +16,21 @@ pub const PERSISTED_BYTES_MAX: usize = 32 * 1024;
 
 /// Checks the persisted headers of a write against the SCSP-16 limits; the error says which.
 pub fn check_metadata(headers: &HeaderMap) -> Result<(), String> {
+    check_metadata_skipping(headers, Skip::default())
+}
+
+/// Limits a node leaves unchecked (the `header-count-unlimited` and `header-size-unlimited`
+/// defects); the total is always checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Skip {
+    /// No limit on the number of headers.
+    pub count: bool,
+    /// No limit on the size of one header.
+    pub one_header: bool,
+}
+
+/// `check_metadata` without the limits `skip` names.
+pub fn check_metadata_skipping(headers: &HeaderMap, skip: Skip) -> Result<(), String> {
     let mut count = 0;
     let mut total = 0;
     for (name, value) in headers {
@@ -24,7 +39,7 @@ pub fn check_metadata(headers: &HeaderMap) -> Result<(), String> {
         }
         count += 1;
         let size = name.as_str().len() + value.len();
-        if size > PERSISTED_HEADER_BYTES_MAX {
+        if size > PERSISTED_HEADER_BYTES_MAX && !skip.one_header {
             return Err(format!(
                 "Header {} is {size} bytes; the limit is {PERSISTED_HEADER_BYTES_MAX}.",
                 name.as_str()
@@ -32,7 +47,7 @@ pub fn check_metadata(headers: &HeaderMap) -> Result<(), String> {
         }
         total += size;
     }
-    if count > PERSISTED_HEADERS_MAX {
+    if count > PERSISTED_HEADERS_MAX && !skip.count {
         return Err(format!(
             "{count} metadata headers; the limit is {PERSISTED_HEADERS_MAX}."
         ));

@@ -4,12 +4,14 @@
 //! mutating method) → `placement` (bids gathered by `cluster_view` over `peer`) → either a
 //! `redirect` or local service with `replication`; `health` repairs in the background.
 
+pub mod alternatives;
 pub mod auth;
 pub mod clock;
 pub mod cluster_view;
 pub mod compose;
 pub mod conditional;
 pub mod config;
+pub mod contexts;
 pub mod defects;
 pub mod handoff;
 pub mod health;

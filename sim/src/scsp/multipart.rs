@@ -20,6 +20,7 @@ use hyper::body::{Frame, Incoming};
 use serde::{Deserialize, Serialize};
 
 use crate::rt;
+use crate::scsp::alternatives::{BadManifest, InitiateStatus, ResultBody};
 use crate::scsp::cluster_view::{fetch_newest, gather_bids};
 use crate::scsp::compose::{self, COMPOSITE_MD5, ENCODING};
 use crate::scsp::config::NodeContext;
@@ -32,7 +33,7 @@ use crate::scsp::records::Objects;
 use crate::scsp::replication;
 use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body, BodyError};
-use crate::scsp::write::{self, check_newer, fail, stamp, Subject};
+use crate::scsp::write::{self, check_newer, fail, stamp, stamp_after, Subject};
 
 /// The trailer that carries a 202's final status.
 pub const RESULT_TRAILER: &str = "castor-system-result";
@@ -142,8 +143,12 @@ pub async fn handle(
     body: Incoming,
     step: Step,
 ) -> Response<Body> {
-    if req.header("content-md5").is_some() && matches!(step, Step::Initiate | Step::Complete { .. })
-    {
+    let md5_refused = match step {
+        Step::Initiate => !ctx.cluster.has(Defect::ContentMd5OnInitiateAccepted),
+        Step::Complete { .. } => true,
+        _ => false,
+    };
+    if req.header("content-md5").is_some() && md5_refused {
         return fail(
             StatusCode::BAD_REQUEST,
             "Content-MD5 is not allowed on multipart initiate or complete (SCSP-34).",
@@ -212,7 +217,10 @@ async fn initiate(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
                 "Immutable objects cannot be updated.",
             );
         }
-        if req.method == "APPEND" && !current.meta.contains_key(ENCODING) {
+        if req.method == "APPEND"
+            && !current.meta.contains_key(ENCODING)
+            && !ctx.cluster.has(Defect::AppendInitiateAnyTarget)
+        {
             return fail(
                 StatusCode::BAD_REQUEST,
                 "APPEND-initiate needs an erasure-coded target (SCSP-34).",
@@ -261,7 +269,11 @@ async fn initiate(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
         Bytes::new(),
         BTreeMap::new(),
     ));
-    let mut b = response::builder(StatusCode::OK)
+    let status = match ctx.cluster.alternatives.initiate_status {
+        InitiateStatus::Status200 => StatusCode::OK,
+        InitiateStatus::Status201 => StatusCode::CREATED,
+    };
+    let mut b = response::builder(status)
         .header(UPLOAD_ID_HEADER, &id)
         .header(
             http::header::LOCATION,
@@ -322,7 +334,11 @@ async fn part(
         (UPLOAD_META.to_string(), upload.to_string()),
         (PART_META.to_string(), n.to_string()),
     ]);
-    write::handle_as(ctx, req, body, subject, extra).await
+    let mut answer = write::handle_as(ctx, req, body, subject, extra).await;
+    if state.target_kind == Kind::Named && ctx.cluster.has(Defect::PartWithoutContentUuid) {
+        answer.headers_mut().remove("content-uuid");
+    }
+    answer
 }
 
 /// The final outcome of a 202.
@@ -332,6 +348,15 @@ struct Final {
 }
 
 impl Final {
+    /// The failure's message, for a synchronous refusal.
+    fn message(&self) -> String {
+        self.json
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or("")
+            .to_string()
+    }
+
     fn failed(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -358,6 +383,7 @@ where
         let _ = done_tx.send(outcome);
     });
     let interval = ctx.cluster.keepalive_interval;
+    let style = ctx.cluster.alternatives.result_body;
     let trailer_missing = ctx.cluster.has(Defect::TrailerMissing);
     let contradicts = ctx.cluster.has(Defect::TrailerContradictsBody);
     rt::spawn(async move {
@@ -372,7 +398,7 @@ where
                     }
                 }
                 Ok(Ok(outcome)) => {
-                    let line = format!("\n{}\n", outcome.json);
+                    let line = render_result(style, &outcome);
                     let _ = frames.unbounded_send(Ok(Frame::data(Bytes::from(line))));
                     if !trailer_missing {
                         let shown = if contradicts && outcome.status != StatusCode::CREATED {
@@ -402,8 +428,13 @@ where
             }
         }
     });
-    let mut b = response::builder(StatusCode::ACCEPTED)
-        .header(http::header::CONTENT_TYPE, "application/json");
+    let content_type = match style {
+        ResultBody::Json => "application/json",
+        ResultBody::Text => "text/plain",
+        ResultBody::Html => "text/html",
+    };
+    let mut b =
+        response::builder(StatusCode::ACCEPTED).header(http::header::CONTENT_TYPE, content_type);
     if !trailer_missing {
         b = b.header(http::header::TRAILER, RESULT_TRAILER);
     }
@@ -411,6 +442,50 @@ where
         b = b.header(*k, v.as_str());
     }
     response::finish(b, BodyExt::boxed(StreamBody::new(body_rx)))
+}
+
+/// The final result as the body states it after the keep-alive bytes: a JSON line (the
+/// reference), or the `result-body` alternative's text lines or HTML page. Each states the
+/// status code and reason, then every other field of the result.
+fn render_result(style: ResultBody, outcome: &Final) -> String {
+    let code = outcome.status.as_u16();
+    let reason = outcome.status.canonical_reason().unwrap_or("");
+    let fields: Vec<(String, String)> = outcome
+        .json
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| k.as_str() != "status" && k.as_str() != "reason")
+                .map(|(k, v)| {
+                    let text = v.as_str().map(str::to_string).unwrap_or(v.to_string());
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match style {
+        ResultBody::Json => format!("\n{}\n", outcome.json),
+        ResultBody::Text => {
+            let mut out = format!("\n{code} {reason}\n");
+            for (k, v) in fields {
+                out.push_str(&format!("{k}: {v}\n"));
+            }
+            out
+        }
+        ResultBody::Html => {
+            let mut out = format!("\n<html><body><h2>{code} {reason}</h2><dl>");
+            for (k, v) in fields {
+                let escape = |s: &str| {
+                    s.replace('&', "&amp;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;")
+                };
+                out.push_str(&format!("<dt>{}</dt><dd>{}</dd>", escape(&k), escape(&v)));
+            }
+            out.push_str("</dl></body></html>\n");
+            out
+        }
+    }
 }
 
 async fn complete(
@@ -442,7 +517,13 @@ async fn complete(
             )
         }
     };
-    let manifest_order = req.query.flag("manifestorder");
+    if ctx.cluster.alternatives.bad_manifest == BadManifest::Before202 {
+        if let Err(refused) = check_manifest(ctx, &state, &manifest, lenient(ctx)).await {
+            return fail(refused.status, refused.message());
+        }
+    }
+    let manifest_order =
+        req.query.flag("manifestorder") || ctx.cluster.has(Defect::ManifestOrderAlways);
     let extra_meta = metadata::persisted(&req.headers);
     let replicate = req.query.clone();
     let work_ctx = ctx.clone();
@@ -470,16 +551,16 @@ async fn assemble(
     query: crate::scsp::query::Query,
     location_host: std::net::SocketAddr,
 ) -> Final {
-    let mut seen = BTreeSet::new();
-    for p in &manifest.parts {
-        if !seen.insert(p.part_number) {
-            return Final::failed(
-                StatusCode::BAD_REQUEST,
-                format!("duplicate part number {}", p.part_number),
-            );
-        }
+    let leniency = lenient(ctx);
+    if let Err(dup) = unique_numbers(&manifest, leniency) {
+        return dup;
     }
     let mut parts = manifest.parts.clone();
+    if leniency.duplicates {
+        // The defect keeps the first entry of each number.
+        let mut seen = BTreeSet::new();
+        parts.retain(|p| seen.insert(p.part_number));
+    }
     if !manifest_order {
         parts.sort_by_key(|p| p.part_number);
     }
@@ -487,24 +568,11 @@ async fn assemble(
     let mut digests = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         rt::sleep(ctx.cluster.assembly_per_part).await;
-        let key = format!("u/{}", p.uuid.to_ascii_lowercase());
-        let Some(record) = fetch_newest(ctx, &key).await.filter(|r| !r.deleted) else {
-            return Final::failed(
-                StatusCode::BAD_REQUEST,
-                format!("part {} ({}) was not found", p.part_number, p.uuid),
-            );
+        let record = match fetch_part(ctx, &state, p, leniency).await {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(f) => return f,
         };
-        let belongs = record.meta.get(UPLOAD_META).map(String::as_str) == Some(state.id.as_str())
-            && record.meta.get(PART_META) == Some(&p.part_number.to_string());
-        if !belongs {
-            return Final::failed(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "{} is not part {} of upload {}",
-                    p.uuid, p.part_number, state.id
-                ),
-            );
-        }
         joined.extend_from_slice(&record.content);
         digests.extend(hex_bytes(&record.md5_hex));
         if i == 0 && ctx.cluster.has(Defect::VisibleBeforeCompletion) {
@@ -522,7 +590,9 @@ async fn assemble(
     let current = fetch_newest(ctx, &state.target_key).await;
     let base = match state.method.as_str() {
         "PUT" => {
-            if current.as_ref().map(|r| r.version) != state.target_version {
+            if current.as_ref().map(|r| r.version) != state.target_version
+                && !ctx.cluster.has(Defect::PutUploadIgnoresTargetChange)
+            {
                 return Final::failed(
                     StatusCode::CONFLICT,
                     "the target changed since the upload was initiated",
@@ -531,6 +601,7 @@ async fn assemble(
             Bytes::new()
         }
         "APPEND" => match current.as_ref().filter(|r| !r.deleted) {
+            Some(_) if ctx.cluster.has(Defect::AppendUploadReplacesContent) => Bytes::new(),
             Some(r) => r.content.clone(),
             None => {
                 return Final::failed(StatusCode::NOT_FOUND, "the target of the append is gone")
@@ -545,7 +616,6 @@ async fn assemble(
     meta.extend(state.meta.clone());
     let composite = format!("{}-{}", crate::scsp::object::md5_hex(&digests), parts.len());
     meta.insert(COMPOSITE_MD5.to_string(), composite.clone());
-    let version = stamp(ctx);
     let held = current.as_ref().map(|r| crate::scsp::peer::Held {
         kind: r.kind,
         version: r.version,
@@ -553,6 +623,7 @@ async fn assemble(
         md5_hex: r.md5_hex.clone(),
         modified_secs: r.version.stamp_ms / 1000,
     });
+    let version = stamp_after(ctx, held.as_ref());
     if check_newer(ctx, version, held.as_ref()).is_err() {
         return Final::failed(StatusCode::CONFLICT, "Later version already exists.");
     }
@@ -613,6 +684,86 @@ async fn assemble(
         status: StatusCode::CREATED,
         json,
     }
+}
+
+/// What a defective node lets through in a manifest.
+#[derive(Debug, Clone, Copy)]
+struct Leniency {
+    /// `duplicate-parts-accepted`: a number listed twice is not a failure.
+    duplicates: bool,
+    /// `missing-part-skipped`: a part that does not exist is left out.
+    missing: bool,
+}
+
+fn lenient(ctx: &NodeContext) -> Leniency {
+    Leniency {
+        duplicates: ctx.cluster.has(Defect::DuplicatePartsAccepted),
+        missing: ctx.cluster.has(Defect::MissingPartSkipped),
+    }
+}
+
+/// A manifest that lists a part number twice fails the completion (SCSP-31).
+fn unique_numbers(manifest: &Manifest, leniency: Leniency) -> Result<(), Final> {
+    if leniency.duplicates {
+        return Ok(());
+    }
+    let mut seen = BTreeSet::new();
+    for p in &manifest.parts {
+        if !seen.insert(p.part_number) {
+            return Err(Final::failed(
+                StatusCode::BAD_REQUEST,
+                format!("duplicate part number {}", p.part_number),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The part a manifest entry names, which must exist and belong to this upload under
+/// that number (`None`: missing, and the node skips missing parts).
+async fn fetch_part(
+    ctx: &NodeContext,
+    state: &UploadState,
+    p: &ManifestPart,
+    leniency: Leniency,
+) -> Result<Option<Record>, Final> {
+    let key = format!("u/{}", p.uuid.to_ascii_lowercase());
+    let Some(record) = fetch_newest(ctx, &key).await.filter(|r| !r.deleted) else {
+        if leniency.missing {
+            return Ok(None);
+        }
+        return Err(Final::failed(
+            StatusCode::BAD_REQUEST,
+            format!("part {} ({}) was not found", p.part_number, p.uuid),
+        ));
+    };
+    let belongs = record.meta.get(UPLOAD_META).map(String::as_str) == Some(state.id.as_str())
+        && record.meta.get(PART_META) == Some(&p.part_number.to_string());
+    if !belongs {
+        return Err(Final::failed(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} is not part {} of upload {}",
+                p.uuid, p.part_number, state.id
+            ),
+        ));
+    }
+    Ok(Some(record))
+}
+
+/// The `bad-manifest=before-202` alternative: every check of the manifest's parts, made
+/// before the 202 so that a bad manifest is a plain 400.
+async fn check_manifest(
+    ctx: &NodeContext,
+    state: &UploadState,
+    manifest: &Manifest,
+    leniency: Leniency,
+) -> Result<(), Final> {
+    unique_numbers(manifest, leniency)?;
+    for p in &manifest.parts {
+        fetch_part(ctx, state, p, leniency).await?;
+    }
+    Ok(())
 }
 
 /// Stores a record here and pushes it to the best other nodes until `wanted` hold it;
@@ -678,7 +829,8 @@ async fn copy_part(
     let work_ctx = ctx.clone();
     let upload = upload.to_string();
     let host = ctx.addr();
-    accepted(ctx, &[(UPLOAD_ID_HEADER, upload.clone())], async move {
+    let id_header = upload.clone();
+    let work = async move {
         let ctx = &work_ctx;
         rt::sleep(ctx.cluster.assembly_per_part).await;
         let Some(src) = fetch_newest(ctx, &source_key).await.filter(|r| !r.deleted) else {
@@ -717,7 +869,16 @@ async fn copy_part(
                 "location": format!("http://{host}/{uuid}"), "partNumber": n,
             }),
         }
-    })
+    };
+    if ctx.cluster.has(Defect::CopyPartSynchronous) {
+        let outcome = work.await;
+        return response::finish(
+            response::builder(outcome.status)
+                .header(http::header::CONTENT_TYPE, "application/json"),
+            response::full(outcome.json.to_string()),
+        );
+    }
+    accepted(ctx, &[(UPLOAD_ID_HEADER, id_header)], work)
 }
 
 fn source_key(source: &str, domain: &str) -> Option<String> {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::http::pool::Pool;
+use crate::scsp::alternatives::Alternatives;
 use crate::scsp::config::{ClusterConfig, NodeContext, NodeControl};
 use crate::scsp::defects::Defect;
 use crate::scsp::server;
@@ -22,6 +23,7 @@ pub struct ScspNode {
     replicas: usize,
     health_interval: Duration,
     defects: BTreeSet<Defect>,
+    alternatives: Alternatives,
     tune: Option<Tune>,
     clusters: Arc<Mutex<BTreeMap<String, Prepared>>>,
 }
@@ -40,6 +42,7 @@ pub fn node() -> ScspNode {
         replicas: 2,
         health_interval: Duration::from_secs(10),
         defects: BTreeSet::new(),
+        alternatives: Alternatives::default(),
         tune: None,
         clusters: Arc::new(Mutex::new(BTreeMap::new())),
     }
@@ -61,6 +64,12 @@ impl ScspNode {
     /// Deliberate defects in every node.
     pub fn defects(mut self, defects: BTreeSet<Defect>) -> Self {
         self.defects = defects;
+        self
+    }
+
+    /// Other choices of every node (docs/choices.md; the reference by default).
+    pub fn alternatives(mut self, alternatives: Alternatives) -> Self {
+        self.alternatives = alternatives;
         self
     }
 
@@ -98,6 +107,7 @@ impl HostFactory for ScspNode {
         config.policy_replicas = self.replicas;
         config.health_interval = self.health_interval;
         config.defects = self.defects.clone();
+        config.set_alternatives(self.alternatives);
         if let Some(tune) = &self.tune {
             tune(&mut config);
         }

@@ -47,6 +47,17 @@ impl Query {
             .map(|(_, v)| v.as_deref().unwrap_or(""))
     }
 
+    /// The same arguments with every value `true` (any case) read as `false`: how the
+    /// `boolean-true-not-recognised` defect sees a query.
+    pub fn without_true_word(mut self) -> Self {
+        for (_, v) in &mut self.args {
+            if v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+                *v = Some("false".to_string());
+            }
+        }
+        self
+    }
+
     /// True when the argument is present.
     pub fn has(&self, name: &str) -> bool {
         self.args.iter().any(|(k, _)| k == name)

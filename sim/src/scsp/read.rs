@@ -9,9 +9,11 @@ use std::sync::atomic::Ordering;
 
 use http::{Response, StatusCode};
 
+use crate::scsp::alternatives::{AliasHeader, MultiRange};
 use crate::scsp::cluster_view::gather_bids;
 use crate::scsp::conditional::{self, Current, Precondition};
 use crate::scsp::config::NodeContext;
+use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
 use crate::scsp::key::Locator;
 use crate::scsp::object::{md5_hex, Record};
@@ -30,7 +32,14 @@ pub async fn handle(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
     let Some(key) = req.object_key().map(|k| k.store_key()) else {
         return response::error(StatusCode::BAD_REQUEST, "Nothing to read at this path.");
     };
-    let local = Objects::lock(&ctx.disk).get(&key);
+    let local = {
+        let disk = Objects::lock(&ctx.disk);
+        if contexts::hides(ctx, &disk, &key) {
+            // SCSP-21: what a deleted bucket or domain held reads 404 at once.
+            return not_found(req);
+        }
+        disk.get(&key)
+    };
     if req.pinned {
         return match local {
             Some(r) if !r.deleted => serve(ctx, req, &r, head_only),
@@ -135,20 +144,31 @@ fn precondition(ctx: &NodeContext, req: &ClientRequest, record: &Record) -> Opti
         md5_hex: &record.md5_hex,
         modified_secs: record.version.stamp_ms / 1000,
     };
-    let status = match conditional::evaluate_ignoring(
-        &req.headers,
-        &ignored,
-        true,
-        Some(current),
-        ctx.clock.now_ms() / 1000,
-    ) {
-        Precondition::Proceed => return None,
-        Precondition::NotModified => StatusCode::NOT_MODIFIED,
-        Precondition::Failed => StatusCode::PRECONDITION_FAILED,
+    // `future-if-modified-since-honoured`: no date is in the future for this node.
+    let now_secs = if ctx.cluster.has(Defect::FutureIfModifiedSinceHonoured) {
+        u64::MAX
+    } else {
+        ctx.clock.now_ms() / 1000
     };
-    let b = response::builder(status)
-        .header(http::header::ETAG, record.etag())
-        .header(http::header::LAST_MODIFIED, record.version.last_modified());
+    let status =
+        match conditional::evaluate_ignoring(&req.headers, &ignored, true, Some(current), now_secs)
+        {
+            Precondition::Proceed => return None,
+            Precondition::NotModified
+                if ctx.cluster.has(Defect::IfNoneMatchGet412)
+                    && req.header("if-none-match").is_some() =>
+            {
+                StatusCode::PRECONDITION_FAILED
+            }
+            Precondition::NotModified => StatusCode::NOT_MODIFIED,
+            Precondition::Failed => StatusCode::PRECONDITION_FAILED,
+        };
+    let mut b = response::builder(status);
+    if !ctx.cluster.has(Defect::PreconditionWithoutEtag) {
+        b = b
+            .header(http::header::ETAG, record.etag())
+            .header(http::header::LAST_MODIFIED, record.version.last_modified());
+    }
     Some(response::finish(b, response::empty()))
 }
 
@@ -176,14 +196,27 @@ fn serve(
     if !record.meta.contains_key("content-type") {
         b = b.header(http::header::CONTENT_TYPE, "application/octet-stream");
     }
-    if record.kind == crate::scsp::object::Kind::Alias {
+    if record.kind == crate::scsp::object::Kind::Alias
+        && ctx.cluster.alternatives.alias_header == AliasHeader::Sent
+    {
         b = b.header("Castor-System-Alias", record.key.trim_start_matches("u/"));
     }
     let range = if head_only {
         RangeAnswer::Whole
     } else {
-        parse_range(req.header("range"), len)
+        defective_range(
+            ctx,
+            req.header("range"),
+            parse_range(req.header("range"), len),
+        )
     };
+    if !head_only && ctx.cluster.alternatives.multi_range == MultiRange::Multipart {
+        match parse_ranges(req.header("range"), len) {
+            Some(parts) if parts.is_empty() => return unsatisfiable(len),
+            Some(parts) => return byteranges(b, record, &parts),
+            None => {}
+        }
+    }
     match range {
         RangeAnswer::Whole => {
             let rotten = md5_hex(&record.content) != record.md5_hex;
@@ -209,13 +242,84 @@ fn serve(
             );
             response::finish(b, response::full(part))
         }
-        RangeAnswer::Unsatisfiable => response::finish(
-            response::builder(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(http::header::CONTENT_RANGE, format!("bytes */{len}"))
-                .header(http::header::CONTENT_TYPE, "text/html"),
-            response::full("Requested range not satisfiable."),
-        ),
+        RangeAnswer::Unsatisfiable => unsatisfiable(len),
     }
+}
+
+/// The Range defects (SCSP-37): an exclusive end, 200 for out of bounds, a suffix range
+/// read from the start.
+fn defective_range(ctx: &NodeContext, header: Option<&str>, answer: RangeAnswer) -> RangeAnswer {
+    let has = |d| ctx.cluster.has(d);
+    let suffix = header.is_some_and(|h| h.trim().starts_with("bytes=-"));
+    match answer {
+        RangeAnswer::Part(a, b) if suffix && has(Defect::SuffixRangeFromStart) => {
+            RangeAnswer::Part(0, b - a)
+        }
+        RangeAnswer::Part(a, b) if b > a && !suffix && has(Defect::RangeEndExclusive) => {
+            RangeAnswer::Part(a, b - 1)
+        }
+        RangeAnswer::Unsatisfiable if has(Defect::RangeOutOfBounds200) => RangeAnswer::Whole,
+        other => other,
+    }
+}
+
+fn unsatisfiable(len: u64) -> Response<Body> {
+    response::finish(
+        response::builder(StatusCode::RANGE_NOT_SATISFIABLE)
+            .header(http::header::CONTENT_RANGE, format!("bytes */{len}"))
+            .header(http::header::CONTENT_TYPE, "text/html"),
+        response::full("Requested range not satisfiable."),
+    )
+}
+
+/// A multi-range `Range` (two or more ranges) under the `multi-range=multipart`
+/// alternative: `None` when the header is not one (or is malformed, which is ignored);
+/// otherwise the satisfiable ranges, empty when none is (416).
+pub fn parse_ranges(value: Option<&str>, len: u64) -> Option<Vec<(u64, u64)>> {
+    let spec = value?.trim().strip_prefix("bytes=")?;
+    if !spec.contains(',') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for one in spec.split(',') {
+        match parse_range(Some(&format!("bytes={}", one.trim())), len) {
+            RangeAnswer::Part(a, b) => parts.push((a, b)),
+            RangeAnswer::Unsatisfiable => {}
+            RangeAnswer::Whole => return None,
+        }
+    }
+    Some(parts)
+}
+
+/// 206 with a `multipart/byteranges` body (RFC 9110 §14.6), one part per range in the
+/// order asked. The boundary is derived from the content's digest, so it is stable.
+fn byteranges(b: http::response::Builder, record: &Record, parts: &[(u64, u64)]) -> Response<Body> {
+    let len = record.content.len() as u64;
+    let boundary = format!("replisim-{}", record.md5_hex);
+    let content_type = record
+        .meta
+        .get("content-type")
+        .map(String::as_str)
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let mut body = Vec::new();
+    for (first, last) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {first}-{last}/{len}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&record.content[*first as usize..=*last as usize]);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut response =
+        response::finish(b.status(StatusCode::PARTIAL_CONTENT), response::full(body));
+    if let Ok(v) = format!("multipart/byteranges; boundary={boundary}").parse() {
+        response.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    response
 }
 
 /// `GET /`: the node's counters and space, as plain text lines `name: value`.
@@ -272,5 +376,20 @@ mod tests {
         assert_eq!(parse_range(None, 10), RangeAnswer::Whole);
         assert_eq!(parse_range(Some("bytes=+1-2"), 10), RangeAnswer::Whole);
         assert_eq!(parse_range(Some("bytes=1-+2"), 10), RangeAnswer::Whole);
+    }
+
+    #[test]
+    fn multi_ranges_keep_the_satisfiable_parts() {
+        assert_eq!(parse_ranges(Some("bytes=0-1"), 10), None);
+        assert_eq!(
+            parse_ranges(Some("bytes=0-1, 5-"), 10),
+            Some(vec![(0, 1), (5, 9)])
+        );
+        assert_eq!(
+            parse_ranges(Some("bytes=0-1,20-30"), 10),
+            Some(vec![(0, 1)])
+        );
+        assert_eq!(parse_ranges(Some("bytes=20-,30-"), 10), Some(vec![]));
+        assert_eq!(parse_ranges(Some("bytes=0-1,x"), 10), None);
     }
 }

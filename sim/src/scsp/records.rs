@@ -56,6 +56,11 @@ impl<'a> Objects<'a> {
         &mut self.disk
     }
 
+    /// The disk underneath, read-only: keys and entry flags without decoding records.
+    pub fn raw(&self) -> &Disk {
+        &self.disk
+    }
+
     /// The newest record under `key`, pending or synced.
     pub fn get(&self, key: &str) -> Option<Record> {
         self.disk.get(key).and_then(from_entry)

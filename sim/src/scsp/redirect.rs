@@ -8,6 +8,7 @@
 
 use http::{Response, StatusCode};
 
+use crate::scsp::alternatives::Redirect;
 use crate::scsp::auth::{self, Grant};
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
@@ -16,12 +17,19 @@ use crate::scsp::query::Query;
 use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body};
 
-/// Which redirect the PAN sends, given whether it is retiring.
+/// Which redirect the PAN sends, given whether it is retiring (and the `redirect`
+/// alternative, which may make every redirect a 301 or every one a 307).
 pub fn status_for(ctx: &NodeContext) -> StatusCode {
-    if ctx.control.is_retiring() && !ctx.cluster.has(Defect::TemporaryInsteadOfPermanent) {
-        StatusCode::MOVED_PERMANENTLY
-    } else {
-        StatusCode::TEMPORARY_REDIRECT
+    match ctx.cluster.alternatives.redirect {
+        Redirect::Always301 => StatusCode::MOVED_PERMANENTLY,
+        Redirect::Always307 => StatusCode::TEMPORARY_REDIRECT,
+        Redirect::ByRole
+            if ctx.control.is_retiring()
+                && !ctx.cluster.has(Defect::TemporaryInsteadOfPermanent) =>
+        {
+            StatusCode::MOVED_PERMANENTLY
+        }
+        Redirect::ByRole => StatusCode::TEMPORARY_REDIRECT,
     }
 }
 
@@ -50,9 +58,14 @@ pub fn to_node_with(
     }
     let expiry_secs =
         ((ctx.clock.now_ms() / 1000) + ctx.cluster.auth_ttl.as_secs()).min(u64::from(u32::MAX));
+    let bound_to = if ctx.cluster.has(Defect::TokenForWrongNode) {
+        ctx.id
+    } else {
+        target
+    };
     let grant = Grant {
         method: &req.method,
-        node: target,
+        node: bound_to,
         path: &req.path,
         query: &other_args,
     };
@@ -81,6 +94,16 @@ pub fn to_node_with(
         },
         target + 1
     ));
+    if ctx.cluster.has(Defect::RedirectWithBody) {
+        let page =
+            format!("<html><body>Moved to <a href=\"{location}\">{location}</a></body></html>");
+        return response::finish(
+            response::builder(status)
+                .header(http::header::LOCATION, location)
+                .header(http::header::CONTENT_TYPE, "text/html"),
+            response::full(page),
+        );
+    }
     response::finish(
         response::builder(status)
             .header(http::header::LOCATION, location)

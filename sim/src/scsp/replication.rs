@@ -44,9 +44,26 @@ pub fn plan(
     let policy = policy_replicas(cluster, record).max(1);
     let asked = match query.get("replicate") {
         _ if cluster.has(Defect::IgnoreReplicateArgument) => cluster.default_sync_replicas,
+        None if record.kind == Kind::Immutable
+            && cluster.has(Defect::SingleReplicaUnnamedDefault) =>
+        {
+            1
+        }
         None => cluster.default_sync_replicas,
-        Some(v) if v.eq_ignore_ascii_case("immediate") => 2,
-        Some(v) if v.eq_ignore_ascii_case("full") => policy,
+        Some(v) if v.eq_ignore_ascii_case("immediate") => {
+            if cluster.has(Defect::ReplicateImmediateMeansFull) {
+                policy
+            } else {
+                2
+            }
+        }
+        Some(v) if v.eq_ignore_ascii_case("full") => {
+            if cluster.has(Defect::ReplicateFullIgnoresLifepoint) {
+                cluster.policy_replicas
+            } else {
+                policy
+            }
+        }
         Some(v) => match v.parse::<usize>() {
             Ok(n) if n >= 1 => n,
             _ => {
@@ -58,15 +75,22 @@ pub fn plan(
     };
     let sync_replicas = if record.kind.is_context() {
         policy
+    } else if cluster.has(Defect::ReplicateNotCapped) {
+        asked.max(1)
     } else {
         asked.min(policy).max(1)
     };
+    let named_as_immutable =
+        record.kind == Kind::Named && cluster.has(Defect::NamedWriteNeedsTwoReplicas);
     let success_min = match record.kind {
         Kind::Immutable if !cluster.has(Defect::AcceptSingleReplicaUnnamed) => sync_replicas.min(2),
+        _ if named_as_immutable => 2,
         _ => 1,
     };
     let nodes_min = if cluster.has(Defect::AcceptSingleReplicaUnnamed) {
         1
+    } else if named_as_immutable {
+        2
     } else {
         sync_replicas.min(2)
     };

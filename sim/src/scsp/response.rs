@@ -5,6 +5,8 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 
+use crate::scsp::alternatives::ErrorBody;
+
 /// Why a response body stopped early; hyper then aborts the connection, which is how a
 /// node signals a failed validation mid-body (SCSP-38).
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
@@ -59,6 +61,41 @@ pub fn finish(builder: http::response::Builder, body: Body) -> Response<Body> {
     }
 }
 
+/// The message of an error answer, kept with the response so the router can render it in
+/// another format (the `error-body` alternative) without every handler knowing the node.
+#[derive(Debug, Clone)]
+pub struct ErrorMessage(pub String);
+
+/// Renders an error answer's body in the format the `error-body` alternative picks; other
+/// answers pass through.
+pub fn restyle(style: ErrorBody, mut response: Response<Body>) -> Response<Body> {
+    if style == ErrorBody::Html {
+        return response;
+    }
+    let Some(ErrorMessage(message)) = response.extensions_mut().remove::<ErrorMessage>() else {
+        return response;
+    };
+    let status = response.status();
+    let reason = status.canonical_reason().unwrap_or("");
+    let (content_type, body) = match style {
+        ErrorBody::Json => (
+            "application/json",
+            serde_json::json!({"status": status.as_u16(), "reason": reason, "message": message})
+                .to_string(),
+        ),
+        _ => (
+            "text/plain",
+            format!("{} {reason}: {message}\n", status.as_u16()),
+        ),
+    };
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    *response.body_mut() = full(body);
+    response
+}
+
 /// An error answer with the human-readable HTML body Swarm uses.
 pub fn error(status: StatusCode, message: &str) -> Response<Body> {
     let body = format!(
@@ -66,6 +103,9 @@ pub fn error(status: StatusCode, message: &str) -> Response<Body> {
         html_escape(message)
     );
     let mut response = Response::new(full(body));
+    response
+        .extensions_mut()
+        .insert(ErrorMessage(message.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(http::header::SERVER, HeaderValue::from_static(SERVER));

@@ -7,6 +7,7 @@ use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
 use crate::scsp::config::NodeContext;
+use crate::scsp::defects::Defect;
 use crate::scsp::internal;
 use crate::scsp::key::parse_path;
 use crate::scsp::multipart;
@@ -39,10 +40,15 @@ pub async fn handle(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> 
     if req.uri().path().starts_with(INTERNAL_PREFIX) {
         return internal::handle(&ctx, req).await;
     }
+    let style = ctx.cluster.alternatives.error_body;
+    response::restyle(style, client_request(ctx, req).await)
+}
+
+async fn client_request(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> {
     let _in_flight = InFlight::enter(&ctx);
     let (parts, body) = req.into_parts();
 
-    if parts.version != Version::HTTP_11 {
+    if parts.version != Version::HTTP_11 && !ctx.cluster.has(Defect::Http10Accepted) {
         return response::error(
             StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             "Only HTTP/1.1 is supported.",
@@ -63,15 +69,23 @@ pub async fn handle(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> 
             );
             r.headers_mut()
                 .insert(http::header::ALLOW, http::HeaderValue::from_static(ALLOW));
+            if ctx.cluster.has(Defect::NotImplementedKeepsAlive) {
+                r.headers_mut().remove(http::header::CONNECTION);
+            }
             return r;
         }
     };
-    let Some(host) = parts
+    let host = parts
         .headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string)
-    else {
+        .or_else(|| {
+            ctx.cluster
+                .has(Defect::MissingHostAccepted)
+                .then(String::new)
+        });
+    let Some(host) = host else {
         return response::error(StatusCode::BAD_REQUEST, "Host header is required.");
     };
     let path = parts.uri.path().to_string();
@@ -82,14 +96,14 @@ pub async fn handle(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> 
         );
     };
     let query_raw = parts.uri.query().unwrap_or("").to_string();
-    let query = if ctx
-        .cluster
-        .has(crate::scsp::defects::Defect::CaseSensitiveQueryArguments)
-    {
+    let mut query = if ctx.cluster.has(Defect::CaseSensitiveQueryArguments) {
         Query::parse_case_sensitive(&query_raw)
     } else {
         Query::parse(&query_raw)
     };
+    if ctx.cluster.has(Defect::BooleanTrueNotRecognised) {
+        query = query.without_true_word();
+    }
     let (domain, domain_from_query) = domain_of(&query, &host);
     let mut request = ClientRequest {
         method,

@@ -12,10 +12,14 @@ use hyper::body::Incoming;
 pub use crate::scsp::compose::Mutation;
 
 use crate::rt;
+use crate::scsp::alternatives::{
+    ClockSkew, ContextDeleteRefusal, DeleteStatus, OversizedHeaders, ReplicaCountOne,
+};
 use crate::scsp::cluster_view::gather_bids;
 use crate::scsp::compose::{self, compose};
 use crate::scsp::conditional::{self, Current, Precondition};
 use crate::scsp::config::NodeContext;
+use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
 use crate::scsp::handoff::{self, Handoff};
 use crate::scsp::key::{new_uuid, Locator, ObjectKey};
@@ -132,8 +136,12 @@ async fn run(
         Bytes::new(),
         metadata::persisted(&req.headers),
     );
-    let plan = replication::plan(&ctx.cluster, &probe, &req.query)
+    let mut plan = replication::plan(&ctx.cluster, &probe, &req.query)
         .map_err(|e| fail(StatusCode::BAD_REQUEST, e.0))?;
+    let live_current = current.as_ref().is_some_and(|c| !c.deleted);
+    if live_current && ctx.cluster.has(Defect::UpdateSingleReplica) {
+        plan.sync_replicas = 1;
+    }
     let candidates = match &handed {
         Some(h) => h.candidates.clone(),
         None => rank_candidates(
@@ -164,8 +172,16 @@ async fn run(
         ));
     }
 
-    let serve_here = req.pinned || candidates.first() == Some(&ctx.id);
+    let serve_here = req.pinned
+        || candidates.first() == Some(&ctx.id)
+        || (ctx.control.is_retiring() && ctx.cluster.has(Defect::RetiringNodeServesWrites));
     if !serve_here {
+        if ctx.cluster.has(Defect::ContinueBeforeRedirect) {
+            // Reading the body makes hyper answer `Expect: 100-continue` first.
+            let _ = Limited::new(body, ctx.cluster.object_bytes_max)
+                .collect()
+                .await;
+        }
         // Retiring nodes never serve themselves; everyone else follows the best bid.
         let handoff = Handoff {
             issued_ms: ctx.clock.now_ms(),
@@ -183,6 +199,13 @@ async fn run(
     let content = read_body(ctx, body, mutation).await?;
     let mut record = build_record(ctx, req, mutation, &subject, current.as_ref(), content)?;
     record.meta.extend(extra_meta);
+    if live_current
+        && mutation == Mutation::Create
+        && record.kind == Kind::Named
+        && ctx.cluster.has(Defect::NamedOverwriteIgnored)
+    {
+        return Ok(success(ctx, req, mutation, &record, plan.sync_replicas));
+    }
     let renamed_from = (record.key != key && mutation != Mutation::Create).then_some(key);
     store_and_replicate(ctx, req, mutation, record, renamed_from, plan, &candidates).await
 }
@@ -213,10 +236,12 @@ fn check_request(
         && declared.is_none()
         && !ctx.cluster.has(Defect::AcceptMissingContentLength)
     {
-        return Err(fail(
-            StatusCode::LENGTH_REQUIRED,
-            "Content-Length is required on WRITE.",
-        ));
+        let status = if ctx.cluster.has(Defect::LengthRequiredAs400) {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::LENGTH_REQUIRED
+        };
+        return Err(fail(status, "Content-Length is required on WRITE."));
     }
     if let Some(v) = declared {
         let n: u64 = v.trim().parse().map_err(|_| {
@@ -234,7 +259,7 @@ fn check_request(
                 ),
             ));
         }
-        if mutation == Mutation::Copy && n != 0 {
+        if mutation == Mutation::Copy && n != 0 && !ctx.cluster.has(Defect::CopyBodyAccepted) {
             return Err(fail(
                 StatusCode::BAD_REQUEST,
                 "COPY carries no body: Content-Length must be absent or 0.",
@@ -242,7 +267,15 @@ fn check_request(
         }
     }
     if !ctx.cluster.has(Defect::HeaderLimitsUnenforced) {
-        limits::check_metadata(&req.headers).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
+        let status = match ctx.cluster.alternatives.oversized_headers {
+            OversizedHeaders::Status400 => StatusCode::BAD_REQUEST,
+            OversizedHeaders::Status431 => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        };
+        let skip = limits::Skip {
+            count: ctx.cluster.has(Defect::HeaderCountUnlimited),
+            one_header: ctx.cluster.has(Defect::HeaderSizeUnlimited),
+        };
+        limits::check_metadata_skipping(&req.headers, skip).map_err(|e| fail(status, e))?;
     }
     Ok(())
 }
@@ -296,6 +329,9 @@ fn resolve(
                 kind,
             })
         }
+        (Locator::Root, _) if !req.domain.is_empty() => {
+            context_subject(ctx, req, mutation, ObjectKey::Domain(req.domain.clone()))
+        }
         (Locator::Root, _) => Err(fail(
             StatusCode::BAD_REQUEST,
             format!("{} needs an object name or UUID.", req.method),
@@ -320,13 +356,16 @@ fn resolve(
                 kind: Kind::Bucket,
             })
         }
-        (Locator::Bucket(_), _) => Err(fail(
-            StatusCode::NOT_IMPLEMENTED,
-            format!(
-                "{} on a bucket is not implemented by the reference node.",
-                req.method
-            ),
-        )),
+        (Locator::Bucket(b), _) => {
+            if !domain_ok(&req.domain) {
+                return Err(missing_domain_409(ctx, req));
+            }
+            let key = ObjectKey::Bucket {
+                domain: req.domain.clone(),
+                bucket: b.clone(),
+            };
+            context_subject(ctx, req, mutation, key)
+        }
         (Locator::Named { bucket, name }, _) => {
             let key = ObjectKey::Named {
                 domain: req.domain.clone(),
@@ -335,7 +374,8 @@ fn resolve(
             };
             if mutation == Mutation::Create {
                 if let Some(parent) = key.parent_context() {
-                    if !domain_ok(&req.domain) || !context_exists(&parent) {
+                    let lenient = ctx.cluster.has(Defect::WriteIntoMissingBucket);
+                    if !lenient && (!domain_ok(&req.domain) || !context_exists(&parent)) {
                         let shown = if req.domain.is_empty() {
                             bucket.clone()
                         } else {
@@ -349,12 +389,12 @@ fn resolve(
                 }
             } else if !domain_ok(&req.domain) {
                 // SCSP-27: the domain is missing or not in this node's cache.
+                return Err(missing_domain_409(ctx, req));
+            } else if contexts::hides(ctx, &Objects::lock(&ctx.disk), &key.store_key()) {
+                // SCSP-21: what a deleted bucket or domain held is gone for clients at once.
                 return Err(fail(
-                    StatusCode::CONFLICT,
-                    format!(
-                        "Domain {} does not exist or is not cached here.",
-                        req.domain
-                    ),
+                    StatusCode::NOT_FOUND,
+                    format!("{} not found.", req.path),
                 ));
             }
             Ok(Subject {
@@ -363,6 +403,61 @@ fn resolve(
             })
         }
     }
+}
+
+/// SCSP-27: the domain is missing or not in this node's cache.
+fn missing_domain_409(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
+    fail(
+        if ctx.cluster.has(Defect::MissingDomain404) {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::CONFLICT
+        },
+        format!(
+            "Domain {} does not exist or is not cached here.",
+            req.domain
+        ),
+    )
+}
+
+/// PUT, APPEND, COPY and DELETE of a domain or bucket (SCSP-21 and §1.1: a context PUT is
+/// always an update, `putcreate` on one is 400). DELETE needs `recursive`; without it the
+/// answer is the `context-delete-refusal` choice (400, or 409).
+fn context_subject(
+    ctx: &NodeContext,
+    req: &ClientRequest,
+    mutation: Mutation,
+    key: ObjectKey,
+) -> Result<Subject, Response<Body>> {
+    let kind = match key {
+        ObjectKey::Domain(_) => Kind::Domain,
+        _ => Kind::Bucket,
+    };
+    if req.query.has("putcreate") {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "putcreate is not allowed on a domain or bucket.",
+        ));
+    }
+    if mutation == Mutation::Delete {
+        let refusal = match ctx.cluster.alternatives.context_delete_refusal {
+            ContextDeleteRefusal::Status400 => StatusCode::BAD_REQUEST,
+            ContextDeleteRefusal::Status409 => StatusCode::CONFLICT,
+        };
+        let recursive =
+            contexts::recursive_of(&req.query).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
+        let skip_check = ctx.cluster.has(Defect::ContextDeleteWithoutRecursive);
+        if recursive.is_none() && !skip_check {
+            return Err(fail(
+                refusal,
+                format!(
+                    "A {} is deleted only with recursive (its contents go too): add ?recursive or ?recursive=now.",
+                    kind.name()
+                ),
+            ));
+        }
+    }
+    Ok(Subject { key, kind })
 }
 
 /// Checks the current version against what the request expects (SCSP-12, 17, 18, 40).
@@ -382,11 +477,21 @@ fn check_current(
             if subject.kind.is_context() && live.is_some() {
                 return Err(fail(StatusCode::CONFLICT, "The context already exists."));
             }
+            let over_marker = current.is_some_and(|h| h.deleted);
+            if over_marker && ctx.cluster.has(Defect::RecreateAfterDeleteConflict) {
+                return Err(fail(StatusCode::CONFLICT, "Later version already exists."));
+            }
             Ok(())
         }
         _ => {
             let Some(held) = live else {
                 if mutation == Mutation::Replace && ctx.cluster.has(Defect::PutCreatesMissing) {
+                    return Ok(());
+                }
+                if mutation == Mutation::Replace
+                    && subject.kind.is_context()
+                    && ctx.cluster.has(Defect::ContextPutCreates)
+                {
                     return Ok(());
                 }
                 return Err(fail(
@@ -396,17 +501,22 @@ fn check_current(
             };
             let allowed = held.kind != Kind::Immutable
                 || mutation == Mutation::Delete
-                || (mutation == Mutation::Replace && ctx.cluster.has(Defect::AllowPutOnImmutable));
+                || (mutation == Mutation::Replace && ctx.cluster.has(Defect::AllowPutOnImmutable))
+                || (mutation == Mutation::Append
+                    && ctx.cluster.has(Defect::AllowAppendOnImmutable))
+                || (mutation == Mutation::Copy && ctx.cluster.has(Defect::AllowCopyOnImmutable));
             if !allowed {
                 return Err(fail(
                     StatusCode::FORBIDDEN,
                     format!("{} is not allowed on an immutable object.", req.method),
                 ));
             }
-            if req.query.has("newname") && held.kind != Kind::Named {
+            let renamable = held.kind == Kind::Named
+                || (held.kind.is_context() && mutation != Mutation::Delete);
+            if req.query.has("newname") && !renamable {
                 return Err(fail(
                     StatusCode::BAD_REQUEST,
-                    "newname renames named objects only.",
+                    "newname renames named objects, buckets and domains only.",
                 ));
             }
             Ok(())
@@ -431,17 +541,25 @@ fn precondition(
         md5_hex: &h.md5_hex,
         modified_secs: h.modified_secs,
     });
+    // The `if-modified-since-on-put` defect judges a write as if it were a read.
+    let as_read = ctx.cluster.has(Defect::IfModifiedSinceOnPut);
     match conditional::evaluate_ignoring(
         &req.headers,
         &ignored,
-        false,
+        as_read,
         current,
         ctx.clock.now_ms() / 1000,
     ) {
         Precondition::Proceed => Ok(()),
         Precondition::NotModified | Precondition::Failed => {
+            let conflict = ctx.cluster.has(Defect::IfNoneMatchConflict)
+                && req.header("if-none-match").is_some();
             let mut r = fail(
-                StatusCode::PRECONDITION_FAILED,
+                if conflict {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::PRECONDITION_FAILED
+                },
                 "A precondition (If-Match or If-None-Match) does not hold.",
             );
             if let Some(h) = live {
@@ -521,7 +639,10 @@ async fn read_body(
             )
         })?
         .to_bytes();
-    if mutation == Mutation::Copy && !collected.is_empty() {
+    if mutation == Mutation::Copy
+        && !collected.is_empty()
+        && !ctx.cluster.has(Defect::CopyBodyAccepted)
+    {
         return Err(fail(StatusCode::BAD_REQUEST, "COPY carries no body."));
     }
     Ok(collected)
@@ -536,6 +657,23 @@ pub(crate) fn stamp(ctx: &NodeContext) -> Version {
         stamp_ms: now_ms - now_ms % resolution,
         node: ctx.id as u32,
     }
+}
+
+/// The stamp of an update of `current`. With skewed clocks (`clock-skew` alternative) a
+/// node whose clock runs behind the one that stamped the current version stamps just after
+/// it instead (a hybrid clock), so updates a second apart stay ordered whichever node
+/// serves them. Without skew this is `stamp`.
+pub(crate) fn stamp_after(ctx: &NodeContext, current: Option<&Held>) -> Version {
+    let mut version = stamp(ctx);
+    if ctx.cluster.alternatives.clock_skew == ClockSkew::Minute {
+        if let Some(c) = current {
+            if version <= c.version {
+                let resolution = ctx.cluster.version_resolution_ms.max(1);
+                version.stamp_ms = c.version.stamp_ms + resolution;
+            }
+        }
+    }
+    version
 }
 
 /// SCSP-19: a version not newer than the current one is refused with 409, unless a defect
@@ -589,24 +727,36 @@ fn build_record(
             .unwrap_or_default(),
         _ => body.clone(),
     };
-    if let Err(e) = limits::check_content_md5(&req.headers, &digest_of) {
+    let unchecked = if mutation == Mutation::Copy {
+        ctx.cluster.has(Defect::CopyContentMd5Unchecked)
+    } else {
+        ctx.cluster.has(Defect::ContentMd5UncheckedOnWrite)
+    };
+    let checked = if unchecked {
+        Ok(())
+    } else {
+        limits::check_content_md5(&req.headers, &digest_of)
+    };
+    if let Err(e) = checked {
         // SCSP-26: a failed COPY of an alias object is 403.
         let alias = current.is_some_and(|c| c.kind == Kind::Alias);
-        let status = if mutation == Mutation::Copy && alias {
-            StatusCode::FORBIDDEN
-        } else {
-            StatusCode::BAD_REQUEST
-        };
+        let status =
+            if mutation == Mutation::Copy && alias && !ctx.cluster.has(Defect::AliasCopyFailure400)
+            {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::BAD_REQUEST
+            };
         return Err(fail(status, e));
     }
-    let version = stamp(ctx);
+    let version = stamp_after(ctx, current);
     check_newer(ctx, version, current)?;
     let key = match (&subject.key, req.query.get("newname")) {
         (ObjectKey::Uuid(u), _) if u.is_empty() => {
             ObjectKey::Uuid(new_uuid(rt::random_u64(), rt::random_u64()))
         }
         (ObjectKey::Named { domain, bucket, .. }, Some(newname))
-            if mutation != Mutation::Create =>
+            if mutation != Mutation::Create && !ctx.cluster.has(Defect::RenameIgnored) =>
         {
             if newname.is_empty() || newname.starts_with('/') {
                 return Err(fail(
@@ -620,13 +770,59 @@ fn build_record(
                 name: newname.to_string(),
             }
         }
+        (ObjectKey::Bucket { domain, .. }, Some(newname)) if mutation != Mutation::Delete => {
+            if newname.is_empty() || newname.contains('/') {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "newname needs a bucket name without `/`.",
+                ));
+            }
+            ObjectKey::Bucket {
+                domain: domain.clone(),
+                bucket: newname.to_string(),
+            }
+        }
+        (ObjectKey::Domain(_), Some(newname)) if mutation != Mutation::Delete => {
+            if newname.is_empty() || newname.contains('/') {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "newname needs a domain name.",
+                ));
+            }
+            ObjectKey::Domain(newname.to_ascii_lowercase())
+        }
         (other, _) => other.clone(),
     };
+    let renamed_context = subject.kind.is_context() && key != subject.key;
+    if renamed_context {
+        let taken = Objects::lock(&ctx.disk)
+            .get(&key.store_key())
+            .is_some_and(|r| !r.deleted);
+        if taken {
+            return Err(fail(
+                StatusCode::CONFLICT,
+                "A context of the new name already exists.",
+            ));
+        }
+    }
     let kind = match (current, mutation) {
         (Some(c), m) if m != Mutation::Create => c.kind,
         _ => subject.kind,
     };
-    let (content, meta) = compose(ctx, req, mutation, stored.as_ref(), body);
+    let (content, mut meta) = compose(ctx, req, mutation, stored.as_ref(), body);
+    if mutation == Mutation::Delete && kind.is_context() {
+        let now_ms = ctx.clock.now_ms();
+        let purge_at = match contexts::recursive_of(&req.query) {
+            Ok(Some(contexts::Recursive::Now)) => now_ms,
+            _ => now_ms.saturating_add(ctx.cluster.recursive_delete_delay.as_millis() as u64),
+        };
+        meta.insert(contexts::PURGE_AFTER.to_string(), purge_at.to_string());
+    }
+    // A renamed context names where its contents come from, once: later updates drop it.
+    meta.remove(contexts::RENAMED_FROM);
+    if renamed_context {
+        meta.insert(contexts::RENAMED_FROM.to_string(), subject.key.store_key());
+    }
     Ok(compose::record(
         key.store_key(),
         kind,
@@ -648,6 +844,14 @@ async fn store_and_replicate(
 ) -> Outcome {
     let previous = Objects::lock(&ctx.disk).get(&record.key);
     let stored = ctx.persist(&mut Objects::lock(&ctx.disk), record.clone());
+    if stored.is_ok() && !ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) {
+        contexts::after_store(
+            &mut Objects::lock(&ctx.disk),
+            previous.as_ref(),
+            &record,
+            ctx.clock.now_ms(),
+        );
+    }
     if let Err(DiskError::Full {
         needed_bytes,
         free_bytes,
@@ -704,7 +908,12 @@ async fn store_and_replicate(
         plan.policy_replicas,
         plan.sync_replicas
     ));
-    Ok(success(ctx, req, mutation, &record, replicas))
+    let reported = if ctx.cluster.has(Defect::ReplicaCountReportsPolicy) {
+        plan.policy_replicas
+    } else {
+        replicas
+    };
+    Ok(success(ctx, req, mutation, &record, reported))
 }
 
 async fn roll_back(ctx: &NodeContext, record: &Record, previous: Option<Record>, peers: &[usize]) {
@@ -755,25 +964,60 @@ pub(crate) fn success(
     } else {
         replicas
     };
+    // SCSP-10 requires the header above one; whether one is shown is a choice (row 7).
+    let show_count = (replica_count > 1
+        || ctx.cluster.alternatives.replica_count_one == ReplicaCountOne::Present)
+        && !ctx.cluster.has(Defect::OmitReplicaCount);
     if mutation == Mutation::Delete {
-        let mut b = response::builder(StatusCode::OK)
-            .header(http::header::CONTENT_TYPE, "text/html")
-            .header(
-                "Castor-System-Version",
-                record.version.castor_system_version(),
-            );
-        if replica_count > 1 {
+        let no_content = ctx.cluster.alternatives.delete_status == DeleteStatus::Status204;
+        let mut b = response::builder(if no_content {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::OK
+        })
+        .header(
+            "Castor-System-Version",
+            record.version.castor_system_version(),
+        );
+        if show_count {
             b = b.header("Replica-Count", replica_count.to_string());
         }
+        if no_content {
+            return response::finish(b, response::empty());
+        }
+        b = b.header(http::header::CONTENT_TYPE, "text/html");
         return response::finish(b, response::full("The object was deleted as requested."));
     }
-    let object_path = match record.kind {
+    let mut object_path = match record.kind {
         Kind::Named | Kind::Immutable | Kind::Alias => client_path(record),
-        _ => req.path.clone(),
+        Kind::Bucket => format!("/{}", record.key.rsplit('/').next().unwrap_or("")),
+        Kind::Domain => "/".to_string(),
+        Kind::Upload => req.path.clone(),
     };
+    if record.kind == Kind::Named && ctx.cluster.has(Defect::LocationWithoutName) {
+        if let Some((bucket, _)) = object_path.rsplit_once('/') {
+            object_path = bucket.to_string();
+        }
+    }
+    let mut uuid = record.key.trim_start_matches("u/").to_string();
+    if record.kind == Kind::Alias
+        && mutation != Mutation::Create
+        && ctx.cluster.has(Defect::AliasPutNewUuid)
+    {
+        uuid = new_uuid(rt::random_u64(), rt::random_u64());
+        object_path = format!("/{uuid}");
+    }
+    if ctx.cluster.has(Defect::ContentUuidUpperCase) {
+        uuid = uuid.to_ascii_uppercase();
+    }
     let mut location = format!("http://{}{}", ctx.addr(), object_path);
     if req.domain_from_query {
-        location.push_str(&format!("?domain={}", req.domain));
+        // A renamed domain is named by its new name.
+        let domain = match record.key.strip_prefix("d/") {
+            Some(d) if record.kind == Kind::Domain => d,
+            _ => req.domain.as_str(),
+        };
+        location.push_str(&format!("?domain={domain}"));
     }
     let body = format!("A new object has been created as requested.  Its URL is {location}");
     let content_type = if ctx.cluster.has(Defect::ContentTypeOfObject) {
@@ -793,9 +1037,9 @@ pub(crate) fn success(
             record.version.castor_system_version(),
         );
     if record.kind.is_unnamed() && !ctx.cluster.has(Defect::OmitContentUuid) {
-        b = b.header("Content-UUID", record.key.trim_start_matches("u/"));
+        b = b.header("Content-UUID", uuid);
     }
-    if replica_count > 1 {
+    if show_count {
         b = b.header("Replica-Count", replica_count.to_string());
     }
     response::finish(b, response::full(body))

@@ -51,6 +51,8 @@ pub struct WorldConfig {
     pub health_interval: Duration,
     /// Deliberate defects in every node.
     pub defects: BTreeSet<Defect>,
+    /// Other choices of every node (docs/choices.md; all off by default).
+    pub alternatives: crate::scsp::alternatives::Alternatives,
 }
 
 impl WorldConfig {
@@ -62,6 +64,7 @@ impl WorldConfig {
             policy_replicas: 2,
             health_interval: Duration::from_secs(10),
             defects: BTreeSet::new(),
+            alternatives: Default::default(),
         }
     }
 }
@@ -165,7 +168,8 @@ impl World {
         let node = crate::scsp::node()
             .replicas(config.policy_replicas)
             .health_interval(config.health_interval)
-            .defects(config.defects.clone());
+            .defects(config.defects.clone())
+            .alternatives(config.alternatives);
         let built = WorldBuilder::new()
             .disk_bytes(config.disk_bytes)
             .cluster("replisim", config.nodes, node)

@@ -1,0 +1,309 @@
+//! Deleting domains and buckets (SCSP-21) and what a deleted context means for the objects
+//! in it. Creating, updating (PUT, APPEND, COPY) and reading contexts go the ordinary write
+//! and read paths; this module holds only what is particular to contexts.
+//!
+//! A context lives on every node, so each node can judge locally whether an object's bucket
+//! or domain is gone. DELETE of a context needs `recursive` (docs/choices.md row 35):
+//! - `recursive` (`=yes`, `=true`): the context reads 404 at once and so does everything in
+//!   it; the contents stay on disk for `ClusterConfig::recursive_delete_delay` (one week,
+//!   `health.recursiveDeleteDelay`) and the health processor then drops them;
+//! - `recursive=now`: the contents are dropped at once, on every node that stores the marker.
+//!
+//! The deletion marker carries the time its contents may go (`PURGE_AFTER`, milliseconds on
+//! the deleting node's clock). Re-creating a context over a marker starts it empty. A
+//! context renamed with `newname` names its old key (`RENAMED_FROM`), and each node moves
+//! the contents when it stores the renamed record.
+
+use crate::scsp::config::NodeContext;
+use crate::scsp::defects::Defect;
+use crate::scsp::object::Record;
+use crate::scsp::records::Objects;
+
+/// System metadata of a context's deletion marker: when (ms since the epoch, deleting
+/// node's clock) the health processor may drop what the context held.
+pub const PURGE_AFTER: &str = "castor-system-purge-after";
+
+/// System metadata of a context renamed with `newname`: the store key of its old name,
+/// whose contents each node moves under the new name when it stores the record.
+pub const RENAMED_FROM: &str = "castor-system-renamed-from";
+
+/// How a context DELETE treats what the context holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recursive {
+    /// Restorable for the grace period, then dropped.
+    Grace,
+    /// Dropped at once.
+    Now,
+}
+
+/// Reads the `recursive` argument: `None` when absent (the DELETE is refused), an error
+/// for a value that is neither a boolean nor `now`.
+pub fn recursive_of(query: &crate::scsp::query::Query) -> Result<Option<Recursive>, String> {
+    let Some(value) = query.get("recursive") else {
+        return Ok(None);
+    };
+    if value.eq_ignore_ascii_case("now") {
+        Ok(Some(Recursive::Now))
+    } else if query.flag("recursive") {
+        Ok(Some(Recursive::Grace))
+    } else {
+        Err(format!(
+            "recursive={value} is not `yes`, `true` or `now`; a domain or bucket is deleted only with recursive"
+        ))
+    }
+}
+
+/// Store-key prefixes of what a context holds: a bucket its objects; a domain its buckets
+/// and their objects. Empty for anything else (and for the default domain, which cannot be
+/// deleted).
+pub fn contained_prefixes(context_key: &str) -> Vec<String> {
+    if let Some(rest) = context_key.strip_prefix("b/") {
+        return vec![format!("n/{rest}/")];
+    }
+    match context_key.strip_prefix("d/") {
+        Some(domain) if !domain.is_empty() => vec![format!("b/{domain}/"), format!("n/{domain}/")],
+        _ => Vec::new(),
+    }
+}
+
+/// The contexts a key lives in, innermost first: a named object's bucket and domain, a
+/// bucket's domain.
+fn parents_of(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(rest) = key.strip_prefix("n/") {
+        let mut parts = rest.splitn(3, '/');
+        if let (Some(domain), Some(bucket)) = (parts.next(), parts.next()) {
+            out.push(format!("b/{domain}/{bucket}"));
+            if !domain.is_empty() {
+                out.push(format!("d/{domain}"));
+            }
+        }
+    } else if let Some(rest) = key.strip_prefix("b/") {
+        if let Some((domain, _)) = rest.split_once('/') {
+            if !domain.is_empty() {
+                out.push(format!("d/{domain}"));
+            }
+        }
+    }
+    out
+}
+
+/// True when the bucket or domain `key` lives in has been deleted (its marker is on this
+/// disk): the key then reads 404 whatever copies remain.
+pub fn in_deleted_context(disk: &Objects<'_>, key: &str) -> bool {
+    parents_of(key)
+        .iter()
+        .any(|p| disk.get(p).is_some_and(|r| r.deleted))
+}
+
+/// What a node goes by: `in_deleted_context`, unless the `recursive-delete-leaves-objects`
+/// defect makes the node forget that a deleted context's contents are gone.
+pub fn hides(ctx: &NodeContext, disk: &Objects<'_>, key: &str) -> bool {
+    !ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) && in_deleted_context(disk, key)
+}
+
+/// Drops every record under `context_key` (never the context's own record).
+fn purge_under(disk: &mut Objects<'_>, context_key: &str) -> usize {
+    let prefixes = contained_prefixes(context_key);
+    let doomed: Vec<String> = disk
+        .raw()
+        .records()
+        .map(|(k, _)| k)
+        .filter(|k| prefixes.iter().any(|p| k.starts_with(p.as_str())))
+        .cloned()
+        .collect();
+    for k in &doomed {
+        disk.remove(k);
+    }
+    doomed.len()
+}
+
+/// After a context record was stored on this disk: a deletion marker whose time has come
+/// drops the contents now; a live context replacing a marker starts empty. Returns how
+/// many records went.
+pub fn after_store(
+    disk: &mut Objects<'_>,
+    previous: Option<&Record>,
+    record: &Record,
+    now_ms: u64,
+) -> usize {
+    if !matches!(
+        record.kind,
+        crate::scsp::object::Kind::Domain | crate::scsp::object::Kind::Bucket
+    ) {
+        return 0;
+    }
+    let due = record.deleted && purge_after(record).is_some_and(|t| t <= now_ms);
+    let recreated = !record.deleted && previous.is_some_and(|p| p.deleted);
+    let mut changed = if due || recreated {
+        purge_under(disk, &record.key)
+    } else {
+        0
+    };
+    if let Some(from) = record.meta.get(RENAMED_FROM).filter(|_| !record.deleted) {
+        changed += move_under(disk, from, &record.key);
+    }
+    changed
+}
+
+/// Moves every record under context `from` to the same place under context `to` (a
+/// rename): same versions and content, new keys.
+fn move_under(disk: &mut Objects<'_>, from: &str, to: &str) -> usize {
+    let pairs: Vec<(String, String)> = contained_prefixes(from)
+        .into_iter()
+        .zip(contained_prefixes(to))
+        .collect();
+    let moving: Vec<(String, String)> = disk
+        .raw()
+        .records()
+        .filter_map(|(k, _)| {
+            pairs.iter().find_map(|(old, new)| {
+                k.strip_prefix(old.as_str())
+                    .map(|rest| (k.clone(), format!("{new}{rest}")))
+            })
+        })
+        .collect();
+    for (old_key, new_key) in &moving {
+        let Some(mut record) = disk.get(old_key) else {
+            continue;
+        };
+        disk.remove(old_key);
+        record.key = new_key.clone();
+        // Room was just freed by the removal, so the write fits.
+        let _ = disk.write_synced(&record);
+    }
+    moving.len()
+}
+
+/// The health processor's part: drops the contents of every deleted context whose grace
+/// period is over. Returns how many records went.
+pub fn purge_due(disk: &mut Objects<'_>, now_ms: u64) -> usize {
+    // Only deletion markers can be due: skip decoding everything else.
+    let due: Vec<String> = disk
+        .raw()
+        .records()
+        .filter(|(_, e)| e.removed)
+        .filter_map(|(k, e)| crate::scsp::records::from_entry(e).map(|r| (k, r)))
+        .filter(|(_, r)| purge_after(r).is_some_and(|t| t <= now_ms))
+        .map(|(k, _)| k.clone())
+        .collect();
+    due.iter().map(|k| purge_under(disk, k)).sum()
+}
+
+fn purge_after(record: &Record) -> Option<u64> {
+    record.meta.get(PURGE_AFTER).and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scsp::compose;
+    use crate::scsp::object::{Kind, Version};
+    use crate::scsp::query::Query;
+    use crate::store::Disk;
+    use bytes::Bytes;
+    use std::collections::BTreeMap;
+
+    fn record(key: &str, kind: Kind, deleted: bool, purge: Option<u64>) -> Record {
+        let mut meta = BTreeMap::new();
+        if let Some(t) = purge {
+            meta.insert(PURGE_AFTER.to_string(), t.to_string());
+        }
+        compose::record(
+            key.to_string(),
+            kind,
+            Version {
+                stamp_ms: 1,
+                node: 0,
+            },
+            deleted,
+            Bytes::new(),
+            meta,
+        )
+    }
+
+    #[test]
+    fn recursive_values() {
+        assert_eq!(recursive_of(&Query::parse("")), Ok(None));
+        assert_eq!(
+            recursive_of(&Query::parse("recursive")),
+            Ok(Some(Recursive::Grace))
+        );
+        assert_eq!(
+            recursive_of(&Query::parse("Recursive=YES")),
+            Ok(Some(Recursive::Grace))
+        );
+        assert_eq!(
+            recursive_of(&Query::parse("recursive=now")),
+            Ok(Some(Recursive::Now))
+        );
+        assert!(recursive_of(&Query::parse("recursive=no")).is_err());
+    }
+
+    #[test]
+    fn prefixes_and_parents() {
+        assert_eq!(contained_prefixes("b//photos"), vec!["n//photos/"]);
+        assert_eq!(contained_prefixes("d/t.org"), vec!["b/t.org/", "n/t.org/"]);
+        assert!(contained_prefixes("d/").is_empty());
+        assert!(contained_prefixes("n//b/x").is_empty());
+        assert_eq!(parents_of("n/t.org/b/x/y"), vec!["b/t.org/b", "d/t.org"]);
+        assert_eq!(parents_of("n//b/x"), vec!["b//b"]);
+        assert_eq!(parents_of("b/t.org/b"), vec!["d/t.org"]);
+        assert!(parents_of("u/abc").is_empty());
+    }
+
+    #[test]
+    fn markers_hide_at_once_and_purge_when_due() {
+        let shared = Disk::shared(1 << 20);
+        let mut disk = Objects::lock(&shared);
+        for r in [
+            record("b//b", Kind::Bucket, false, None),
+            record("n//b/x", Kind::Named, false, None),
+            record("n//bb/y", Kind::Named, false, None),
+        ] {
+            disk.write_synced(&r).expect("room");
+        }
+        let previous = disk.get("b//b");
+        let marker = record("b//b", Kind::Bucket, true, Some(1000));
+        disk.write_synced(&marker).expect("room");
+        assert_eq!(after_store(&mut disk, previous.as_ref(), &marker, 999), 0);
+        assert!(in_deleted_context(&disk, "n//b/x"));
+        assert!(!in_deleted_context(&disk, "n//bb/y"));
+        assert_eq!(purge_due(&mut disk, 999), 0);
+        assert_eq!(purge_due(&mut disk, 1000), 1);
+        assert!(disk.get("n//b/x").is_none() && disk.get("n//bb/y").is_some());
+        assert!(disk.get("b//b").is_some_and(|r| r.deleted));
+    }
+
+    #[test]
+    fn a_rename_moves_the_contents_under_the_new_name() {
+        let shared = Disk::shared(1 << 20);
+        let mut disk = Objects::lock(&shared);
+        disk.write_synced(&record("n//old/x/y", Kind::Named, false, None))
+            .expect("room");
+        disk.write_synced(&record("n//older/z", Kind::Named, false, None))
+            .expect("room");
+        let mut renamed = record("b//new", Kind::Bucket, false, None);
+        renamed
+            .meta
+            .insert(RENAMED_FROM.to_string(), "b//old".to_string());
+        assert_eq!(after_store(&mut disk, None, &renamed, 0), 1);
+        assert!(disk
+            .get("n//new/x/y")
+            .is_some_and(|r| r.key == "n//new/x/y"));
+        assert!(disk.get("n//old/x/y").is_none() && disk.get("n//older/z").is_some());
+    }
+
+    #[test]
+    fn recreating_over_a_marker_starts_empty() {
+        let shared = Disk::shared(1 << 20);
+        let mut disk = Objects::lock(&shared);
+        let marker = record("b//b", Kind::Bucket, true, Some(u64::MAX));
+        disk.write_synced(&marker).expect("room");
+        disk.write_synced(&record("n//b/x", Kind::Named, false, None))
+            .expect("room");
+        let fresh = record("b//b", Kind::Bucket, false, None);
+        assert_eq!(after_store(&mut disk, Some(&marker), &fresh, 0), 1);
+        assert!(disk.get("n//b/x").is_none());
+    }
+}
