@@ -126,6 +126,16 @@ impl HostFactory for ScspNode {
 
     fn start(&self, env: HostEnv) -> ServiceFuture {
         let prepared = self.prepared().get(&env.cluster.name).cloned();
+        if let (0, Some(p)) = (env.incarnation, &prepared) {
+            // The `clock-skew` alternative: each node's clock starts off by its own offset
+            // (the host clock keeps it, and any later skew, across restarts).
+            let cluster = &p.config;
+            env.clock.set_skew_ms(
+                cluster
+                    .alternatives
+                    .skew_ms(cluster.placement_seed, env.id.index),
+            );
+        }
         Box::pin(async move {
             let Some((prepared, control)) = prepared.and_then(|p| {
                 let control = p.controls.get(env.id.index).cloned()?;
