@@ -10,23 +10,35 @@
 //! core (`wire`) is generic over `AsyncRead + AsyncWrite` and is tested over in-memory pipes.
 //!
 //! Layout: `wire` encodes requests and reads responses (RFC 9112 framing), `session` follows
-//! SCSP redirects (301 moves the access node, 307 does not; SCSP-3, SCSP-4).
+//! SCSP redirects (301 moves the access node, 307 does not; SCSP-3, SCSP-4), `endpoint` says
+//! where an exchange goes (scheme, IP literal or host name, port), `connect` resolves,
+//! connects and runs the TLS handshake, `tls` holds the trusted roots.
+//!
+//! Architecture invariant: this crate depends on the runtime shim only, never on the
+//! reference node (`replisim-sim`): it must judge any server on the same terms.
 
+mod connect;
+mod endpoint;
 mod session;
+mod tls;
 mod wire;
 
+#[cfg(any(test, feature = "test-pki"))]
+pub mod test_pki;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use replisim_rt as rt;
 
+pub use endpoint::{Endpoint, Host, Scheme, NAMES_MAX};
 pub use session::{parse_location, Followed, Hop, Session};
+pub use tls::Tls;
 
 /// Bounds on one exchange, so a misbehaving server yields a named error instead of a hang or
 /// an unbounded allocation.
@@ -210,8 +222,8 @@ fn find_first<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str>
 /// One request/response as it crossed the wire, kept as evidence for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchange {
-    /// The address connected to.
-    pub addr: SocketAddr,
+    /// The node connected to (displays as `host:port`).
+    pub addr: Endpoint,
     /// The request head bytes actually written (lossy UTF-8).
     pub request_head: String,
     /// How many request body bytes were actually written (fewer than the body when the server
@@ -232,15 +244,18 @@ pub struct Exchange {
 /// Why an exchange produced no usable response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientError {
-    /// The TCP connection could not be opened (refused, unreachable, or a clogged simulated
-    /// link, which refuses at once).
+    /// The TCP connection could not be opened (a name that does not resolve, refused,
+    /// unreachable, or a clogged simulated link, which refuses at once).
     Connect(String),
+    /// The TLS handshake failed (untrusted or expired certificate, wrong name, not TLS at
+    /// all): which node, which roots were trusted, and rustls's reason.
+    Tls(String),
     /// The exchange's budget ([`Limits::timeout`]) ran out.
     Timeout {
         /// The budget that ran out.
         after: Duration,
-        /// What the client was doing: `connect`, `send-head`, `continue`, `send-body`, `head`,
-        /// `body` or `trailers`.
+        /// What the client was doing: `resolve`, `connect`, `tls-handshake`, `send-head`,
+        /// `continue`, `send-body`, `head`, `body` or `trailers`.
         stage: &'static str,
     },
     /// The connection failed while reading or writing.
@@ -259,8 +274,8 @@ pub enum ClientError {
         /// Redirects followed before giving up.
         hops: usize,
     },
-    /// A redirect had no usable `Location` (missing, repeated, relative, not `http`, or a
-    /// host name that is not an IP literal or `localhost`).
+    /// A redirect had no usable `Location` (missing, repeated, relative, not `http` or
+    /// `https`, or a malformed host or port).
     BadLocation(String),
     /// The request itself cannot be encoded (e.g. a CR or LF in a header value); nothing was
     /// sent. Use [`Client::send_raw`] for deliberately broken requests.
@@ -271,6 +286,7 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Connect(e) => write!(f, "connect failed: {e}"),
+            ClientError::Tls(e) => write!(f, "TLS failed: {e}"),
             ClientError::Timeout { after, stage } => {
                 write!(
                     f,
@@ -302,6 +318,7 @@ pub struct Client {
     limits: Limits,
     transcript: Arc<Mutex<Vec<Exchange>>>,
     default_headers: Arc<Vec<(String, String)>>,
+    tls: Tls,
 }
 
 impl Client {
@@ -311,7 +328,14 @@ impl Client {
             limits,
             transcript: Arc::new(Mutex::new(Vec::new())),
             default_headers: Arc::new(Vec::new()),
+            tls: Tls::default(),
         }
+    }
+
+    /// Trusts these roots for `https://` endpoints instead of the webpki roots.
+    pub fn with_tls(mut self, tls: Tls) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Adds these headers to every request sent with [`Client::send`] that does not carry a
@@ -329,12 +353,14 @@ impl Client {
 
     /// One exchange on a fresh connection. `host` is the `Host` value to send; the client
     /// puts `Host` first unless the request has its own `Host` header or asked for none.
+    /// `addr` is an [`Endpoint`] or a `SocketAddr` (plain HTTP).
     pub async fn send(
         &self,
-        addr: SocketAddr,
+        addr: impl Into<Endpoint>,
         host: &str,
         req: &Request,
     ) -> Result<Response, ClientError> {
+        let addr = addr.into();
         let with_defaults;
         let req = if self.default_headers.is_empty() {
             req
@@ -371,10 +397,11 @@ impl Client {
     /// a HEAD request).
     pub async fn send_raw(
         &self,
-        addr: SocketAddr,
+        addr: impl Into<Endpoint>,
         bytes: &[u8],
         head_only_response: bool,
     ) -> Result<Response, ClientError> {
+        let addr = addr.into();
         let plan = wire::raw_plan(bytes, head_only_response);
         self.run(addr, &plan).await
     }
@@ -389,8 +416,9 @@ impl Client {
         std::mem::take(&mut *self.lock())
     }
 
-    async fn run(&self, addr: SocketAddr, plan: &wire::Plan) -> Result<Response, ClientError> {
-        let (result, exchange) = wire::drive(addr, rt::connect(addr), plan, &self.limits).await;
+    async fn run(&self, addr: Endpoint, plan: &wire::Plan) -> Result<Response, ClientError> {
+        let open = connect::opener(addr, self.tls.clone());
+        let (result, exchange) = wire::drive(addr, open, plan, &self.limits).await;
         self.record(exchange);
         result
     }

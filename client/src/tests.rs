@@ -3,7 +3,6 @@
 //! loopback TCP. Outside a simulation `rt` falls back to real tokio, so tokio tests drive it.
 
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use tokio::io::{duplex, AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-use super::wire::{drive, encode, raw_plan, Plan};
+use super::wire::{drive, encode, raw_plan, Connecting, Plan};
 use super::*;
 
 const PIPE_BYTES: usize = 64 * 1024;
@@ -40,6 +39,13 @@ struct Seen {
     after: Vec<u8>,
 }
 
+/// A connect step that hands over an already open stream.
+fn ready<S: Send + 'static>(
+    io: S,
+) -> impl for<'s> FnOnce(&'s mut &'static str) -> Connecting<'s, S> {
+    move |_| Box::pin(async move { Ok(io) })
+}
+
 /// Runs the client core against `server` on an in-memory pipe. The client end is dropped
 /// when the exchange ends, so a server blocked in `read_to_end` finishes then.
 async fn over_pipe<F, Fut>(
@@ -53,8 +59,8 @@ where
 {
     let (client_io, server_io) = duplex(PIPE_BYTES);
     let client = drive(
-        pipe_addr(),
-        async move { Ok::<_, io::Error>(client_io) },
+        Endpoint::http(pipe_addr()),
+        ready(client_io),
         &plan,
         &limits,
     );
@@ -746,62 +752,79 @@ async fn slow_whitespace_trickle_is_bounded_by_the_timeout() {
 // ---- Location parsing ------------------------------------------------------------------------
 
 #[test]
-fn parse_location_accepts_ip_literals_and_localhost() {
+fn parse_location_accepts_ip_literals_and_host_names() {
     let ok = |loc: &str| parse_location(loc).expect(loc);
+    let at = |addr: &str| Endpoint::http(addr.parse().expect("addr"));
     assert_eq!(
         ok("http://10.0.0.2:8080/bucket/obj?auth=B1E1509329C7A5DD90DCF6642DFB"),
         (
-            "10.0.0.2:8080".parse().expect("addr"),
+            at("10.0.0.2:8080"),
             "/bucket/obj?auth=B1E1509329C7A5DD90DCF6642DFB".to_string()
         )
     );
     assert_eq!(
         ok("http://10.0.0.2/41a140b5271dc8d22ff8d027176a0821"),
         (
-            "10.0.0.2:80".parse().expect("addr"),
+            at("10.0.0.2:80"),
             "/41a140b5271dc8d22ff8d027176a0821".to_string()
         )
     );
     assert_eq!(
         ok("HTTP://[::1]:9000/o"),
-        ("[::1]:9000".parse().expect("addr"), "/o".to_string())
+        (at("[::1]:9000"), "/o".to_string())
     );
     assert_eq!(
         ok("http://[fe80::1]/"),
-        ("[fe80::1]:80".parse().expect("addr"), "/".to_string())
-    );
-    assert_eq!(
-        ok("http://localhost:81?auth=x"),
-        (
-            "127.0.0.1:81".parse().expect("addr"),
-            "/?auth=x".to_string()
-        )
+        (at("[fe80::1]:80"), "/".to_string())
     );
     assert_eq!(
         ok("http://127.0.0.1"),
-        ("127.0.0.1:80".parse().expect("addr"), "/".to_string())
+        (at("127.0.0.1:80"), "/".to_string())
     );
     assert_eq!(
         ok("http://127.0.0.1:5/a#frag"),
-        ("127.0.0.1:5".parse().expect("addr"), "/a".to_string())
+        (at("127.0.0.1:5"), "/a".to_string())
     );
+
+    // Host names are kept as names (lower-cased), resolved only when connecting.
+    let (named, target) = ok("http://Node-2.Example.COM:81?auth=x");
+    assert_eq!(named.host, Host::Name("node-2.example.com"));
+    assert_eq!((named.scheme, named.port), (Scheme::Http, 81));
+    assert_eq!(target, "/?auth=x");
+    assert_eq!(named.to_string(), "node-2.example.com:81");
+    let (local, _) = ok("http://localhost/o");
+    assert_eq!(local.to_string(), "localhost:80");
+    assert_ne!(local, at("127.0.0.1:80"));
+
+    // https: its own default port; the same host over http is another endpoint.
+    let (secure, target) = ok("HTTPS://store.example.org/b/o?auth=1");
+    assert_eq!(secure.url(), "https://store.example.org:443");
+    assert_eq!(target, "/b/o?auth=1");
+    let (plain, _) = ok("http://store.example.org:443/b/o");
+    assert_ne!(secure, plain);
+    assert_eq!(secure, plain.https());
+    assert_eq!(ok("https://10.0.0.2:8443/o").0, at("10.0.0.2:8443").https());
 }
 
 #[test]
 fn parse_location_rejects_everything_else() {
     for loc in [
         "/relative/path",
-        "https://10.0.0.2/o",
-        "http://node-ip/o",
-        "http://example.com/o",
+        "ftp://10.0.0.2/o",
+        "http:/10.0.0.2/o",
         "http://10.0.0.2:99999/o",
         "http://10.0.0.2:0/o",
         "http://10.0.0.2:8a/o",
         "http://user@10.0.0.2/o",
+        "http://user@example.com/o",
         "http://[::1/o",
         "http://[::1]x/o",
         "http://10.0.0.2/a b",
         "http://10.0.0.256/o",
+        "http://node_a..example/o",
+        "http://exa%6dple.com/o",
+        "http://-/o",
+        "https:///o",
         "",
     ] {
         assert!(
@@ -809,6 +832,29 @@ fn parse_location_rejects_everything_else() {
             "{loc:?} -> {:?}",
             parse_location(loc)
         );
+    }
+    let long = format!("http://{}.example/o", "a".repeat(64));
+    assert!(parse_location(&long).is_err(), "a 64-byte label is refused");
+}
+
+#[test]
+fn targets_parse_with_or_without_a_scheme() {
+    let t = |text: &str| Endpoint::parse_target(text).expect(text);
+    assert_eq!(
+        t("127.0.0.1:9"),
+        Endpoint::http("127.0.0.1:9".parse().expect("a"))
+    );
+    assert_eq!(
+        t("http://127.0.0.1/"),
+        Endpoint::http("127.0.0.1:80".parse().expect("a"))
+    );
+    assert_eq!(
+        t("https://node1.example:8443").url(),
+        "https://node1.example:8443"
+    );
+    assert_eq!(t("node1.example").url(), "http://node1.example:80");
+    for bad in ["http://", "https://h:1/bucket", "ftp://h", "http://h:x", ""] {
+        assert!(Endpoint::parse_target(bad).is_err(), "{bad:?} accepted");
     }
 }
 
@@ -903,7 +949,7 @@ async fn session_follows_307_and_keeps_the_access_node() {
         followed.hops,
         vec![Hop {
             status: 307,
-            from: a.addr,
+            from: a.addr.into(),
             location
         }]
     );
@@ -1162,6 +1208,23 @@ mod simulated {
                             })
                         );
 
+                        // Host names resolve through madsim's DNS table.
+                        NetSim::current().add_dns_record("node1.sim.example", SERVER.ip());
+                        let named = Endpoint::parse_target("http://node1.sim.example:80")
+                            .expect("a host name");
+                        let by_name = client
+                            .send(named, &named.to_string(), &Request::new("POST", "/n").body("x"))
+                            .await
+                            .expect("201 by name");
+                        assert_eq!(by_name.status, 201);
+                        let unknown = Endpoint::parse_target("http://nowhere.sim.example")
+                            .expect("a host name");
+                        let unresolved = client.send(unknown, "x", &Request::new("GET", "/")).await;
+                        assert!(
+                            matches!(&unresolved, Err(ClientError::Connect(e)) if e.contains("cannot resolve")),
+                            "{unresolved:?}"
+                        );
+
                         NetSim::current().clog_node(server_id);
                         let clogged = client
                             .send(SERVER, "node1", &Request::new("GET", "/"))
@@ -1170,7 +1233,7 @@ mod simulated {
                             matches!(clogged, Err(ClientError::Connect(_))),
                             "{clogged:?}"
                         );
-                        assert_eq!(client.transcript().len(), 3);
+                        assert_eq!(client.transcript().len(), 5);
                     })
                     .await
                     .expect("client task");

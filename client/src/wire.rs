@@ -10,7 +10,6 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,7 +18,7 @@ use bytes::Bytes;
 use replisim_rt as rt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use super::{ClientError, Exchange, HttpVersion, Limits, Request, Response};
+use super::{ClientError, Endpoint, Exchange, HttpVersion, Limits, Request, Response};
 
 /// How much of the response body (as framed on the wire) an [`Exchange`] keeps.
 const BODY_PREVIEW_BYTES: usize = 512;
@@ -132,17 +131,22 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// Opening a connection: a future that may name the step it is in (`resolve`, `connect`,
+/// `tls-handshake`) through the stage it borrows, so a timeout says where it stalled.
+pub(crate) type Connecting<'s, S> =
+    Pin<Box<dyn Future<Output = Result<S, ClientError>> + Send + 's>>;
+
 /// Runs one exchange: connect, send, read, all within `limits.timeout`. Returns the result
 /// and its transcript entry (also for failures).
 pub(crate) async fn drive<S, C>(
-    addr: SocketAddr,
+    addr: Endpoint,
     connect: C,
     plan: &Plan,
     limits: &Limits,
 ) -> (Result<Response, ClientError>, Exchange)
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    C: Future<Output = io::Result<S>>,
+    C: for<'s> FnOnce(&'s mut &'static str) -> Connecting<'s, S>,
 {
     let start = rt::now();
     let mut tape = Tape::default();
@@ -167,12 +171,10 @@ async fn run<S, C>(
 ) -> Result<Response, ClientError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    C: Future<Output = io::Result<S>>,
+    C: for<'s> FnOnce(&'s mut &'static str) -> Connecting<'s, S>,
 {
     tape.stage = "connect";
-    let io = connect
-        .await
-        .map_err(|e| ClientError::Connect(e.to_string()))?;
+    let io = connect(&mut tape.stage).await?;
     // The connection is dropped when this returns: one exchange per connection.
     Conn { io, t: tape }.exchange(plan, limits).await
 }
@@ -249,7 +251,7 @@ impl Tape {
 
     fn into_exchange(
         mut self,
-        addr: SocketAddr,
+        addr: Endpoint,
         plan: &Plan,
         elapsed: Duration,
         result: &Result<Response, ClientError>,

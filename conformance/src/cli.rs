@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -19,6 +18,7 @@ use replisim_sim::sweep::SweepConfig;
 
 use crate::baseline::Baseline;
 use crate::catalog;
+use crate::client::{Endpoint, Tls};
 use crate::hook::HookSpec;
 use crate::report::{self, Report};
 use crate::runner::{self, RunOptions, TargetSpec};
@@ -115,10 +115,14 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Real nodes to check instead of the simulator, comma-separated
-    /// (`http://127.0.0.1:8080,http://127.0.0.1:8081`). Node indexes (for --fault-hook)
-    /// count from 0 in this order.
+    /// (`http://127.0.0.1:8080,http://127.0.0.1:8081`; host names and `https://` work too).
+    /// Node indexes (for --fault-hook) count from 0 in this order.
     #[arg(long, value_delimiter = ',')]
     pub target: Vec<String>,
+    /// With an `https://` --target: trust the CA certificates in this PEM file instead of
+    /// the built-in webpki roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Which rules to run.
     #[command(flatten)]
     pub select: SelectArgs,
@@ -234,6 +238,13 @@ pub struct ServeArgs {
     /// Disk size of each node in MiB.
     #[arg(long, default_value_t = 1024)]
     pub disk_mib: u64,
+    /// Serve TLS with this PEM certificate chain (needs --tls-key); node URLs become
+    /// `https://`. Plain HTTP is still accepted on the same ports (node-to-node traffic).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Another choice where the documents leave one open, NAME=VALUE (repeatable; --help
     /// lists them).
     #[arg(long = "choice", value_name = "NAME=VALUE", value_parser = parse_choice, long_help = choice_help())]
@@ -341,33 +352,18 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Parses `http://host:port`, `host:port` or `host` (port 80) into an address.
-pub fn parse_target(url: &str) -> Result<SocketAddr, String> {
-    let rest = url.trim();
-    if rest.starts_with("https://") {
-        return Err(format!(
-            "{url}: https is not supported; SCSP nodes speak plain HTTP/1.1"
-        ));
+/// Parses `http://host:port`, `https://host:port`, `host:port` or `host` (port 80) into an
+/// endpoint. Host names stay names: they are resolved when connecting.
+pub fn parse_target(url: &str) -> Result<Endpoint, String> {
+    Endpoint::parse_target(url)
+}
+
+/// The roots for `https://` targets: the CA file's certificates, or the webpki roots.
+pub fn tls_from(ca_cert: Option<&std::path::Path>) -> Result<Tls, String> {
+    match ca_cert {
+        Some(path) => Tls::from_ca_file(path).map_err(|e| format!("--ca-cert {e}")),
+        None => Ok(Tls::default()),
     }
-    let rest = rest.strip_prefix("http://").unwrap_or(rest);
-    let authority = rest.split('/').next().unwrap_or("");
-    if authority.is_empty() {
-        return Err(format!("{url}: no host"));
-    }
-    let with_port = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty())
-        && !authority.ends_with(']')
-    {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    with_port
-        .to_socket_addrs()
-        .map_err(|e| format!("{url}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{url}: resolves to no address"))
 }
 
 fn check(args: CheckArgs) -> ExitCode {
@@ -418,6 +414,9 @@ fn check(args: CheckArgs) -> ExitCode {
         if !(1..=250).contains(&args.nodes) {
             return usage_error("--nodes must be between 1 and 250");
         }
+        if args.ca_cert.is_some() {
+            return usage_error("--ca-cert applies to --target; the simulator speaks plain HTTP");
+        }
         if args.fault_hook.is_some() || credentials.is_some() {
             return usage_error(
                 "--fault-hook, --user and --password apply to --target; the simulator has full control already",
@@ -454,11 +453,7 @@ fn check(args: CheckArgs) -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(",")
         ),
-        TargetSpec::Http { nodes } => nodes
-            .iter()
-            .map(|a| format!("http://{a}"))
-            .collect::<Vec<_>>()
-            .join(","),
+        TargetSpec::Http { nodes } => nodes.iter().map(|a| a.url()).collect::<Vec<_>>().join(","),
     };
     let unchecked = rules.iter().filter(|r| !r.is_checked()).count();
     println!(
@@ -492,6 +487,10 @@ fn check(args: CheckArgs) -> ExitCode {
     });
     options.credentials = credentials;
     options.cleanup = !args.no_cleanup;
+    options.tls = match tls_from(args.ca_cert.as_deref()) {
+        Ok(tls) => tls,
+        Err(e) => return usage_error(&e),
+    };
     let started = std::time::Instant::now();
     let results = runner::run(&rules, &options);
     let mut replay = format!("replisim check --seed {}", args.seed);
@@ -504,6 +503,9 @@ fn check(args: CheckArgs) -> ExitCode {
     }
     if !args.target.is_empty() {
         replay.push_str(&format!(" --target {}", args.target.join(",")));
+    }
+    if let Some(ca) = &args.ca_cert {
+        replay.push_str(&format!(" --ca-cert {}", ca.display()));
     }
     let report = Report {
         version: env!("CARGO_PKG_VERSION"),
@@ -667,6 +669,17 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
         config.ip = args.bind;
         config.seed = args.seed;
         config.disk_bytes = args.disk_mib.saturating_mul(1 << 20);
+        if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+            match serve::TlsServer::from_pem_files(cert, key) {
+                Ok(tls) => config.tls = Some(tls),
+                Err(e) => return usage_error(&format!("--tls-cert: {e}")),
+            }
+        }
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let alternatives = serve_alternatives(&args);
         config.alternatives = alternatives;
         let cluster = match serve::start(config).await {
@@ -682,12 +695,12 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
             println!("  choices: {alternatives}");
         }
         for (i, a) in cluster.addrs.iter().enumerate() {
-            println!("  node{} http://{a}", i + 1);
+            println!("  node{} {scheme}://{a}", i + 1);
         }
         let targets: Vec<String> = cluster
             .addrs
             .iter()
-            .map(|a| format!("http://{a}"))
+            .map(|a| format!("{scheme}://{a}"))
             .collect();
         println!(
             "check it with: replisim check --target {}",
@@ -783,19 +796,17 @@ mod tests {
 
     #[test]
     fn targets_parse() {
+        let at = |a: &str| Endpoint::http(a.parse().expect("addr"));
         assert_eq!(
-            parse_target("http://127.0.0.1:8080").expect("ok"),
-            "127.0.0.1:8080".parse().expect("addr")
+            parse_target("http://127.0.0.1:8080"),
+            Ok(at("127.0.0.1:8080"))
         );
+        assert_eq!(parse_target("127.0.0.1:9"), Ok(at("127.0.0.1:9")));
+        assert_eq!(parse_target("http://127.0.0.1/"), Ok(at("127.0.0.1:80")));
         assert_eq!(
-            parse_target("127.0.0.1:9").expect("ok"),
-            "127.0.0.1:9".parse().expect("addr")
+            parse_target("https://node1.example:8443").map(|e| e.url()),
+            Ok("https://node1.example:8443".to_string())
         );
-        assert_eq!(
-            parse_target("http://127.0.0.1/").expect("ok"),
-            "127.0.0.1:80".parse().expect("addr")
-        );
-        assert!(parse_target("https://x:1").unwrap_err().contains("https"));
         assert!(parse_target("http://").is_err());
     }
 

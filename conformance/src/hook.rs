@@ -19,10 +19,10 @@
 //! line of standard error) becomes the skip or fail reason of the rule that asked. A hook
 //! that cannot do some verb should exit non-zero saying so.
 
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::client::Endpoint;
 use crate::target::{Capabilities, Control, ControlFuture};
 
 /// How to call the fault hook.
@@ -49,12 +49,12 @@ impl HookSpec {
 #[derive(Debug, Clone)]
 pub struct HookControl {
     spec: HookSpec,
-    nodes: Vec<SocketAddr>,
+    nodes: Vec<Endpoint>,
 }
 
 impl HookControl {
     /// A control that calls `spec` for the cluster `nodes` (in `--target` order).
-    pub fn new(spec: HookSpec, nodes: Vec<SocketAddr>) -> Self {
+    pub fn new(spec: HookSpec, nodes: Vec<Endpoint>) -> Self {
         Self { spec, nodes }
     }
 

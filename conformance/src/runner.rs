@@ -4,7 +4,6 @@
 //! Results always come back in the order of the rules given.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use replisim_sim::store::Disk;
 use replisim_sim::world::{try_simulate, World, WorldConfig};
 
 use crate::catalog::{Check, Rule};
-use crate::client::{Client, Exchange, Limits, Request, Session};
+use crate::client::{Client, Endpoint, Exchange, Limits, Request, Session, Tls};
 use crate::hook::{HookControl, HookSpec};
 use crate::target::{Capabilities, Control, ControlFuture, Ctx};
 use crate::verdict::{RuleResult, Verdict};
@@ -33,8 +32,8 @@ pub enum TargetSpec {
     },
     /// Real nodes reached over TCP.
     Http {
-        /// Node addresses.
-        nodes: Vec<SocketAddr>,
+        /// Node endpoints (IP literals or host names, `http` or `https`).
+        nodes: Vec<Endpoint>,
     },
 }
 
@@ -107,6 +106,8 @@ pub struct RunOptions {
     pub credentials: Option<Credentials>,
     /// Delete what each rule wrote on an HTTP target once the rule is done.
     pub cleanup: bool,
+    /// The roots trusted for `https://` targets (`--ca-cert`).
+    pub tls: Tls,
 }
 
 impl RunOptions {
@@ -125,6 +126,7 @@ impl RunOptions {
             fault_hook: None,
             credentials: None,
             cleanup: true,
+            tls: Tls::default(),
         }
     }
 }
@@ -346,7 +348,7 @@ fn run_sim_rule(
         // Let every node bind its listener before the first request.
         replisim_sim::rt::sleep(Duration::from_millis(10)).await;
         let ctx = Ctx {
-            nodes: world.addrs(),
+            nodes: world.addrs().into_iter().map(Endpoint::http).collect(),
             client: check_client,
             bucket: bucket_for(&rule, seed),
             control: Some(Arc::new(SimControl {
@@ -392,13 +394,13 @@ fn disturbs(rule: &Rule, have: Capabilities) -> bool {
 /// What every HTTP rule shares.
 struct HttpRun<'a> {
     options: &'a RunOptions,
-    nodes: &'a [SocketAddr],
+    nodes: &'a [Endpoint],
     control: Option<Arc<dyn Control>>,
     headers: Vec<(String, String)>,
     nonce: u64,
 }
 
-fn run_http(rules: &[Rule], options: &RunOptions, nodes: &[SocketAddr]) -> Vec<RuleResult> {
+fn run_http(rules: &[Rule], options: &RunOptions, nodes: &[Endpoint]) -> Vec<RuleResult> {
     let started = Instant::now();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -481,8 +483,9 @@ impl HttpRun<'_> {
         let Check::Run(check) = rule.check else {
             return result(rule, Verdict::skip("no check"), Vec::new(), started);
         };
-        let client =
-            Client::new(self.options.limits.clone()).with_default_headers(self.headers.clone());
+        let client = Client::new(self.options.limits.clone())
+            .with_default_headers(self.headers.clone())
+            .with_tls(self.options.tls.clone());
         let ctx = Ctx {
             nodes: self.nodes.to_vec(),
             client: client.clone(),
@@ -526,8 +529,9 @@ impl HttpRun<'_> {
         if objects.is_empty() && contexts.is_empty() {
             return None;
         }
-        let client =
-            Client::new(self.options.limits.clone()).with_default_headers(self.headers.clone());
+        let client = Client::new(self.options.limits.clone())
+            .with_default_headers(self.headers.clone())
+            .with_tls(self.options.tls.clone());
         let mut report = Cleanup::default();
         let budget = self.options.rule_timeout.min(Duration::from_secs(60));
         let work = async {
@@ -610,7 +614,7 @@ enum Deleted {
     Refused(String),
 }
 
-async fn delete(client: &Client, access: SocketAddr, target: &str) -> Deleted {
+async fn delete(client: &Client, access: Endpoint, target: &str) -> Deleted {
     let mut session = Session::new(client.clone(), access);
     match session.request(&Request::new("DELETE", target)).await {
         Ok(done) => match done.response.status {

@@ -5,12 +5,11 @@
 //! strict client and the optional `Control`. They never import the reference node.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::{Client, Followed, Request, Session};
+use crate::client::{Client, Endpoint, Followed, Request, Session};
 use crate::verdict::Verdict;
 
 /// What a target lets the harness do besides sending HTTP.
@@ -127,8 +126,8 @@ pub trait Control: Send + Sync {
 /// Everything one rule check gets.
 #[derive(Clone)]
 pub struct Ctx {
-    /// Node addresses in the order the user gave them (node 0 is the default access node).
-    pub nodes: Vec<SocketAddr>,
+    /// Node endpoints in the order the user gave them (node 0 is the default access node).
+    pub nodes: Vec<Endpoint>,
     /// The strict client; its transcript becomes the rule's evidence.
     pub client: Client,
     /// A bucket name no other rule uses, so rules never see each other's objects.

@@ -87,7 +87,7 @@ fn catalog_passes_over_real_tcp_against_serve() {
     let rules = checked_rules();
     let mut options = RunOptions::sim(5);
     options.target = TargetSpec::Http {
-        nodes: cluster.addrs.clone(),
+        nodes: cluster.addrs.iter().copied().map(Into::into).collect(),
     };
     options.rule_timeout = std::time::Duration::from_secs(60);
     // The runner makes its own runtime; the cluster keeps serving on this one meanwhile.

@@ -59,7 +59,9 @@ fn cluster() -> (tokio::runtime::Runtime, RealCluster) {
 
 fn http_options(nodes: Vec<SocketAddr>) -> RunOptions {
     let mut options = RunOptions::sim(11);
-    options.target = TargetSpec::Http { nodes };
+    options.target = TargetSpec::Http {
+        nodes: nodes.into_iter().map(Into::into).collect(),
+    };
     options.rule_timeout = Duration::from_secs(60);
     options
 }

@@ -210,7 +210,9 @@ fn the_catalog_survives_misbehaving_servers() {
             let rules = rules.clone();
             std::thread::spawn(move || {
                 let mut options = RunOptions::sim(3);
-                options.target = TargetSpec::Http { nodes };
+                options.target = TargetSpec::Http {
+                    nodes: nodes.into_iter().map(Into::into).collect(),
+                };
                 options.rule_timeout = Duration::from_secs(8);
                 options.limits = Limits {
                     timeout: Duration::from_secs(1),

@@ -148,9 +148,15 @@ fn bad_arguments_exit_2() {
     let (code, _, err) = replisim(&["run", &file, "--seeds", "9..3"]);
     assert_eq!(code, 2);
     assert!(err.contains("--seeds"), "{err}");
-    let (code, _, err) = replisim(&["run", &file, "--target", "https://x:1"]);
+    let (code, _, err) = replisim(&["run", &file, "--target", "https://x:1/bucket"]);
     assert_eq!(code, 2);
-    assert!(err.contains("https"), "{err}");
+    assert!(err.contains("not a path"), "{err}");
+    let (code, _, err) = replisim(&["run", &file, "--target", "https://x:1", "--ca-cert", &file]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--ca-cert") && err.contains("pass.toml"),
+        "{err}"
+    );
     let (code, _, err) = replisim(&["run", "/no/such/file.toml"]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot read"), "{err}");

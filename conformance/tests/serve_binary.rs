@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use replisim_conformance::client::{parse_location, Client, Limits, Request};
+use replisim_conformance::client::{parse_location, Client, Endpoint, Limits, Request};
 
 /// Kills the server when the test ends, pass or fail.
 struct Server(Child);
@@ -66,7 +66,7 @@ fn serve_binary_writes_through_a_redirect_and_reads_from_another_node() {
         .expect("runtime");
     runtime.block_on(async {
         let client = Client::new(Limits::default());
-        let send = |addr: SocketAddr, req: Request| {
+        let send = |addr: Endpoint, req: Request| {
             let client = client.clone();
             async move {
                 client
@@ -75,7 +75,11 @@ fn serve_binary_writes_through_a_redirect_and_reads_from_another_node() {
                     .expect("an answer")
             }
         };
-        let bucket = send(addrs[0], Request::new("POST", "/photos").body(Bytes::new())).await;
+        let bucket = send(
+            addrs[0].into(),
+            Request::new("POST", "/photos").body(Bytes::new()),
+        )
+        .await;
         let bucket = if bucket.status == 307 {
             let (addr, target) =
                 parse_location(bucket.header("location").expect("Location")).expect("Location");
@@ -90,7 +94,7 @@ fn serve_binary_writes_through_a_redirect_and_reads_from_another_node() {
         for i in 0..32 {
             let path = format!("/photos/p{i}.jpg");
             let first = send(
-                addrs[0],
+                addrs[0].into(),
                 Request::new("POST", path.clone()).body(Bytes::from_static(b"jpeg")),
             )
             .await;
@@ -119,9 +123,9 @@ fn serve_binary_writes_through_a_redirect_and_reads_from_another_node() {
         let reader = addrs
             .iter()
             .copied()
-            .find(|a| *a != served_by)
+            .find(|a| served_by != *a)
             .expect("another node");
-        let mut read = send(reader, Request::new("GET", path.clone())).await;
+        let mut read = send(reader.into(), Request::new("GET", path.clone())).await;
         if read.status == 307 {
             let (addr, target) =
                 parse_location(read.header("location").expect("Location")).expect("Location");

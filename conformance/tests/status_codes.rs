@@ -14,7 +14,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use replisim_conformance::client::{
-    parse_location, Client, ClientError, Exchange, Followed, Limits, Request, Response, Session,
+    parse_location, Client, ClientError, Endpoint, Exchange, Followed, Limits, Request, Response,
+    Session,
 };
 use replisim_sim::rt;
 use replisim_sim::scsp::object::md5_hex;
@@ -222,10 +223,11 @@ impl Sim {
     }
 
     /// Which node an address is.
-    fn index_of(&self, addr: SocketAddr) -> usize {
+    fn index_of(&self, addr: impl Into<Endpoint>) -> usize {
+        let addr = addr.into();
         self.nodes
             .iter()
-            .position(|a| *a == addr)
+            .position(|a| addr == *a)
             .unwrap_or_else(|| panic!("{addr} is not a node of this world"))
     }
 

@@ -20,8 +20,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub mod flush;
 pub mod netem;
+pub mod tls;
 
 use crate::flush::FlushIfDirty;
+use crate::tls::{TlsOrPlain, TlsServer};
 
 /// True when the calling thread runs inside a madsim simulation.
 pub fn in_sim() -> bool {
@@ -118,6 +120,8 @@ pub enum Stream {
     Sim(FlushIfDirty<madsim::net::TcpStream>),
     /// Real TCP under tokio.
     Real(tokio::net::TcpStream),
+    /// Real TCP accepted on a TLS port: TLS or plain, decided by its first byte.
+    RealTls(Box<TlsOrPlain>),
 }
 
 /// Opens a TCP connection on the current runtime's network.
@@ -132,12 +136,25 @@ pub async fn connect(addr: SocketAddr) -> io::Result<Stream> {
     }
 }
 
+/// Resolves a host name on the current runtime's network: the system resolver under tokio,
+/// madsim's DNS table (`NetSim::add_dns_record`, `localhost` built in) inside a simulation.
+/// IP literals resolve to themselves in both.
+pub async fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    if in_sim() {
+        Ok(madsim::net::lookup_host((host, port)).await?.collect())
+    } else {
+        Ok(tokio::net::lookup_host((host, port)).await?.collect())
+    }
+}
+
 /// A listening TCP socket on the current runtime's network.
 pub enum Listener {
     /// Simulated listener inside madsim.
     Sim(madsim::net::TcpListener),
     /// Real listener under tokio.
     Real(tokio::net::TcpListener),
+    /// Real listener whose connections may speak TLS (`replisim serve --tls-cert`).
+    RealTls(tokio::net::TcpListener, TlsServer),
 }
 
 /// Binds a listener on the current runtime's network.
@@ -150,6 +167,18 @@ pub async fn listen(addr: SocketAddr) -> io::Result<Listener> {
 }
 
 impl Listener {
+    /// Accepts TLS on this listener from now on (plain HTTP still works, for peers). Real
+    /// listeners only: the simulator has no TLS.
+    pub fn with_tls(self, tls: TlsServer) -> io::Result<Listener> {
+        match self {
+            Listener::Real(l) | Listener::RealTls(l, _) => Ok(Listener::RealTls(l, tls)),
+            Listener::Sim(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "TLS is served on real sockets only",
+            )),
+        }
+    }
+
     /// Waits for the next connection.
     pub async fn accept(&self) -> io::Result<(Stream, SocketAddr)> {
         match self {
@@ -162,6 +191,11 @@ impl Listener {
                 s.set_nodelay(true)?;
                 Ok((Stream::Real(s), a))
             }
+            Listener::RealTls(l, tls) => {
+                let (s, a) = l.accept().await?;
+                s.set_nodelay(true)?;
+                Ok((Stream::RealTls(Box::new(tls.start(s))), a))
+            }
         }
     }
 
@@ -169,7 +203,7 @@ impl Listener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {
             Listener::Sim(l) => l.local_addr(),
-            Listener::Real(l) => l.local_addr(),
+            Listener::Real(l) | Listener::RealTls(l, _) => l.local_addr(),
         }
     }
 }
@@ -183,6 +217,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Sim(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Real(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::RealTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -196,6 +231,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Sim(s) => Pin::new(s).poll_write(cx, data),
             Stream::Real(s) => Pin::new(s).poll_write(cx, data),
+            Stream::RealTls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
         }
     }
 
@@ -203,6 +239,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Sim(s) => Pin::new(s).poll_flush(cx),
             Stream::Real(s) => Pin::new(s).poll_flush(cx),
+            Stream::RealTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -210,6 +247,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Sim(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Real(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::RealTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

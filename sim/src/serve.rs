@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use crate::rt;
+pub use crate::rt::tls::TlsServer;
 use crate::scsp::alternatives::Alternatives;
 use crate::scsp::config::{ClusterConfig, NodeContext, NodeControl};
 use crate::scsp::server;
@@ -29,6 +30,9 @@ pub struct ServeConfig {
     pub alternatives: Alternatives,
     /// Cluster settings applied on top of the defaults (addresses are filled in here).
     pub tune: fn(&mut ClusterConfig),
+    /// Serve TLS on every node port (plain HTTP still accepted, for node-to-node traffic);
+    /// the nodes' URLs then say `https`.
+    pub tls: Option<TlsServer>,
 }
 
 impl ServeConfig {
@@ -42,6 +46,7 @@ impl ServeConfig {
             seed: 0,
             alternatives: Alternatives::default(),
             tune: |_| {},
+            tls: None,
         }
     }
 }
@@ -78,7 +83,11 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
                 )
             })?
         };
-        listeners.push(rt::listen(SocketAddr::new(config.ip, port)).await?);
+        let mut listener = rt::listen(SocketAddr::new(config.ip, port)).await?;
+        if let Some(tls) = &config.tls {
+            listener = listener.with_tls(tls.clone())?;
+        }
+        listeners.push(listener);
     }
     let addrs = listeners
         .iter()
@@ -89,6 +98,9 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
     cluster.set_alternatives(config.alternatives);
     (config.tune)(&mut cluster);
     cluster.nodes = addrs.clone();
+    if config.tls.is_some() {
+        cluster.url_scheme = "https";
+    }
     let cluster = Arc::new(cluster);
     let mut out = RealCluster {
         addrs,

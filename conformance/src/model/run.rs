@@ -572,7 +572,10 @@ impl Runner {
             })
             .await;
         if send.node.is_none() {
-            self.access = access;
+            // The simulated nodes are IP literals: a followed Location keeps that form.
+            if let Some(addr) = access.socket_addr() {
+                self.access = addr;
+            }
         }
         send.observed_error = result.is_err();
         if let Ok(r) = &result {

@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::exec::{run_real, run_sim, Outcome, StepFailure};
+use super::exec::{run_real_at, run_sim, Outcome, StepFailure};
 use super::{load, Scenario};
 
 /// Arguments of `replisim run`.
@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// configuration, operator switches or a look at the disks are skipped with the reason.
     #[arg(long, value_delimiter = ',')]
     pub target: Vec<String>,
+    /// With an `https://` --target: trust the CA certificates in this PEM file instead of
+    /// the built-in webpki roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Print every step of every run, not only failing ones.
     #[arg(long, short)]
     pub verbose: bool,
@@ -56,6 +60,15 @@ pub fn run_command(args: RunArgs) -> ExitCode {
             Err(e) => return usage_error(&e),
         }
     }
+    let tls = match crate::cli::tls_from(args.ca_cert.as_deref()) {
+        Ok(tls) => tls,
+        Err(e) => return usage_error(&e),
+    };
+    // Replay lines repeat the targets; the CA file rides along after the last one.
+    let mut shown_targets = args.target.clone();
+    if let (Some(ca), Some(last)) = (&args.ca_cert, shown_targets.last_mut()) {
+        last.push_str(&format!(" --ca-cert {}", ca.display()));
+    }
     let mut scenarios = Vec::new();
     let mut input_errors = 0;
     for path in &args.files {
@@ -72,7 +85,7 @@ pub fn run_command(args: RunArgs) -> ExitCode {
     } else {
         targets
             .iter()
-            .map(|a| format!("http://{a}"))
+            .map(|a| a.url())
             .collect::<Vec<_>>()
             .join(",")
     };
@@ -88,7 +101,7 @@ pub fn run_command(args: RunArgs) -> ExitCode {
             let outcomes: Vec<Outcome> = range.clone().map(|seed| run_sim(sc, seed)).collect();
             print!(
                 "{}",
-                report(sc, &range, &outcomes, &args.target, args.verbose)
+                report(sc, &range, &outcomes, &shown_targets, args.verbose)
             );
             tally.add(&outcomes);
         }
@@ -109,14 +122,15 @@ pub fn run_command(args: RunArgs) -> ExitCode {
             .unwrap_or(0);
         for (i, sc) in scenarios.iter().enumerate() {
             let token = format!("-r{:x}", (nonce.wrapping_add(i as u64)) & 0xff_ffff_ffff);
-            let outcome = runtime.block_on(run_real(sc, &targets, None, seed, &token));
+            let outcome =
+                runtime.block_on(run_real_at(sc, &targets, tls.clone(), None, seed, &token));
             print!(
                 "{}",
                 report(
                     sc,
                     &(seed..seed + 1),
                     std::slice::from_ref(&outcome),
-                    &args.target,
+                    &shown_targets,
                     args.verbose
                 )
             );

@@ -25,7 +25,8 @@ use super::text::{show_duration, Template};
 use super::transcript::{self, StepRecord};
 use super::*;
 use crate::client::{
-    parse_location, Client, ClientError, Exchange, Hop, Limits, Request, Response, Session,
+    parse_location, Client, ClientError, Endpoint, Exchange, Hop, Limits, Request, Response,
+    Session, Tls,
 };
 
 /// What one run of a scenario (one seed, or one real target) did.
@@ -86,16 +87,25 @@ impl From<&RealCluster> for RealControl {
 enum Backend {
     Sim(Arc<World>),
     Real {
-        addrs: Vec<SocketAddr>,
+        addrs: Vec<Endpoint>,
         control: Option<RealControl>,
+        tls: Tls,
     },
 }
 
 impl Backend {
-    fn addrs(&self) -> Vec<SocketAddr> {
+    fn addrs(&self) -> Vec<Endpoint> {
         match self {
-            Backend::Sim(w) => w.addrs(),
+            Backend::Sim(w) => w.addrs().into_iter().map(Endpoint::http).collect(),
             Backend::Real { addrs, .. } => addrs.clone(),
+        }
+    }
+
+    /// A client for one step: trusting the target's CA on a real target.
+    fn client(&self, limits: Limits) -> Client {
+        match self {
+            Backend::Sim(_) => Client::new(limits),
+            Backend::Real { tls, .. } => Client::new(limits).with_tls(tls.clone()),
         }
     }
 
@@ -135,7 +145,17 @@ impl Backend {
     fn cluster_config(&self) -> ClusterConfig {
         match self {
             Backend::Sim(w) => w.cluster().clone(),
-            Backend::Real { addrs, .. } => ClusterConfig::new(addrs.clone()),
+            // Only the node count and policy matter to the disk checks; a named node (never
+            // one with disks to look at) gets a placeholder address.
+            Backend::Real { addrs, .. } => ClusterConfig::new(
+                addrs
+                    .iter()
+                    .map(|e| {
+                        e.socket_addr()
+                            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], e.port)))
+                    })
+                    .collect(),
+            ),
         }
     }
 
@@ -265,6 +285,27 @@ pub async fn run_real(
     seed: u64,
     run_token: &str,
 ) -> Outcome {
+    let endpoints: Vec<Endpoint> = addrs.iter().copied().map(Endpoint::http).collect();
+    run_real_at(
+        scenario,
+        &endpoints,
+        Tls::default(),
+        control,
+        seed,
+        run_token,
+    )
+    .await
+}
+
+/// [`run_real`] at endpoints that may be host names or `https://`, trusting `tls`'s roots.
+pub async fn run_real_at(
+    scenario: &Scenario,
+    addrs: &[Endpoint],
+    tls: Tls,
+    control: Option<RealControl>,
+    seed: u64,
+    run_token: &str,
+) -> Outcome {
     let abilities = Abilities {
         faults: false,
         retire: control.is_some(),
@@ -282,6 +323,7 @@ pub async fn run_real(
     let backend = Backend::Real {
         addrs: addrs.to_vec(),
         control,
+        tls,
     };
     execute(scenario, &backend, seed, run_token.to_string()).await
 }
@@ -289,9 +331,9 @@ pub async fn run_real(
 /// The state carried from step to step.
 struct Run<'a> {
     backend: &'a Backend,
-    nodes: Vec<SocketAddr>,
+    nodes: Vec<Endpoint>,
     /// The scenario session's access node (moved by followed 301s).
-    access: SocketAddr,
+    access: Endpoint,
     vars: BTreeMap<String, String>,
 }
 
@@ -404,7 +446,7 @@ impl Run<'_> {
                 };
                 let first_line = bytes.lines().next().unwrap_or("").to_string();
                 let record = self.record(step, format!("raw → node{}: {first_line}", raw.node));
-                let client = Client::new(limits(raw.timeout));
+                let client = self.backend.client(limits(raw.timeout));
                 let addr = self.nodes[raw.node];
                 let head_only = raw.head_only;
                 let c = client.clone();
@@ -514,7 +556,7 @@ impl Run<'_> {
         req.omit_host = spec.omit_host;
         req.omit_content_length = spec.omit_content_length;
 
-        let client = Client::new(limits(spec.timeout));
+        let client = self.backend.client(limits(spec.timeout));
         let c = client.clone();
         let follow = spec.follow;
         let (result, hops, access) = self
@@ -550,7 +592,7 @@ impl Run<'_> {
         ))
     }
 
-    fn node_label(&self, addr: SocketAddr) -> String {
+    fn node_label(&self, addr: Endpoint) -> String {
         match self.nodes.iter().position(|a| *a == addr) {
             Some(i) => format!("node{i}"),
             None => addr.to_string(),

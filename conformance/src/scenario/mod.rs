@@ -32,7 +32,7 @@ use replisim_sim::faults::Fault;
 use replisim_sim::scsp::defects::Defect;
 
 pub use cli::{report, run_command, RunArgs};
-pub use exec::{run_real, run_sim, Outcome, RealControl, StepFailure};
+pub use exec::{run_real, run_real_at, run_sim, Outcome, RealControl, StepFailure};
 pub use text::{Matcher, Template};
 
 /// A checked scenario, ready to run. Built only by [`parse`] or [`load`], so every node

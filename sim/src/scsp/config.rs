@@ -47,6 +47,9 @@ pub struct ClusterConfig {
     pub assembly_per_part: Duration,
     /// Deliberate defects switched on (empty for the clean reference).
     pub defects: BTreeSet<Defect>,
+    /// Scheme of the URLs nodes hand out (`Location`, 201 bodies): `https` when `serve`
+    /// runs behind TLS, `http` otherwise.
+    pub url_scheme: &'static str,
     /// The other choices a real implementation could make (all off for the reference).
     pub alternatives: Alternatives,
     /// How long a `recursive` DELETE of a bucket or domain keeps its objects restorable
@@ -72,6 +75,7 @@ impl ClusterConfig {
             keepalive_interval: Duration::from_millis(500),
             assembly_per_part: Duration::from_millis(400),
             defects: BTreeSet::new(),
+            url_scheme: "http",
             alternatives: Alternatives::default(),
             recursive_delete_delay: Duration::from_secs(7 * 24 * 3600),
         }

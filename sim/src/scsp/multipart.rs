@@ -277,7 +277,7 @@ async fn initiate(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
         .header(UPLOAD_ID_HEADER, &id)
         .header(
             http::header::LOCATION,
-            format!("http://{}{}", ctx.addr(), path),
+            format!("{}://{}{}", ctx.cluster.url_scheme, ctx.addr(), path),
         )
         .header(http::header::CONTENT_TYPE, "application/json");
     if target_kind.is_unnamed() {
@@ -672,7 +672,7 @@ async fn assemble(
     let mut json = serde_json::json!({
         "status": 201,
         "reason": "Created",
-        "location": format!("http://{location_host}{path}"),
+        "location": format!("{}://{location_host}{path}", ctx.cluster.url_scheme),
         "etag": record.etag(),
         "replicaCount": replicas,
         "compositeMD5": composite,
@@ -866,7 +866,7 @@ async fn copy_part(
             status: StatusCode::CREATED,
             json: serde_json::json!({
                 "status": 201, "reason": "Created", "uuid": uuid,
-                "location": format!("http://{host}/{uuid}"), "partNumber": n,
+                "location": format!("{}://{host}/{uuid}", ctx.cluster.url_scheme), "partNumber": n,
             }),
         }
     };

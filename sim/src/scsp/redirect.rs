@@ -70,7 +70,10 @@ pub fn to_node_with(
         query: &other_args,
     };
     let token = auth::issue(&ctx.cluster.secret, &grant, expiry_secs as u32);
-    let mut location = format!("http://{}{}", ctx.cluster.nodes[target], req.path);
+    let mut location = format!(
+        "{}://{}{}",
+        ctx.cluster.url_scheme, ctx.cluster.nodes[target], req.path
+    );
     let mut args: Vec<String> = Vec::new();
     if !other_args.is_empty() {
         args.push(other_args.clone());

@@ -1010,7 +1010,7 @@ pub(crate) fn success(
     if ctx.cluster.has(Defect::ContentUuidUpperCase) {
         uuid = uuid.to_ascii_uppercase();
     }
-    let mut location = format!("http://{}{}", ctx.addr(), object_path);
+    let mut location = format!("{}://{}{}", ctx.cluster.url_scheme, ctx.addr(), object_path);
     if req.domain_from_query {
         // A renamed domain is named by its new name.
         let domain = match record.key.strip_prefix("d/") {
