@@ -20,8 +20,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct FlushIfDirty<S> {
     inner: S,
     dirty: bool,
-    /// Local and remote address, for the link's shape (`None`: not a simulated link).
-    ends: Option<(IpAddr, IpAddr)>,
+    /// Where per-link shaping applies (`None`: not a simulated link). Boxed so a stream
+    /// stays small beside the TLS one it sits next to in the client.
+    link: Option<Box<Link>>,
+}
+
+/// The shaping state of one simulated stream.
+struct Link {
+    /// Local and remote address, for the link's shape.
+    ends: (IpAddr, IpAddr),
     /// The wait of the flush under way on a shaped link.
     held: Option<Pin<Box<madsim::time::Sleep>>>,
     /// The current bytes have served their wait (the inner flush may still be pending).
@@ -43,13 +50,17 @@ impl LinkEnds for madsim::net::TcpStream {
 impl<S: LinkEnds> FlushIfDirty<S> {
     /// Wraps a stream; starts clean.
     pub fn new(inner: S) -> Self {
-        let ends = inner.ends();
+        let link = inner.ends().map(|ends| {
+            Box::new(Link {
+                ends,
+                held: None,
+                released: false,
+            })
+        });
         Self {
             inner,
             dirty: false,
-            ends,
-            held: None,
-            released: false,
+            link,
         }
     }
 }
@@ -81,25 +92,27 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FlushIfDirty<S> {
         if !self.dirty {
             return Poll::Ready(Ok(()));
         }
-        if self.held.is_none() && !self.released {
-            self.released = true;
-            if let Some((from, to)) = self.ends {
-                let wait = crate::netem::delay(from, to);
+        if let Some(link) = self.link.as_mut() {
+            if link.held.is_none() && !link.released {
+                link.released = true;
+                let wait = crate::netem::delay(link.ends.0, link.ends.1);
                 if !wait.is_zero() {
-                    self.held = Some(Box::pin(madsim::time::sleep(wait)));
+                    link.held = Some(Box::pin(madsim::time::sleep(wait)));
                 }
             }
-        }
-        if let Some(held) = self.held.as_mut() {
-            if held.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
+            if let Some(held) = link.held.as_mut() {
+                if held.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                link.held = None;
             }
-            self.held = None;
         }
         let result = Pin::new(&mut self.inner).poll_flush(cx);
         if matches!(result, Poll::Ready(Ok(()))) {
             self.dirty = false;
-            self.released = false;
+            if let Some(link) = self.link.as_mut() {
+                link.released = false;
+            }
         }
         result
     }
