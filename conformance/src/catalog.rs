@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
 
+use crate::clause::ClauseSpec;
 use crate::rules;
 use crate::target::{Capabilities, Ctx};
 use crate::verdict::Verdict;
@@ -52,10 +53,12 @@ impl FromStr for Strength {
     }
 }
 
-/// A boxed check future.
-pub type CheckFuture = Pin<Box<dyn Future<Output = Verdict> + Send>>;
+/// A boxed check future. It judges clauses through `Ctx::clauses` and ends with `Ok(())`,
+/// or with the failure (or skip) that stopped it; the runner turns the clauses into the
+/// verdict (`Clauses::finish`).
+pub type CheckFuture = Pin<Box<dyn Future<Output = Result<(), Verdict>> + Send>>;
 
-/// A rule check: given the context, a verdict.
+/// A rule check: given the context, its clauses judged.
 pub type CheckFn = fn(Ctx) -> CheckFuture;
 
 /// Whether and how a rule is checked. A rule without a check is always reported as a skip
@@ -72,11 +75,11 @@ pub enum Check {
 /// One rule of the catalog.
 #[derive(Clone, Copy)]
 pub struct Rule {
-    /// Rule id from spec/protocols.md, e.g. `SCSP-3`.
+    /// Rule id, e.g. `SCSP-3` (docs/rules.md lists them all).
     pub id: &'static str,
     /// What the rule says, in a line.
     pub title: &'static str,
-    /// Where it comes from (seed document or doc page).
+    /// Where it comes from: keys of [`crate::sources`], comma-separated.
     pub source: &'static str,
     /// How binding it is.
     pub strength: Strength,
@@ -90,6 +93,9 @@ pub struct Rule {
     pub uses: Capabilities,
     /// The check, or why there is none.
     pub check: Check,
+    /// The clauses the check judges, in the order it judges them (empty for unchecked
+    /// rules).
+    pub clauses: &'static [ClauseSpec],
 }
 
 impl Rule {
@@ -101,6 +107,20 @@ impl Rule {
     /// Whether the rule has a check.
     pub fn is_checked(&self) -> bool {
         matches!(self.check, Check::Run(_))
+    }
+
+    /// Whether any clause is judged in `profile` (a rule made only of reference choices
+    /// is skipped in the vendor profile without running).
+    pub fn judged_in(&self, profile: crate::clause::Profile) -> bool {
+        self.clauses.iter().any(|c| c.basis.judged_in(profile))
+    }
+
+    /// Full ids of the rule's clauses.
+    pub fn clause_ids(&self) -> Vec<String> {
+        self.clauses
+            .iter()
+            .map(|c| crate::clause::clause_id(self.id, c.slug))
+            .collect()
     }
 }
 
@@ -254,6 +274,7 @@ const fn unchecked(
         needs,
         uses: Capabilities::NONE,
         check: Check::Unchecked(reason),
+        clauses: &[],
     }
 }
 
@@ -271,7 +292,7 @@ const ADMIN: Capabilities = Capabilities {
     ..Capabilities::NONE
 };
 
-/// The SCSP rules of spec/protocols.md §1.11 that have no check, each with the reason. The
+/// The SCSP rules that have no check, each with the reason. The
 /// capabilities are those a check would need.
 pub const UNCHECKED: [Rule; 12] = [
     unchecked(
@@ -286,7 +307,7 @@ pub const UNCHECKED: [Rule; 12] = [
     unchecked(
         "SCSP-6",
         "the lowest-cost bidder services a request; a redirect is issued iff it is not the access node",
-        "KB 38050164",
+        "KB/38050164",
         Strength::Must,
         2,
         INTROSPECTION,
@@ -419,8 +440,29 @@ mod tests {
                 .find(|r| r.id == id)
                 .unwrap_or_else(|| panic!("{id} is missing from the catalog"));
             assert!(!rule.title.is_empty() && !rule.source.is_empty());
+            assert_eq!(rule.is_checked(), !rule.clauses.is_empty(), "{id}");
         }
         assert_eq!(all.iter().filter(|r| r.protocol() == "scsp").count(), 45);
+    }
+
+    #[test]
+    fn clause_slugs_are_unique_kebab_case() {
+        for rule in all() {
+            let mut seen = std::collections::BTreeSet::new();
+            for c in rule.clauses {
+                assert!(seen.insert(c.slug), "{}.{} twice", rule.id, c.slug);
+                assert!(
+                    !c.slug.is_empty()
+                        && c.slug
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                    "{}.{} is not kebab-case",
+                    rule.id,
+                    c.slug
+                );
+                assert!(!c.claim.is_empty());
+            }
+        }
     }
 
     #[test]

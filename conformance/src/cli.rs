@@ -18,6 +18,7 @@ use replisim_sim::sweep::SweepConfig;
 
 use crate::baseline::Baseline;
 use crate::catalog;
+use crate::clause::Profile;
 use crate::client::{Endpoint, Tls};
 use crate::hook::HookSpec;
 use crate::report::{self, Report};
@@ -38,7 +39,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the conformance catalog against the embedded simulated cluster (default) or a
     /// real cluster (--target), and print a per-rule table.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Run the reference cluster over real TCP on this machine until interrupted.
     Serve(ServeArgs),
     /// Run a workload under seeded random faults over many seeds and check the invariants
@@ -47,9 +48,10 @@ pub enum Command {
     /// Run scenario files (scenarios/*.toml) in the simulator, or against real nodes with
     /// --target, and report each failing step with the command that replays it.
     Run(crate::scenario::RunArgs),
-    /// List the rules of the catalog: checked or not (and why), strength, needs, source.
+    /// List the rules of the catalog: checked or not (and why), strength, needs, source;
+    /// with --markdown, the whole rules reference (docs/rules.md).
     Rules(RulesArgs),
-    /// List the reference node's deliberate defects and the rule each must trip.
+    /// List the reference node's deliberate defects and the clauses each must fail.
     Mutants,
 }
 
@@ -175,6 +177,16 @@ pub struct CheckArgs {
     /// When to colour the table.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// What judges the rules: `reference` (every clause, the reference node's choices
+    /// included; the default in the simulator) or `vendor` (only what the documents say
+    /// and consistency; the default with --target).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// In the simulator: make the reference nodes choose otherwise where the documents
+    /// leave a choice open, `name=value[,name=value…]` (see `replisim serve --help`);
+    /// with `--profile vendor` no such choice may fail a rule.
+    #[arg(long = "choice", value_name = "NAME=VALUE")]
+    pub choices: Vec<String>,
 }
 
 /// Arguments of `replisim rules`.
@@ -183,6 +195,9 @@ pub struct RulesArgs {
     /// Which rules to list.
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Print the rules reference as Markdown (docs/rules.md) instead of the table.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 /// A report file format of `--report`.
@@ -325,10 +340,14 @@ pub struct SweepArgs {
 /// Runs a parsed command line.
 pub fn main_with(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Check(args) => check(args),
+        Command::Check(args) => check(*args),
         Command::Serve(args) => serve_forever(args),
         Command::Sweep(args) => sweep(args),
         Command::Run(args) => crate::scenario::run_command(args),
+        Command::Rules(args) if args.markdown => {
+            print!("{}", crate::rules_doc::markdown());
+            ExitCode::SUCCESS
+        }
         Command::Rules(args) => match args
             .select
             .selection()
@@ -378,6 +397,28 @@ fn check(args: CheckArgs) -> ExitCode {
     let defects = match parse_defects(&args.defects) {
         Ok(d) => d,
         Err(e) => return usage_error(&e),
+    };
+    let mut alternatives = replisim_sim::scsp::alternatives::Alternatives::default();
+    for spec in &args.choices {
+        match spec.parse::<replisim_sim::scsp::alternatives::Alternatives>() {
+            Ok(parsed) => {
+                // Later --choice flags add to earlier ones.
+                let reference = replisim_sim::scsp::alternatives::Alternatives::default();
+                for knob in replisim_sim::scsp::alternatives::Alternatives::KNOBS {
+                    if let Some(value) = parsed.get(knob.name) {
+                        if reference.get(knob.name) != Some(value) {
+                            let _ = alternatives.set(knob.name, value);
+                        }
+                    }
+                }
+            }
+            Err(e) => return usage_error(&e),
+        }
+    }
+    let profile = match args.profile.as_deref().map(str::parse::<Profile>) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return usage_error(&e),
     };
     let mut reports = Vec::new();
     for spec in &args.reports {
@@ -456,15 +497,26 @@ fn check(args: CheckArgs) -> ExitCode {
         TargetSpec::Http { nodes } => nodes.iter().map(|a| a.url()).collect::<Vec<_>>().join(","),
     };
     let unchecked = rules.iter().filter(|r| !r.is_checked()).count();
+    let mut options = RunOptions::sim(args.seed);
+    if !args.choices.is_empty() && !matches!(target, TargetSpec::Sim { .. }) {
+        return usage_error(
+            "--choice switches the simulated reference nodes; it cannot apply to --target",
+        );
+    }
+    options.target = target;
+    options.profile = profile;
+    options.alternatives = alternatives;
+    let profile = options.profile();
     println!(
-        "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}",
+        "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}, profile {}",
         rules.len(),
         if args.fault_hook.is_some() {
             " with a fault hook"
         } else {
             ""
         },
-        args.seed
+        args.seed,
+        profile.as_str()
     );
     if let Some((file, b)) = &baseline {
         let known: Vec<&str> = catalog::all().iter().map(|r| r.id).collect();
@@ -476,8 +528,6 @@ fn check(args: CheckArgs) -> ExitCode {
             );
         }
     }
-    let mut options = RunOptions::sim(args.seed);
-    options.target = target;
     options.rule_timeout = Duration::from_secs(args.rule_timeout_secs.max(1));
     options.limits.timeout = Duration::from_secs(args.request_timeout_secs.max(1));
     options.jobs = args.jobs.max(1);
@@ -507,6 +557,12 @@ fn check(args: CheckArgs) -> ExitCode {
     if let Some(ca) = &args.ca_cert {
         replay.push_str(&format!(" --ca-cert {}", ca.display()));
     }
+    if args.profile.is_some() {
+        replay.push_str(&format!(" --profile {}", profile.as_str()));
+    }
+    if !alternatives.is_reference() {
+        replay.push_str(&format!(" --choice {alternatives}"));
+    }
     let report = Report {
         version: env!("CARGO_PKG_VERSION"),
         seed: args.seed,
@@ -515,6 +571,7 @@ fn check(args: CheckArgs) -> ExitCode {
         results,
         baseline,
         replay,
+        profile: Some(profile),
     };
     let color = match args.color {
         ColorChoice::Always => true,
@@ -776,17 +833,28 @@ fn rules_table_of(rules: &[catalog::Rule]) -> String {
     out
 }
 
-/// The `replisim mutants` listing.
+/// The `replisim mutants` listing: each defect, the clauses it must fail (or the invariant
+/// a sweep checks), and what it does; then the checked clauses no defect fails yet.
 pub fn mutants_table() -> String {
-    let mut out = String::from("DEFECT                          BREAKS    WHAT IT DOES\n");
+    let mut out = String::from(
+        "DEFECT                               MUST FAIL                                    WHAT IT DOES\n",
+    );
     for d in Defect::ALL {
-        out.push_str(&format!(
-            "{:<36} {:<9} {}\n",
-            d.name(),
-            d.breaks(),
-            d.summary()
-        ));
+        let fails = match crate::mutants::clauses_of(d.name()) {
+            Some([]) => format!("{} (replisim sweep)", d.breaks()),
+            Some(clauses) => clauses.join(", "),
+            None => format!("{} (not mapped to clauses)", d.breaks()),
+        };
+        out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
     }
+    let unmapped = crate::mutants::unmapped_clauses();
+    out.push_str(&format!(
+        "{} checked clauses, {} without a mutant{}{}\n",
+        crate::mutants::checked_clauses().len(),
+        unmapped.len(),
+        if unmapped.is_empty() { "" } else { ": " },
+        unmapped.join(", ")
+    ));
     out
 }
 

@@ -6,16 +6,21 @@
 
 pub mod baseline;
 pub mod catalog;
+pub mod clause;
 pub mod cli;
 /// The strict HTTP client, its own crate (`replisim-client`) with no dependency on the node.
 pub use replisim_client as client;
 pub mod hook;
 pub mod model;
+pub mod mutants;
 pub mod patterns;
 pub mod report;
+pub mod restore;
 pub mod rules;
+pub mod rules_doc;
 pub mod runner;
 pub mod scenario;
+pub mod sources;
 pub mod sweep;
 pub mod target;
 pub mod verdict;

@@ -24,6 +24,9 @@ pub struct Summary {
     pub rules: usize,
     /// Rules passed.
     pub passed: usize,
+    /// Rules partly observed: no clause failed, some were not observed. Never a pass;
+    /// does not change the exit status.
+    pub partial: usize,
     /// Rules failed (known ones included).
     pub failed: usize,
     /// Rules skipped.
@@ -50,6 +53,7 @@ pub fn summarize_against(results: &[RuleResult], baseline: Option<&Baseline>) ->
     for r in results {
         match r.verdict.outcome {
             Outcome::Pass => s.passed += 1,
+            Outcome::Partial => s.partial += 1,
             Outcome::Fail => s.failed += 1,
             Outcome::Skip => s.skipped += 1,
         }
@@ -81,6 +85,8 @@ pub struct Report {
     pub baseline: Option<(String, Baseline)>,
     /// The command that replays the run.
     pub replay: String,
+    /// The profile the rules were judged in (`None` when not recorded).
+    pub profile: Option<crate::clause::Profile>,
 }
 
 impl Report {
@@ -94,6 +100,7 @@ impl Report {
             results,
             baseline: None,
             replay: format!("replisim check --seed {seed}"),
+            profile: None,
         }
     }
 
@@ -116,12 +123,13 @@ impl Report {
             .collect()
     }
 
-    /// The word a table shows for a result: PASS, FAIL, SKIP, or KNOWN for an accepted
-    /// failure.
+    /// The word a table shows for a result: PASS, PARTIAL, FAIL, SKIP, or KNOWN for an
+    /// accepted failure.
     pub fn word(&self, result: &RuleResult) -> &'static str {
         match (result.verdict.outcome, self.standing(result)) {
             (Outcome::Fail, Some(Standing::Known)) => "KNOWN",
             (Outcome::Pass, _) => "PASS",
+            (Outcome::Partial, _) => "PARTIAL",
             (Outcome::Fail, _) => "FAIL",
             (Outcome::Skip, _) => "SKIP",
         }
@@ -141,13 +149,13 @@ impl Report {
         }
     }
 
-    /// The summary as a sentence, e.g. `12 passed, 1 failed, 3 skipped`, with the baseline
-    /// counts after it when there is a baseline.
+    /// The summary as a sentence, e.g. `12 passed, 2 partial, 1 failed, 3 skipped`, with
+    /// the baseline counts after it when there is a baseline.
     pub fn summary_line(&self) -> String {
         let s = self.summary();
         let mut line = format!(
-            "{} passed, {} failed, {} skipped",
-            s.passed, s.failed, s.skipped
+            "{} passed, {} partial, {} failed, {} skipped",
+            s.passed, s.partial, s.failed, s.skipped
         );
         if self.baseline.is_some() {
             let _ = write!(
@@ -222,8 +230,26 @@ pub fn exchange_text(e: &Exchange) -> String {
     out
 }
 
+/// One line per clause for the terminal: state, id, basis and what was seen.
+pub fn clause_line(c: &crate::clause::Clause) -> String {
+    let exchange = match &c.state {
+        crate::clause::ClauseState::Fail {
+            exchange: Some(i), ..
+        } => format!(" (exchange #{i})"),
+        _ => String::new(),
+    };
+    format!(
+        "{:<12} {} {} {}{exchange}",
+        c.state.as_str(),
+        c.id,
+        c.basis.tag(),
+        one_line(c.state.text())
+    )
+}
+
 /// The per-rule table of a run without a baseline: id, outcome, title, one-line evidence;
-/// failures get their last exchanges underneath; then the summary line.
+/// every clause underneath (`- state id [basis] text`); failures get their last exchanges
+/// too; then the summary line.
 pub fn table(results: &[RuleResult], color: bool) -> String {
     terminal(&Report::new(0, "", results.to_vec()), color)
 }
@@ -242,7 +268,7 @@ pub fn terminal(report: &Report, color: bool) -> String {
         .clamp(5, 60);
     let _ = writeln!(
         out,
-        "{:<id_width$}  {:<7}{:<title_width$}  EVIDENCE",
+        "{:<id_width$}  {:<8}{:<title_width$}  EVIDENCE",
         "RULE", "RESULT", "TITLE"
     );
     for r in results {
@@ -252,11 +278,12 @@ pub fn terminal(report: &Report, color: bool) -> String {
                 "PASS" => "32",
                 "FAIL" => "31",
                 "KNOWN" => "35",
+                "PARTIAL" => "36",
                 _ => "33",
             };
-            format!("\x1b[{code}m{word:<6}\x1b[0m ")
+            format!("\x1b[{code}m{word:<7}\x1b[0m ")
         } else {
-            format!("{word:<7}")
+            format!("{word:<8}")
         };
         let mut title: String = r.title.chars().take(title_width).collect();
         if r.title.chars().count() > title_width {
@@ -269,6 +296,9 @@ pub fn terminal(report: &Report, color: bool) -> String {
             r.id,
             one_line(&report.evidence_line(r))
         );
+        for c in &r.verdict.clauses {
+            let _ = writeln!(out, "{:id_width$}  - {}", "", clause_line(c));
+        }
         if r.verdict.outcome == Outcome::Fail {
             let last: Vec<&Exchange> = r.transcript.iter().rev().take(2).collect();
             for e in last.into_iter().rev() {
@@ -299,6 +329,7 @@ pub fn terminal(report: &Report, color: bool) -> String {
 mod tests {
     use super::*;
     use crate::catalog::Strength;
+    use crate::clause::{Basis, Clause, ClauseState};
     use crate::verdict::Verdict;
 
     pub(crate) fn sample() -> Report {
@@ -314,7 +345,7 @@ mod tests {
         let result = |id, verdict, transcript: Vec<Exchange>| RuleResult {
             id,
             title: "a title with <angle> & | pipes",
-            source: "seed-000",
+            source: "PF/2443821170",
             strength: Strength::Must,
             verdict,
             transcript,
@@ -333,6 +364,24 @@ mod tests {
                 ),
                 result("SCSP-3", Verdict::skip("needs admin control"), Vec::new()),
                 result("SCSP-4", Verdict::fail("known one"), Vec::new()),
+                result(
+                    "SCSP-5",
+                    Verdict::from_clauses(vec![
+                        Clause {
+                            id: "SCSP-5.a".into(),
+                            claim: "a claim",
+                            basis: Basis::Doc("PF/2443821170"),
+                            state: ClauseState::NotObserved("needs <faults> & \u{1b}[2J".into()),
+                        },
+                        Clause {
+                            id: "SCSP-5.b".into(),
+                            claim: "b claim",
+                            basis: Basis::Choice(3),
+                            state: ClauseState::Pass("seen".into()),
+                        },
+                    ]),
+                    Vec::new(),
+                ),
             ],
         );
         report.baseline = Some((
@@ -348,7 +397,20 @@ mod tests {
         let text = terminal(&report, false);
         assert!(text.contains("KNOWN"), "{text}");
         assert!(text.contains("fixed — remove it from the baseline"));
-        assert!(text.contains("1 passed, 2 failed, 1 skipped"), "{text}");
+        assert!(
+            text.contains("1 passed, 1 partial, 2 failed, 1 skipped"),
+            "{text}"
+        );
+        let clauses: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("- "))
+            .collect();
+        assert!(
+            clauses
+                .iter()
+                .any(|l| l.starts_with("not-observed SCSP-5.a [DOC]")),
+            "{text}"
+        );
         assert!(text.contains("baseline: 1 known, 1 new failures"), "{text}");
         assert!(
             !text.contains('\u{1b}'),
@@ -358,8 +420,8 @@ mod tests {
         assert!(colored.contains("\x1b[31mFAIL"));
         let s = report.summary();
         assert_eq!(
-            (s.passed, s.failed, s.skipped, s.known, s.new, s.fixed),
-            (1, 2, 1, 1, 1, 1)
+            (s.passed, s.partial, s.failed, s.skipped, s.known, s.new, s.fixed),
+            (1, 1, 2, 1, 1, 1, 1)
         );
     }
 }

@@ -15,6 +15,7 @@ use replisim_sim::store::Disk;
 use replisim_sim::world::{try_simulate, World, WorldConfig};
 
 use crate::catalog::{Check, Rule};
+use crate::clause::{Clauses, Profile};
 use crate::client::{Client, Endpoint, Exchange, Limits, Request, Session, Tls};
 use crate::hook::{HookControl, HookSpec};
 use crate::target::{Capabilities, Control, ControlFuture, Ctx};
@@ -108,6 +109,12 @@ pub struct RunOptions {
     pub cleanup: bool,
     /// The roots trusted for `https://` targets (`--ca-cert`).
     pub tls: Tls,
+    /// What judges the rules; `None` picks by target: the reference profile in the
+    /// simulator, the vendor profile over HTTP.
+    pub profile: Option<Profile>,
+    /// The other choices the simulated reference nodes make (docs/choices.md; the
+    /// reference's own by default). The choice sweep runs the vendor profile under them.
+    pub alternatives: replisim_sim::scsp::alternatives::Alternatives,
 }
 
 impl RunOptions {
@@ -127,27 +134,49 @@ impl RunOptions {
             credentials: None,
             cleanup: true,
             tls: Tls::default(),
+            profile: None,
+            alternatives: Default::default(),
         }
+    }
+
+    /// The profile the run judges in: the one asked for, else reference in the simulator
+    /// and vendor against real nodes.
+    pub fn profile(&self) -> Profile {
+        self.profile.unwrap_or(match self.target {
+            TargetSpec::Sim { .. } => Profile::Reference,
+            TargetSpec::Http { .. } => Profile::Vendor,
+        })
     }
 }
 
-/// Runs the rules and returns one result per rule, in the order given.
+/// Runs the rules and returns one result per rule, in the order given. Every redirect any
+/// rule met is then judged for SCSP-3/SCSP-4 (`rules::redirect::judge_redirects`).
 pub fn run(rules: &[Rule], options: &RunOptions) -> Vec<RuleResult> {
-    match &options.target {
+    let mut results = match &options.target {
         TargetSpec::Sim { nodes, defects } => run_sim(rules, options, *nodes, defects),
         TargetSpec::Http { nodes } => run_http(rules, options, nodes),
-    }
+    };
+    crate::rules::redirect::judge_redirects(&mut results);
+    results
 }
 
 fn bucket_for(rule: &Rule, nonce: u64) -> String {
     format!("rs-{nonce:x}-{}", rule.id.to_ascii_lowercase())
 }
 
-/// The verdict a rule gets without running: no check, too few nodes, or a capability the
-/// target lacks.
-fn verdict_before_running(rule: &Rule, nodes: usize, have: Capabilities) -> Option<Verdict> {
+/// The verdict a rule gets without running: no check, too few nodes, a capability the
+/// target lacks, or (vendor profile) nothing but reference choices to judge.
+fn verdict_before_running(
+    rule: &Rule,
+    nodes: usize,
+    have: Capabilities,
+    profile: Profile,
+) -> Option<Verdict> {
     if let Check::Unchecked(reason) = rule.check {
         return Some(Verdict::skip(reason));
+    }
+    if !rule.judged_in(profile) {
+        return Some(Clauses::new(rule.id, rule.clauses, profile, None).finish(Ok(())));
     }
     if nodes < rule.nodes_min {
         return Some(Verdict::skip(format!(
@@ -331,19 +360,24 @@ fn run_sim_rule(
         admin: true,
         introspection: true,
     };
-    if let Some(v) = verdict_before_running(&rule, nodes, full) {
+    let profile = options.profile();
+    if let Some(v) = verdict_before_running(&rule, nodes, full, profile) {
         return result(&rule, v, Vec::new(), started);
     }
     let Check::Run(check) = rule.check else {
         return result(&rule, Verdict::skip("no check"), Vec::new(), started);
     };
     let client = Client::new(options.limits.clone());
+    let clauses = Clauses::new(rule.id, rule.clauses, profile, Some(client.clone()));
     let seed = options.seed;
     let budget = options.rule_timeout;
     let check_client = client.clone();
+    let check_clauses = clauses.clone();
+    let alternatives = options.alternatives;
     let outcome = try_simulate(seed, budget * 2, move || async move {
         let mut config = WorldConfig::new(nodes);
         config.defects = defects;
+        config.alternatives = alternatives;
         let world = Arc::new(World::start(config));
         // Let every node bind its listener before the first request.
         replisim_sim::rt::sleep(Duration::from_millis(10)).await;
@@ -354,26 +388,28 @@ fn run_sim_rule(
             control: Some(Arc::new(SimControl {
                 world: world.clone(),
             })),
+            clauses: check_clauses,
         };
         let check = check(ctx);
         world
             .on_client(async move {
                 match replisim_sim::rt::timeout(budget, check).await {
                     Ok(v) => v,
-                    Err(_) => Verdict::fail(format!(
+                    Err(_) => Err(Verdict::fail(format!(
                         "check did not finish within {budget:?} of simulated time"
-                    )),
+                    ))),
                 }
             })
             .await
     });
-    let verdict = match outcome {
-        Ok(v) => v,
-        Err(e) => Verdict::fail(format!(
+    let ended = match outcome {
+        Ok(ended) => ended,
+        Err(e) => Err(Verdict::fail(format!(
             "the simulation aborted: {} (replay with --seed {seed})",
             e.message.lines().next().unwrap_or("")
-        )),
+        ))),
     };
+    let verdict = clauses.finish(ended);
     result(&rule, verdict, client.take_transcript(), started)
 }
 
@@ -452,7 +488,7 @@ fn run_http(rules: &[Rule], options: &RunOptions, nodes: &[Endpoint]) -> Vec<Rul
     let mut together = Vec::new();
     let mut alone = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
-        if let Some(v) = verdict_before_running(rule, nodes.len(), have) {
+        if let Some(v) = verdict_before_running(rule, nodes.len(), have, options.profile()) {
             slots[i] = Some(result(rule, v, Vec::new(), Instant::now()));
         } else if disturbs(rule, have) {
             alone.push(i);
@@ -486,17 +522,44 @@ impl HttpRun<'_> {
         let client = Client::new(self.options.limits.clone())
             .with_default_headers(self.headers.clone())
             .with_tls(self.options.tls.clone());
+        let clauses = Clauses::new(
+            rule.id,
+            rule.clauses,
+            self.options.profile(),
+            Some(client.clone()),
+        );
+        // Whatever the check disturbs is put back before the next rule, even when it fails
+        // mid-way or runs out of time.
+        let restoring = self
+            .control
+            .clone()
+            .map(|c| Arc::new(crate::restore::Restoring::new(c)));
         let ctx = Ctx {
             nodes: self.nodes.to_vec(),
             client: client.clone(),
             bucket: bucket_for(rule, self.nonce),
-            control: self.control.clone(),
+            control: restoring.clone().map(|r| r as Arc<dyn Control>),
+            clauses: clauses.clone(),
         };
         let budget = self.options.rule_timeout;
-        let mut verdict = match replisim_sim::rt::timeout(budget, check(ctx)).await {
-            Ok(v) => v,
-            Err(_) => Verdict::fail(format!("check did not finish within {budget:?}")),
+        let ended = match replisim_sim::rt::timeout(budget, check(ctx)).await {
+            Ok(ended) => ended,
+            Err(_) => Err(Verdict::fail(format!(
+                "check did not finish within {budget:?}"
+            ))),
         };
+        let mut verdict = clauses.finish(ended);
+        let restored = match &restoring {
+            Some(r) => r.restore().await,
+            None => (Vec::new(), Vec::new()),
+        };
+        if !restored.1.is_empty() {
+            verdict.evidence = format!(
+                "{}; could not restore the cluster: {}",
+                verdict.evidence,
+                restored.1.join(", ")
+            );
+        }
         let mut transcript = client.take_transcript();
         let cleanup = if self.options.cleanup {
             self.clean_up(&transcript).await
@@ -518,7 +581,11 @@ impl HttpRun<'_> {
             }
         }
         let mut r = result(rule, verdict, transcript, started);
-        r.cleanup = cleanup.map(|c| c.summary());
+        let mut after: Vec<String> = cleanup.map(|c| c.summary()).into_iter().collect();
+        if !restored.0.is_empty() {
+            after.push(format!("restored: {}", restored.0.join(", ")));
+        }
+        r.cleanup = (!after.is_empty()).then(|| after.join("; "));
         r
     }
 

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clause::Clauses;
 use crate::client::{Client, Endpoint, Followed, Request, Session};
 use crate::verdict::Verdict;
 
@@ -134,6 +135,8 @@ pub struct Ctx {
     pub bucket: String,
     /// Control over the target, when it offers any.
     pub control: Option<Arc<dyn Control>>,
+    /// The rule's clauses, judged as the check goes (see `clause`).
+    pub clauses: Clauses,
 }
 
 impl Ctx {
@@ -179,8 +182,45 @@ impl Ctx {
     }
 
     /// Waits past the once-per-second update limit (SCSP-19) before updating an object
-    /// again, on the target's clock (virtual time in the simulator).
+    /// again, on the target's clocks (virtual time in the simulator): 1.1 s, plus the
+    /// spread between the nodes' clocks and a second for the `Date` header's resolution
+    /// when the nodes disagree, so that nodes whose clocks are skewed (up to two minutes)
+    /// still see the update as newer.
     pub async fn next_second(&self) {
-        replisim_sim::rt::sleep(Duration::from_millis(1100)).await;
+        let spread = self.clock_spread().await;
+        let extra = if spread.is_zero() {
+            Duration::ZERO
+        } else {
+            spread + Duration::from_secs(1)
+        };
+        replisim_sim::rt::sleep(Duration::from_millis(1100) + extra).await;
+    }
+
+    /// How far apart the nodes' clocks are, from the `Date` header of a `GET /` to each
+    /// (whole seconds; nodes that do not answer or send no date are left out), at most two
+    /// minutes.
+    pub async fn clock_spread(&self) -> Duration {
+        let mut dates = Vec::new();
+        for node in &self.nodes {
+            let Ok(r) = self
+                .client
+                .send(*node, &node.to_string(), &Request::new("GET", "/"))
+                .await
+            else {
+                continue;
+            };
+            if let Some(date) = r
+                .header("date")
+                .and_then(|d| httpdate::parse_http_date(d).ok())
+            {
+                dates.push(date);
+            }
+        }
+        let (Some(first), Some(last)) = (dates.iter().min(), dates.iter().max()) else {
+            return Duration::ZERO;
+        };
+        last.duration_since(*first)
+            .unwrap_or_default()
+            .min(Duration::from_secs(120))
     }
 }

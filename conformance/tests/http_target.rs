@@ -118,10 +118,92 @@ fn fault_hook_is_called_with_verb_and_node_index() {
         scsp_7.verdict.evidence
     );
     assert!(scsp_7.verdict.evidence.contains("only one node alive"));
-    // Retiring a node is admin control, which a fault hook does not give.
+    // Retiring a node is admin control, which a fault hook does not give: the retiring
+    // clauses are not observed, so SCSP-3 is PARTIAL, never PASS.
     let scsp_3 = find(&results, "SCSP-3");
-    assert_eq!(scsp_3.verdict.outcome, Outcome::Skip);
+    assert_eq!(scsp_3.verdict.outcome, Outcome::Partial);
     assert!(scsp_3.verdict.evidence.contains("admin"));
+}
+
+const STUCK_CLAUSES: [replisim_conformance::clause::ClauseSpec; 1] =
+    [replisim_conformance::clause::consistency(
+        "never-ends",
+        "a check that disturbs the cluster and never ends",
+    )];
+
+/// Kills node 1, pauses node 2 and cuts node 3 off, then hangs past the rule's budget.
+fn disturb_and_hang(ctx: replisim_conformance::target::Ctx) -> catalog::CheckFuture {
+    Box::pin(async move {
+        let Some(control) = ctx.control.clone() else {
+            return Err(replisim_conformance::verdict::Verdict::fail("no control"));
+        };
+        for done in [
+            control.kill(1).await,
+            control.pause(2).await,
+            control.partition(vec![3]).await,
+        ] {
+            done.map_err(replisim_conformance::verdict::Verdict::fail)?;
+        }
+        replisim_sim::rt::sleep(Duration::from_secs(3600)).await;
+        Ok(())
+    })
+}
+
+#[test]
+fn a_rule_that_times_out_leaves_the_cluster_as_it_found_it() {
+    let (_runtime, cluster) = cluster();
+    let dir = temp_dir("hook-restore");
+    let log = dir.join("calls.log");
+    let hook = script(
+        &dir,
+        "hook.sh",
+        &format!("echo \"$*\" >> '{}'", log.display()),
+    );
+    let stuck = Rule {
+        id: "TEST-1",
+        title: "disturbs the cluster and hangs",
+        source: "PF/2443821170",
+        strength: catalog::Strength::Must,
+        nodes_min: 4,
+        needs: replisim_conformance::target::Capabilities {
+            faults: true,
+            admin: false,
+            introspection: false,
+        },
+        uses: replisim_conformance::target::Capabilities::NONE,
+        check: catalog::Check::Run(disturb_and_hang),
+        clauses: &STUCK_CLAUSES,
+    };
+    let mut options = http_options(cluster.addrs.clone());
+    // Run through `sh` rather than executing the fresh file: another test thread forking
+    // while the script was being written could make executing it fail (ETXTBSY).
+    options.fault_hook = Some(HookSpec::new(format!("sh '{}'", hook.display())));
+    options.rule_timeout = Duration::from_secs(2);
+    let results = run_http(vec![stuck], options);
+    let r = &results[0];
+    assert_eq!(r.verdict.outcome, Outcome::Fail, "{}", r.verdict.evidence);
+    assert!(
+        r.verdict.evidence.contains("did not finish"),
+        "{}",
+        r.verdict.evidence
+    );
+    let calls = std::fs::read_to_string(&log).expect("the hook wrote its calls");
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        [
+            "kill 1",
+            "pause 2",
+            "partition 3",
+            "restart 1",
+            "resume 2",
+            "heal"
+        ]
+    );
+    let cleanup = r.cleanup.as_deref().unwrap_or("");
+    assert!(
+        cleanup.contains("restored: restarted node 1, resumed node 2, healed partitions"),
+        "{cleanup}"
+    );
 }
 
 #[test]
@@ -139,7 +221,13 @@ fn failing_and_hanging_hooks_become_reasons() {
     options.fault_hook = Some(HookSpec::new(failing.display().to_string()));
     let results = run_http(rules(&["SCSP-7"]), options);
     let r = &results[0];
-    assert_eq!(r.verdict.outcome, Outcome::Skip, "{}", r.verdict.evidence);
+    // The healthy half is observed; the one-node half, which needs the hook, is not.
+    assert_eq!(
+        r.verdict.outcome,
+        Outcome::Partial,
+        "{}",
+        r.verdict.evidence
+    );
     assert!(
         r.verdict.evidence.contains("exited with status 3")
             && r.verdict
@@ -157,7 +245,12 @@ fn failing_and_hanging_hooks_become_reasons() {
     let started = std::time::Instant::now();
     let results = run_http(rules(&["SCSP-7"]), options);
     let r = &results[0];
-    assert_eq!(r.verdict.outcome, Outcome::Skip, "{}", r.verdict.evidence);
+    assert_eq!(
+        r.verdict.outcome,
+        Outcome::Partial,
+        "{}",
+        r.verdict.evidence
+    );
     assert!(
         r.verdict.evidence.contains("did not finish within 500ms"),
         "{}",

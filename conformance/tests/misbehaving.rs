@@ -165,7 +165,8 @@ fn check(mode: Mode, results: &[RuleResult]) -> Vec<String> {
                 "{mode:?} {}: passed against a broken server: {}",
                 r.id, r.verdict.evidence
             )),
-            Outcome::Skip => {
+            // PARTIAL is never a pass: some clause was not observed, and it says why.
+            Outcome::Skip | Outcome::Partial => {
                 if r.verdict.evidence.trim().is_empty() {
                     problems.push(format!("{mode:?} {}: skipped without a reason", r.id));
                 }

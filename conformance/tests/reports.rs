@@ -1,7 +1,8 @@
 //! Reports and baselines through the real command line: every `--report` format is written
 //! and parsed back (JSON with serde_json, JUnit XML with an XML parser, Markdown and HTML by
-//! their structure); what a target sends is escaped in each; baselines turn accepted
-//! failures into known ones, report fixed entries, and still fail on new failures.
+//! their structure), clauses included, each parsed back from every format; what a target
+//! sends is escaped in each; PARTIAL is counted apart; baselines turn accepted failures
+//! into known ones, report fixed entries, and still fail on new failures.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -78,7 +79,8 @@ fn every_format_is_written_and_parses_back() {
 
     // JSON
     let json: Value = serde_json::from_str(&read(&dir.join("report.json"))).expect("JSON");
-    assert_eq!(json["format"], 1);
+    assert_eq!(json["format"], 2);
+    assert_eq!(json["profile"], "reference");
     assert_eq!(json["seed"], 2);
     assert!(json["target"]
         .as_str()
@@ -108,6 +110,7 @@ fn every_format_is_written_and_parses_back() {
         (
             &s["rules"],
             &s["passed"],
+            &s["partial"],
             &s["failed"],
             &s["skipped"],
             &s["new"]
@@ -115,6 +118,7 @@ fn every_format_is_written_and_parses_back() {
         (
             &Value::from(4),
             &Value::from(2),
+            &Value::from(0),
             &Value::from(1),
             &Value::from(1),
             &Value::from(1)
@@ -122,7 +126,35 @@ fn every_format_is_written_and_parses_back() {
     );
     let failed = &json["rules"][0];
     assert_eq!(failed["strength"], "MUST");
-    assert_eq!(failed["source"], "seed-000");
+    assert_eq!(failed["source"], "SWARM/normal-write");
+    assert!(failed["citation"]
+        .as_str()
+        .is_some_and(|c| c.contains("Normal Responses to WRITE") && c.contains("<https://")));
+    // Clauses: the failing one points at the exchange that shows it; the next one was not
+    // reached.
+    let clauses: Vec<(String, String, Option<u64>)> = failed["clauses"]
+        .as_array()
+        .expect("clauses")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or("").to_string(),
+                c["state"].as_str().unwrap_or("").to_string(),
+                c["exchange"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(clauses[0].0, "SCSP-1.unnamed-location");
+    assert_eq!(clauses[0].1, "fail");
+    let shown = clauses[0].2.expect("the failing exchange") as usize;
+    assert!(failed["transcript"][shown]["request_head"]
+        .as_str()
+        .is_some_and(|h| h.starts_with("POST ")));
+    assert_eq!(
+        (clauses[1].0.as_str(), clauses[1].1.as_str()),
+        ("SCSP-1.named-location", "not-observed")
+    );
+    assert_eq!(json["rules"][1]["clauses"][1]["basis"], "doc");
     assert!(failed["evidence"]
         .as_str()
         .is_some_and(|e| e.to_ascii_lowercase().contains("content-uuid")));
@@ -175,13 +207,47 @@ fn every_format_is_written_and_parses_back() {
     assert!(doc
         .descendants()
         .any(|n| n.has_tag_name("property") && n.attribute("name") == Some("seed")));
+    let clause_props: Vec<(String, String)> = junit_case(&doc, "SCSP-1")
+        .descendants()
+        .filter(|n| n.has_tag_name("property"))
+        .filter_map(|n| {
+            Some((
+                n.attribute("name")?.strip_prefix("clause ")?.to_string(),
+                n.attribute("value")?.to_string(),
+            ))
+        })
+        .collect();
+    assert_eq!(clause_props.len(), 2, "{clause_props:?}");
+    assert_eq!(clause_props[0].0, "SCSP-1.unnamed-location");
+    assert!(
+        clause_props[0].1.starts_with("fail [DOC] "),
+        "{clause_props:?}"
+    );
+    assert!(clause_props[1].1.starts_with("not-observed [DOC] "));
 
     // Markdown
     let md = read(&dir.join("report.markdown"));
-    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| SCSP-")).collect();
+    let (rule_part, clause_part) = md.split_once("## Clauses").expect("a clause section");
+    let rows: Vec<&str> = rule_part
+        .lines()
+        .filter(|l| l.starts_with("| SCSP-"))
+        .collect();
     assert_eq!(rows.len(), 4, "{md}");
     assert!(rows[0].contains("| FAIL |") && rows[3].contains("| SKIP |"));
-    assert!(md.contains("2 passed, 1 failed, 1 skipped"));
+    assert!(md.contains("2 passed, 0 partial, 1 failed, 1 skipped"));
+    let clause_rows: Vec<Vec<&str>> = clause_part
+        .lines()
+        .filter(|l| l.starts_with("| SCSP-"))
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    let first = &clause_rows[0];
+    assert_eq!(first[0], "SCSP-1");
+    assert_eq!(first[1], "SCSP-1.unnamed-location");
+    assert_eq!(first[2], "\\[DOC\\]");
+    assert_eq!(first[3], "fail");
+    assert!(clause_rows
+        .iter()
+        .any(|r| r[1].starts_with("SCSP-3.") && r[3] == "pass"));
 
     // HTML
     let html = read(&dir.join("report.html"));
@@ -196,7 +262,22 @@ fn every_format_is_written_and_parses_back() {
         row.contains("POST /"),
         "the transcript is inside the details"
     );
-    assert!(html.contains("seed-000"), "the spec citation is shown");
+    assert!(
+        html.contains("Normal Responses to WRITE")
+            && html.contains("&lt;https://perifery.atlassian.net/"),
+        "the public citation is shown"
+    );
+    let clause_states: Vec<(&str, &str)> = html
+        .match_indices("data-clause=\"")
+        .filter_map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            let (id, rest) = rest.split_once('"')?;
+            let state = rest.strip_prefix(" data-state=\"")?.split('"').next()?;
+            Some((id, state))
+        })
+        .collect();
+    assert!(clause_states.contains(&("SCSP-1.unnamed-location", "fail")));
+    assert!(clause_states.contains(&("SCSP-2.type", "pass")));
 }
 
 #[test]
@@ -328,18 +409,25 @@ fn hostile_server() -> (tokio::runtime::Runtime, SocketAddr) {
 fn what_a_target_sends_is_escaped_in_every_format() {
     let (_server, addr) = hostile_server();
     let dir = temp_dir("hostile");
-    let target = format!("http://{addr}");
-    let mut args: Vec<String> = ["--target", &target, "--rule", "SCSP-1", "--rule", "SCSP-18"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    // Two "nodes" (the same server twice), so that SCSP-3 has the nodes it needs.
+    let target = format!("http://{addr},http://{addr}");
+    let mut args: Vec<String> = [
+        "--target", &target, "--rule", "SCSP-1", "--rule", "SCSP-3", "--rule", "SCSP-18",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     args.extend(report_args(&dir));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(replisim(&argv), ExitCode::from(1));
 
     let json: Value = serde_json::from_str(&read(&dir.join("report.json"))).expect("JSON");
     // SCSP-18's first request gets the 500, and its evidence quotes status line and body.
-    let evidence = json["rules"][1]["evidence"].as_str().expect("evidence");
+    let evidence = json["rules"][2]["evidence"].as_str().expect("evidence");
+    // SCSP-3 needs a node retired, which this target cannot do: PARTIAL, counted apart.
+    assert_eq!(json["rules"][1]["outcome"], "partial");
+    assert_eq!(json["summary"]["partial"], 1);
+    assert_eq!(json["summary"]["passed"], 0);
     assert!(
         evidence.contains("<script>alert(\"x\")</script>"),
         "{evidence}"
@@ -356,6 +444,13 @@ fn what_a_target_sends_is_escaped_in_every_format() {
         .is_some_and(|m| m.contains("<script>alert(\"x\")</script> & ]]>")));
     assert!(failure.text().is_some_and(|t| t.contains("\\u{1b}[2J")));
     assert!(!xml.contains('\u{1b}'));
+    let partial = junit_case(&doc, "SCSP-3")
+        .children()
+        .find(|n| n.has_tag_name("skipped"))
+        .expect("PARTIAL is reported as skipped, never as a pass");
+    assert!(partial
+        .attribute("message")
+        .is_some_and(|m| m.starts_with("PARTIAL: ")));
 
     let html = read(&dir.join("report.html"));
     assert!(
@@ -364,14 +459,27 @@ fn what_a_target_sends_is_escaped_in_every_format() {
     );
     assert!(html.contains("&lt;script&gt;alert("));
     assert!(!html.contains('\u{1b}'));
+    assert!(html.contains("<tr id=\"SCSP-3\" class=\"partial\">"));
 
     let md = read(&dir.join("report.markdown"));
-    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| SCSP-")).collect();
-    assert_eq!(rows.len(), 2);
-    for row in rows {
+    let (rule_part, clause_part) = md.split_once("## Clauses").expect("a clause section");
+    assert!(rule_part.contains("| PARTIAL |"));
+    let rows: Vec<(&str, usize)> = rule_part
+        .lines()
+        .filter(|l| l.starts_with("| SCSP-"))
+        .map(|l| (l, 5))
+        .chain(
+            clause_part
+                .lines()
+                .filter(|l| l.starts_with("| SCSP-"))
+                .map(|l| (l, 4)),
+        )
+        .collect();
+    assert!(rows.len() > 3);
+    for (row, separators) in rows {
         assert_eq!(
             row.matches(" | ").count(),
-            5,
+            separators,
             "a pipe from the target split a cell: {row}"
         );
         assert!(

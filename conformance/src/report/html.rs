@@ -1,6 +1,7 @@
 //! The HTML report: one self-contained page (inline CSS, no scripts, no external assets)
-//! with the summary, a row per rule with its spec citation, and each rule's transcript in
-//! an expandable `<details>`. Everything from the target is escaped.
+//! with the summary, a row per rule with its citation and its clauses (`<li class="clause
+//! STATE" data-clause="ID" data-state="STATE">`), and each rule's transcript in an
+//! expandable `<details>`. Everything from the target is escaped.
 
 use std::fmt::Write as _;
 
@@ -20,7 +21,9 @@ table { border-collapse: collapse; width: 100%; }
 th, td { border: 1px solid #ccc; padding: .3em .5em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 .pass { background: #e6f4e6; } .fail { background: #fbe3e3; }
-.skip { background: #fff6d6; } .known { background: #efe3fb; }
+.skip { background: #fff6d6; } .known { background: #efe3fb; } .partial { background: #e0f2f7; }
+ul.clauses { margin: .3em 0 0 1em; padding: 0; font-size: .85em; }
+li.clause.fail { color: #a00; } li.clause.not-observed { color: #555; } li.clause.not-judged { color: #888; }
 pre { white-space: pre-wrap; word-break: break-all; font-size: .85em; background: #f8f8f8; padding: .5em; }
 code { font-size: .9em; }
 ";
@@ -45,8 +48,8 @@ pub fn render(report: &Report) -> String {
     );
     let _ = write!(
         out,
-        "<p class=\"summary\"><span class=\"pass\">{} passed</span><span class=\"fail\">{} failed</span><span class=\"skip\">{} skipped</span>",
-        s.passed, s.failed, s.skipped
+        "<p class=\"summary\"><span class=\"pass\">{} passed</span><span class=\"partial\">{} partial</span><span class=\"fail\">{} failed</span><span class=\"skip\">{} skipped</span>",
+        s.passed, s.partial, s.failed, s.skipped
     );
     if let Some((file, _)) = &report.baseline {
         let _ = write!(
@@ -83,6 +86,26 @@ pub fn render(report: &Report) -> String {
                 escape(&text)
             )
         };
+        let clauses = if r.verdict.clauses.is_empty() {
+            String::new()
+        } else {
+            let items: String = r
+                .verdict
+                .clauses
+                .iter()
+                .map(|c| {
+                    format!(
+                        "<li class=\"clause {state}\" data-clause=\"{id}\" data-state=\"{state}\"><code>{id}</code> {basis} {state}: {text} <small>({claim})</small></li>",
+                        state = c.state.as_str(),
+                        id = escape(&c.id),
+                        basis = escape(&c.basis.tag()),
+                        text = escape(c.state.text()),
+                        claim = escape(c.claim),
+                    )
+                })
+                .collect();
+            format!("<ul class=\"clauses\">{items}</ul>")
+        };
         let cleanup = r
             .cleanup
             .as_ref()
@@ -90,12 +113,12 @@ pub fn render(report: &Report) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "<tr id=\"{}\" class=\"{class}\"><td>{}</td><td>{word}</td><td>{}</td><td>{}</td><td>{} <small>(spec/protocols.md §1.11)</small></td><td>{}{cleanup}</td><td>{transcript}</td></tr>",
+            "<tr id=\"{}\" class=\"{class}\"><td>{}</td><td>{word}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{clauses}{cleanup}</td><td>{transcript}</td></tr>",
             escape(r.id),
             escape(r.id),
             r.strength.as_str(),
             escape(r.title),
-            escape(r.source),
+            escape(&crate::sources::cite(r.source)),
             escape(&report.evidence_line(r)),
         );
     }
@@ -119,5 +142,7 @@ mod tests {
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("<details>"));
         assert!(!html.contains("<link") && !html.contains("src="));
+        assert!(html.contains("data-clause=\"SCSP-5.a\" data-state=\"not-observed\""));
+        assert!(!html.contains("spec/protocols.md"));
     }
 }

@@ -1,10 +1,14 @@
-//! The JSON report: everything about a run in one machine-readable document (format 1).
+//! The JSON report: everything about a run in one machine-readable document (format 2).
 //!
-//! Top level: `replisim` (version), `format` (1), `seed`, `target`, `elapsed_ms`, `summary`
-//! (`rules`, `passed`, `failed`, `skipped`, `known`, `new`, `fixed`), `baseline` (`null`, or
-//! `file` and `fixed` ids), `replay`, and `rules`: one object per rule in catalog order with
-//! `id`, `protocol`, `title`, `source`, `strength`, `outcome` (`pass`/`fail`/`skip`),
-//! `evidence`, `baseline` (`null` or `new`/`known`/`fixed`), `elapsed_ms`, `cleanup` and
+//! Top level: `replisim` (version), `format` (2), `seed`, `target`, `profile`
+//! (`reference`/`vendor` or `null`), `elapsed_ms`, `summary` (`rules`, `passed`, `partial`,
+//! `failed`, `skipped`, `known`, `new`, `fixed`), `baseline` (`null`, or `file` and `fixed`
+//! ids), `replay`, and `rules`: one object per rule in catalog order with `id`, `protocol`,
+//! `title`, `source` (keys), `citation` (titles and URLs), `strength`, `outcome`
+//! (`pass`/`partial`/`fail`/`skip`), `evidence`, `clauses` (each: `id`, `claim`, `basis`
+//! (`doc`/`choice`/`consistency`), `basis_detail`, `state`
+//! (`pass`/`fail`/`not-observed`/`not-judged`), `evidence`, `exchange` (transcript index or
+//! `null`)), `baseline` (`null` or `new`/`known`/`fixed`), `elapsed_ms`, `cleanup` and
 //! `transcript` (each exchange: `addr`, `request_head`, `request_body_len`, `response_head`,
 //! `response_body_preview`, `elapsed_ms`, `status` or `null`, `error` or `null`).
 
@@ -12,7 +16,23 @@ use serde_json::{json, Value};
 
 use super::Report;
 use crate::catalog::protocol_of;
+use crate::clause::{Clause, ClauseState};
 use crate::client::Exchange;
+
+fn clause(c: &Clause) -> Value {
+    json!({
+        "id": c.id,
+        "claim": c.claim,
+        "basis": c.basis.kind(),
+        "basis_detail": c.basis.detail(),
+        "state": c.state.as_str(),
+        "evidence": c.state.text(),
+        "exchange": match &c.state {
+            ClauseState::Fail { exchange, .. } => *exchange,
+            _ => None,
+        },
+    })
+}
 
 fn exchange(e: &Exchange) -> Value {
     json!({
@@ -38,9 +58,11 @@ pub fn value(report: &Report) -> Value {
                 "protocol": protocol_of(r.id),
                 "title": r.title,
                 "source": r.source,
+                "citation": crate::sources::cite(r.source),
                 "strength": r.strength.as_str(),
                 "outcome": r.verdict.outcome.as_str(),
                 "evidence": r.verdict.evidence,
+                "clauses": r.verdict.clauses.iter().map(clause).collect::<Vec<_>>(),
                 "baseline": report.standing(r).map(|s| s.as_str()),
                 "elapsed_ms": r.elapsed.as_millis() as u64,
                 "cleanup": r.cleanup,
@@ -50,9 +72,10 @@ pub fn value(report: &Report) -> Value {
         .collect();
     json!({
         "replisim": report.version,
-        "format": 1,
+        "format": 2,
         "seed": report.seed,
         "target": report.target,
+        "profile": report.profile.map(|p| p.as_str()),
         "elapsed_ms": report.elapsed.as_millis() as u64,
         "summary": report.summary(),
         "baseline": report.baseline.as_ref().map(|(file, _)| json!({
@@ -92,5 +115,10 @@ mod tests {
         assert_eq!(v["rules"][1]["transcript"][0]["status"], 500);
         assert_eq!(v["rules"][1]["strength"], "MUST");
         assert_eq!(v["baseline"]["fixed"][0], "SCSP-1");
+        assert_eq!(v["summary"]["partial"], 1);
+        assert_eq!(v["rules"][4]["outcome"], "partial");
+        assert_eq!(v["rules"][4]["clauses"][0]["id"], "SCSP-5.a");
+        assert_eq!(v["rules"][4]["clauses"][0]["state"], "not-observed");
+        assert_eq!(v["rules"][4]["clauses"][1]["basis"], "choice");
     }
 }

@@ -2,7 +2,10 @@
 //! `<testsuite>` per protocol. A failure carries its evidence as the message and its
 //! transcript as the text; a skip carries its reason. A known failure (listed in the
 //! baseline) is reported as skipped with the evidence, the way test runners report an
-//! expected failure, so CI dashboards stay green on accepted failures only.
+//! expected failure, so CI dashboards stay green on accepted failures only. A PARTIAL rule
+//! is reported as skipped with a message starting `PARTIAL:` (never as a pass). Each
+//! testcase lists its clauses as properties named `clause <id>` with the value
+//! `<state> <basis> <text>`.
 
 use std::fmt::Write as _;
 
@@ -51,7 +54,7 @@ pub fn render(report: &Report) -> String {
         "<testsuites name=\"replisim check\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">",
         summary.rules,
         counted_failures,
-        summary.skipped + summary.known,
+        summary.skipped + summary.partial + summary.known,
         secs(report.elapsed)
     );
     for protocol in protocols {
@@ -69,7 +72,8 @@ pub fn render(report: &Report) -> String {
         let skipped = cases
             .iter()
             .filter(|r| {
-                report.standing(r) == Some(Standing::Known) || r.verdict.outcome == Outcome::Skip
+                report.standing(r) == Some(Standing::Known)
+                    || matches!(r.verdict.outcome, Outcome::Skip | Outcome::Partial)
             })
             .count();
         let time: std::time::Duration = cases.iter().map(|r| r.elapsed).sum();
@@ -121,7 +125,28 @@ pub fn render(report: &Report) -> String {
                 Outcome::Fail | Outcome::Skip => {
                     children.push(format!("<skipped message=\"{evidence}\"/>"))
                 }
+                Outcome::Partial => {
+                    children.push(format!("<skipped message=\"PARTIAL: {evidence}\"/>"))
+                }
                 Outcome::Pass => {}
+            }
+            if !r.verdict.clauses.is_empty() {
+                let mut props = String::from("<properties>");
+                for c in &r.verdict.clauses {
+                    let _ = write!(
+                        props,
+                        "\n        <property name=\"clause {}\" value=\"{}\"/>",
+                        xml_escape(&c.id),
+                        xml_escape(&format!(
+                            "{} {} {}",
+                            c.state.as_str(),
+                            c.basis.tag(),
+                            c.state.text()
+                        ))
+                    );
+                }
+                props.push_str("\n      </properties>");
+                children.insert(0, props);
             }
             let transcript_in_failure = r.verdict.outcome == Outcome::Fail && !known;
             if !r.transcript.is_empty() && !transcript_in_failure {
@@ -157,5 +182,9 @@ mod tests {
         let xml = render(&crate::report::tests::sample());
         assert!(!xml.contains('\u{1b}') && !xml.contains('\u{0}'));
         assert!(xml.contains("<failure message=\"got 500 &lt;Oops&gt;"));
+        assert!(xml.contains(
+            "<property name=\"clause SCSP-5.a\" value=\"not-observed [DOC] needs &lt;faults&gt;"
+        ));
+        assert!(xml.contains("<skipped message=\"PARTIAL: "));
     }
 }

@@ -1,5 +1,6 @@
-//! The Markdown report: the summary and one table row per rule, for pull requests, wikis
-//! and CI job summaries.
+//! The Markdown report: the summary, one table row per rule, and a table of every clause
+//! (rule, clause id, basis, state, what was seen), for pull requests, wikis and CI job
+//! summaries.
 
 use std::fmt::Write as _;
 
@@ -49,8 +50,8 @@ pub fn render(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "**{} passed, {} failed, {} skipped** of {} rules",
-        s.passed, s.failed, s.skipped, s.rules
+        "**{} passed, {} partial, {} failed, {} skipped** of {} rules (PARTIAL: no clause failed, some were not observed; never a pass)",
+        s.passed, s.partial, s.failed, s.skipped, s.rules
     );
     if let Some((file, _)) = &report.baseline {
         let _ = write!(
@@ -80,9 +81,25 @@ pub fn render(report: &Report) -> String {
             report.word(r),
             r.strength.as_str(),
             cell(r.title),
-            cell(r.source),
+            cell(&crate::sources::cite(r.source)),
             cell(&report.evidence_line(r))
         );
+    }
+    out.push_str(
+        "\n## Clauses\n\n| Rule | Clause | Basis | State | Evidence |\n|---|---|---|---|---|\n",
+    );
+    for r in &report.results {
+        for c in &r.verdict.clauses {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                cell(r.id),
+                cell(&c.id),
+                cell(&c.basis.tag()),
+                c.state.as_str(),
+                cell(c.state.text())
+            );
+        }
     }
     let _ = writeln!(out, "\nReplay: `{}`", report.replay.replace('`', "'"));
     out
@@ -95,11 +112,17 @@ mod tests {
     #[test]
     fn one_row_per_rule_and_pipes_escaped() {
         let md = render(&crate::report::tests::sample());
-        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| SCSP-")).collect();
-        assert_eq!(rows.len(), 4);
-        for row in rows {
-            assert_eq!(row.matches(" | ").count(), 5, "{row}");
-        }
+        let rows: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with("| SCSP-") && l.matches(" | ").count() == 5)
+            .collect();
+        assert_eq!(rows.len(), 5);
+        let clause_rows: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with("| SCSP-") && l.matches(" | ").count() == 4)
+            .collect();
+        assert_eq!(clause_rows.len(), 2, "{md}");
+        assert!(clause_rows[0].contains("not-observed"));
         assert!(md.contains("\\<Oops\\>"));
     }
 }

@@ -4,27 +4,50 @@ use bytes::Bytes;
 
 use crate::catalog::{Check, Rule, Strength};
 use crate::check_fn;
+use crate::clause::{doc, ClauseSpec};
 use crate::client::Request;
 use crate::rules::common::{expect_status, last_segment, require_header};
 use crate::rules::copy::{get, head, write};
 use crate::target::{Capabilities, Ctx};
 use crate::verdict::Verdict;
 
+const APPEND: &str = "PF/2443821386";
+
+const SCSP_29: [ClauseSpec; 3] = [
+    doc(
+        "concatenates",
+        "APPEND to a named object adds the bytes with no separator",
+        APPEND,
+    ),
+    doc(
+        "keeps-metadata",
+        "APPEND keeps the object's metadata",
+        APPEND,
+    ),
+    doc(
+        "alias-keeps-uuid",
+        "APPEND to an alias answers its own UUID and concatenates",
+        APPEND,
+    ),
+];
+
 /// The APPEND rules.
 pub const RULES: [Rule; 1] = [Rule {
     id: "SCSP-29",
     title: "APPEND adds bytes with no separator and keeps metadata, name and UUID",
-    source: "PF/2443821386",
+    source: APPEND,
     strength: Strength::Must,
     nodes_min: 1,
     needs: Capabilities::NONE,
     uses: Capabilities::NONE,
     check: Check::Run(scsp_29),
+    clauses: &SCSP_29,
 }];
 
 check_fn!(scsp_29, check_scsp_29);
 
-async fn check_scsp_29(ctx: &Ctx) -> Result<String, Verdict> {
+async fn check_scsp_29(ctx: &Ctx) -> Result<(), Verdict> {
+    let c = &ctx.clauses;
     ctx.ensure_bucket().await?;
     let path = ctx.object("scsp-29");
     write(ctx, &path, &[("X-Color-Meta", "green")], b"abc").await?;
@@ -38,15 +61,21 @@ async fn check_scsp_29(ctx: &Ctx) -> Result<String, Verdict> {
         .response;
     expect_status(&appended, &[201], "APPEND to a named object")?;
     let content = get(ctx, &path).await?;
-    if &content.body[..] != b"abcdef" {
-        return Err(Verdict::fail(format!(
+    c.record(
+        "concatenates",
+        &content.body[..] == b"abcdef",
+        "abc + def = abcdef",
+        format!(
             "after APPEND of `def` to `abc` the object reads `{}`",
             String::from_utf8_lossy(&content.body)
-        )));
-    }
-    if head(ctx, &path).await?.header("x-color-meta") != Some("green") {
-        return Err(Verdict::fail("APPEND dropped the object's metadata"));
-    }
+        ),
+    );
+    c.check(
+        "keeps-metadata",
+        head(ctx, &path).await?.header("x-color-meta") == Some("green"),
+        "metadata kept",
+        "APPEND dropped the object's metadata",
+    )?;
     let alias = ctx
         .request(
             0,
@@ -66,10 +95,12 @@ async fn check_scsp_29(ctx: &Ctx) -> Result<String, Verdict> {
         .response;
     expect_status(&more, &[201], "APPEND to an alias")?;
     if last_segment(require_header(&more, "location", "APPEND to an alias")?) != uuid {
-        return Err(Verdict::fail("APPEND to an alias changed its UUID"));
+        return Err(c.fail("alias-keeps-uuid", "APPEND to an alias changed its UUID"));
     }
-    if &get(ctx, &format!("/{uuid}")).await?.body[..] != b"12" {
-        return Err(Verdict::fail("APPEND to an alias did not concatenate"));
-    }
-    Ok("abc + def = abcdef, metadata kept; alias APPEND kept its UUID".to_string())
+    c.check(
+        "alias-keeps-uuid",
+        &get(ctx, &format!("/{uuid}")).await?.body[..] == b"12",
+        "alias APPEND kept its UUID and concatenated",
+        "APPEND to an alias did not concatenate",
+    )
 }

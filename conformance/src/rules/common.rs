@@ -10,6 +10,7 @@ pub const fn http_rule(
     source: &'static str,
     strength: crate::catalog::Strength,
     check: crate::catalog::CheckFn,
+    clauses: &'static [crate::clause::ClauseSpec],
 ) -> crate::catalog::Rule {
     crate::catalog::Rule {
         id,
@@ -20,6 +21,7 @@ pub const fn http_rule(
         needs: crate::target::Capabilities::NONE,
         uses: crate::target::Capabilities::NONE,
         check: crate::catalog::Check::Run(check),
+        clauses,
     }
 }
 
@@ -79,20 +81,13 @@ pub fn replica_count(response: &Response) -> Result<usize, Verdict> {
     }
 }
 
-/// Turns a check body's result into a verdict: `Ok(evidence)` passes.
-pub fn conclude(result: Result<String, Verdict>) -> Verdict {
-    match result {
-        Ok(evidence) => Verdict::pass(evidence),
-        Err(verdict) => verdict,
-    }
-}
-
-/// Declares a catalog check function from an `async fn(&Ctx) -> Result<String, Verdict>`.
+/// Declares a catalog check function from an `async fn(&Ctx) -> Result<(), Verdict>` that
+/// judges its clauses through `ctx.clauses`.
 #[macro_export]
 macro_rules! check_fn {
     ($name:ident, $body:ident) => {
         fn $name(ctx: $crate::target::Ctx) -> $crate::catalog::CheckFuture {
-            Box::pin(async move { $crate::rules::common::conclude($body(&ctx).await) })
+            Box::pin(async move { $body(&ctx).await })
         }
     };
 }

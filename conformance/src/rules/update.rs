@@ -5,10 +5,40 @@ use bytes::Bytes;
 
 use crate::catalog::{Rule, Strength};
 use crate::check_fn;
+use crate::clause::{consistency, doc, ClauseSpec};
 use crate::client::Request;
 use crate::rules::common::{expect_status, http_rule, last_segment, require_header};
 use crate::target::Ctx;
 use crate::verdict::Verdict;
+
+const SCSP_17: [ClauseSpec; 3] = [
+    doc(
+        "missing-404",
+        "PUT of a name that was never written is 404",
+        "DXAG/p39, PF/2443821621",
+    ),
+    doc(
+        "alias-keeps-uuid",
+        "PUT on an alias object answers 201 with the alias's own UUID in Location",
+        "PF/2443821621",
+    ),
+    consistency(
+        "alias-reads-new",
+        "after a PUT on an alias, reads of its UUID return the new content",
+    ),
+];
+
+const SCSP_18: [ClauseSpec; 2] = [
+    doc(
+        "refused-403",
+        "PUT, COPY and APPEND on an immutable unnamed object are 403",
+        "DXAG/p24",
+    ),
+    consistency(
+        "unchanged",
+        "the refused updates leave the immutable object's content as it was",
+    ),
+];
 
 /// The update rules.
 pub const RULES: [Rule; 2] = [
@@ -18,6 +48,7 @@ pub const RULES: [Rule; 2] = [
         "DXAG/p39, PF/2443821621",
         Strength::Must,
         scsp_17,
+        &SCSP_17,
     ),
     http_rule(
         "SCSP-18",
@@ -25,13 +56,15 @@ pub const RULES: [Rule; 2] = [
         "DXAG/p24",
         Strength::Must,
         scsp_18,
+        &SCSP_18,
     ),
 ];
 
 check_fn!(scsp_17, check_scsp_17);
 check_fn!(scsp_18, check_scsp_18);
 
-async fn check_scsp_17(ctx: &Ctx) -> Result<String, Verdict> {
+async fn check_scsp_17(ctx: &Ctx) -> Result<(), Verdict> {
+    let c = &ctx.clauses;
     ctx.ensure_bucket().await?;
     let missing = ctx
         .request(
@@ -41,6 +74,7 @@ async fn check_scsp_17(ctx: &Ctx) -> Result<String, Verdict> {
         .await?
         .response;
     expect_status(&missing, &[404], "PUT of a name that was never written")?;
+    c.pass("missing-404", "PUT of a missing name → 404");
     let created = ctx
         .request(
             0,
@@ -61,27 +95,29 @@ async fn check_scsp_17(ctx: &Ctx) -> Result<String, Verdict> {
         .response;
     expect_status(&updated, &[201], "PUT on an alias object")?;
     let location = require_header(&updated, "location", "PUT on an alias object")?;
-    if last_segment(location) != uuid {
-        return Err(Verdict::fail(format!(
+    c.check(
+        "alias-keeps-uuid",
+        last_segment(location) == uuid,
+        format!("PUT on alias {uuid} → 201, same UUID"),
+        format!(
             "PUT on alias {uuid} answered Location `{location}`: the alias UUID must not change"
-        )));
-    }
+        ),
+    )?;
     let read = ctx
         .request(0, &Request::new("GET", format!("/{uuid}")))
         .await?
         .response;
     expect_status(&read, &[200], "READ of the alias after PUT")?;
-    if &read.body[..] != b"alias v2" {
-        return Err(Verdict::fail(
-            "READ of the alias after PUT does not return the new content",
-        ));
-    }
-    Ok(format!(
-        "missing name → 404; PUT on alias {uuid} → 201, same UUID, new content"
-    ))
+    c.check(
+        "alias-reads-new",
+        &read.body[..] == b"alias v2",
+        "reads return the new content",
+        "READ of the alias after PUT does not return the new content",
+    )
 }
 
-async fn check_scsp_18(ctx: &Ctx) -> Result<String, Verdict> {
+async fn check_scsp_18(ctx: &Ctx) -> Result<(), Verdict> {
+    let c = &ctx.clauses;
     let created = ctx
         .request(
             0,
@@ -97,20 +133,26 @@ async fn check_scsp_18(ctx: &Ctx) -> Result<String, Verdict> {
         Request::new("COPY", path.clone()).header("Content-Length", "0"),
         Request::new("APPEND", path.clone()).body(Bytes::from_static(b"more")),
     ];
+    let mut answered = Vec::new();
     for req in &attempts {
         let r = ctx.request(0, req).await?.response;
-        expect_status(
-            &r,
-            &[403],
-            &format!("{} on an immutable object", req.method),
-        )?;
+        answered.push(format!("{} → {}", req.method, r.status));
     }
+    c.record(
+        "refused-403",
+        answered.iter().all(|a| a.ends_with("→ 403")),
+        "PUT, COPY and APPEND → 403",
+        format!(
+            "on an immutable object: {}; each must be 403",
+            answered.join(", ")
+        ),
+    );
     let read = ctx.request(0, &Request::new("GET", path)).await?.response;
     expect_status(&read, &[200], "READ after refused updates")?;
-    if &read.body[..] != b"immutable" {
-        return Err(Verdict::fail(
-            "a refused update changed the immutable object",
-        ));
-    }
-    Ok("PUT, COPY and APPEND → 403; content unchanged".to_string())
+    c.check(
+        "unchanged",
+        &read.body[..] == b"immutable",
+        "content unchanged",
+        "a refused update changed the immutable object",
+    )
 }

@@ -1,0 +1,298 @@
+//! Which clauses each deliberate defect of the reference node must fail: the proof that
+//! every checked clause has teeth. `replisim mutants` prints this table;
+//! `conformance/tests/mutants.rs` runs the catalog with each defect and asserts that every
+//! mapped clause fails, and that every checked clause is mapped by some defect.
+//!
+//! Keyed by defect name (`sim/src/scsp/defects.rs`), so that a new defect shows up as
+//! unmapped rather than breaking the build.
+
+/// Defect name → clause ids it must fail (in the reference profile). Defects that break a
+/// fault invariant instead of a rule map to no clause; `replisim sweep` catches them.
+pub const MUTANTS: &[(&str, &[&str])] = &[
+    ("redirect-without-auth", &["SCSP-3.auth", "SCSP-4.auth"]),
+    (
+        "omit-content-uuid",
+        &["SCSP-1.unnamed-location", "SCSP-35.part-uuid"],
+    ),
+    (
+        "overstate-replica-count",
+        &[
+            "SCSP-8.count-at-most-asked",
+            "SCSP-8.count-matches-disks",
+            "SCSP-9.counts",
+            "SCSP-10.present-above-one",
+        ],
+    ),
+    ("temporary-instead-of-permanent", &["SCSP-3.retiring-301"]),
+    (
+        "ignore-if-none-match",
+        &[
+            "SCSP-12.if-none-match",
+            "SCSP-12.refused-untouched",
+            "SCSP-40.put-conditions",
+        ],
+    ),
+    ("accept-single-replica-unnamed", &["SCSP-7.one-node-412"]),
+    (
+        "allow-put-on-immutable",
+        &["SCSP-18.refused-403", "SCSP-18.unchanged"],
+    ),
+    (
+        "accept-missing-content-length",
+        &["SCSP-14.length-required"],
+    ),
+    ("put-creates-missing", &["SCSP-17.missing-404"]),
+    (
+        "ignore-replicate-argument",
+        &[
+            "SCSP-9.counts",
+            "SCSP-10.one-or-absent",
+            "SCSP-8.one-node-201",
+            "SCSP-43.replicate-upper-case",
+        ],
+    ),
+    ("content-type-of-object", &["SCSP-2.type"]),
+    ("ack-before-sync", &[]),
+    ("health-processor-off", &[]),
+    ("repair-from-corrupt-replica", &[]),
+    ("accept-writes-on-full-disk", &[]),
+    (
+        "copy-keeps-unlisted-headers",
+        &["SCSP-22.replaces-metadata"],
+    ),
+    (
+        "copy-drops-content-length",
+        &["SCSP-22.keeps-content", "SCSP-28.new-name-reads"],
+    ),
+    (
+        "preserve-ignored",
+        &["SCSP-23.copy-preserve", "SCSP-23.put-preserve"],
+    ),
+    ("rename-keeps-old-name", &["SCSP-28.old-name-gone"]),
+    (
+        "append-replaces-content",
+        &[
+            "SCSP-29.concatenates",
+            "SCSP-29.alias-keeps-uuid",
+            "SCSP-36.append-current",
+        ],
+    ),
+    ("composite-md5-kept-on-put", &["SCSP-30.removed-by-put"]),
+    (
+        "same-second-always-newer",
+        &["SCSP-19.older-same-second", "SCSP-19.older-409"],
+    ),
+    (
+        "never-conflict",
+        &["SCSP-19.older-10s", "SCSP-19.older-409"],
+    ),
+    (
+        "ignore-if-match",
+        &["SCSP-40.if-match-412-etag", "SCSP-40.put-conditions"],
+    ),
+    ("ignore-if-modified-since", &["SCSP-41.unmodified-304"]),
+    (
+        "header-limits-unenforced",
+        &[
+            "SCSP-16.over-500-headers",
+            "SCSP-16.header-over-16k",
+            "SCSP-16.total-over-32k",
+            "SCSP-16.exact-400",
+        ],
+    ),
+    (
+        "case-sensitive-query-arguments",
+        &[
+            "SCSP-43.alias-forms",
+            "SCSP-43.replicate-upper-case",
+            "SCSP-32.accepted-202",
+            "SCSP-33.copy-by-part-202",
+        ],
+    ),
+    ("trailer-missing", &["SCSP-32.trailer"]),
+    (
+        "trailer-contradicts-body",
+        &[
+            "SCSP-32.body-agrees",
+            "SCSP-31.duplicate-fails",
+            "SCSP-36.put-changed-fails",
+        ],
+    ),
+    (
+        "visible-before-completion",
+        &["SCSP-31.invisible-before", "SCSP-36.put-failed-untouched"],
+    ),
+    (
+        "location-without-name",
+        &["SCSP-1.named-location", "SCSP-28.new-name-reads"],
+    ),
+    ("content-uuid-upper-case", &["SCSP-1.unnamed-location"]),
+    ("redirect-with-body", &["SCSP-3.empty", "SCSP-4.empty"]),
+    ("retiring-node-serves-writes", &["SCSP-3.retiring-301"]),
+    ("token-for-wrong-node", &["SCSP-4.resend-accepted"]),
+    ("single-replica-unnamed-default", &["SCSP-7.healthy-201"]),
+    (
+        "replica-count-reports-policy",
+        &[
+            "SCSP-8.one-node-201",
+            "SCSP-9.counts",
+            "SCSP-10.one-or-absent",
+        ],
+    ),
+    ("named-write-needs-two-replicas", &["SCSP-8.one-node-201"]),
+    ("replicate-full-ignores-lifepoint", &["SCSP-9.counts"]),
+    ("replicate-not-capped", &["SCSP-9.counts"]),
+    ("replicate-immediate-means-full", &["SCSP-9.counts"]),
+    (
+        "omit-replica-count",
+        &[
+            "SCSP-10.present-above-one",
+            "SCSP-8.count-matches-disks",
+            "SCSP-7.healthy-201",
+        ],
+    ),
+    (
+        "named-overwrite-ignored",
+        &["SCSP-12.new-version", "SCSP-19.spaced"],
+    ),
+    ("if-none-match-conflict", &["SCSP-12.if-none-match"]),
+    ("missing-host-accepted", &["SCSP-14.host-required"]),
+    ("length-required-as-400", &["SCSP-14.length-required"]),
+    (
+        "header-count-unlimited",
+        &["SCSP-16.over-500-headers", "SCSP-16.exact-400"],
+    ),
+    (
+        "header-size-unlimited",
+        &["SCSP-16.header-over-16k", "SCSP-16.exact-400"],
+    ),
+    (
+        "alias-put-new-uuid",
+        &["SCSP-17.alias-keeps-uuid", "SCSP-26.alias-keeps-uuid"],
+    ),
+    (
+        "allow-append-on-immutable",
+        &["SCSP-18.refused-403", "SCSP-18.unchanged"],
+    ),
+    ("allow-copy-on-immutable", &["SCSP-18.refused-403"]),
+    ("update-single-replica", &["SCSP-19.spaced"]),
+    (
+        "recreate-after-delete-conflict",
+        &["SCSP-20.recreate-after-second"],
+    ),
+    ("copy-drops-expires", &["SCSP-22.preserve-list"]),
+    ("put-preserve-ignored", &["SCSP-23.put-preserve"]),
+    ("copy-body-accepted", &["SCSP-24.body-refused"]),
+    (
+        "content-md5-unchecked-on-write",
+        &["SCSP-25.write-mismatch", "SCSP-25.status-400"],
+    ),
+    (
+        "copy-content-md5-unchecked",
+        &[
+            "SCSP-25.copy-mismatch",
+            "SCSP-25.status-400",
+            "SCSP-26.failed-403",
+        ],
+    ),
+    ("alias-copy-failure-400", &["SCSP-26.failed-403"]),
+    (
+        "missing-domain-404",
+        &["SCSP-27.copy-409", "SCSP-27.put-409"],
+    ),
+    ("rename-ignored", &["SCSP-28.new-name-reads"]),
+    (
+        "append-with-separator",
+        &[
+            "SCSP-29.concatenates",
+            "SCSP-29.alias-keeps-uuid",
+            "SCSP-36.append-current",
+        ],
+    ),
+    ("append-drops-metadata", &["SCSP-29.keeps-metadata"]),
+    ("composite-md5-dropped-on-copy", &["SCSP-30.kept-by-copy"]),
+    ("manifest-order-always", &["SCSP-31.ascending"]),
+    ("duplicate-parts-accepted", &["SCSP-31.duplicate-fails"]),
+    ("missing-part-skipped", &["SCSP-32.bad-fails"]),
+    ("copy-part-synchronous", &["SCSP-33.copy-by-part-202"]),
+    (
+        "content-md5-on-initiate-accepted",
+        &["SCSP-34.initiate-md5-400"],
+    ),
+    ("append-initiate-any-target", &["SCSP-34.append-needs-ec"]),
+    ("part-without-content-uuid", &["SCSP-35.part-uuid"]),
+    (
+        "put-upload-ignores-target-change",
+        &["SCSP-36.put-changed-fails"],
+    ),
+    (
+        "append-upload-replaces-content",
+        &["SCSP-36.append-current"],
+    ),
+    ("precondition-without-etag", &["SCSP-40.if-match-412-etag"]),
+    ("if-none-match-get-412", &["SCSP-40.if-none-match-304"]),
+    (
+        "future-if-modified-since-honoured",
+        &["SCSP-41.future-ignored"],
+    ),
+    ("if-modified-since-on-put", &["SCSP-41.put-ignores"]),
+    ("boolean-true-not-recognised", &["SCSP-43.alias-forms"]),
+    // Rules without a catalog check yet: tests/defects.rs holds these to their rule.
+    ("continue-before-redirect", &[]),
+    ("write-into-missing-bucket", &[]),
+    ("context-delete-without-recursive", &[]),
+    ("recursive-delete-leaves-objects", &[]),
+    ("context-put-creates", &[]),
+    ("range-end-exclusive", &[]),
+    ("range-out-of-bounds-200", &[]),
+    ("suffix-range-from-start", &[]),
+    ("not-implemented-keeps-alive", &[]),
+    ("http10-accepted", &[]),
+];
+
+/// The clauses a defect must fail; `None` when the table does not list it.
+pub fn clauses_of(defect: &str) -> Option<&'static [&'static str]> {
+    MUTANTS
+        .iter()
+        .find(|(name, _)| *name == defect)
+        .map(|(_, clauses)| *clauses)
+}
+
+/// Every checked clause of the catalog: `(id, judged in the vendor profile)`.
+pub fn checked_clauses() -> Vec<String> {
+    crate::catalog::all()
+        .iter()
+        .filter(|r| r.is_checked())
+        .flat_map(|r| r.clause_ids())
+        .collect()
+}
+
+/// Checked clauses no defect is mapped to.
+pub fn unmapped_clauses() -> Vec<String> {
+    checked_clauses()
+        .into_iter()
+        .filter(|id| !MUTANTS.iter().any(|(_, c)| c.contains(&id.as_str())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mapped_clause_exists_and_names_are_unique() {
+        let all = checked_clauses();
+        let mut names = std::collections::BTreeSet::new();
+        for (name, clauses) in MUTANTS {
+            assert!(names.insert(*name), "{name} twice");
+            for c in *clauses {
+                assert!(all.iter().any(|a| a == c), "{name}: no clause {c}");
+            }
+        }
+        assert_eq!(
+            clauses_of("trailer-missing"),
+            Some(&["SCSP-32.trailer"][..])
+        );
+        assert_eq!(clauses_of("nope"), None);
+    }
+}
