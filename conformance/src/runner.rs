@@ -318,7 +318,7 @@ impl Control for SimControl {
                 .filter(|i| {
                     Disk::lock(self.world.disk(*i))
                         .get(&key)
-                        .is_some_and(|r| !r.deleted)
+                        .is_some_and(|r| !r.removed)
                 })
                 .count()
         });

@@ -338,7 +338,7 @@ fn live_objects(cluster: &RealCluster) -> Vec<String> {
         let disk = Disk::lock(disk);
         for (key, record) in disk.records() {
             if key.starts_with("n/") || key.starts_with("u/") {
-                if record.deleted {
+                if record.removed {
                     deleted.insert(key.clone());
                 } else {
                     held.insert(key.clone());

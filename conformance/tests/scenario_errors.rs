@@ -292,3 +292,40 @@ fn cut_scenario_files_never_panic_the_parser() {
     }
     assert!(cuts > 100, "only {cuts} cuts were tried");
 }
+
+#[test]
+fn cluster_topology_mistakes_point_at_the_name() {
+    let two = "name = \"x\"\n[[cluster]]\nname = \"east\"\n[[cluster]]\nname = \"west\"\n";
+    check(
+        &format!("{two}[[wan]]\nbetween = [\"east\", \"mars\"]\n[[step]]\nsleep = \"1s\"\n"),
+        7,
+        20,
+        "no [[cluster]] is named \"mars\"",
+    );
+    check(
+        &format!(
+            "{two}[[step]]\nfault = {{ fault = \"partition_wan\", a = \"east\", b = \"moon\" }}\n"
+        ),
+        7,
+        9,
+        "fault names cluster \"moon\", which does not exist: the clusters are east, west",
+    );
+    check(
+        &format!("{two}[[step]]\nsend = {{ client = 2, path = \"/\" }}\n"),
+        7,
+        19,
+        "client 2 does not exist: the world has 2 clients",
+    );
+    check(
+        "name = \"x\"\n[[step]]\nfault = { fault = \"partition_wan\", a = \"a\", b = \"b\" }\n",
+        3,
+        9,
+        "this file has one unnamed [cluster]",
+    );
+    check(
+        "name = \"x\"\n[[cluster]]\nnodes = 2\n[[step]]\nsleep = \"1s\"\n",
+        2,
+        1,
+        "missing field `name`",
+    );
+}

@@ -12,7 +12,6 @@ use insta::internals::{Content, ContentPath};
 use insta::{dynamic_redaction, glob, Settings};
 use replisim_conformance::scenario::transcript::{normalize, Transcript};
 use replisim_conformance::scenario::{load, report, run_sim, Scenario};
-use replisim_sim::world::node_addr;
 
 /// Where the snapshots live, relative to this file (insta resolves it from here).
 const SNAPSHOT_DIR: &str = "../../snapshots";
@@ -108,7 +107,7 @@ fn every_scenario_passes_on_its_seeds_and_matches_its_snapshot() {
         glob!("../../scenarios", "*.toml", |path| {
             let scenario = load(path).unwrap_or_else(|e| panic!("{e}"));
             let mut transcript = run_all_seeds(&scenario);
-            let nodes: Vec<_> = (0..scenario.cluster.nodes).map(node_addr).collect();
+            let nodes = scenario.cluster.addrs();
             normalize(&mut transcript, &nodes).unwrap_or_else(|e| {
                 panic!("{}: a volatile value has the wrong shape: {e}", path.display())
             });

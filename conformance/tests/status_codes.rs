@@ -266,7 +266,7 @@ impl Sim {
             .filter(|i| {
                 Disk::lock(self.world.disk(*i))
                     .get(store_key)
-                    .is_some_and(|r| !r.deleted)
+                    .is_some_and(|r| !r.removed)
             })
             .collect()
     }

@@ -4,8 +4,13 @@
 //! receiver spends at least 1 ms of virtual time per message. hyper flushes often, so without
 //! this wrapper each request's latency grows by milliseconds of virtual time (see
 //! notes/madsim.md §3).
+//!
+//! It is also where per-link latency and loss apply (`crate::netem`): every simulated
+//! stream passes through here, and a flush is the moment bytes leave.
 
+use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -15,14 +20,47 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct FlushIfDirty<S> {
     inner: S,
     dirty: bool,
+    /// Where per-link shaping applies (`None`: not a simulated link). Boxed so a stream
+    /// stays small beside the TLS one it sits next to in the client.
+    link: Option<Box<Link>>,
 }
 
-impl<S> FlushIfDirty<S> {
+/// The shaping state of one simulated stream.
+struct Link {
+    /// Local and remote address, for the link's shape.
+    ends: (IpAddr, IpAddr),
+    /// The wait of the flush under way on a shaped link.
+    held: Option<Pin<Box<madsim::time::Sleep>>>,
+    /// The current bytes have served their wait (the inner flush may still be pending).
+    released: bool,
+}
+
+/// A stream whose two ends have addresses: the link a shape applies to.
+pub trait LinkEnds {
+    /// (local, remote) address, when known.
+    fn ends(&self) -> Option<(IpAddr, IpAddr)>;
+}
+
+impl LinkEnds for madsim::net::TcpStream {
+    fn ends(&self) -> Option<(IpAddr, IpAddr)> {
+        Some((self.local_addr().ok()?.ip(), self.peer_addr().ok()?.ip()))
+    }
+}
+
+impl<S: LinkEnds> FlushIfDirty<S> {
     /// Wraps a stream; starts clean.
     pub fn new(inner: S) -> Self {
+        let link = inner.ends().map(|ends| {
+            Box::new(Link {
+                ends,
+                held: None,
+                released: false,
+            })
+        });
         Self {
             inner,
             dirty: false,
+            link,
         }
     }
 }
@@ -54,9 +92,27 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FlushIfDirty<S> {
         if !self.dirty {
             return Poll::Ready(Ok(()));
         }
+        if let Some(link) = self.link.as_mut() {
+            if link.held.is_none() && !link.released {
+                link.released = true;
+                let wait = crate::netem::delay(link.ends.0, link.ends.1);
+                if !wait.is_zero() {
+                    link.held = Some(Box::pin(madsim::time::sleep(wait)));
+                }
+            }
+            if let Some(held) = link.held.as_mut() {
+                if held.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                link.held = None;
+            }
+        }
         let result = Pin::new(&mut self.inner).poll_flush(cx);
         if matches!(result, Poll::Ready(Ok(()))) {
             self.dirty = false;
+            if let Some(link) = self.link.as_mut() {
+                link.released = false;
+            }
         }
         result
     }

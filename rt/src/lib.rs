@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub mod flush;
+pub mod netem;
 pub mod tls;
 
 use crate::flush::FlushIfDirty;

@@ -1,6 +1,9 @@
-//! The fault vocabulary shared by scripted schedules, the nemesis and (later) scenario
-//! files. Every fault is recoverable by default: the world refuses to rot or lose the last
-//! good copy of anything.
+//! The fault vocabulary shared by scripted schedules, the nemesis and scenario files.
+//!
+//! Faults address hosts by their index in the world (clusters in the order they were built,
+//! hosts in order inside each: in a one-cluster world, the node index), clusters by name, and
+//! links as a cluster's LAN or the WAN link between two clusters. Every fault is recoverable
+//! by default: the world refuses to rot or lose the last good copy of anything.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -49,8 +52,52 @@ pub enum Fault {
         /// Node index.
         node: usize,
     },
+    /// Cut the WAN link between two clusters in both directions: no host or client of one
+    /// reaches the other. Each cluster's LAN keeps working.
+    PartitionWan {
+        /// One cluster.
+        a: String,
+        /// The other.
+        b: String,
+    },
+    /// Hold what cluster `from` sends to cluster `to` over their WAN link; the other
+    /// direction still works.
+    PartitionWanOneWay {
+        /// Sending cluster.
+        from: String,
+        /// Receiving cluster.
+        to: String,
+    },
+    /// Split one cluster's LAN into groups of its hosts (indices inside the cluster); the
+    /// WAN links, other clusters and clients are untouched.
+    PartitionLan {
+        /// The cluster.
+        cluster: String,
+        /// The groups; hosts not listed form one more group.
+        groups: Vec<Vec<usize>>,
+    },
     /// Remove every partition.
     Heal,
+    /// Lose this share of sends on one link (each is resent after a timeout, as TCP does).
+    LinkLoss {
+        /// The cluster whose LAN it is, or one end of the WAN link.
+        cluster: String,
+        /// The other end of the WAN link; absent for the cluster's LAN.
+        peer: Option<String>,
+        /// Per-mille of sends lost (0 ends the fault).
+        permille: u32,
+    },
+    /// Add this one-way latency range to one link.
+    LinkLatency {
+        /// The cluster whose LAN it is, or one end of the WAN link.
+        cluster: String,
+        /// The other end of the WAN link; absent for the cluster's LAN.
+        peer: Option<String>,
+        /// Least extra latency in milliseconds.
+        min_ms: u64,
+        /// Most extra latency in milliseconds (0 ends the fault).
+        max_ms: u64,
+    },
     /// Drop this share of packets on every link (in per-mille, 0..=1000).
     Loss {
         /// Per-mille of packets lost.
@@ -112,9 +159,12 @@ impl Fault {
             Fault::Partition { .. }
             | Fault::PartitionOneWay { .. }
             | Fault::Isolate { .. }
+            | Fault::PartitionWan { .. }
+            | Fault::PartitionWanOneWay { .. }
+            | Fault::PartitionLan { .. }
             | Fault::Heal => FaultKind::Partition,
-            Fault::Loss { .. } => FaultKind::Loss,
-            Fault::Latency { .. } => FaultKind::Latency,
+            Fault::Loss { .. } | Fault::LinkLoss { .. } => FaultKind::Loss,
+            Fault::Latency { .. } | Fault::LinkLatency { .. } => FaultKind::Latency,
             Fault::Skew { .. } | Fault::Jump { .. } => FaultKind::Clock,
             Fault::DiskFull { .. } | Fault::DiskFree { .. } => FaultKind::DiskFull,
             Fault::BitRot { .. } => FaultKind::BitRot,
@@ -127,8 +177,34 @@ impl Fault {
         matches!(
             self,
             Fault::Restart { .. } | Fault::Resume { .. } | Fault::Heal | Fault::DiskFree { .. }
-        ) || matches!(self, Fault::Loss { permille: 0 })
+        ) || matches!(
+            self,
+            Fault::Loss { permille: 0 }
+                | Fault::LinkLoss { permille: 0, .. }
+                | Fault::LinkLatency { max_ms: 0, .. }
+        )
     }
+}
+
+/// A link as text: `east` (its LAN) or `east~west` (the WAN link).
+fn link_name(cluster: &str, peer: &Option<String>) -> String {
+    match peer {
+        Some(p) => format!("{cluster}~{p}"),
+        None => cluster.to_string(),
+    }
+}
+
+fn groups_text(groups: &[Vec<usize>]) -> String {
+    let shown: Vec<String> = groups
+        .iter()
+        .map(|g| {
+            g.iter()
+                .map(|i| format!("node{}", i + 1))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    format!("[{}]", shown.join("] ["))
 }
 
 impl fmt::Display for Fault {
@@ -139,18 +215,27 @@ impl fmt::Display for Fault {
             Fault::Restart { node } => write!(f, "restart node{}", n(node)),
             Fault::Pause { node } => write!(f, "pause node{}", n(node)),
             Fault::Resume { node } => write!(f, "resume node{}", n(node)),
-            Fault::Partition { groups } => {
-                let shown: Vec<String> = groups
-                    .iter()
-                    .map(|g| {
-                        g.iter()
-                            .map(|i| format!("node{}", n(i)))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    })
-                    .collect();
-                write!(f, "partition [{}]", shown.join("] ["))
+            Fault::Partition { groups } => write!(f, "partition {}", groups_text(groups)),
+            Fault::PartitionWan { a, b } => write!(f, "partition wan {a} <-> {b}"),
+            Fault::PartitionWanOneWay { from, to } => write!(f, "partition wan {from} -> {to}"),
+            Fault::PartitionLan { cluster, groups } => {
+                write!(f, "partition lan {cluster} {}", groups_text(groups))
             }
+            Fault::LinkLoss {
+                cluster,
+                peer,
+                permille,
+            } => write!(f, "loss {} {permille}‰", link_name(cluster, peer)),
+            Fault::LinkLatency {
+                cluster,
+                peer,
+                min_ms,
+                max_ms,
+            } => write!(
+                f,
+                "latency {} +{min_ms}..{max_ms} ms",
+                link_name(cluster, peer)
+            ),
             Fault::PartitionOneWay { from, to } => {
                 write!(f, "partition node{} -> node{}", n(from), n(to))
             }
@@ -288,6 +373,15 @@ mod tests {
         assert!(serde_json::from_str::<Fault>(r#"{"fault":"crash","node":1,"x":2}"#).is_err());
         assert_eq!(f.to_string(), "partition [node1,node2] [node3]");
         assert!(Fault::Heal.is_repair());
+        let wan: Fault = serde_json::from_str(r#"{"fault":"partition_wan","a":"east","b":"west"}"#)
+            .expect("wan");
+        assert_eq!(wan.to_string(), "partition wan east <-> west");
+        assert_eq!(wan.kind(), FaultKind::Partition);
+        let lan_loss: Fault =
+            serde_json::from_str(r#"{"fault":"link_loss","cluster":"east","permille":0}"#)
+                .expect("loss without a peer is the LAN");
+        assert!(lan_loss.is_repair());
+        assert_eq!(lan_loss.to_string(), "loss east 0‰");
         assert!(!Fault::Crash { node: 0 }.is_repair());
     }
 }

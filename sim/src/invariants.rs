@@ -14,6 +14,7 @@ use std::fmt;
 
 use crate::scsp::config::ClusterConfig;
 use crate::scsp::object::{md5_hex, Record, Version};
+use crate::scsp::records::Objects;
 use crate::scsp::replication::policy_replicas;
 use crate::store::{Disk, SharedDisk};
 use crate::workload::{History, Op, OpKind, OpResult, BUCKET};
@@ -243,11 +244,7 @@ pub fn settled(
     for (node, key) in suspects {
         let rotten = disks
             .get(*node)
-            .and_then(|d| {
-                Disk::lock(d)
-                    .get(key)
-                    .map(|r| md5_hex(&r.content) != r.md5_hex)
-            })
+            .and_then(|d| Disk::lock(d).get(key).map(|e| !e.intact()))
             .unwrap_or(false);
         if rotten {
             return false;
@@ -255,8 +252,8 @@ pub fn settled(
     }
     let mut newest: BTreeMap<String, (Version, bool, usize, usize)> = BTreeMap::new();
     for disk in disks {
-        for (key, r) in Disk::lock(disk).records() {
-            let wanted = policy_replicas(cluster, r).min(disks.len());
+        for (key, r) in Objects::lock(disk).records() {
+            let wanted = policy_replicas(cluster, &r).min(disks.len());
             let entry = newest
                 .entry(key.clone())
                 .or_insert((r.version, r.deleted, 0, wanted));
@@ -276,11 +273,8 @@ pub fn settled(
 pub fn check_disks(cluster: &ClusterConfig, disks: &[SharedDisk]) -> Vec<Violation> {
     let mut by_key: BTreeMap<String, Vec<(usize, Record)>> = BTreeMap::new();
     for (i, disk) in disks.iter().enumerate() {
-        for (key, record) in Disk::lock(disk).records() {
-            by_key
-                .entry(key.clone())
-                .or_default()
-                .push((i, record.clone()));
+        for (key, record) in Objects::lock(disk).records() {
+            by_key.entry(key).or_default().push((i, record));
         }
     }
     let mut out = Vec::new();

@@ -1,4 +1,5 @@
-//! replisim-sim: the reference SCSP cluster and the simulated world it runs in.
+//! replisim-sim: the reference SCSP cluster and the simulated world it runs in (clusters of
+//! hosts joined by WAN links, each host running a service its factory builds).
 //!
 //! The reference node (`scsp`) is a hyper HTTP/1.1 server written against the runtime shim
 //! (`rt`), so the very same code serves over simulated TCP inside madsim (`world`) and over
@@ -11,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod chrome_trace;
+pub mod clock;
 pub mod faults;
 pub mod http;
 pub mod invariants;
@@ -18,6 +20,8 @@ pub mod nemesis;
 pub mod publisher;
 /// The runtime shim, its own crate so the strict client can use it without the node.
 pub use replisim_rt as rt;
+/// Per-link latency and loss, applied where simulated streams flush (in the runtime crate).
+pub use replisim_rt::netem;
 pub mod scsp;
 pub mod seeded;
 pub mod serve;

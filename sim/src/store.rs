@@ -1,17 +1,67 @@
-//! The per-node disk model: what a node has stored, what is durable, and how full it is.
+//! The per-host disk model: what a host has stored, what is durable, and how full it is.
 //!
 //! madsim's own file system keeps everything across a kill, so it cannot model a crash. A
-//! `Disk` is owned by the world (not by the node task), which is what lets it survive a node
-//! restart: the node's `init` factory is handed the same `SharedDisk` again.
+//! `Disk` is owned by the world (not by the service task), which is what lets it survive a
+//! restart: the host's factory is handed the same `SharedDisk` again.
 //!
-//! Durability contract: a record passed to [`Disk::write`] is *pending* until [`Disk::sync`];
-//! [`Disk::crash`] drops every pending record and keeps every synced one. The reference node
+//! The disk knows no protocol: it holds keyed [`Entry`]s (an opaque head, a body, the body's
+//! digest as written, and the writer's version order). Each service keeps its own record
+//! type as a layer over it (the SCSP node's is `scsp::records`).
+//!
+//! Durability contract: an entry passed to [`Disk::write`] is *pending* until [`Disk::sync`];
+//! [`Disk::crash`] drops every pending entry and keeps every synced one. The reference node
 //! syncs before it acknowledges a write.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::scsp::object::Record;
+use bytes::Bytes;
+
+/// One stored record, as the disk sees it: bytes it does not interpret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The key it is stored under.
+    pub key: String,
+    /// The service's description of the record (metadata, flags), opaque to the disk. Bit
+    /// rot never touches it, so a layer can always decode it.
+    pub head: Bytes,
+    /// The payload: the only part bit rot changes.
+    pub body: Bytes,
+    /// Hex MD5 of the body as the writer recorded it. The disk never recomputes it, so rot
+    /// shows as a body that no longer matches ([`Entry::intact`]).
+    pub digest: String,
+    /// The writer's order among versions of one key: a higher value supersedes a lower one.
+    /// The world uses it to keep faults recoverable (never rot or lose the newest good copy).
+    pub version: u128,
+    /// True for a tombstone: the key reads as gone, but the version still orders writes.
+    pub removed: bool,
+}
+
+impl Entry {
+    /// Bytes this entry takes on disk: the body plus a fixed allowance for the head and the
+    /// bookkeeping, so even empty entries use space and a full disk is reachable.
+    pub fn stored_bytes(&self) -> u64 {
+        self.body.len() as u64 + 256
+    }
+
+    /// True when the body still matches the digest written with it.
+    pub fn intact(&self) -> bool {
+        md5_hex(&self.body) == self.digest
+    }
+}
+
+/// Hex MD5 of some bytes: the digest [`Entry::digest`] is expected to hold.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    let digits = b"0123456789abcdef";
+    let sum = Md5::digest(bytes);
+    let mut out = String::with_capacity(32);
+    for b in sum.iter() {
+        out.push(digits[usize::from(b >> 4)] as char);
+        out.push(digits[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
 
 /// A disk shared between a node's incarnations (the world keeps it across restarts).
 pub type SharedDisk = Arc<Mutex<Disk>>;
@@ -28,7 +78,7 @@ pub enum DiskError {
     },
 }
 
-/// One node's stored records, split into synced and pending.
+/// One host's stored entries, split into synced and pending.
 #[derive(Debug, Clone)]
 pub struct Disk {
     capacity_bytes: u64,
@@ -41,8 +91,8 @@ pub struct Disk {
     touched: BTreeMap<String, u64>,
     /// The generation of the last wipe: peers that looked before it need everything.
     wiped_at: u64,
-    synced: BTreeMap<String, Record>,
-    pending: BTreeMap<String, Record>,
+    synced: BTreeMap<String, Entry>,
+    pending: BTreeMap<String, Entry>,
 }
 
 impl Disk {
@@ -91,12 +141,12 @@ impl Disk {
     }
 
     /// The newest record under `key`, pending or synced.
-    pub fn get(&self, key: &str) -> Option<&Record> {
+    pub fn get(&self, key: &str) -> Option<&Entry> {
         self.pending.get(key).or_else(|| self.synced.get(key))
     }
 
     /// Every key with its newest record, in key order.
-    pub fn records(&self) -> impl Iterator<Item = (&String, &Record)> {
+    pub fn records(&self) -> impl Iterator<Item = (&String, &Entry)> {
         self.records_from(None)
     }
 
@@ -105,9 +155,9 @@ impl Disk {
     pub fn records_from<'a>(
         &'a self,
         after: Option<&str>,
-    ) -> impl Iterator<Item = (&'a String, &'a Record)> + 'a {
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
         use std::ops::Bound;
-        let range = |m: &'a BTreeMap<String, Record>| match after {
+        let range = |m: &'a BTreeMap<String, Entry>| match after {
             Some(a) => m.range::<str, _>((Bound::Excluded(a), Bound::Unbounded)),
             None => m.range::<str, _>((Bound::Unbounded, Bound::Unbounded)),
         };
@@ -130,8 +180,8 @@ impl Disk {
 
     /// Stores a record as pending, replacing whatever the key held. The space check counts the
     /// record being replaced as freed.
-    pub fn write(&mut self, record: Record) -> Result<(), DiskError> {
-        let replaced = self.get(&record.key).map(Record::stored_bytes).unwrap_or(0);
+    pub fn write(&mut self, record: Entry) -> Result<(), DiskError> {
+        let replaced = self.get(&record.key).map(Entry::stored_bytes).unwrap_or(0);
         let needed_bytes = record.stored_bytes();
         let free_bytes = self.free_bytes() + replaced;
         if needed_bytes > free_bytes {
@@ -155,7 +205,7 @@ impl Disk {
     }
 
     /// Writes and syncs in one step: what the node does before acknowledging.
-    pub fn write_synced(&mut self, record: Record) -> Result<(), DiskError> {
+    pub fn write_synced(&mut self, record: Entry) -> Result<(), DiskError> {
         self.write(record)?;
         self.sync();
         Ok(())
@@ -163,7 +213,7 @@ impl Disk {
 
     /// Removes a key entirely (used to roll back a write that failed its replica quorum).
     pub fn remove(&mut self, key: &str) {
-        self.used_bytes -= self.get(key).map(Record::stored_bytes).unwrap_or(0);
+        self.used_bytes -= self.get(key).map(Entry::stored_bytes).unwrap_or(0);
         self.pending.remove(key);
         self.synced.remove(key);
         self.generation += 1;
@@ -177,7 +227,7 @@ impl Disk {
         for (key, record) in &lost {
             self.touched.insert(key.clone(), self.generation);
             self.used_bytes -= record.stored_bytes();
-            self.used_bytes += self.synced.get(key).map(Record::stored_bytes).unwrap_or(0);
+            self.used_bytes += self.synced.get(key).map(Entry::stored_bytes).unwrap_or(0);
         }
         debug_assert_eq!(self.used_bytes, self.used_bytes_counted());
         lost.into_keys().collect()
@@ -185,7 +235,7 @@ impl Disk {
 
     /// Keys changed after generation `since`, each with its record now (`None`: gone), or
     /// `None` when `since` predates a wipe or is unknown here (send everything instead).
-    pub fn changed_since(&self, since: u64) -> Option<Vec<(&String, Option<&Record>)>> {
+    pub fn changed_since(&self, since: u64) -> Option<Vec<(&String, Option<&Entry>)>> {
         if since < self.wiped_at || since > self.generation {
             return None;
         }
@@ -226,7 +276,7 @@ impl Disk {
         self.wiped_at = self.generation;
     }
 
-    /// Bit rot: flips one byte of the stored content of `key` without touching its recorded
+    /// Bit rot: flips one byte of the stored body of `key` without touching its recorded
     /// digest, so validation can notice. Returns false when there is no content to rot.
     pub fn rot(&mut self, key: &str, position: usize) -> bool {
         let record = match self.pending.get_mut(key) {
@@ -236,13 +286,13 @@ impl Disk {
                 None => return false,
             },
         };
-        if record.content.is_empty() {
+        if record.body.is_empty() {
             return false;
         }
-        let mut bytes = record.content.to_vec();
+        let mut bytes = record.body.to_vec();
         let at = position % bytes.len();
         bytes[at] ^= 0x5A;
-        record.content = bytes.into();
+        record.body = bytes.into();
         true
     }
 }
@@ -250,20 +300,15 @@ impl Disk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scsp::object::{md5_hex, Kind, Version};
 
-    fn record(key: &str, content: &'static [u8]) -> Record {
-        Record {
+    fn record(key: &str, content: &'static [u8]) -> Entry {
+        Entry {
             key: key.to_string(),
-            kind: Kind::Named,
-            version: Version {
-                stamp_ms: 1,
-                node: 0,
-            },
-            deleted: false,
-            meta: Default::default(),
-            md5_hex: md5_hex(content),
-            content: bytes::Bytes::from_static(content),
+            head: Bytes::from_static(b"head"),
+            digest: md5_hex(content),
+            body: Bytes::from_static(content),
+            version: 1,
+            removed: false,
         }
     }
 
@@ -297,7 +342,7 @@ mod tests {
         disk.write(record("c", b"new")).expect("room");
         let all: Vec<(&str, &[u8])> = disk
             .records()
-            .map(|(k, r)| (k.as_str(), &r.content[..]))
+            .map(|(k, r)| (k.as_str(), &r.body[..]))
             .collect();
         assert_eq!(all, vec![("a", &b"1"[..]), ("b", b"2"), ("c", b"new")]);
         let after_a: Vec<&str> = disk
@@ -348,7 +393,12 @@ mod tests {
         disk.write_synced(record("a", b"content")).expect("room");
         assert!(disk.rot("a", 3));
         let r = disk.get("a").expect("still there");
-        assert_ne!(md5_hex(&r.content), r.md5_hex);
+        assert!(!r.intact());
+        assert_eq!(
+            r.head,
+            Bytes::from_static(b"head"),
+            "rot leaves the head alone"
+        );
         assert!(!disk.rot("missing", 0));
     }
 }

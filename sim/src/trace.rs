@@ -38,6 +38,8 @@ impl std::fmt::Display for TraceEvent {
 #[derive(Debug, Clone)]
 pub struct Trace {
     inner: Option<Arc<TraceInner>>,
+    /// Put before every actor name (`east/` in a world of several clusters).
+    scope: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -54,12 +56,25 @@ impl Trace {
                 start: rt::now(),
                 events: Mutex::new(Vec::new()),
             })),
+            scope: None,
+        }
+    }
+
+    /// The same log, with `prefix` put before every actor recorded through the copy: hosts
+    /// of different clusters keep their own short names (`node1`) yet stay apart.
+    pub fn scoped(&self, prefix: &str) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            scope: Some(Arc::from(prefix)),
         }
     }
 
     /// A trace that drops everything.
     pub fn disabled() -> Self {
-        Self { inner: None }
+        Self {
+            inner: None,
+            scope: None,
+        }
     }
 
     /// Appends an event.
@@ -68,7 +83,10 @@ impl Trace {
             let at = rt::now().saturating_duration_since(inner.start);
             let event = TraceEvent {
                 at,
-                actor: actor.to_string(),
+                actor: match &self.scope {
+                    Some(prefix) => format!("{prefix}{actor}"),
+                    None => actor.to_string(),
+                },
                 what: what.into(),
             };
             inner

@@ -12,6 +12,7 @@ use replisim_sim::http::client::{exchange, Answer};
 use replisim_sim::http::pool::Pool;
 use replisim_sim::rt;
 use replisim_sim::scsp::object::{md5_hex, Kind, Record, Version};
+use replisim_sim::scsp::records::Objects;
 use replisim_sim::store::Disk;
 use replisim_sim::workload::send_following;
 use replisim_sim::world::{simulate, World, WorldConfig};
@@ -60,7 +61,7 @@ fn holders(world: &World, key: &str) -> Vec<usize> {
         .filter(|i| {
             Disk::lock(world.disk(*i))
                 .get(key)
-                .is_some_and(|r| !r.deleted)
+                .is_some_and(|r| !r.removed)
         })
         .collect()
 }
@@ -92,7 +93,9 @@ fn crash_loses_exactly_the_unsynced_records() {
             md5_hex: md5_hex(b"x"),
             content: Bytes::from_static(b"x"),
         };
-        Disk::lock(world.disk(holder)).write(pending).expect("room");
+        Objects::lock(world.disk(holder))
+            .write(&pending)
+            .expect("room");
         let done = world
             .apply(&Fault::Crash { node: holder })
             .expect("applied");
@@ -369,11 +372,7 @@ fn bit_rot_is_caught_by_validate_and_repaired_by_the_health_processor() {
         // The health processor scrubs, drops the rotten copy and re-replicates a good one.
         let good = |w: &World| {
             (0..w.len())
-                .filter(|i| {
-                    Disk::lock(w.disk(*i))
-                        .get(key)
-                        .is_some_and(|r| md5_hex(&r.content) == r.md5_hex)
-                })
+                .filter(|i| Disk::lock(w.disk(*i)).get(key).is_some_and(|r| r.intact()))
                 .count()
         };
         let mut waited = Duration::ZERO;

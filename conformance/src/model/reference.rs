@@ -174,8 +174,12 @@ impl Model {
             | Fault::PartitionOneWay { .. }
             | Fault::Isolate { .. }
             | Fault::Latency { .. }
+            | Fault::PartitionWan { .. }
+            | Fault::PartitionWanOneWay { .. }
+            | Fault::PartitionLan { .. }
+            | Fault::LinkLatency { .. }
             | Fault::BitRot { .. } => self.reach = true,
-            Fault::Loss { permille } => {
+            Fault::Loss { permille } | Fault::LinkLoss { permille, .. } => {
                 if *permille > 0 {
                     self.reach = true;
                 }

@@ -11,7 +11,8 @@ use replisim_sim::invariants;
 use replisim_sim::rt;
 use replisim_sim::scsp::defects::Defect;
 use replisim_sim::scsp::object::Kind;
-use replisim_sim::store::{Disk, SharedDisk};
+use replisim_sim::scsp::records::Objects;
+use replisim_sim::store::SharedDisk;
 use replisim_sim::world::{try_simulate, World, WorldConfig};
 
 use super::print::{self, fill, Allowed, Header, Mode, PrintedSend, PrintedStep};
@@ -467,7 +468,7 @@ impl Runner {
                 .collect();
         let mut digests: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for disk in disks {
-            for (key, r) in Disk::lock(disk).records() {
+            for (key, r) in Objects::lock(disk).records() {
                 if key.starts_with("u/") && r.kind == Kind::Immutable && !r.deleted {
                     digests
                         .entry(key.clone())

@@ -16,9 +16,10 @@ use replisim_sim::rt;
 use replisim_sim::scsp::config::{ClusterConfig, NodeControl};
 use replisim_sim::scsp::key::{parse_path, Locator, ObjectKey};
 use replisim_sim::scsp::object::{md5_hex, Record};
+use replisim_sim::scsp::records::Objects;
 use replisim_sim::serve::RealCluster;
 use replisim_sim::store::{Disk, SharedDisk};
-use replisim_sim::world::{try_simulate, World, WorldConfig};
+use replisim_sim::world::{try_simulate, Link, World, WorldConfig};
 
 use super::text::{show_duration, Template};
 use super::transcript::{self, StepRecord};
@@ -114,8 +115,17 @@ impl Backend {
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
+        self.on_client_at(0, f).await
+    }
+
+    /// Runs a client task on client host `k` (a real target has one client: this process).
+    async fn on_client_at<F, T>(&self, k: usize, f: F) -> T
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
         match self {
-            Backend::Sim(w) => w.on_client(f).await,
+            Backend::Sim(w) => w.on_client_at(k, f).await,
             Backend::Real { .. } => f.await,
         }
     }
@@ -189,6 +199,31 @@ fn time_limit(scenario: &Scenario) -> Duration {
     total
 }
 
+/// A world of the topology's `[[cluster]]` tables and `[[wan]]` links, clients placed in
+/// file order.
+fn several_clusters(topo: &super::Topology) -> Result<World, String> {
+    let mut b = World::builder().disk_bytes(topo.disk_bytes_default);
+    for k in &topo.clusters {
+        let node = replisim_sim::scsp::node()
+            .replicas(k.replicas)
+            .health_interval(topo.health_interval)
+            .defects(topo.defects.clone());
+        b = b.cluster(&k.name, k.nodes, node);
+    }
+    for w in &topo.wan {
+        let link = Link::new()
+            .latency_ms(w.latency_ms.0, w.latency_ms.1)
+            .loss_permille(w.loss_permille);
+        b = b.wan(&w.between.0, &w.between.1, link);
+    }
+    for k in &topo.clusters {
+        for _ in 0..k.clients {
+            b = b.client_in(&k.name);
+        }
+    }
+    b.build()
+}
+
 /// Runs one seed of a scenario in a fresh simulated world.
 pub fn run_sim(scenario: &Scenario, seed: u64) -> Outcome {
     let shared = Arc::new(scenario.clone());
@@ -196,12 +231,19 @@ pub fn run_sim(scenario: &Scenario, seed: u64) -> Outcome {
     let outcome = try_simulate(seed, limit, move || async move {
         let sc = shared;
         let topo = &sc.cluster;
-        let mut config = WorldConfig::new(topo.nodes);
-        config.policy_replicas = topo.replicas;
-        config.health_interval = topo.health_interval;
-        config.defects = topo.defects.clone();
-        config.disk_bytes = topo.disk_bytes_default;
-        let world = Arc::new(World::start(config));
+        let world = if topo.clusters.is_empty() {
+            let mut config = WorldConfig::new(topo.nodes);
+            config.policy_replicas = topo.replicas;
+            config.health_interval = topo.health_interval;
+            config.defects = topo.defects.clone();
+            config.disk_bytes = topo.disk_bytes_default;
+            Arc::new(World::start(config))
+        } else {
+            match several_clusters(topo) {
+                Ok(world) => Arc::new(world),
+                Err(e) => panic!("the topology did not build: {e}"),
+            }
+        };
         for (i, bytes) in topo.disk_bytes.iter().enumerate() {
             if *bytes != topo.disk_bytes_default {
                 Disk::lock(world.disk(i)).set_capacity_bytes(*bytes);
@@ -519,7 +561,7 @@ impl Run<'_> {
         let follow = spec.follow;
         let (result, hops, access) = self
             .backend
-            .on_client(async move {
+            .on_client_at(spec.client, async move {
                 if follow {
                     let mut session = Session::new(c, addr);
                     match session.request(&req).await {
@@ -729,7 +771,7 @@ fn copies(disks: &[SharedDisk], key: &str) -> Vec<(usize, Record)> {
     disks
         .iter()
         .enumerate()
-        .filter_map(|(i, d)| Disk::lock(d).get(key).map(|r| (i, r.clone())))
+        .filter_map(|(i, d)| Objects::lock(d).get(key).map(|r| (i, r)))
         .collect()
 }
 

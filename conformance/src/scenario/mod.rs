@@ -73,6 +73,51 @@ pub struct Topology {
     pub defects: BTreeSet<Defect>,
     /// Settings a real target cannot be made to honour (for the skip reason).
     pub needs_control: Vec<String>,
+    /// `[[cluster]]` tables: a world of several named SCSP clusters (empty for `[cluster]`).
+    /// Nodes and clients are numbered across them in file order.
+    pub clusters: Vec<NamedCluster>,
+    /// `[[wan]]` links between those clusters.
+    pub wan: Vec<WanLink>,
+}
+
+impl Topology {
+    /// The simulated address of every node, in node order.
+    pub fn addrs(&self) -> Vec<std::net::SocketAddr> {
+        if self.clusters.is_empty() {
+            return (0..self.nodes)
+                .map(replisim_sim::world::node_addr)
+                .collect();
+        }
+        self.clusters
+            .iter()
+            .enumerate()
+            .flat_map(|(c, k)| (0..k.nodes).map(move |i| replisim_sim::world::host_addr(c, i)))
+            .collect()
+    }
+}
+
+/// One `[[cluster]]`: SCSP nodes on their own LAN, with client hosts there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedCluster {
+    /// Its name, used by `[[wan]]` and by cluster faults (`partition_wan`).
+    pub name: String,
+    /// Number of nodes (default 4).
+    pub nodes: usize,
+    /// Policy replicas per object (default 2).
+    pub replicas: usize,
+    /// Client hosts on its LAN (default 1).
+    pub clients: usize,
+}
+
+/// One `[[wan]]` link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WanLink {
+    /// The two clusters it joins.
+    pub between: (String, String),
+    /// Extra one-way latency range in milliseconds.
+    pub latency_ms: (u64, u64),
+    /// Per-mille of sends lost on it.
+    pub loss_permille: u32,
 }
 
 /// Where a step sits in its file.
@@ -151,6 +196,8 @@ pub enum Target {
 pub struct SendSpec {
     /// Where it goes.
     pub target: Target,
+    /// Which client host sends it (0 unless the file says `client`).
+    pub client: usize,
     /// The method token, sent as written.
     pub method: String,
     /// Path with query (unused with [`Target::Url`]).

@@ -20,7 +20,9 @@ pub(crate) struct RawScenario {
     pub rules: Vec<Spanned<String>>,
     pub seeds: Option<Spanned<RawSeeds>>,
     #[serde(default)]
-    pub cluster: RawCluster,
+    pub cluster: RawClusterSection,
+    #[serde(default)]
+    pub wan: Vec<Spanned<RawWan>>,
     #[serde(default, rename = "step")]
     pub steps: Vec<Spanned<RawStep>>,
 }
@@ -94,6 +96,62 @@ pub(crate) struct RawCluster {
     pub defects: Vec<Spanned<String>>,
 }
 
+/// `[cluster]` (one SCSP cluster, the usual case) or `[[cluster]]` tables (a world of named
+/// clusters joined by `[[wan]]` links).
+#[derive(Debug)]
+pub(crate) enum RawClusterSection {
+    One(RawCluster),
+    Many(Vec<Spanned<RawNamedCluster>>),
+}
+
+impl Default for RawClusterSection {
+    fn default() -> Self {
+        RawClusterSection::One(RawCluster::default())
+    }
+}
+
+impl<'de> Deserialize<'de> for RawClusterSection {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawClusterSection;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a [cluster] table or [[cluster]] tables")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawClusterSection, A::Error> {
+                RawCluster::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawClusterSection::One)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RawClusterSection, A::Error> {
+                Vec::<Spanned<RawNamedCluster>>::deserialize(de::value::SeqAccessDeserializer::new(
+                    seq,
+                ))
+                .map(RawClusterSection::Many)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One `[[cluster]]` of a world of several: SCSP nodes on their own LAN, with clients.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNamedCluster {
+    pub name: Spanned<String>,
+    pub nodes: Option<Spanned<Int>>,
+    pub replicas: Option<Spanned<Int>>,
+    pub clients: Option<Spanned<Int>>,
+}
+
+/// One `[[wan]]` link: `between = ["east", "west"]`, optional extra latency and loss.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWan {
+    pub between: Spanned<Vec<Spanned<String>>>,
+    pub latency_ms: Option<Spanned<Vec<Spanned<Int>>>>,
+    pub loss_permille: Option<Spanned<Int>>,
+}
+
 /// One `[[step]]`: exactly one action, plus what to expect and capture.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +174,7 @@ pub(crate) struct RawStep {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSend {
     pub node: Option<Spanned<Int>>,
+    pub client: Option<Spanned<Int>>,
     pub url: Option<Spanned<String>>,
     pub method: Option<Spanned<String>>,
     pub path: Option<Spanned<String>>,

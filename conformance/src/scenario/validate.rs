@@ -33,12 +33,21 @@ const BODY_BYTES_MAX: u64 = 128 << 20;
 const EVERY_DEFAULT: Duration = Duration::from_secs(1);
 /// Most steps in one file.
 const STEPS_MAX: usize = 10_000;
+/// Most clients per `[[cluster]]`, and most clusters (the world's address plan).
+const CLIENTS_MAX: i64 = 250;
+const CLUSTERS_MAX: usize = 250;
+/// Largest extra WAN latency, in ms (a minute).
+const LATENCY_MS_MAX: i64 = 60_000;
 
 struct Checker<'a> {
     file: &'a str,
     text: &'a str,
     errors: Vec<ScenarioError>,
     nodes: usize,
+    /// Client hosts in the world (1 unless `[[cluster]]` tables ask for more).
+    clients: usize,
+    /// The `[[cluster]]` names (empty for a one-cluster `[cluster]` file).
+    cluster_names: Vec<String>,
     known: BTreeSet<String>,
 }
 
@@ -185,6 +194,8 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioErrors> 
         text,
         errors: Vec::new(),
         nodes: NODES_DEFAULT,
+        clients: 1,
+        cluster_names: Vec::new(),
         known: BUILTIN_VARIABLES.iter().map(|s| s.to_string()).collect(),
     };
     let raw: RawScenario = match toml::from_str(text) {
@@ -245,7 +256,18 @@ fn check(c: &mut Checker, raw: RawScenario) -> Option<Scenario> {
             }
         }
     };
-    let cluster = topology(c, &raw.cluster);
+    let cluster = match &raw.cluster {
+        RawClusterSection::One(one) => {
+            if let Some(w) = raw.wan.first() {
+                c.error(
+                    w.span(),
+                    "[[wan]] links join [[cluster]] tables; this file has one [cluster]",
+                );
+            }
+            topology(c, one)
+        }
+        RawClusterSection::Many(many) => world_topology(c, many, &raw.wan),
+    };
     if raw.steps.is_empty() {
         c.error(0..0, "expected at least one [[step]]");
     }
@@ -378,6 +400,157 @@ fn topology(c: &mut Checker, raw: &RawCluster) -> Topology {
         health_interval,
         defects,
         needs_control,
+        clusters: Vec::new(),
+        wan: Vec::new(),
+    }
+}
+
+/// `[[cluster]]` tables and `[[wan]]` links: a world of several SCSP clusters. Nodes are
+/// numbered across the world in file order (the first cluster's nodes first), and so are
+/// clients.
+fn world_topology(
+    c: &mut Checker,
+    many: &[Spanned<RawNamedCluster>],
+    wan: &[Spanned<RawWan>],
+) -> Topology {
+    let mut clusters: Vec<NamedCluster> = Vec::new();
+    for raw in many {
+        let r = raw.get_ref();
+        let name = r.name.get_ref().trim().to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            c.error(
+                r.name.span(),
+                "expected a cluster name of letters, digits, `-` or `_`",
+            );
+        } else if clusters.iter().any(|k| k.name == name) {
+            c.error(r.name.span(), format!("a second cluster named {name:?}"));
+        }
+        let nodes = match &r.nodes {
+            None => NODES_DEFAULT,
+            Some(n) if (1..=NODES_MAX).contains(&n.get_ref().0) => n.get_ref().0 as usize,
+            Some(n) => {
+                c.error(
+                    n.span(),
+                    format!("expected 1 to {NODES_MAX} nodes, found {}", n.get_ref().0),
+                );
+                NODES_DEFAULT
+            }
+        };
+        let replicas = match &r.replicas {
+            None => 2,
+            Some(n) if (1..=nodes as i64).contains(&n.get_ref().0) => n.get_ref().0 as usize,
+            Some(n) => {
+                c.error(
+                    n.span(),
+                    format!(
+                        "expected 1 to {nodes} policy replicas, found {}",
+                        n.get_ref().0
+                    ),
+                );
+                2
+            }
+        };
+        let clients = match &r.clients {
+            None => 1,
+            Some(n) if (0..=CLIENTS_MAX).contains(&n.get_ref().0) => n.get_ref().0 as usize,
+            Some(n) => {
+                c.error(
+                    n.span(),
+                    format!(
+                        "expected 0 to {CLIENTS_MAX} clients, found {}",
+                        n.get_ref().0
+                    ),
+                );
+                1
+            }
+        };
+        clusters.push(NamedCluster {
+            name,
+            nodes,
+            replicas,
+            clients,
+        });
+    }
+    if clusters.len() > CLUSTERS_MAX {
+        c.error(
+            many[CLUSTERS_MAX].span(),
+            format!("more than {CLUSTERS_MAX} clusters"),
+        );
+    }
+    let mut links = Vec::new();
+    for w in wan {
+        let r = w.get_ref();
+        let names: Vec<&Spanned<String>> = r.between.get_ref().iter().collect();
+        if names.len() != 2 {
+            c.error(
+                r.between.span(),
+                "expected two cluster names, such as [\"east\", \"west\"]",
+            );
+            continue;
+        }
+        for n in &names {
+            if !clusters.iter().any(|k| &k.name == n.get_ref()) {
+                c.error(
+                    n.span(),
+                    format!("no [[cluster]] is named {:?}", n.get_ref()),
+                );
+            }
+        }
+        if names[0].get_ref() == names[1].get_ref() {
+            c.error(r.between.span(), "a WAN link joins two different clusters");
+        }
+        let latency_ms = match &r.latency_ms {
+            None => (0, 0),
+            Some(l) => match l.get_ref().as_slice() {
+                [a, b]
+                    if 0 <= a.get_ref().0
+                        && a.get_ref().0 <= b.get_ref().0
+                        && b.get_ref().0 <= LATENCY_MS_MAX =>
+                {
+                    (a.get_ref().0 as u64, b.get_ref().0 as u64)
+                }
+                _ => {
+                    c.error(
+                        l.span(),
+                        format!("expected [least, most] milliseconds, 0 to {LATENCY_MS_MAX}"),
+                    );
+                    (0, 0)
+                }
+            },
+        };
+        let loss_permille = match &r.loss_permille {
+            None => 0,
+            Some(n) if (0..=1000).contains(&n.get_ref().0) => n.get_ref().0 as u32,
+            Some(n) => {
+                c.error(n.span(), "expected a loss of 0 to 1000 per mille");
+                0
+            }
+        };
+        links.push(WanLink {
+            between: (names[0].get_ref().clone(), names[1].get_ref().clone()),
+            latency_ms,
+            loss_permille,
+        });
+    }
+    let nodes: usize = clusters.iter().map(|k| k.nodes).sum::<usize>().max(1);
+    c.nodes = nodes;
+    c.clients = clusters.iter().map(|k| k.clients).sum::<usize>().max(1);
+    c.cluster_names = clusters.iter().map(|k| k.name.clone()).collect();
+    Topology {
+        nodes,
+        replicas: clusters.first().map(|k| k.replicas).unwrap_or(2),
+        disk_bytes_default: DISK_BYTES_DEFAULT,
+        disk_bytes: vec![DISK_BYTES_DEFAULT; nodes],
+        skew_ms: vec![0; nodes],
+        health_interval: Duration::from_secs(10),
+        defects: BTreeSet::new(),
+        needs_control: vec!["several clusters ([[cluster]])".to_string()],
+        clusters,
+        wan: links,
     }
 }
 
@@ -562,9 +735,28 @@ fn send_spec(c: &mut Checker, raw: &Spanned<RawSend>) -> Option<SendSpec> {
         }
     };
     let timeout = optional_duration(c, s.timeout.as_ref());
-    let (target, path, body, timeout) = (target?, path?, body?, timeout?);
+    let client = match &s.client {
+        None => Some(0),
+        Some(k) => match usize::try_from(k.get_ref().0) {
+            Ok(k) if k < c.clients => Some(k),
+            _ => {
+                let clients = c.clients;
+                c.error(
+                    k.span(),
+                    format!(
+                        "client {} does not exist: the world has {clients} clients, numbered 0 to {}",
+                        k.get_ref().0,
+                        clients - 1
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let (target, path, body, timeout, client) = (target?, path?, body?, timeout?, client?);
     ok.then_some(SendSpec {
         target,
+        client,
         method,
         path,
         headers,
@@ -988,7 +1180,14 @@ fn fault(c: &mut Checker, f: &Spanned<Fault>) -> Option<Fault> {
         }
         Fault::Partition { groups } => groups.iter().flatten().copied().collect(),
         Fault::PartitionOneWay { from, to } => vec![*from, *to],
-        Fault::Heal | Fault::Loss { .. } | Fault::Latency { .. } => Vec::new(),
+        Fault::Heal
+        | Fault::Loss { .. }
+        | Fault::Latency { .. }
+        | Fault::PartitionWan { .. }
+        | Fault::PartitionWanOneWay { .. }
+        | Fault::PartitionLan { .. }
+        | Fault::LinkLoss { .. }
+        | Fault::LinkLatency { .. } => Vec::new(),
     };
     if let Some(bad) = nodes.iter().find(|n| **n >= c.nodes) {
         c.error(
@@ -1002,13 +1201,34 @@ fn fault(c: &mut Checker, f: &Spanned<Fault>) -> Option<Fault> {
         );
         return None;
     }
-    if let Fault::Loss { permille } = &fault {
+    let named: Vec<&String> = match &fault {
+        Fault::PartitionWan { a, b } => vec![a, b],
+        Fault::PartitionWanOneWay { from, to } => vec![from, to],
+        Fault::PartitionLan { cluster, .. } => vec![cluster],
+        Fault::LinkLoss { cluster, peer, .. } | Fault::LinkLatency { cluster, peer, .. } => {
+            std::iter::once(cluster).chain(peer.iter()).collect()
+        }
+        _ => Vec::new(),
+    };
+    if let Some(bad) = named.iter().find(|n| !c.cluster_names.contains(n)) {
+        let known = if c.cluster_names.is_empty() {
+            "this file has one unnamed [cluster]; name clusters with [[cluster]] tables".to_string()
+        } else {
+            format!("the clusters are {}", c.cluster_names.join(", "))
+        };
+        c.error(
+            f.span(),
+            format!("fault names cluster {bad:?}, which does not exist: {known}"),
+        );
+        return None;
+    }
+    if let Fault::Loss { permille } | Fault::LinkLoss { permille, .. } = &fault {
         if *permille > 1000 {
             c.error(f.span(), "expected loss permille from 0 to 1000");
             return None;
         }
     }
-    if let Fault::Latency { min_ms, max_ms } = &fault {
+    if let Fault::Latency { min_ms, max_ms } | Fault::LinkLatency { min_ms, max_ms, .. } = &fault {
         if min_ms > max_ms || *max_ms > 60_000 {
             c.error(
                 f.span(),

@@ -1,15 +1,14 @@
 //! The only module that knows the disk model: the journal sees a disk as "put a named byte
 //! record, read all records, sync".
 //!
-//! The disk is being made generic (byte records keyed by name); until then this adapter
-//! wraps each record in today's `store::Disk` record type. Assumptions it relies on: a put
-//! is pending until `sync`, a crash drops pending records whole and keeps synced ones whole
-//! (the disk model's durability contract), and `records()` returns every surviving record.
+//! Each record is one generic disk entry (the bytes as its body, no head). Assumptions it
+//! relies on: a put is pending until `sync`, a crash drops pending entries whole and keeps
+//! synced ones whole (the disk model's durability contract), and `records()` returns every
+//! surviving entry.
 
 use bytes::Bytes;
 
-use crate::scsp::object::{Kind, Record, Version};
-use crate::store::{Disk, DiskError, SharedDisk};
+use crate::store::{md5_hex, Disk, DiskError, Entry, SharedDisk};
 
 /// Prefix of the publisher's records on a disk, so they can never be taken for objects.
 const PREFIX: &str = "publisher/";
@@ -28,19 +27,15 @@ impl DurableLog {
 
     /// Stores `bytes` under `name`, pending until [`DurableLog::sync`].
     pub fn put(&self, name: &str, bytes: Vec<u8>) -> Result<(), DiskError> {
-        let record = Record {
+        let entry = Entry {
             key: format!("{PREFIX}{name}"),
-            kind: Kind::Immutable,
-            version: Version {
-                stamp_ms: 0,
-                node: 0,
-            },
-            deleted: false,
-            meta: Default::default(),
-            md5_hex: String::new(),
-            content: Bytes::from(bytes),
+            head: Bytes::new(),
+            digest: md5_hex(&bytes),
+            body: Bytes::from(bytes),
+            version: 0,
+            removed: false,
         };
-        Disk::lock(&self.disk).write(record)
+        Disk::lock(&self.disk).write(entry)
     }
 
     /// Makes every put so far durable.
@@ -54,7 +49,7 @@ impl DurableLog {
             .records()
             .filter_map(|(key, r)| {
                 key.strip_prefix(PREFIX)
-                    .map(|name| (name.to_string(), r.content.clone()))
+                    .map(|name| (name.to_string(), r.body.clone()))
             })
             .collect()
     }

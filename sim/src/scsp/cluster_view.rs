@@ -5,11 +5,11 @@ use futures::future::join_all;
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
 use crate::scsp::peer::{self, Bid, Held};
-use crate::store::Disk;
+use crate::scsp::records::Objects;
 
 /// This node's own bid, computed locally.
 pub fn local_bid(ctx: &NodeContext, key: &str) -> Bid {
-    let disk = Disk::lock(&ctx.disk);
+    let disk = Objects::lock(&ctx.disk);
     Bid {
         node: ctx.id,
         // A node with the accept-writes-on-full-disk defect claims it is empty.
@@ -57,7 +57,7 @@ pub async fn gather_bids(ctx: &NodeContext, key: &str) -> Vec<Bid> {
 pub async fn fetch_newest(ctx: &NodeContext, key: &str) -> Option<crate::scsp::object::Record> {
     let bids = gather_bids(ctx, key).await;
     let newest = crate::scsp::placement::newest(&bids)?;
-    if let Some(local) = Disk::lock(&ctx.disk)
+    if let Some(local) = Objects::lock(&ctx.disk)
         .get(key)
         .filter(|r| r.version == newest.version)
     {

@@ -11,6 +11,7 @@ use crate::scsp::alternatives::{Alternatives, ClockSkew, VersionResolution, SKEW
 use crate::scsp::clock::NodeClock;
 use crate::scsp::defects::Defect;
 use crate::scsp::object::Record;
+use crate::scsp::records::Objects;
 use crate::store::{Disk, DiskError, SharedDisk};
 use crate::trace::Trace;
 
@@ -167,11 +168,11 @@ impl NodeContext {
 
     /// Stores a record the way this node acknowledges writes: synced before the answer,
     /// unless the `ack-before-sync` defect leaves it pending for the background flush.
-    pub fn persist(&self, disk: &mut Disk, record: Record) -> Result<(), DiskError> {
+    pub fn persist(&self, disk: &mut Objects<'_>, record: Record) -> Result<(), DiskError> {
         if self.cluster.has(Defect::AckBeforeSync) {
-            disk.write(record)
+            disk.write(&record)
         } else {
-            disk.write_synced(record)
+            disk.write_synced(&record)
         }
     }
 

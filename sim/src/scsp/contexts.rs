@@ -17,7 +17,7 @@
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
 use crate::scsp::object::Record;
-use crate::store::Disk;
+use crate::scsp::records::Objects;
 
 /// System metadata of a context's deletion marker: when (ms since the epoch, deleting
 /// node's clock) the health processor may drop what the context held.
@@ -90,7 +90,7 @@ fn parents_of(key: &str) -> Vec<String> {
 
 /// True when the bucket or domain `key` lives in has been deleted (its marker is on this
 /// disk): the key then reads 404 whatever copies remain.
-pub fn in_deleted_context(disk: &Disk, key: &str) -> bool {
+pub fn in_deleted_context(disk: &Objects<'_>, key: &str) -> bool {
     parents_of(key)
         .iter()
         .any(|p| disk.get(p).is_some_and(|r| r.deleted))
@@ -98,14 +98,15 @@ pub fn in_deleted_context(disk: &Disk, key: &str) -> bool {
 
 /// What a node goes by: `in_deleted_context`, unless the `recursive-delete-leaves-objects`
 /// defect makes the node forget that a deleted context's contents are gone.
-pub fn hides(ctx: &NodeContext, disk: &Disk, key: &str) -> bool {
+pub fn hides(ctx: &NodeContext, disk: &Objects<'_>, key: &str) -> bool {
     !ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) && in_deleted_context(disk, key)
 }
 
 /// Drops every record under `context_key` (never the context's own record).
-fn purge_under(disk: &mut Disk, context_key: &str) -> usize {
+fn purge_under(disk: &mut Objects<'_>, context_key: &str) -> usize {
     let prefixes = contained_prefixes(context_key);
     let doomed: Vec<String> = disk
+        .raw()
         .records()
         .map(|(k, _)| k)
         .filter(|k| prefixes.iter().any(|p| k.starts_with(p.as_str())))
@@ -121,7 +122,7 @@ fn purge_under(disk: &mut Disk, context_key: &str) -> usize {
 /// drops the contents now; a live context replacing a marker starts empty. Returns how
 /// many records went.
 pub fn after_store(
-    disk: &mut Disk,
+    disk: &mut Objects<'_>,
     previous: Option<&Record>,
     record: &Record,
     now_ms: u64,
@@ -147,12 +148,13 @@ pub fn after_store(
 
 /// Moves every record under context `from` to the same place under context `to` (a
 /// rename): same versions and content, new keys.
-fn move_under(disk: &mut Disk, from: &str, to: &str) -> usize {
+fn move_under(disk: &mut Objects<'_>, from: &str, to: &str) -> usize {
     let pairs: Vec<(String, String)> = contained_prefixes(from)
         .into_iter()
         .zip(contained_prefixes(to))
         .collect();
     let moving: Vec<(String, String)> = disk
+        .raw()
         .records()
         .filter_map(|(k, _)| {
             pairs.iter().find_map(|(old, new)| {
@@ -162,23 +164,27 @@ fn move_under(disk: &mut Disk, from: &str, to: &str) -> usize {
         })
         .collect();
     for (old_key, new_key) in &moving {
-        let Some(mut record) = disk.get(old_key).cloned() else {
+        let Some(mut record) = disk.get(old_key) else {
             continue;
         };
         disk.remove(old_key);
         record.key = new_key.clone();
         // Room was just freed by the removal, so the write fits.
-        let _ = disk.write_synced(record);
+        let _ = disk.write_synced(&record);
     }
     moving.len()
 }
 
 /// The health processor's part: drops the contents of every deleted context whose grace
 /// period is over. Returns how many records went.
-pub fn purge_due(disk: &mut Disk, now_ms: u64) -> usize {
+pub fn purge_due(disk: &mut Objects<'_>, now_ms: u64) -> usize {
+    // Only deletion markers can be due: skip decoding everything else.
     let due: Vec<String> = disk
+        .raw()
         .records()
-        .filter(|(_, r)| r.deleted && purge_after(r).is_some_and(|t| t <= now_ms))
+        .filter(|(_, e)| e.removed)
+        .filter_map(|(k, e)| crate::scsp::records::from_entry(e).map(|r| (k, r)))
+        .filter(|(_, r)| purge_after(r).is_some_and(|t| t <= now_ms))
         .map(|(k, _)| k.clone())
         .collect();
     due.iter().map(|k| purge_under(disk, k)).sum()
@@ -194,6 +200,7 @@ mod tests {
     use crate::scsp::compose;
     use crate::scsp::object::{Kind, Version};
     use crate::scsp::query::Query;
+    use crate::store::Disk;
     use bytes::Bytes;
     use std::collections::BTreeMap;
 
@@ -247,17 +254,18 @@ mod tests {
 
     #[test]
     fn markers_hide_at_once_and_purge_when_due() {
-        let mut disk = Disk::new(1 << 20);
+        let shared = Disk::shared(1 << 20);
+        let mut disk = Objects::lock(&shared);
         for r in [
             record("b//b", Kind::Bucket, false, None),
             record("n//b/x", Kind::Named, false, None),
             record("n//bb/y", Kind::Named, false, None),
         ] {
-            disk.write_synced(r).expect("room");
+            disk.write_synced(&r).expect("room");
         }
-        let previous = disk.get("b//b").cloned();
+        let previous = disk.get("b//b");
         let marker = record("b//b", Kind::Bucket, true, Some(1000));
-        disk.write_synced(marker.clone()).expect("room");
+        disk.write_synced(&marker).expect("room");
         assert_eq!(after_store(&mut disk, previous.as_ref(), &marker, 999), 0);
         assert!(in_deleted_context(&disk, "n//b/x"));
         assert!(!in_deleted_context(&disk, "n//bb/y"));
@@ -269,10 +277,11 @@ mod tests {
 
     #[test]
     fn a_rename_moves_the_contents_under_the_new_name() {
-        let mut disk = Disk::new(1 << 20);
-        disk.write_synced(record("n//old/x/y", Kind::Named, false, None))
+        let shared = Disk::shared(1 << 20);
+        let mut disk = Objects::lock(&shared);
+        disk.write_synced(&record("n//old/x/y", Kind::Named, false, None))
             .expect("room");
-        disk.write_synced(record("n//older/z", Kind::Named, false, None))
+        disk.write_synced(&record("n//older/z", Kind::Named, false, None))
             .expect("room");
         let mut renamed = record("b//new", Kind::Bucket, false, None);
         renamed
@@ -287,10 +296,11 @@ mod tests {
 
     #[test]
     fn recreating_over_a_marker_starts_empty() {
-        let mut disk = Disk::new(1 << 20);
+        let shared = Disk::shared(1 << 20);
+        let mut disk = Objects::lock(&shared);
         let marker = record("b//b", Kind::Bucket, true, Some(u64::MAX));
-        disk.write_synced(marker.clone()).expect("room");
-        disk.write_synced(record("n//b/x", Kind::Named, false, None))
+        disk.write_synced(&marker).expect("room");
+        disk.write_synced(&record("n//b/x", Kind::Named, false, None))
             .expect("room");
         let fresh = record("b//b", Kind::Bucket, false, None);
         assert_eq!(after_store(&mut disk, Some(&marker), &fresh, 0), 1);

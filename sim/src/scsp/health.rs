@@ -22,8 +22,8 @@ use crate::scsp::internal::inventory;
 use crate::scsp::object::{md5_hex, Version};
 use crate::scsp::peer::{self, Bid, Inventory};
 use crate::scsp::placement;
+use crate::scsp::records::Objects;
 use crate::scsp::replication;
-use crate::store::Disk;
 
 /// Records checked for rot per pass: scrubbing is paced, as on a real node.
 pub const SCRUB_RECORDS_PER_PASS: usize = 64;
@@ -61,7 +61,7 @@ pub fn scrub(
     cursor: Option<&str>,
     limit: usize,
 ) -> (Vec<String>, Option<String>) {
-    let mut disk = Disk::lock(&ctx.disk);
+    let mut disk = Objects::lock(&ctx.disk);
     // The next `limit` keys after the cursor, wrapping round to the start.
     let mut slice: Vec<String> = disk
         .records_from(cursor)
@@ -129,7 +129,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     let purged = if ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) {
         0
     } else {
-        contexts::purge_due(&mut Disk::lock(&ctx.disk), ctx.clock.now_ms())
+        contexts::purge_due(&mut Objects::lock(&ctx.disk), ctx.clock.now_ms())
     };
     if purged > 0 {
         ctx.trace(format!(
@@ -180,7 +180,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
             }
         }
     }
-    let generation = Disk::lock(&ctx.disk).generation();
+    let generation = Objects::lock(&ctx.disk).generation();
     if state.local_generation != Some(generation) {
         changed = true;
     }
@@ -225,7 +225,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
             continue;
         }
         let record = {
-            let disk = Disk::lock(&ctx.disk);
+            let disk = Objects::lock(&ctx.disk);
             match disk.get(&item.key) {
                 Some(r) if r.kind.is_context() || !contexts::hides(ctx, &disk, &r.key) => r.clone(),
                 _ => continue,

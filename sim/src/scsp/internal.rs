@@ -11,9 +11,10 @@ use crate::scsp::defects::Defect;
 use crate::scsp::object::Version;
 use crate::scsp::peer::{decode_record, encode_record, Inventory, InventoryItem, INTERNAL_PREFIX};
 use crate::scsp::query::Query;
+use crate::scsp::records::Objects;
 use crate::scsp::response::{self, Body};
 use crate::scsp::wire;
-use crate::store::{Disk, DiskError};
+use crate::store::DiskError;
 
 /// Handles a request under `/_replisim/`.
 pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body> {
@@ -30,7 +31,7 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
         }
         (Method::GET, "inventory") => {
             let since = query.get("since").and_then(|g| g.parse::<u64>().ok());
-            if since.is_some() && since == Some(Disk::lock(&ctx.disk).generation()) {
+            if since.is_some() && since == Some(Objects::lock(&ctx.disk).generation()) {
                 return response::finish(
                     response::builder(StatusCode::NO_CONTENT),
                     response::empty(),
@@ -44,10 +45,10 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
         (Method::PUT, "replica") => accept_replica(ctx, req.into_body()).await,
         (Method::GET, "replica") => {
             let key = query.get("key").unwrap_or("");
-            match Disk::lock(&ctx.disk).get(key) {
+            match Objects::lock(&ctx.disk).get(key) {
                 Some(record) => response::finish(
                     response::builder(StatusCode::OK),
-                    response::full(encode_record(record)),
+                    response::full(encode_record(&record)),
                 ),
                 None => response::error(StatusCode::NOT_FOUND, "No such record here."),
             }
@@ -66,7 +67,7 @@ fn text(body: String) -> Response<Body> {
 
 /// Everything this node holds, newest version per key.
 pub fn inventory(ctx: &NodeContext) -> Inventory {
-    let disk = Disk::lock(&ctx.disk);
+    let disk = Objects::lock(&ctx.disk);
     Inventory {
         node: ctx.id,
         free_bytes: disk.free_bytes(),
@@ -90,7 +91,7 @@ pub fn inventory(ctx: &NodeContext) -> Inventory {
 /// What changed on this node after generation `since`, or `None` when only a full
 /// inventory can say (a wipe happened since, or the generation is not this disk's).
 pub fn inventory_since(ctx: &NodeContext, since: u64) -> Option<Inventory> {
-    let disk = Disk::lock(&ctx.disk);
+    let disk = Objects::lock(&ctx.disk);
     let changed = disk.changed_since(since)?;
     let mut items = Vec::new();
     let mut gone = Vec::new();
@@ -127,8 +128,8 @@ async fn accept_replica(ctx: &NodeContext, body: Incoming) -> Response<Body> {
     let Some(record) = decode_record(bytes) else {
         return response::error(StatusCode::BAD_REQUEST, "Not a replica record.");
     };
-    let mut disk = Disk::lock(&ctx.disk);
-    let previous = disk.get(&record.key).cloned();
+    let mut disk = Objects::lock(&ctx.disk);
+    let previous = disk.get(&record.key);
     let newer = previous
         .as_ref()
         .is_none_or(|held| held.version < record.version);
@@ -182,7 +183,7 @@ fn discard(ctx: &NodeContext, query: &Query) -> Response<Body> {
         return response::error(StatusCode::BAD_REQUEST, "discard needs key, stamp and node");
     };
     let version = Version { stamp_ms, node };
-    let mut disk = Disk::lock(&ctx.disk);
+    let mut disk = Objects::lock(&ctx.disk);
     if disk.get(key).is_some_and(|r| r.version == version) {
         disk.remove(key);
     }

@@ -29,11 +29,11 @@ use crate::scsp::key::{new_uuid, Locator, ObjectKey};
 use crate::scsp::metadata;
 use crate::scsp::object::{Kind, Record, Version};
 use crate::scsp::placement;
+use crate::scsp::records::Objects;
 use crate::scsp::replication;
 use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body, BodyError};
 use crate::scsp::write::{self, check_newer, fail, stamp, stamp_after, Subject};
-use crate::store::Disk;
 
 /// The trailer that carries a 202's final status.
 pub const RESULT_TRAILER: &str = "castor-system-result";
@@ -127,7 +127,7 @@ fn upload_key(id: &str) -> String {
 }
 
 fn open_upload(ctx: &NodeContext, id: &str) -> Option<UploadState> {
-    let disk = Disk::lock(&ctx.disk);
+    let disk = Objects::lock(&ctx.disk);
     let record = disk.get(&upload_key(id)).filter(|r| !r.deleted)?;
     serde_json::from_slice(&record.content).ok()
 }
@@ -195,7 +195,7 @@ async fn initiate(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
                 domain: req.domain.clone(),
                 bucket: bucket.clone(),
             };
-            if Disk::lock(&ctx.disk)
+            if Objects::lock(&ctx.disk)
                 .get(&bucket_key.store_key())
                 .is_none_or(|r| r.deleted)
             {
@@ -259,7 +259,7 @@ async fn initiate(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
         BTreeMap::new(),
     );
     if ctx
-        .persist(&mut Disk::lock(&ctx.disk), record.clone())
+        .persist(&mut Objects::lock(&ctx.disk), record.clone())
         .is_err()
     {
         return fail(
@@ -607,7 +607,7 @@ async fn assemble(
                 record.content.clone(),
                 state.meta.clone(),
             );
-            let _ = ctx.persist(&mut Disk::lock(&ctx.disk), early);
+            let _ = ctx.persist(&mut Objects::lock(&ctx.disk), early);
         }
     }
     let current = fetch_newest(ctx, &state.target_key).await;
@@ -684,7 +684,7 @@ async fn assemble(
         Bytes::new(),
         BTreeMap::new(),
     );
-    let _ = ctx.persist(&mut Disk::lock(&ctx.disk), closed.clone());
+    let _ = ctx.persist(&mut Objects::lock(&ctx.disk), closed.clone());
     let everyone: Vec<usize> = (0..ctx.cluster.nodes.len()).collect();
     replication::push_to(ctx, &closed, &everyone, everyone.len()).await;
     ctx.trace(format!(
@@ -797,7 +797,7 @@ async fn store_replicated(
     wanted: usize,
 ) -> Result<usize, Final> {
     if ctx
-        .persist(&mut Disk::lock(&ctx.disk), record.clone())
+        .persist(&mut Objects::lock(&ctx.disk), record.clone())
         .is_err()
     {
         return Err(Final::failed(

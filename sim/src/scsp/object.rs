@@ -121,11 +121,8 @@ impl Record {
     }
 }
 
-/// Hex MD5 of some bytes.
-pub fn md5_hex(bytes: &[u8]) -> String {
-    use md5::{Digest, Md5};
-    hex(&Md5::digest(bytes), false)
-}
+/// Hex MD5 of some bytes (the disk's digest, which SCSP's `Etag` and `Content-MD5` share).
+pub use crate::store::md5_hex;
 
 /// Lower- or upper-case hex of some bytes, without a formatter per byte (digests are hexed
 /// on every write and every scrub).

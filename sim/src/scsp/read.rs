@@ -18,10 +18,10 @@ use crate::scsp::defects::Defect;
 use crate::scsp::key::Locator;
 use crate::scsp::object::{md5_hex, Record};
 use crate::scsp::placement;
+use crate::scsp::records::Objects;
 use crate::scsp::redirect;
 use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body};
-use crate::store::Disk;
 
 /// Handles GET and HEAD.
 pub async fn handle(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
@@ -33,12 +33,12 @@ pub async fn handle(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
         return response::error(StatusCode::BAD_REQUEST, "Nothing to read at this path.");
     };
     let local = {
-        let disk = Disk::lock(&ctx.disk);
+        let disk = Objects::lock(&ctx.disk);
         if contexts::hides(ctx, &disk, &key) {
             // SCSP-21: what a deleted bucket or domain held reads 404 at once.
             return not_found(req);
         }
-        disk.get(&key).cloned()
+        disk.get(&key)
     };
     if req.pinned {
         return match local {
@@ -337,7 +337,7 @@ fn byteranges(b: http::response::Builder, record: &Record, parts: &[(u64, u64)])
 /// `GET /`: the node's counters and space, as plain text lines `name: value`.
 fn node_status(ctx: &NodeContext, head_only: bool) -> Response<Body> {
     let (objects, used, capacity) = {
-        let disk = Disk::lock(&ctx.disk);
+        let disk = Objects::lock(&ctx.disk);
         (
             disk.records().count(),
             disk.used_bytes(),

@@ -10,8 +10,8 @@ use hyper_util::rt::TokioIo;
 use crate::rt::{self, Listener};
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
+use crate::scsp::records::Objects;
 use crate::scsp::{health, router};
-use crate::store::Disk;
 
 /// Binds the node's own address and serves forever.
 pub async fn run(ctx: NodeContext) -> io::Result<()> {
@@ -64,6 +64,6 @@ pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
 async fn flush_lazily(ctx: NodeContext) {
     loop {
         rt::sleep(std::time::Duration::from_secs(10)).await;
-        Disk::lock(&ctx.disk).sync();
+        Objects::lock(&ctx.disk).sync();
     }
 }

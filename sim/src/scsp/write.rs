@@ -28,11 +28,12 @@ use crate::scsp::metadata;
 use crate::scsp::object::{Kind, Record, Version};
 use crate::scsp::peer::{self, Bid, Held};
 use crate::scsp::placement;
+use crate::scsp::records::Objects;
 use crate::scsp::redirect;
 use crate::scsp::replication::{self, SyncPlan};
 use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body};
-use crate::store::{Disk, DiskError};
+use crate::store::DiskError;
 
 /// What the request is about, once resolved.
 pub(crate) struct Subject {
@@ -330,7 +331,7 @@ fn resolve(
     mutation: Mutation,
 ) -> Result<Subject, Response<Body>> {
     let context_exists = |key: &ObjectKey| {
-        let disk = Disk::lock(&ctx.disk);
+        let disk = Objects::lock(&ctx.disk);
         disk.get(&key.store_key()).is_some_and(|r| !r.deleted)
     };
     let domain_ok =
@@ -433,7 +434,7 @@ fn resolve(
             } else if !domain_ok(&req.domain) {
                 // SCSP-27: the domain is missing or not in this node's cache.
                 return Err(missing_domain_409(ctx, req));
-            } else if contexts::hides(ctx, &Disk::lock(&ctx.disk), &key.store_key()) {
+            } else if contexts::hides(ctx, &Objects::lock(&ctx.disk), &key.store_key()) {
                 // SCSP-21: what a deleted bucket or domain held is gone for clients at once.
                 return Err(fail(
                     StatusCode::NOT_FOUND,
@@ -766,7 +767,7 @@ fn build_record(
     };
     let stored = old_key
         .as_ref()
-        .and_then(|k| Disk::lock(&ctx.disk).get(k).cloned())
+        .and_then(|k| Objects::lock(&ctx.disk).get(k))
         .filter(|s| current.is_some_and(|c| c.version == s.version) && !s.deleted);
     if mutation.needs_current_content() && stored.is_none() {
         return Err(fail(
@@ -851,7 +852,7 @@ fn build_record(
     };
     let renamed_context = subject.kind.is_context() && key != subject.key;
     if renamed_context {
-        let taken = Disk::lock(&ctx.disk)
+        let taken = Objects::lock(&ctx.disk)
             .get(&key.store_key())
             .is_some_and(|r| !r.deleted);
         if taken {
@@ -898,11 +899,11 @@ async fn store_and_replicate(
     plan: SyncPlan,
     candidates: &[usize],
 ) -> Outcome {
-    let previous = Disk::lock(&ctx.disk).get(&record.key).cloned();
-    let stored = ctx.persist(&mut Disk::lock(&ctx.disk), record.clone());
+    let previous = Objects::lock(&ctx.disk).get(&record.key);
+    let stored = ctx.persist(&mut Objects::lock(&ctx.disk), record.clone());
     if stored.is_ok() && !ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) {
         contexts::after_store(
-            &mut Disk::lock(&ctx.disk),
+            &mut Objects::lock(&ctx.disk),
             previous.as_ref(),
             &record,
             ctx.clock.now_ms(),
@@ -952,7 +953,7 @@ async fn store_and_replicate(
                 Bytes::new(),
                 Default::default(),
             );
-            let _ = ctx.persist(&mut Disk::lock(&ctx.disk), marker.clone());
+            let _ = ctx.persist(&mut Objects::lock(&ctx.disk), marker.clone());
             replication::push_to(ctx, &marker, candidates, plan.sync_replicas - 1).await;
         }
     }
@@ -974,10 +975,10 @@ async fn store_and_replicate(
 
 async fn roll_back(ctx: &NodeContext, record: &Record, previous: Option<Record>, peers: &[usize]) {
     {
-        let mut disk = Disk::lock(&ctx.disk);
+        let mut disk = Objects::lock(&ctx.disk);
         disk.remove(&record.key);
         if let Some(p) = previous {
-            let _ = disk.write_synced(p);
+            let _ = disk.write_synced(&p);
         }
     }
     for &node in peers {
