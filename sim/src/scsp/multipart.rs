@@ -570,7 +570,7 @@ async fn assemble(
             Bytes::new(),
             state.meta.clone(),
         );
-        let _ = ctx.persist(&mut Disk::lock(&ctx.disk), placeholder);
+        let _ = ctx.persist(&mut Objects::lock(&ctx.disk), placeholder);
     }
     if let Err(dup) = unique_numbers(&manifest, leniency) {
         return dup;
