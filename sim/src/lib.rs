@@ -17,6 +17,7 @@ pub mod invariants;
 pub mod nemesis;
 /// The runtime shim, its own crate so the strict client can use it without the node.
 pub use replisim_rt as rt;
+pub mod rucio;
 pub mod scsp;
 pub mod seeded;
 pub mod serve;
