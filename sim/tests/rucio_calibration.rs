@@ -374,3 +374,75 @@ fn reference_answers_like_the_recorded_real_server() {
         "the differing cases must be exactly KNOWN_DIFFERENCES"
     );
 }
+
+/// The same service on real loopback TCP under tokio: login, register, list.
+#[test]
+fn reference_serves_on_real_loopback_tcp() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let listener = rt::listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        let catalog = Arc::new(Mutex::new(bootstrapped(11, &["EAST", "WEST"])));
+        tokio::spawn(run_on(catalog, listener));
+        let login = exchange(
+            addr,
+            Method::GET,
+            "/auth/userpass",
+            &[
+                ("X-Rucio-Account", "root"),
+                ("X-Rucio-Username", "root"),
+                ("X-Rucio-Password", "secret"),
+            ],
+            Bytes::new(),
+            TIMEOUT,
+            1 << 20,
+        )
+        .await
+        .expect("login answers");
+        assert_eq!(login.status.as_u16(), 200);
+        let token = login
+            .header("x-rucio-auth-token")
+            .expect("token")
+            .to_string();
+        let add = exchange(
+            addr,
+            Method::POST,
+            "/replicas",
+            &[
+                ("X-Rucio-Auth-Token", &token),
+                ("Content-Type", "application/json"),
+            ],
+            Bytes::from_static(
+                br#"{"rse": "EAST", "files": [{"scope": "test", "name": "f1", "bytes": 3}]}"#,
+            ),
+            TIMEOUT,
+            1 << 20,
+        )
+        .await
+        .expect("add answers");
+        assert_eq!((add.status.as_u16(), &add.body[..]), (201, &b"Created"[..]));
+        let list = exchange(
+            addr,
+            Method::GET,
+            "/replicas/test/f1",
+            &[("X-Rucio-Auth-Token", &token)],
+            Bytes::new(),
+            TIMEOUT,
+            1 << 20,
+        )
+        .await
+        .expect("list answers");
+        assert_eq!(list.header("content-type"), Some(STREAM));
+        let item: Value = serde_json::from_slice(&list.body).expect("one JSON line");
+        assert_eq!(
+            item["rses"]["EAST"][0],
+            "https://east.replisim.test:443/rucio/test/f1"
+        );
+    });
+}

@@ -496,3 +496,134 @@ fn py_set(items: &BTreeSet<String>) -> String {
         .collect();
     format!("{{{}}}", inner.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rucio::bootstrap::bootstrapped;
+
+    fn file(name: &str, bytes: u64) -> NewFile {
+        NewFile {
+            scope: "test".into(),
+            name: name.into(),
+            bytes,
+            adler32: None,
+            md5: None,
+            pfn: None,
+            state: ReplicaState::Available,
+        }
+    }
+
+    #[test]
+    fn transitions_follow_the_recorded_server() {
+        use ReplicaState::*;
+        let mut c = bootstrapped(3, &["EAST", "WEST"]);
+        c.add_replicas("root", "EAST", &[file("f1", 10)], false)
+            .expect("add");
+        // Accepted by the real server (calibration put.*).
+        for to in [
+            Unavailable,
+            Available,
+            TemporaryUnavailable,
+            TemporaryUnavailable,
+            Available,
+            BeingDeleted,
+            Available,
+            Bad,
+            Available,
+            Copying,
+            TemporaryUnavailable,
+        ] {
+            c.update_replica_state("root", "EAST", "test", "f1", to)
+                .unwrap_or_else(|f| panic!("to {to:?}: {f:?}"));
+            assert_eq!(c.replica("test", "f1", "EAST").map(|r| r.state), Some(to));
+        }
+        // Refused: TEMPORARY_UNAVAILABLE from a state other than A, C, T.
+        for from in [Unavailable, Bad, BeingDeleted] {
+            c.update_replica_state("root", "EAST", "test", "f1", from)
+                .expect("set");
+            let refused =
+                c.update_replica_state("root", "EAST", "test", "f1", TemporaryUnavailable);
+            assert_eq!(
+                refused.map_err(|f| f.class()),
+                Err(Some("UnsupportedOperation"))
+            );
+            assert_eq!(c.replica("test", "f1", "EAST").map(|r| r.state), Some(from));
+        }
+        let unknown = c.update_replica_state("root", "EAST", "test", "nosuch", Available);
+        assert_eq!(
+            unknown.map_err(|f| (f.status(), f.class())),
+            Err((500, Some("ReplicaNotFound")))
+        );
+        let nobody = c.update_replica_state("nobody", "EAST", "test", "f1", Available);
+        assert_eq!(nobody.map_err(|f| f.status()), Err(401));
+    }
+
+    #[test]
+    fn readding_keeps_the_first_size_and_delete_follows_the_policy() {
+        let mut c = bootstrapped(3, &["EAST", "WEST"]);
+        c.add_replicas("root", "EAST", &[file("f1", 10)], false)
+            .expect("add");
+        c.add_replicas("root", "EAST", &[file("f1", 11)], false)
+            .expect("silent re-add");
+        assert_eq!(c.did("test", "f1").map(|d| d.bytes), Some(10));
+        let did = [("test".to_string(), "f1".to_string())];
+        let refused = c.delete_replicas("root", "EAST", &did, false);
+        assert_eq!(
+            refused.map_err(|f| (f.status(), f.class())),
+            Err((401, Some("AccessDenied")))
+        );
+        c.policy.delete_allowed = true;
+        let missing = [("test".to_string(), "nosuch".to_string())];
+        assert_eq!(
+            c.delete_replicas("root", "EAST", &[did[0].clone(), missing[0].clone()], false)
+                .map_err(|f| f.status()),
+            Err(404)
+        );
+        assert!(c.replica("test", "f1", "EAST").is_some(), "all or nothing");
+        assert_eq!(
+            c.delete_replicas("root", "NODELETE", &did, false)
+                .map_err(|f| f.status()),
+            Err(503)
+        );
+        c.delete_replicas("root", "EAST", &did, false)
+            .expect("deleted");
+        assert!(c.replica("test", "f1", "EAST").is_none());
+        assert_eq!(
+            c.delete_replicas("nobody", "EAST", &did, false)
+                .map_err(|f| f.status()),
+            Err(401)
+        );
+    }
+
+    #[test]
+    fn tombstones_respect_locks() {
+        let mut c = bootstrapped(3, &["EAST", "WEST"]);
+        let now = SystemTime::UNIX_EPOCH;
+        c.add_replicas("root", "EAST", &[file("f1", 10)], false)
+            .expect("add");
+        c.set_tombstone("root", "EAST", "test", "f1", now)
+            .expect("tombstone");
+        assert_eq!(
+            c.replica("test", "f1", "EAST").and_then(|r| r.tombstone),
+            Some(now)
+        );
+        let dids = [("test".to_string(), "f1".to_string())];
+        let rses = ["EAST".to_string()].into_iter().collect();
+        assert_eq!(
+            c.add_rule("root", "root", &dids, &rses, 1)
+                .map_err(|f| f.class()),
+            Err(Some("InsufficientAccountLimit"))
+        );
+        c.set_account_limit("root", "root", "EAST", 100)
+            .expect("limit");
+        c.add_rule("root", "root", &dids, &rses, 1).expect("rule");
+        let locked = c.set_tombstone("root", "EAST", "test", "f1", now);
+        assert_eq!(locked.map_err(|f| f.status()), Err(423));
+        assert_eq!(
+            c.set_tombstone("nobody", "EAST", "test", "f1", now)
+                .map_err(|f| f.status()),
+            Err(500)
+        );
+    }
+}

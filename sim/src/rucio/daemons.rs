@@ -151,3 +151,157 @@ impl Catalog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::rucio::bootstrap::bootstrapped;
+    use crate::rucio::catalog::NewFile;
+
+    fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
+    }
+
+    fn file(name: &str) -> NewFile {
+        NewFile {
+            scope: "test".into(),
+            name: name.into(),
+            bytes: 10,
+            adler32: Some("0cc737eb".into()),
+            md5: None,
+            pfn: None,
+            state: ReplicaState::Available,
+        }
+    }
+
+    fn pfn(rse: &str, name: &str) -> String {
+        format!(
+            "https://{}.replisim.test:443/rucio/test/{name}",
+            rse.to_lowercase()
+        )
+    }
+
+    fn state(c: &Catalog, name: &str, rse: &str) -> Option<ReplicaState> {
+        c.replica("test", name, rse).map(|r| r.state)
+    }
+
+    #[test]
+    fn minos_applies_temporary_unavailable_until_its_expiry() {
+        let mut c = bootstrapped(1, &["EAST", "WEST"]);
+        c.add_replicas("root", "EAST", &[file("f1")], false)
+            .expect("add");
+        c.add_bad_pfns(
+            "root",
+            &[pfn("EAST", "f1")],
+            BadPfnState::TemporaryUnavailable,
+            "maintenance",
+            Some(t(3600)),
+            t(0),
+        )
+        .expect("queued");
+        assert_eq!(
+            state(&c, "f1", "EAST"),
+            Some(ReplicaState::Available),
+            "not before minos"
+        );
+        c.run_minos(t(10));
+        assert_eq!(
+            state(&c, "f1", "EAST"),
+            Some(ReplicaState::TemporaryUnavailable)
+        );
+        c.expire_temporary_unavailable(t(3599));
+        assert_eq!(
+            state(&c, "f1", "EAST"),
+            Some(ReplicaState::TemporaryUnavailable)
+        );
+        c.expire_temporary_unavailable(t(3600));
+        assert_eq!(state(&c, "f1", "EAST"), Some(ReplicaState::Available));
+    }
+
+    #[test]
+    fn minos_declares_bad_and_ignores_suspicious() {
+        let mut c = bootstrapped(1, &["EAST", "WEST"]);
+        c.add_replicas("root", "EAST", &[file("f1"), file("f2")], false)
+            .expect("add");
+        c.add_bad_pfns(
+            "root",
+            &[pfn("EAST", "f1")],
+            BadPfnState::Bad,
+            "lost",
+            None,
+            t(0),
+        )
+        .expect("queued");
+        c.add_bad_pfns(
+            "root",
+            &[pfn("EAST", "f2")],
+            BadPfnState::Suspicious,
+            "odd",
+            None,
+            t(0),
+        )
+        .expect("queued");
+        c.run_minos(t(1));
+        assert_eq!(state(&c, "f1", "EAST"), Some(ReplicaState::Bad));
+        assert_eq!(state(&c, "f2", "EAST"), Some(ReplicaState::Available));
+        assert_eq!(c.bad_replicas().len(), 1);
+        c.run_minos(t(2));
+        assert_eq!(c.bad_replicas().len(), 1, "the queue is drained once");
+    }
+
+    #[test]
+    fn necromancer_recovers_from_a_good_copy_or_declares_the_file_lost() {
+        let mut c = bootstrapped(1, &["EAST", "WEST"]);
+        c.add_replicas("root", "EAST", &[file("f1"), file("f2")], false)
+            .expect("add");
+        c.add_replicas("root", "WEST", &[file("f1")], false)
+            .expect("add");
+        let bad = crate::rucio::bad::BadTargets::Pfns(vec![pfn("EAST", "f1"), pfn("EAST", "f2")]);
+        let problems = c
+            .declare_bad("root", &bad, "gone", false, t(0))
+            .expect("declared");
+        assert!(problems.is_empty());
+        let actions = c.run_necromancer();
+        let f1 = ("test".to_string(), "f1".to_string());
+        let f2 = ("test".to_string(), "f2".to_string());
+        assert_eq!(
+            actions,
+            vec![
+                Recovery::Replicate {
+                    did: f1.clone(),
+                    rse: "EAST".into(),
+                    source: "WEST".into()
+                },
+                Recovery::Lost {
+                    did: f2.clone(),
+                    rse: "EAST".into()
+                },
+            ]
+        );
+        assert_eq!(state(&c, "f1", "EAST"), Some(ReplicaState::Copying));
+        assert_eq!(state(&c, "f2", "EAST"), None);
+        assert!(c.lost().contains(&f2));
+        c.recovered(&f1, "EAST");
+        assert_eq!(state(&c, "f1", "EAST"), Some(ReplicaState::Available));
+        assert!(c.run_necromancer().is_empty(), "nothing bad is left");
+    }
+
+    #[test]
+    fn necromancer_does_not_copy_from_an_unreadable_rse() {
+        let mut c = bootstrapped(1, &["EAST", "WEST"]);
+        c.add_replicas("root", "EAST", &[file("f1")], false)
+            .expect("add");
+        c.add_replicas("root", "WEST", &[file("f1")], false)
+            .expect("add");
+        c.set_availability("WEST", false, true, true);
+        c.update_replica_state("root", "EAST", "test", "f1", ReplicaState::Bad)
+            .expect("to B");
+        let actions = c.run_necromancer();
+        assert!(
+            matches!(actions.as_slice(), [Recovery::Lost { .. }]),
+            "{actions:?}"
+        );
+    }
+}

@@ -704,3 +704,214 @@ fn rule(c: &mut Catalog, issuer: &str, call: &Call<'_>) -> Result<Reply, Failure
     let id = atomically(c, |c| c.add_rule(issuer, &account, &dids, &rses, copies))?;
     Ok(Reply::new(201, HTML, serde_json::json!([id]).to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::rucio::bootstrap::bootstrapped;
+    use crate::seeded::SeededRng;
+
+    fn t0() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    fn call(
+        c: &mut Catalog,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in headers {
+            if let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                map.append(k, v);
+            }
+        }
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        let call = Call {
+            method: &method,
+            path,
+            query,
+            headers: &map,
+            body,
+        };
+        dispatch(c, &call, t0())
+    }
+
+    fn token(c: &mut Catalog) -> String {
+        let r = call(
+            c,
+            Method::GET,
+            "/auth/userpass",
+            &[
+                ("X-Rucio-Account", "root"),
+                ("X-Rucio-Username", "root"),
+                ("X-Rucio-Password", "secret"),
+            ],
+            b"",
+        );
+        assert_eq!(r.status, 200);
+        r.headers
+            .iter()
+            .find(|(k, _)| k == "X-Rucio-Auth-Token")
+            .map(|(_, v)| v.clone())
+            .expect("token header")
+    }
+
+    #[test]
+    fn negotiation_follows_best_match() {
+        assert_eq!(negotiate(None, &[STREAM, METALINK]), Ok(STREAM));
+        assert_eq!(negotiate(Some("*/*"), &[STREAM, METALINK]), Ok(STREAM));
+        assert_eq!(negotiate(Some(METALINK), &[STREAM, METALINK]), Ok(METALINK));
+        assert_eq!(
+            negotiate(
+                Some("application/x-json-stream;q=0.5, application/metalink4+xml"),
+                &[STREAM, METALINK]
+            ),
+            Ok(METALINK)
+        );
+        let refused = negotiate(Some("text/html"), &[JSON]);
+        assert_eq!(refused.map_err(|f| f.status()), Err(406));
+    }
+
+    #[test]
+    fn garbage_requests_get_answers_never_panics() {
+        let mut c = bootstrapped(5, &["EAST", "WEST"]);
+        let tok = token(&mut c);
+        let routes: [(Method, &str); 11] = [
+            (Method::POST, "/replicas"),
+            (Method::PUT, "/replicas"),
+            (Method::DELETE, "/replicas"),
+            (Method::POST, "/replicas/list"),
+            (Method::POST, "/replicas/dids"),
+            (Method::POST, "/replicas/bad"),
+            (Method::POST, "/replicas/bad/pfns"),
+            (Method::POST, "/replicas/tombstone"),
+            (Method::POST, "/rules/"),
+            (Method::POST, "/accountlimits/local/root/EAST"),
+            (Method::POST, "/dids/test/x"),
+        ];
+        let fragments: [&[u8]; 14] = [
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b"\"rse\"",
+            b"\"files\"",
+            b":",
+            b",",
+            b"null",
+            b"1",
+            b"\"EAST\"",
+            b"{\"scope\":\"test\",\"name\":\"f\"}",
+            b"\"state\"",
+            b"\xff",
+        ];
+        let mut rng = SeededRng::new(99);
+        for round in 0..3000 {
+            let (method, path) = &routes[round % routes.len()];
+            let mut body = Vec::new();
+            for _ in 0..rng.below(12) {
+                body.extend_from_slice(fragments[rng.below(fragments.len() as u64) as usize]);
+            }
+            let r = call(
+                &mut c,
+                method.clone(),
+                path,
+                &[("X-Rucio-Auth-Token", &tok)],
+                &body,
+            );
+            assert!((200..600).contains(&r.status), "{path}: {}", r.status);
+        }
+        // Well-formed JSON of the wrong types is refused too.
+        for body in [
+            &b"[]"[..],
+            b"{\"rse\": 1, \"files\": 2}",
+            b"{\"rse\": \"EAST\", \"files\": [1]}",
+            b"{\"dids\": [{\"scope\": 1}]}",
+        ] {
+            for (method, path) in &routes {
+                if *path == "/replicas/list" && body != b"[]" {
+                    // Every key is optional there: no `dids` is an empty answer.
+                    continue;
+                }
+                let r = call(
+                    &mut c,
+                    method.clone(),
+                    path,
+                    &[("X-Rucio-Auth-Token", &tok)],
+                    body,
+                );
+                assert!(
+                    r.status >= 400,
+                    "{path} {:?}: {}",
+                    std::str::from_utf8(body),
+                    r.status
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn errors_carry_class_and_message_in_body_and_headers() {
+        let mut c = bootstrapped(5, &["EAST", "WEST"]);
+        let r = call(&mut c, Method::GET, "/replicas/test/f1", &[], b"");
+        assert_eq!(r.status, 400);
+        let header = |n: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("ExceptionClass"), Some("ValueError"));
+        assert_eq!(header("ExceptionMessage"), Some("Token must be set."));
+        assert_eq!(header("Content-Type"), Some(OCTET));
+        let body: Value = serde_json::from_slice(&r.body).expect("json body");
+        assert_eq!(body["ExceptionClass"], "ValueError");
+        let unknown = call(&mut c, Method::GET, "/nothing/here", &[], b"");
+        assert_eq!(unknown.status, 404);
+    }
+
+    #[test]
+    fn failed_batches_change_nothing() {
+        let mut c = bootstrapped(5, &["EAST", "WEST"]);
+        let tok = token(&mut c);
+        let add = br#"{"rse": "EAST", "files": [{"scope": "test", "name": "a", "bytes": 1}, {"scope": "test", "name": "b", "bytes": 1}]}"#;
+        assert_eq!(
+            call(
+                &mut c,
+                Method::POST,
+                "/replicas",
+                &[("X-Rucio-Auth-Token", &tok)],
+                add
+            )
+            .status,
+            201
+        );
+        let put = br#"{"rse": "EAST", "files": [{"scope": "test", "name": "a", "state": "U"}, {"scope": "test", "name": "nosuch", "state": "U"}]}"#;
+        assert_eq!(
+            call(
+                &mut c,
+                Method::PUT,
+                "/replicas",
+                &[("X-Rucio-Auth-Token", &tok)],
+                put
+            )
+            .status,
+            500
+        );
+        assert_eq!(
+            c.replica("test", "a", "EAST").map(|r| r.state),
+            Some(ReplicaState::Available)
+        );
+    }
+}
