@@ -154,8 +154,7 @@ fn body_record(norm: &Normalizer, ctype: Option<&str>, data: &[u8]) -> Value {
 
 /// The response record calibrate.py writes for one exchange.
 fn response_record(norm: &Normalizer, a: &Answer) -> Value {
-    // Python's http.client drops the trailing blank of a header value.
-    let header = |n: &str| a.header(n).map(|v| v.trim_end().to_string());
+    let header = |n: &str| a.header(n).map(str::to_string);
     let ctype = header("content-type");
     let msg = header("exceptionmessage");
     let body = body_record(norm, ctype.as_deref(), &a.body);

@@ -73,11 +73,13 @@ impl Failure {
     }
 }
 
-/// The `ExceptionMessage` header value: newlines become spaces and messages over 125
+/// The `ExceptionMessage` header value: newlines become spaces, surrounding blanks go
+/// (the body keeps `"... on EAST. "`, the header `"... on EAST."`), and messages over 125
 /// characters are cut to 125 plus `...` (the recorded headers are 128 long for 234- and
 /// 400-character messages).
 pub fn header_message(message: &str) -> String {
     let flat: String = message
+        .trim()
         .chars()
         .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
         .collect();
@@ -124,6 +126,10 @@ mod tests {
         assert_eq!(long.len(), 128);
         assert!(long.ends_with("..."));
         assert_eq!(header_message("a\nb"), "a b");
+        assert_eq!(
+            header_message("Account x can not set tombstones. "),
+            "Account x can not set tombstones."
+        );
     }
 
     #[test]
