@@ -168,6 +168,7 @@ fn route(c: &mut Catalog, call: &Call<'_>, now: SystemTime) -> Result<Reply, Fai
         ("GET", ["auth", "userpass"])
             | ("GET", ["ping"])
             | ("GET", ["rses"])
+            | ("GET", ["accounts", _])
             | ("POST" | "PUT" | "DELETE", ["replicas"])
             | ("POST", ["replicas", "list" | "dids" | "bad" | "tombstone"])
             | ("POST", ["replicas", "bad", "pfns"])
@@ -194,6 +195,28 @@ fn route(c: &mut Catalog, call: &Call<'_>, now: SystemTime) -> Result<Reply, Fai
     let issuer = c.auth.account_of(token.as_deref(), now)?;
     match (m.as_str(), segments.as_slice()) {
         ("GET", ["rses"]) => Ok(list_rses(c)),
+        ("GET", ["accounts", who]) => {
+            // The real server redirects `whoami` (303) to the account; answering it
+            // directly saves the client a round trip and shows the same document.
+            let account = if *who == "whoami" {
+                issuer.as_str()
+            } else {
+                who
+            };
+            if !c.auth.has_account(account) {
+                return Err(Failure::rucio(
+                    404,
+                    "AccountNotFound",
+                    format!("Account with ID '{account}' cannot be found"),
+                ));
+            }
+            let kind = if account == "root" { "SERVICE" } else { "USER" };
+            let doc = serde_json::json!({
+                "account": account, "account_type": kind, "type": kind,
+                "status": "ACTIVE", "email": "harness@replisim.test",
+            });
+            Ok(Reply::new(200, JSON, doc.to_string()))
+        }
         ("POST", ["replicas"]) => atomically(c, |c| add(c, &issuer, call)),
         ("PUT", ["replicas"]) => atomically(c, |c| update(c, &issuer, call)),
         ("DELETE", ["replicas"]) => atomically(c, |c| delete(c, &issuer, call)),
