@@ -402,6 +402,27 @@ fn list_of<'a>(value: &'a Value, what: &str) -> Result<&'a Vec<Value>, Failure> 
         .ok_or_else(|| Failure::plain(format!("'{what}' must be a list")))
 }
 
+/// The RSEs of an expression: names joined by `|` (the only form the reference reads).
+fn rse_set(expr: &str) -> BTreeSet<String> {
+    expr.split('|').map(|s| s.trim().to_string()).collect()
+}
+
+/// A list of strings (other items count as empty strings, which match nothing).
+fn strings(value: &Value, what: &str) -> Result<Vec<String>, Failure> {
+    Ok(list_of(value, what)?
+        .iter()
+        .map(|p| p.as_str().unwrap_or_default().to_string())
+        .collect())
+}
+
+/// An optional text key, empty when absent.
+fn optional_str(body: &Map<String, Value>, key: &str) -> String {
+    body.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn string_field(item: &Value, key: &str) -> Result<String, Failure> {
     match item.get(key) {
         Some(Value::String(s)) => Ok(s.clone()),
@@ -550,7 +571,7 @@ fn list(c: &Catalog, call: &Call<'_>) -> Result<Reply, Failure> {
         q.schemes = Some(schemes);
     }
     if let Some(expr) = body.get("rse_expression").and_then(Value::as_str) {
-        let names: BTreeSet<String> = expr.split('|').map(|s| s.trim().to_string()).collect();
+        let names = rse_set(expr);
         if names.iter().any(|n| !c.rses.contains_key(n)) {
             return Err(Failure::rucio(
                 400,
@@ -592,10 +613,7 @@ fn dids(c: &Catalog, call: &Call<'_>) -> Result<Reply, Failure> {
     let body = json_body(call.body)?;
     let pfns_value = param(&body, "pfns")?;
     let rse = string_field_required(&body, "rse")?;
-    let pfns: Vec<String> = list_of(pfns_value, "pfns")?
-        .iter()
-        .map(|p| p.as_str().unwrap_or_default().to_string())
-        .collect();
+    let pfns = strings(pfns_value, "pfns")?;
     let found = c.dids_of_pfns(&rse, &pfns)?;
     let out: String = found
         .into_iter()
@@ -617,11 +635,7 @@ fn bad(c: &mut Catalog, issuer: &str, call: &Call<'_>, now: SystemTime) -> Resul
         .or_else(|| body.get("pfns"))
         .ok_or_else(|| Failure::missing_key("replicas"))?;
     let items = list_of(items, "replicas")?;
-    let reason = body
-        .get("reason")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let reason = optional_str(&body, "reason");
     let force = flag(&body, "force");
     let targets = if items.iter().all(Value::is_string) {
         BadTargets::Pfns(
@@ -663,15 +677,8 @@ fn bad_pfns(
     now: SystemTime,
 ) -> Result<Reply, Failure> {
     let body = json_body(call.body)?;
-    let pfns: Vec<String> = list_of(param(&body, "pfns")?, "pfns")?
-        .iter()
-        .map(|p| p.as_str().unwrap_or_default().to_string())
-        .collect();
-    let reason = body
-        .get("reason")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let pfns = strings(param(&body, "pfns")?, "pfns")?;
+    let reason = optional_str(&body, "reason");
     let state_name = string_field_required(&body, "state")?;
     let state =
         BadPfnState::from_name(&state_name).ok_or_else(|| Failure::plain(py_repr(&state_name)))?;
@@ -723,7 +730,7 @@ fn rule(c: &mut Catalog, issuer: &str, call: &Call<'_>) -> Result<Reply, Failure
         .to_string();
     let copies = param(&body, "copies")?.as_u64().unwrap_or(0) as usize;
     let expr = string_field_required(&body, "rse_expression")?;
-    let rses: BTreeSet<String> = expr.split('|').map(|s| s.trim().to_string()).collect();
+    let rses = rse_set(&expr);
     let id = atomically(c, |c| c.add_rule(issuer, &account, &dids, &rses, copies))?;
     Ok(Reply::new(201, HTML, serde_json::json!([id]).to_string()))
 }
