@@ -22,6 +22,7 @@ pub mod publisher;
 pub use replisim_rt as rt;
 /// Per-link latency and loss, applied where simulated streams flush (in the runtime crate).
 pub use replisim_rt::netem;
+pub mod rucio;
 pub mod scsp;
 pub mod seeded;
 pub mod serve;

@@ -1,0 +1,107 @@
+//! The one date format the replicas API reads (`expires_at`, Python's
+//! `'%Y-%m-%dT%H:%M:%S.%f'`). Hand-written: a single fixed format does not justify a date
+//! crate, and the calendar arithmetic is the standard days-from-civil conversion.
+
+use std::time::{Duration, SystemTime};
+
+/// Parses `YYYY-MM-DDTHH:MM:SS.ffffff` (1 to 6 fraction digits) as UTC.
+pub fn parse(text: &str) -> Option<SystemTime> {
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.split('-');
+    let (y, m, day) = (d.next()?, d.next()?, d.next()?);
+    if d.next().is_some() || y.len() != 4 || m.len() > 2 || day.len() > 2 {
+        return None;
+    }
+    let (clock, fraction) = time.split_once('.')?;
+    let mut c = clock.split(':');
+    let (h, mi, s) = (c.next()?, c.next()?, c.next()?);
+    if c.next().is_some() || fraction.is_empty() || fraction.len() > 6 {
+        return None;
+    }
+    let num = |t: &str| -> Option<i64> {
+        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok())?
+    };
+    let (y, m, day, h, mi, s) = (num(y)?, num(m)?, num(day)?, num(h)?, num(mi)?, num(s)?);
+    let micros = num(fraction)? * 10_i64.pow(6 - fraction.len() as u32);
+    if !(1..=12).contains(&m) || day < 1 || day > days_in_month(y, m) || h > 23 || mi > 59 || s > 61
+    {
+        return None;
+    }
+    let secs = days_from_civil(y, m, day) * 86_400 + h * 3600 + mi * 60 + s;
+    let secs = u64::try_from(secs).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros as u64))
+}
+
+/// Formats a time in the same format (what a client sends).
+pub fn format(t: SystemTime) -> String {
+    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as i64;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        since.subsec_micros()
+    )
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`days_from_civil`].
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_formats() {
+        let t = parse("2000-01-01T00:00:00.000000").expect("valid");
+        assert_eq!(
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .ok(),
+            Some(946_684_800)
+        );
+        assert_eq!(format(t), "2000-01-01T00:00:00.000000");
+        let u = parse("2024-02-29T13:14:15.5").expect("valid");
+        assert_eq!(format(u), "2024-02-29T13:14:15.500000");
+        for bad in [
+            "tomorrow",
+            "2024-02-30T00:00:00.0",
+            "2024-01-01T00:00:00",
+            "2024-01-01T00:00:00.1234567",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+}
