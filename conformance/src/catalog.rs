@@ -1,9 +1,10 @@
 //! The rule catalog: every rule's id, title, source, strength, needs and check.
 //!
 //! Every rule of the protocol documents is listed, checked or not, so that a vendor sees
-//! what was *not* verified as clearly as what was. Checked rules come from the `RULES` arrays
-//! of the modules under `rules/`; [`UNCHECKED`] lists the remaining SCSP rules with the reason
-//! each has no check. A rule module that adds a check for an id listed in [`UNCHECKED`]
+//! what was *not* verified as clearly as what was. The catalog aggregates the protocol
+//! families (`families::ALL`). SCSP's checked rules come from the `RULES` arrays of the
+//! modules under `rules/` (`families::scsp::checked`); [`UNCHECKED`] lists the remaining
+//! SCSP rules with the reason each has no check. A rule module that adds a check for an id listed in [`UNCHECKED`]
 //! replaces that entry (delete it from [`UNCHECKED`] when convenient); two *checked* rules
 //! with one id are a bug that the unit tests catch.
 
@@ -12,7 +13,7 @@ use std::pin::Pin;
 use std::str::FromStr;
 
 use crate::clause::ClauseSpec;
-use crate::rules;
+use crate::families::{self, Role};
 use crate::target::{Capabilities, Ctx};
 use crate::verdict::Verdict;
 
@@ -87,6 +88,9 @@ pub struct Rule {
     pub nodes_min: usize,
     /// Capabilities without which the rule is skipped entirely.
     pub needs: Capabilities,
+    /// The target roles the check talks to; a run whose targets lack one skips the rule,
+    /// naming the role (`families::missing_role`).
+    pub roles: &'static [Role],
     /// Capabilities the check uses for part of its work when the target has them (and says
     /// so in its evidence when it does not). The HTTP runner runs a rule that needs or uses
     /// faults or admin control alone, since it disturbs the whole cluster.
@@ -140,34 +144,10 @@ pub fn protocol_of(id: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Every rule with a check, from the rule modules, in the order the modules list them.
-fn checked() -> Vec<Rule> {
-    let mut rules = Vec::new();
-    rules.extend(rules::write::RULES);
-    rules.extend(rules::redirect::RULES);
-    rules.extend(rules::replication::RULES);
-    rules.extend(rules::update::RULES);
-    rules.extend(rules::versions::RULES);
-    rules.extend(rules::copy::RULES);
-    rules.extend(rules::append::RULES);
-    rules.extend(rules::conditional::RULES);
-    rules.extend(rules::limits::RULES);
-    rules.extend(rules::multipart::RULES);
-    rules.extend(rules::contexts::RULES);
-    rules.extend(rules::read::RULES);
-    rules.extend(rules::transport::RULES);
-    rules
-}
-
-/// Every rule of the catalog, checked or not, in id order (SCSP-9 before SCSP-10). An
-/// [`UNCHECKED`] entry is dropped when a rule module checks the same id.
+/// Every rule of every family (`families::ALL`), checked or not, in id order (SCSP-9
+/// before SCSP-10).
 pub fn all() -> Vec<Rule> {
-    let mut rules = checked();
-    let unchecked: Vec<Rule> = UNCHECKED
-        .into_iter()
-        .filter(|u| !rules.iter().any(|r| r.id == u.id))
-        .collect();
-    rules.extend(unchecked);
+    let mut rules: Vec<Rule> = families::ALL.iter().flat_map(|f| (f.rules)()).collect();
     rules.sort_by_key(|r| rule_order(r.id));
     rules
 }
@@ -205,16 +185,11 @@ pub fn select(patterns: &[String]) -> Result<Vec<Rule>, String> {
 /// and what exists, so a typo is easy to fix.
 pub fn select_with(selection: &Selection) -> Result<Vec<Rule>, String> {
     let all = all();
-    let known_protocols: Vec<String> = {
-        let mut p: Vec<String> = all.iter().map(Rule::protocol).collect();
-        p.dedup();
-        p
-    };
     for p in &selection.protocols {
-        if !known_protocols.iter().any(|k| k.eq_ignore_ascii_case(p)) {
+        if families::by_name(p).is_none() {
             return Err(format!(
                 "unknown protocol `{p}`; known protocols: {}",
-                known_protocols.join(", ")
+                families::known()
             ));
         }
     }
@@ -275,6 +250,7 @@ const fn unchecked(
         strength,
         nodes_min,
         needs,
+        roles: families::scsp::ROLES,
         uses: Capabilities::NONE,
         check: Check::Unchecked(reason),
         clauses: &[],
@@ -378,7 +354,7 @@ mod tests {
 
     #[test]
     fn checked_rules_never_share_an_id() {
-        let mut ids: Vec<&str> = checked().iter().map(|r| r.id).collect();
+        let mut ids: Vec<&str> = families::scsp::checked().iter().map(|r| r.id).collect();
         let n = ids.len();
         ids.sort_unstable();
         ids.dedup();

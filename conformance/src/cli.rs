@@ -116,10 +116,13 @@ pub struct CheckArgs {
     /// Seed of the run: the same seed replays the same simulated run exactly.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Real nodes to check instead of the simulator, comma-separated
-    /// (`http://127.0.0.1:8080,http://127.0.0.1:8081`; host names and `https://` work too).
-    /// Node indexes (for --fault-hook) count from 0 in this order.
-    #[arg(long, value_delimiter = ',')]
+    /// Real services to check instead of the simulator, by role: `ROLE=URL[,URL…]`,
+    /// repeatable, with roles scsp, publisher, ds3 and rucio
+    /// (`--target scsp=http://127.0.0.1:8080,http://127.0.0.1:8081 --target publisher=…`).
+    /// A bare URL list means `scsp`; host names and `https://` work too. Rules needing a
+    /// role not given are skipped. SCSP node indexes (for --fault-hook) count from 0 in
+    /// the order given.
+    #[arg(long, value_name = "ROLE=URL,…")]
     pub target: Vec<String>,
     /// With an `https://` --target: trust the CA certificates in this PEM file instead of
     /// the built-in webpki roots.
@@ -473,14 +476,10 @@ fn check(args: CheckArgs) -> ExitCode {
                 "--defect switches the simulated reference node; it cannot apply to --target",
             );
         }
-        let mut nodes = Vec::new();
-        for url in &args.target {
-            match parse_target(url) {
-                Ok(a) => nodes.push(a),
-                Err(e) => return usage_error(&e),
-            }
+        match crate::families::Targets::parse(&args.target) {
+            Ok(targets) => TargetSpec::Roles(targets),
+            Err(e) => return usage_error(&e),
         }
-        TargetSpec::Http { nodes }
     };
     let described = match &target {
         TargetSpec::Sim { nodes, defects } if defects.is_empty() => {
@@ -494,7 +493,9 @@ fn check(args: CheckArgs) -> ExitCode {
                 .collect::<Vec<_>>()
                 .join(",")
         ),
-        TargetSpec::Http { nodes } => nodes.iter().map(|a| a.url()).collect::<Vec<_>>().join(","),
+        TargetSpec::Http { .. } | TargetSpec::Roles(_) => {
+            target.targets().map(|t| t.describe()).unwrap_or_default()
+        }
     };
     let unchecked = rules.iter().filter(|r| !r.is_checked()).count();
     let mut options = RunOptions::sim(args.seed);
@@ -551,8 +552,8 @@ fn check(args: CheckArgs) -> ExitCode {
     for d in &args.defects {
         replay.push_str(&format!(" --defect {d}"));
     }
-    if !args.target.is_empty() {
-        replay.push_str(&format!(" --target {}", args.target.join(",")));
+    if let Some(targets) = options.target.targets() {
+        replay.push_str(&targets.as_args());
     }
     if let Some(ca) = &args.ca_cert {
         replay.push_str(&format!(" --ca-cert {}", ca.display()));
@@ -934,7 +935,7 @@ mod tests {
         let Command::Check(a) = cli.command else {
             panic!("not check");
         };
-        assert_eq!(a.target.len(), 2);
+        assert_eq!(a.target.len(), 1);
         assert_eq!(a.jobs, 2);
         assert_eq!(a.fault_hook.as_deref(), Some("./hook.sh --lab"));
         assert_eq!(a.reports, vec!["json=out.json", "junit=out.xml"]);

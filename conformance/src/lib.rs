@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod catalog;
 pub mod clause;
 pub mod cli;
+pub mod families;
 /// The strict HTTP client, its own crate (`replisim-client`) with no dependency on the node.
 pub use replisim_client as client;
 pub mod hook;

@@ -12,11 +12,12 @@ use futures::StreamExt;
 use replisim_sim::faults::Fault;
 use replisim_sim::scsp::defects::Defect;
 use replisim_sim::store::Disk;
-use replisim_sim::world::{try_simulate, World, WorldConfig};
+use replisim_sim::world::{try_simulate, World};
 
 use crate::catalog::{Check, Rule};
 use crate::clause::{Clauses, Profile};
-use crate::client::{Client, Endpoint, Exchange, Limits, Request, Session, Tls};
+use crate::client::{Client, Endpoint, Exchange, Limits, Tls};
+use crate::families::{self, Cleanup, CleanupJob, Family, Role, SimParams, Targets};
 use crate::hook::{HookControl, HookSpec};
 use crate::target::{Capabilities, Control, ControlFuture, Ctx};
 use crate::verdict::{RuleResult, Verdict};
@@ -31,11 +32,26 @@ pub enum TargetSpec {
         /// Deliberate defects switched on in every node.
         defects: BTreeSet<Defect>,
     },
-    /// Real nodes reached over TCP.
+    /// Real SCSP nodes reached over TCP: the same as [`TargetSpec::Roles`] with only the
+    /// `scsp` role (a bare `--target URL,URL`).
     Http {
         /// Node endpoints (IP literals or host names, `http` or `https`).
         nodes: Vec<Endpoint>,
     },
+    /// Real services reached over TCP, by role (`--target ROLE=URL[,URL…]`, repeatable).
+    /// A rule that needs a role not given is skipped, naming the role.
+    Roles(Targets),
+}
+
+impl TargetSpec {
+    /// The real targets by role; `None` for the simulator.
+    pub fn targets(&self) -> Option<Targets> {
+        match self {
+            TargetSpec::Sim { .. } => None,
+            TargetSpec::Http { nodes } => Some(Targets::scsp(nodes.clone())),
+            TargetSpec::Roles(targets) => Some(targets.clone()),
+        }
+    }
 }
 
 /// A user name and password sent as HTTP Basic credentials on every request, for targets
@@ -144,7 +160,7 @@ impl RunOptions {
     pub fn profile(&self) -> Profile {
         self.profile.unwrap_or(match self.target {
             TargetSpec::Sim { .. } => Profile::Reference,
-            TargetSpec::Http { .. } => Profile::Vendor,
+            TargetSpec::Http { .. } | TargetSpec::Roles(_) => Profile::Vendor,
         })
     }
 }
@@ -154,25 +170,40 @@ impl RunOptions {
 pub fn run(rules: &[Rule], options: &RunOptions) -> Vec<RuleResult> {
     let mut results = match &options.target {
         TargetSpec::Sim { nodes, defects } => run_sim(rules, options, *nodes, defects),
-        TargetSpec::Http { nodes } => run_http(rules, options, nodes),
+        TargetSpec::Http { nodes } => run_http(rules, options, &Targets::scsp(nodes.clone())),
+        TargetSpec::Roles(targets) => run_http(rules, options, targets),
     };
     crate::rules::redirect::judge_redirects(&mut results);
     results
 }
 
-fn bucket_for(rule: &Rule, nonce: u64) -> String {
-    format!("rs-{nonce:x}-{}", rule.id.to_ascii_lowercase())
+/// The family whose namespace and world a rule uses: the one its id names, else SCSP (rules
+/// made up by tests).
+fn family_of(rule: &Rule) -> &'static Family {
+    families::of_rule(rule).unwrap_or(&families::scsp::FAMILY)
 }
 
-/// The verdict a rule gets without running: no check, too few nodes, a capability the
-/// target lacks, or (vendor profile) nothing but reference choices to judge.
+/// How many nodes a rule's main role (its first) has among the targets.
+fn main_role_nodes(rule: &Rule, targets: &Targets) -> usize {
+    targets
+        .get(rule.roles.first().copied().unwrap_or(Role::Scsp))
+        .len()
+}
+
+/// The verdict a rule gets without running: no check, a target role the run lacks, too
+/// few nodes, a capability the target lacks, or (vendor profile) nothing but reference
+/// choices to judge.
 fn verdict_before_running(
     rule: &Rule,
+    roles: &BTreeSet<Role>,
     nodes: usize,
     have: Capabilities,
     profile: Profile,
 ) -> Option<Verdict> {
     if let Check::Unchecked(reason) = rule.check {
+        return Some(Verdict::skip(reason));
+    }
+    if let Some(reason) = families::missing_role(rule, roles) {
         return Some(Verdict::skip(reason));
     }
     if !rule.judged_in(profile) {
@@ -361,7 +392,9 @@ fn run_sim_rule(
         introspection: true,
     };
     let profile = options.profile();
-    if let Some(v) = verdict_before_running(&rule, nodes, full, profile) {
+    let family = family_of(&rule);
+    let roles: BTreeSet<Role> = family.sim_roles.iter().copied().collect();
+    if let Some(v) = verdict_before_running(&rule, &roles, nodes, full, profile) {
         return result(&rule, v, Vec::new(), started);
     }
     let Check::Run(check) = rule.check else {
@@ -373,18 +406,19 @@ fn run_sim_rule(
     let budget = options.rule_timeout;
     let check_client = client.clone();
     let check_clauses = clauses.clone();
-    let alternatives = options.alternatives;
+    let params = SimParams {
+        nodes,
+        defects,
+        alternatives: options.alternatives,
+    };
     let outcome = try_simulate(seed, budget * 2, move || async move {
-        let mut config = WorldConfig::new(nodes);
-        config.defects = defects;
-        config.alternatives = alternatives;
-        let world = Arc::new(World::start(config));
+        let world = Arc::new(World::start((family.world)(&params)));
         // Let every node bind its listener before the first request.
         replisim_sim::rt::sleep(Duration::from_millis(10)).await;
         let ctx = Ctx {
             nodes: world.addrs().into_iter().map(Endpoint::http).collect(),
             client: check_client,
-            bucket: bucket_for(&rule, seed),
+            bucket: (family.namespace)(&rule, seed),
             control: Some(Arc::new(SimControl {
                 world: world.clone(),
             })),
@@ -430,14 +464,19 @@ fn disturbs(rule: &Rule, have: Capabilities) -> bool {
 /// What every HTTP rule shares.
 struct HttpRun<'a> {
     options: &'a RunOptions,
+    /// The SCSP nodes (the role today's `Ctx` and control address).
     nodes: &'a [Endpoint],
+    /// Every target by role, for the families' cleanup passes.
+    targets: &'a Targets,
     control: Option<Arc<dyn Control>>,
     headers: Vec<(String, String)>,
     nonce: u64,
 }
 
-fn run_http(rules: &[Rule], options: &RunOptions, nodes: &[Endpoint]) -> Vec<RuleResult> {
+fn run_http(rules: &[Rule], options: &RunOptions, targets: &Targets) -> Vec<RuleResult> {
     let started = Instant::now();
+    let nodes = targets.get(Role::Scsp);
+    let roles = targets.roles();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -480,6 +519,7 @@ fn run_http(rules: &[Rule], options: &RunOptions, nodes: &[Endpoint]) -> Vec<Rul
     let env = HttpRun {
         options,
         nodes,
+        targets,
         control,
         headers,
         nonce,
@@ -488,7 +528,8 @@ fn run_http(rules: &[Rule], options: &RunOptions, nodes: &[Endpoint]) -> Vec<Rul
     let mut together = Vec::new();
     let mut alone = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
-        if let Some(v) = verdict_before_running(rule, nodes.len(), have, options.profile()) {
+        let main = main_role_nodes(rule, targets);
+        if let Some(v) = verdict_before_running(rule, &roles, main, have, options.profile()) {
             slots[i] = Some(result(rule, v, Vec::new(), Instant::now()));
         } else if disturbs(rule, have) {
             alone.push(i);
@@ -537,7 +578,7 @@ impl HttpRun<'_> {
         let ctx = Ctx {
             nodes: self.nodes.to_vec(),
             client: client.clone(),
-            bucket: bucket_for(rule, self.nonce),
+            bucket: (family_of(rule).namespace)(rule, self.nonce),
             control: restoring.clone().map(|r| r as Arc<dyn Control>),
             clauses: clauses.clone(),
         };
@@ -562,7 +603,7 @@ impl HttpRun<'_> {
         }
         let mut transcript = client.take_transcript();
         let cleanup = if self.options.cleanup {
-            self.clean_up(&transcript).await
+            self.clean_up(rule, &transcript).await
         } else {
             None
         };
@@ -589,197 +630,19 @@ impl HttpRun<'_> {
         r
     }
 
-    /// Deletes what the rule's successful writes created: objects newest first, then its
-    /// buckets (`recursive=now`). Bounded; never changes the verdict.
-    async fn clean_up(&self, transcript: &[Exchange]) -> Option<Cleanup> {
-        let (objects, contexts) = written_paths(transcript);
-        if objects.is_empty() && contexts.is_empty() {
-            return None;
-        }
+    /// Deletes what the rule wrote, the way its family does (SCSP: `families::scsp`).
+    /// Bounded; never changes the verdict.
+    async fn clean_up(&self, rule: &Rule, transcript: &[Exchange]) -> Option<Cleanup> {
         let client = Client::new(self.options.limits.clone())
             .with_default_headers(self.headers.clone())
             .with_tls(self.options.tls.clone());
-        let mut report = Cleanup::default();
-        let budget = self.options.rule_timeout.min(Duration::from_secs(60));
-        let work = async {
-            let mut conflicted = Vec::new();
-            for path in objects.iter().rev() {
-                match delete(&client, self.nodes[0], path).await {
-                    Deleted::Gone => report.deleted += 1,
-                    Deleted::Conflict => conflicted.push(path.clone()),
-                    Deleted::Refused(why) => report.problems.push(why),
-                }
-            }
-            if !conflicted.is_empty() {
-                // 409: the delete came within the second of the rule's last update
-                // (SCSP-19); deletes a second later are ordered after it.
-                replisim_sim::rt::sleep(Duration::from_millis(1100)).await;
-                for path in &conflicted {
-                    match delete(&client, self.nodes[0], path).await {
-                        Deleted::Gone => report.deleted += 1,
-                        Deleted::Conflict => report.problems.push(format!("DELETE {path} → 409")),
-                        Deleted::Refused(why) => report.problems.push(why),
-                    }
-                }
-            }
-            for path in contexts.iter().rev() {
-                let target = with_query(path, "recursive=now");
-                match delete(&client, self.nodes[0], &target).await {
-                    Deleted::Gone => report.contexts_deleted += 1,
-                    Deleted::Refused(why) if why.ends_with("→ 501") || why.ends_with("→ 405") => {
-                        report.contexts_kept.push(why)
-                    }
-                    Deleted::Conflict => report.problems.push(format!("DELETE {target} → 409")),
-                    Deleted::Refused(why) => report.problems.push(why),
-                }
-            }
+        let job = CleanupJob {
+            client,
+            targets: self.targets.clone(),
+            transcript: transcript.to_vec(),
+            budget: self.options.rule_timeout.min(Duration::from_secs(60)),
         };
-        if replisim_sim::rt::timeout(budget, work).await.is_err() {
-            report.problems.push(format!(
-                "everything: cleanup did not finish within {budget:?}"
-            ));
-        }
-        Some(report)
-    }
-}
-
-/// What a cleanup pass did.
-#[derive(Debug, Default)]
-struct Cleanup {
-    deleted: usize,
-    contexts_deleted: usize,
-    contexts_kept: Vec<String>,
-    problems: Vec<String>,
-}
-
-impl Cleanup {
-    fn summary(&self) -> String {
-        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-        let mut parts = vec![format!("deleted {}", plural(self.deleted, "object"))];
-        if self.contexts_deleted > 0 {
-            parts.push(format!(
-                "deleted {}",
-                plural(self.contexts_deleted, "bucket")
-            ));
-        }
-        if !self.contexts_kept.is_empty() {
-            parts.push(format!(
-                "left buckets the target cannot delete ({})",
-                self.contexts_kept.join(", ")
-            ));
-        }
-        if !self.problems.is_empty() {
-            parts.push(format!("could not delete {}", self.problems.join(", ")));
-        }
-        parts.join("; ")
-    }
-}
-
-enum Deleted {
-    Gone,
-    Conflict,
-    Refused(String),
-}
-
-async fn delete(client: &Client, access: Endpoint, target: &str) -> Deleted {
-    let mut session = Session::new(client.clone(), access);
-    match session.request(&Request::new("DELETE", target)).await {
-        Ok(done) => match done.response.status {
-            200 | 202 | 204 | 404 => Deleted::Gone,
-            409 => Deleted::Conflict,
-            other => Deleted::Refused(format!("DELETE {target} → {other}")),
-        },
-        Err(e) => Deleted::Refused(format!("DELETE {target} ({e})")),
-    }
-}
-
-fn with_query(path: &str, arg: &str) -> String {
-    if path.contains('?') {
-        format!("{path}&{arg}")
-    } else {
-        format!("{path}?{arg}")
-    }
-}
-
-/// The paths the transcript's successful writes (201, or 202 for a multipart completion)
-/// created, in order of first creation:
-/// objects (`/bucket/name`, `/<uuid>`) and contexts (`/bucket`). A `domain=` argument of the
-/// write is kept, so that the delete addresses the same domain.
-fn written_paths(transcript: &[Exchange]) -> (Vec<String>, Vec<String>) {
-    let mut objects = Vec::new();
-    let mut contexts = Vec::new();
-    for e in transcript {
-        // 201 answers a write; 202 answers a multipart completion, which may still fail,
-        // but deleting a name that was never made is harmless (404).
-        if e.outcome != Ok(201) && e.outcome != Ok(202) {
-            continue;
-        }
-        let request_line = e.request_head.lines().next().unwrap_or("");
-        let mut parts = request_line.split(' ');
-        let method = parts.next().unwrap_or("");
-        let request_target = parts.next().unwrap_or("");
-        if method.eq_ignore_ascii_case("DELETE") {
-            continue;
-        }
-        let final_head = e
-            .response_head
-            .split("\r\n\r\n")
-            .filter(|h| !h.trim().is_empty())
-            .last()
-            .unwrap_or("");
-        let location = final_head.lines().find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("location")
-                .then(|| value.trim())
-        });
-        let path = match location {
-            Some(loc) => path_of(loc),
-            None => path_of(request_target),
-        };
-        let segments: Vec<&str> = path
-            .trim_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        if segments.is_empty() {
-            continue;
-        }
-        let is_context = segments.len() == 1 && !crate::rules::common::is_uuid(segments[0]);
-        let domain = request_target.split_once('?').and_then(|(_, q)| {
-            q.split('&')
-                .find(|a| a.to_ascii_lowercase().starts_with("domain="))
-        });
-        let path = match domain {
-            Some(arg) => format!("{path}?{arg}"),
-            None => path,
-        };
-        let list = if is_context {
-            &mut contexts
-        } else {
-            &mut objects
-        };
-        if !list.contains(&path) {
-            list.push(path);
-        }
-    }
-    (objects, contexts)
-}
-
-/// The path of an absolute or origin-form URI, without query or fragment.
-fn path_of(uri: &str) -> String {
-    let rest = match uri.find("://") {
-        Some(i) => {
-            let after = &uri[i + 3..];
-            after.find('/').map_or("/", |p| &after[p..])
-        }
-        None => uri,
-    };
-    let path = rest.split(['?', '#']).next().unwrap_or("/");
-    if path.is_empty() {
-        "/".to_string()
-    } else {
-        path.to_string()
+        (family_of(rule).cleanup)(job).await
     }
 }
 
@@ -808,43 +671,5 @@ mod tests {
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b""), "");
         assert!(!format!("{c:?}").contains("sesame"));
-    }
-
-    fn exchange(request: &str, response: &str, status: u16) -> Exchange {
-        Exchange {
-            addr: "127.0.0.1:1".parse().expect("addr"),
-            request_head: request.to_string(),
-            request_body_len: 0,
-            response_head: response.to_string(),
-            response_body_preview: String::new(),
-            elapsed: Duration::ZERO,
-            outcome: Ok(status),
-        }
-    }
-
-    #[test]
-    fn cleanup_finds_what_writes_created() {
-        let uuid = "41a140b5271dc8d22ff8d027176a0821";
-        let transcript = vec![
-            exchange("POST /b HTTP/1.1\r\n", "HTTP/1.1 201 Created\r\nLocation: http://10.0.0.1:80/b\r\n\r\n", 201),
-            exchange("POST /b/x HTTP/1.1\r\n", "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://10.0.0.2/b/x?auth=1\r\n\r\n", 307),
-            exchange("POST /b/x?auth=1 HTTP/1.1\r\n", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nLocation: http://10.0.0.2:80/b/x\r\n\r\n", 201),
-            exchange("POST /b/x HTTP/1.1\r\n", "HTTP/1.1 201 Created\r\nlocation: http://10.0.0.2:80/b/x\r\n\r\n", 201),
-            exchange("POST / HTTP/1.1\r\n", &format!("HTTP/1.1 201 Created\r\nLocation: http://10.0.0.3/{uuid}\r\n\r\n"), 201),
-            exchange("POST /b/y?domain=d.example HTTP/1.1\r\n", "HTTP/1.1 201 Created\r\n\r\n", 201),
-            exchange("DELETE /b/z HTTP/1.1\r\n", "HTTP/1.1 201 Created\r\n\r\n", 201),
-        ];
-        let (objects, contexts) = written_paths(&transcript);
-        assert_eq!(
-            objects,
-            vec![
-                "/b/x".to_string(),
-                format!("/{uuid}"),
-                "/b/y?domain=d.example".to_string()
-            ]
-        );
-        assert_eq!(contexts, vec!["/b".to_string()]);
-        assert_eq!(with_query("/b", "recursive=now"), "/b?recursive=now");
-        assert_eq!(path_of("http://h:1"), "/");
     }
 }

@@ -170,6 +170,7 @@ fn a_rule_that_times_out_leaves_the_cluster_as_it_found_it() {
             admin: false,
             introspection: false,
         },
+        roles: replisim_conformance::families::scsp::ROLES,
         uses: replisim_conformance::target::Capabilities::NONE,
         check: catalog::Check::Run(disturb_and_hang),
         clauses: &STUCK_CLAUSES,

@@ -190,6 +190,7 @@ fn the_spread_of_node_clocks_is_measured_from_their_dates() {
         strength: Strength::Must,
         nodes_min: 2,
         needs: Capabilities::NONE,
+        roles: replisim_conformance::families::scsp::ROLES,
         uses: Capabilities::NONE,
         check: Check::Run(measure_spread),
         clauses: &SKEW_CLAUSES,

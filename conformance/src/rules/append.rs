@@ -39,6 +39,7 @@ pub const RULES: [Rule; 1] = [Rule {
     strength: Strength::Must,
     nodes_min: 1,
     needs: Capabilities::NONE,
+    roles: crate::families::scsp::ROLES,
     uses: Capabilities::NONE,
     check: Check::Run(scsp_29),
     clauses: &SCSP_29,

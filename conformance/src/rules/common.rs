@@ -19,6 +19,7 @@ pub const fn http_rule(
         strength,
         nodes_min: 1,
         needs: crate::target::Capabilities::NONE,
+        roles: crate::families::scsp::ROLES,
         uses: crate::target::Capabilities::NONE,
         check: crate::catalog::Check::Run(check),
         clauses,

@@ -72,6 +72,7 @@ pub const RULES: [Rule; 2] = [
         strength: Strength::Must,
         nodes_min: 2,
         needs: Capabilities::NONE,
+        roles: crate::families::scsp::ROLES,
         uses: Capabilities::NONE,
         check: Check::Run(scsp_43),
         clauses: &SCSP_43,

@@ -76,6 +76,7 @@ pub const RULES: [Rule; 2] = [
         strength: Strength::Must,
         nodes_min: 2,
         needs: Capabilities::NONE,
+        roles: crate::families::scsp::ROLES,
         uses: Capabilities {
             faults: false,
             admin: true,
@@ -91,6 +92,7 @@ pub const RULES: [Rule; 2] = [
         strength: Strength::Must,
         nodes_min: 2,
         needs: Capabilities::NONE,
+        roles: crate::families::scsp::ROLES,
         uses: Capabilities::NONE,
         check: Check::Run(scsp_4),
         clauses: &SCSP_4,

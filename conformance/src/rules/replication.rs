@@ -71,6 +71,7 @@ pub const RULES: [Rule; 4] = [
         strength: Strength::Must,
         nodes_min: 2,
         needs: Capabilities::NONE,
+        roles: crate::families::scsp::ROLES,
         uses: Capabilities {
             faults: true,
             admin: false,
@@ -86,6 +87,7 @@ pub const RULES: [Rule; 4] = [
         strength: Strength::Must,
         nodes_min: 2,
         needs: Capabilities::NONE,
+        roles: crate::families::scsp::ROLES,
         uses: Capabilities {
             faults: true,
             admin: false,
@@ -101,6 +103,7 @@ pub const RULES: [Rule; 4] = [
         strength: Strength::Must,
         nodes_min: 3,
         needs: Capabilities::NONE,
+        roles: crate::families::scsp::ROLES,
         uses: Capabilities::NONE,
         check: Check::Run(scsp_9),
         clauses: &SCSP_9,
@@ -112,6 +115,7 @@ pub const RULES: [Rule; 4] = [
         strength: Strength::Must,
         nodes_min: 2,
         needs: Capabilities::NONE,
+        roles: crate::families::scsp::ROLES,
         uses: Capabilities::NONE,
         check: Check::Run(scsp_10),
         clauses: &SCSP_10,

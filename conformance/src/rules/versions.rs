@@ -69,6 +69,7 @@ pub const RULES: [Rule; 2] = [
         strength: Strength::Must,
         nodes_min: 2,
         needs: Capabilities::NONE,
+        roles: crate::families::scsp::ROLES,
         uses: Capabilities {
             faults: false,
             admin: true,
