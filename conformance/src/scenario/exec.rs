@@ -22,14 +22,14 @@ use replisim_sim::store::{Disk, SharedDisk};
 use replisim_sim::world::{try_simulate, Link, World, WorldConfig};
 
 use super::text::{show_duration, Template};
-use crate::simcontrol::SimControl;
-use crate::target::Control;
 use super::transcript::{self, StepRecord};
 use super::*;
 use crate::client::{
     parse_location, Client, ClientError, Endpoint, Exchange, Hop, Limits, Request, Response,
     Session, Tls,
 };
+use crate::simcontrol::SimControl;
+use crate::target::Control;
 
 /// What one run of a scenario (one seed, or one real target) did.
 #[derive(Debug, Clone)]
