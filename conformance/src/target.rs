@@ -140,17 +140,21 @@ pub trait Control: Send + Sync {
     }
 }
 
+/// The kinds in `offered`, for refusals and skip reasons (`none` when empty).
+fn kind_list(offered: &BTreeSet<FaultKind>) -> String {
+    if offered.is_empty() {
+        return "none".to_string();
+    }
+    let names: Vec<&str> = offered.iter().map(|k| k.name()).collect();
+    names.join(", ")
+}
+
 /// Why a control refuses `fault`: the kinds it does offer, for skip reasons and errors.
 pub fn refusal(who: &str, fault: &Fault, offered: &BTreeSet<FaultKind>) -> String {
-    let names: Vec<&str> = offered.iter().map(|k| k.name()).collect();
     format!(
         "{who} cannot apply `{fault}` (fault kind {}); it offers only: {}",
         fault.kind(),
-        if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        }
+        kind_list(offered)
     )
 }
 
@@ -186,13 +190,10 @@ impl Ctx {
                 "needs the `{kind}` fault, and the target offers no fault control"
             )),
             Some(c) if c.fault_kinds().contains(&kind) => Ok(c),
-            Some(c) => {
-                let names: Vec<&str> = c.fault_kinds().iter().map(|k| k.name()).collect();
-                Err(format!(
-                    "needs the `{kind}` fault, which the target's control does not offer (it offers: {})",
-                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
-                ))
-            }
+            Some(c) => Err(format!(
+                "needs the `{kind}` fault, which the target's control does not offer (it offers: {})",
+                kind_list(&c.fault_kinds())
+            )),
         }
     }
 
