@@ -30,16 +30,10 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 /// A body that sends `bytes` and then fails, so the peer sees the connection drop before
 /// the length it was promised.
 pub fn truncated(bytes: Bytes, why: &'static str) -> Body {
-    // The failure comes a moment after the bytes, so that hyper writes the status line,
-    // the headers and the bytes before it aborts the connection: the peer sees a body one
-    // short of its `Content-Length` (choice 18), not a connection closed before any answer.
-    let frames = futures::StreamExt::chain(
-        futures::stream::iter([Ok(hyper::body::Frame::data(bytes))]),
-        futures::stream::once(async move {
-            crate::rt::sleep(std::time::Duration::from_millis(1)).await;
-            Err(BodyError::from(why))
-        }),
-    );
+    let frames = futures::stream::iter([
+        Ok(hyper::body::Frame::data(bytes)),
+        Err(BodyError::from(why)),
+    ]);
     http_body_util::StreamBody::new(frames).boxed()
 }
 
