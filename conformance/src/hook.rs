@@ -18,6 +18,10 @@
 //! past the timeout (the hook is then killed), is an error whose text (status and the last
 //! line of standard error) becomes the skip or fail reason of the rule that asked. A hook
 //! that cannot do some verb should exit non-zero saying so.
+//!
+//! Faults outside these verbs (disk full, bit rot, clock moves, link loss and latency, one-way
+//! and WAN partitions, node loss) are refused without calling the hook, with a reason that
+//! names the fault kind and the kinds the hook offers; rules that need them skip with it.
 
 use std::collections::BTreeSet;
 use std::process::Stdio;

@@ -19,7 +19,8 @@ use crate::verdict::Verdict;
 /// What a target lets the harness do besides sending HTTP.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Capabilities {
-    /// Kill, restart, pause, resume and partition nodes.
+    /// Some of the fault vocabulary ([`Control::fault_kinds`] says which): kill, restart,
+    /// pause, resume and partition nodes at least.
     pub faults: bool,
     /// Operator switches (retire a node so that it answers 301).
     pub admin: bool,
