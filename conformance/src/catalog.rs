@@ -262,10 +262,6 @@ const INTROSPECTION: Capabilities = Capabilities {
     introspection: true,
     ..Capabilities::NONE
 };
-const FAULTS: Capabilities = Capabilities {
-    faults: true,
-    ..Capabilities::NONE
-};
 const ADMIN: Capabilities = Capabilities {
     admin: true,
     ..Capabilities::NONE
@@ -273,7 +269,7 @@ const ADMIN: Capabilities = Capabilities {
 
 /// The SCSP rules that have no check, each with the reason. The
 /// capabilities are those a check would need.
-pub const UNCHECKED: [Rule; 7] = [
+pub const UNCHECKED: [Rule; 5] = [
     unchecked(
         "SCSP-6",
         "the lowest-cost bidder services a request; a redirect is issued iff it is not the access node",
@@ -291,24 +287,6 @@ pub const UNCHECKED: [Rule; 7] = [
         2,
         INTROSPECTION,
         "not checked by the catalog yet: needs replica counts (introspection) and a bounded wait; `replisim sweep` checks it as the convergence invariant",
-    ),
-    unchecked(
-        "SCSP-15",
-        "if no node has space for the object the answer is 507",
-        "DXAG/p33, PFdiff/3379986645",
-        Strength::Must,
-        1,
-        FAULTS,
-        "not checked by the catalog: needs a full-disk fault, which neither the simulated control nor the fault hook offers yet; `replisim sweep` injects it",
-    ),
-    unchecked(
-        "SCSP-38",
-        "validate=yes on a corrupt replica drops the connection before the last bytes",
-        "PF/2443821518",
-        Strength::Must,
-        1,
-        FAULTS,
-        "not checked by the catalog: needs a bit-rot fault, which neither the simulated control nor the fault hook offers yet (sim/tests/faults.rs covers it)",
     ),
     unchecked(
         "SCSP-39",

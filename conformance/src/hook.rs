@@ -18,12 +18,19 @@
 //! past the timeout (the hook is then killed), is an error whose text (status and the last
 //! line of standard error) becomes the skip or fail reason of the rule that asked. A hook
 //! that cannot do some verb should exit non-zero saying so.
+//!
+//! Faults outside these verbs (disk full, bit rot, clock moves, link loss and latency, one-way
+//! and WAN partitions, node loss) are refused without calling the hook, with a reason that
+//! names the fault kind and the kinds the hook offers; rules that need them skip with it.
 
+use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
 
 use crate::client::Endpoint;
-use crate::target::{Capabilities, Control, ControlFuture};
+use replisim_sim::faults::{Fault, FaultKind};
+
+use crate::target::{refusal, Capabilities, Control, ControlFuture};
 
 /// How to call the fault hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +51,10 @@ impl HookSpec {
     }
 }
 
-/// [`Control`] for a real cluster through the fault hook: faults only. Retiring nodes and
-/// counting replicas stay unsupported.
+/// [`Control`] for a real cluster through the fault hook: the fault kinds a real cluster can
+/// do (crash/restart, pause/resume, partitions and heal); disk full, bit rot, clocks, link
+/// loss and latency and node loss are refused with the reason. Retiring nodes and counting
+/// replicas stay unsupported.
 #[derive(Debug, Clone)]
 pub struct HookControl {
     spec: HookSpec,
@@ -117,6 +126,42 @@ impl HookControl {
     }
 }
 
+impl HookControl {
+    /// The hook verb and nodes that carry out `fault`, or `None` when the hook has no verb
+    /// for it.
+    fn verb_for(&self, fault: &Fault) -> Option<(&'static str, Vec<usize>)> {
+        match fault {
+            Fault::Crash { node } => Some(("kill", vec![*node])),
+            Fault::Restart { node } => Some(("restart", vec![*node])),
+            Fault::Pause { node } => Some(("pause", vec![*node])),
+            Fault::Resume { node } => Some(("resume", vec![*node])),
+            Fault::Isolate { node } => Some(("partition", vec![*node])),
+            Fault::Heal => Some(("heal", Vec::new())),
+            // `partition NODE...` cuts one side off from the rest: one group, or two groups
+            // of which the second is exactly the rest.
+            Fault::Partition { groups } => {
+                let first = groups.first()?.clone();
+                let rest: Vec<usize> = (0..self.nodes.len())
+                    .filter(|n| !first.contains(n))
+                    .collect();
+                match groups.len() {
+                    1 => Some(("partition", first)),
+                    2 if {
+                        let mut second = groups[1].clone();
+                        second.sort_unstable();
+                        second == rest
+                    } =>
+                    {
+                        Some(("partition", first))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Control for HookControl {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
@@ -125,28 +170,20 @@ impl Control for HookControl {
         }
     }
 
-    fn kill(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.call("kill", &[node]).await })
+    fn fault_kinds(&self) -> BTreeSet<FaultKind> {
+        BTreeSet::from([FaultKind::Crash, FaultKind::Pause, FaultKind::Partition])
     }
 
-    fn restart(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.call("restart", &[node]).await })
-    }
-
-    fn pause(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.call("pause", &[node]).await })
-    }
-
-    fn resume(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.call("resume", &[node]).await })
-    }
-
-    fn partition(&self, nodes: Vec<usize>) -> ControlFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.call("partition", &nodes).await })
-    }
-
-    fn heal(&self) -> ControlFuture<'_, Result<(), String>> {
-        Box::pin(self.call("heal", &[]))
+    fn apply(&self, fault: Fault) -> ControlFuture<'_, Result<(), String>> {
+        let Some((verb, nodes)) = self.verb_for(&fault) else {
+            let why = refusal(
+                "the fault hook (verbs: kill, restart, pause, resume, partition, heal)",
+                &fault,
+                &self.fault_kinds(),
+            );
+            return Box::pin(async move { Err(why) });
+        };
+        Box::pin(async move { self.call(verb, &nodes).await })
     }
 }
 

@@ -21,6 +21,7 @@ pub mod rules;
 pub mod rules_doc;
 pub mod runner;
 pub mod scenario;
+pub mod simcontrol;
 pub mod sources;
 pub mod sweep;
 pub mod target;

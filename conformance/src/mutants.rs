@@ -53,9 +53,13 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
     ),
     ("content-type-of-object", &["SCSP-2.type"]),
     ("ack-before-sync", &[]),
-    ("health-processor-off", &[]),
+    ("health-processor-off", &["SCSP-38.health-repairs"]),
     ("repair-from-corrupt-replica", &[]),
-    ("accept-writes-on-full-disk", &[]),
+    (
+        "accept-writes-on-full-disk",
+        &["SCSP-15.full-507", "SCSP-15.no-ack-lost"],
+    ),
+    ("validate-ignored", &["SCSP-38.validate-truncates"]),
     (
         "copy-keeps-unlisted-headers",
         &["SCSP-22.replaces-metadata"],

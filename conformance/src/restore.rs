@@ -1,11 +1,13 @@
 //! Failures never cascade: a [`Restoring`] control records what a rule's check disturbed
-//! (nodes killed, paused or retiring, partitions, clocks moved) and [`Restoring::restore`]
+//! (nodes killed, paused or retiring, partitions, clocks moved, disks filled) and [`Restoring::restore`]
 //! undoes whatever is still outstanding once the rule ends, whether it passed, failed
 //! mid-way or ran out of time. The simulator needs none of this: each rule gets a fresh
 //! world.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use replisim_sim::faults::{Fault, FaultKind};
 
 use crate::target::{Capabilities, Control, ControlFuture};
 
@@ -17,6 +19,7 @@ struct Disturbed {
     partitioned: bool,
     retiring: BTreeSet<usize>,
     skewed: BTreeSet<usize>,
+    full: BTreeSet<usize>,
 }
 
 /// A control that remembers what it disturbed, so that the runner can put it back.
@@ -75,6 +78,12 @@ impl Restoring {
                 self.inner.set_clock_skew(node, 0).await,
             );
         }
+        for node in left.full {
+            note(
+                format!("freed the disk of node {node}"),
+                self.inner.apply(Fault::DiskFree { node }).await,
+            );
+        }
         (done, failed)
     }
 
@@ -93,35 +102,61 @@ impl Restoring {
     }
 }
 
+/// How a successful fault changes what is still disturbed.
+fn note_applied(d: &mut Disturbed, fault: &Fault) {
+    match fault {
+        Fault::Crash { node } => {
+            d.killed.insert(*node);
+        }
+        Fault::Restart { node } => {
+            d.killed.remove(node);
+        }
+        Fault::Pause { node } => {
+            d.paused.insert(*node);
+        }
+        Fault::Resume { node } => {
+            d.paused.remove(node);
+        }
+        Fault::Partition { .. }
+        | Fault::PartitionOneWay { .. }
+        | Fault::Isolate { .. }
+        | Fault::PartitionWan { .. }
+        | Fault::PartitionWanOneWay { .. }
+        | Fault::PartitionLan { .. } => d.partitioned = true,
+        Fault::Heal => d.partitioned = false,
+        Fault::Skew { node, ms: 0 } => {
+            d.skewed.remove(node);
+        }
+        Fault::Skew { node, .. } | Fault::Jump { node, .. } => {
+            d.skewed.insert(*node);
+        }
+        Fault::DiskFull { node } => {
+            d.full.insert(*node);
+        }
+        Fault::DiskFree { node } => {
+            d.full.remove(node);
+        }
+        // Loss and latency end with the fault's own repair; rot and node loss are repaired
+        // by the target.
+        Fault::Lose { .. }
+        | Fault::Loss { .. }
+        | Fault::Latency { .. }
+        | Fault::LinkLoss { .. }
+        | Fault::LinkLatency { .. }
+        | Fault::BitRot { .. } => {}
+    }
+}
+
 impl Control for Restoring {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }
-    fn kill(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        self.track(self.inner.kill(node), move |d| {
-            d.killed.insert(node);
-        })
+    fn fault_kinds(&self) -> BTreeSet<FaultKind> {
+        self.inner.fault_kinds()
     }
-    fn restart(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        self.track(self.inner.restart(node), move |d| {
-            d.killed.remove(&node);
-        })
-    }
-    fn pause(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        self.track(self.inner.pause(node), move |d| {
-            d.paused.insert(node);
-        })
-    }
-    fn resume(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        self.track(self.inner.resume(node), move |d| {
-            d.paused.remove(&node);
-        })
-    }
-    fn partition(&self, nodes: Vec<usize>) -> ControlFuture<'_, Result<(), String>> {
-        self.track(self.inner.partition(nodes), |d| d.partitioned = true)
-    }
-    fn heal(&self) -> ControlFuture<'_, Result<(), String>> {
-        self.track(self.inner.heal(), |d| d.partitioned = false)
+    fn apply(&self, fault: Fault) -> ControlFuture<'_, Result<(), String>> {
+        let call = self.inner.apply(fault.clone());
+        self.track(call, move |d| note_applied(d, &fault))
     }
     fn set_retiring(&self, node: usize, on: bool) -> ControlFuture<'_, Result<(), String>> {
         self.track(self.inner.set_retiring(node, on), move |d| {
@@ -129,15 +164,6 @@ impl Control for Restoring {
                 d.retiring.insert(node);
             } else {
                 d.retiring.remove(&node);
-            }
-        })
-    }
-    fn set_clock_skew(&self, node: usize, ms: i64) -> ControlFuture<'_, Result<(), String>> {
-        self.track(self.inner.set_clock_skew(node, ms), move |d| {
-            if ms == 0 {
-                d.skewed.remove(&node);
-            } else {
-                d.skewed.insert(node);
             }
         })
     }
@@ -169,29 +195,14 @@ mod tests {
                 introspection: false,
             }
         }
-        fn kill(&self, n: usize) -> ControlFuture<'_, Result<(), String>> {
-            self.push(format!("kill {n}"))
+        fn fault_kinds(&self) -> BTreeSet<FaultKind> {
+            FaultKind::ALL.into_iter().collect()
         }
-        fn restart(&self, n: usize) -> ControlFuture<'_, Result<(), String>> {
-            self.push(format!("restart {n}"))
-        }
-        fn pause(&self, n: usize) -> ControlFuture<'_, Result<(), String>> {
-            self.push(format!("pause {n}"))
-        }
-        fn resume(&self, n: usize) -> ControlFuture<'_, Result<(), String>> {
-            self.push(format!("resume {n}"))
-        }
-        fn partition(&self, n: Vec<usize>) -> ControlFuture<'_, Result<(), String>> {
-            self.push(format!("partition {n:?}"))
-        }
-        fn heal(&self) -> ControlFuture<'_, Result<(), String>> {
-            self.push("heal".into())
+        fn apply(&self, fault: Fault) -> ControlFuture<'_, Result<(), String>> {
+            self.push(fault.to_string())
         }
         fn set_retiring(&self, n: usize, on: bool) -> ControlFuture<'_, Result<(), String>> {
             self.push(format!("retire {n} {on}"))
-        }
-        fn set_clock_skew(&self, n: usize, ms: i64) -> ControlFuture<'_, Result<(), String>> {
-            self.push(format!("skew {n} {ms}"))
         }
     }
 
@@ -212,19 +223,21 @@ mod tests {
             r.set_clock_skew(0, -500).await.expect("skew");
             r.set_clock_skew(1, 200).await.expect("skew");
             r.set_clock_skew(1, 0).await.expect("reset");
+            r.apply(Fault::DiskFull { node: 2 }).await.expect("full");
             r.restore().await
         });
         assert!(failed.is_empty());
-        assert_eq!(done.len(), 5, "{done:?}");
+        assert_eq!(done.len(), 6, "{done:?}");
         let calls = log.0.lock().expect("log").clone();
         assert_eq!(
-            calls[calls.len() - 5..],
+            calls[calls.len() - 6..],
             [
-                "restart 1",
-                "resume 3",
+                "restart node2",
+                "resume node4",
                 "heal",
                 "retire 3 false",
-                "skew 0 0"
+                "skew node1 +0 ms",
+                "disk-free node3"
             ]
         );
         // Nothing left: a second restore does nothing.

@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use replisim_sim::faults::Fault;
 use replisim_sim::scsp::defects::Defect;
-use replisim_sim::store::Disk;
 use replisim_sim::world::{try_simulate, World};
 
 use crate::catalog::{Check, Rule};
@@ -19,7 +17,8 @@ use crate::clause::{Clauses, Profile};
 use crate::client::{Client, Endpoint, Exchange, Limits, Tls};
 use crate::families::{self, Cleanup, CleanupJob, Family, Role, SimParams, Targets};
 use crate::hook::{HookControl, HookSpec};
-use crate::target::{Capabilities, Control, ControlFuture, Ctx};
+use crate::simcontrol::SimControl;
+use crate::target::{Capabilities, Control, Ctx};
 use crate::verdict::{RuleResult, Verdict};
 
 /// Where the catalog runs.
@@ -269,103 +268,6 @@ fn on_threads<T: Send>(count: usize, jobs: usize, work: impl Fn(usize) -> T + Sy
 // ---------------------------------------------------------------------------------------
 // The simulator
 
-/// The simulated target's control: world operations, called from the client node.
-struct SimControl {
-    world: Arc<World>,
-}
-
-impl SimControl {
-    fn check(&self, node: usize) -> Result<(), String> {
-        if node < self.world.len() {
-            Ok(())
-        } else {
-            Err(format!(
-                "no node {node} in a {}-node world",
-                self.world.len()
-            ))
-        }
-    }
-
-    fn apply(&self, fault: Fault) -> ControlFuture<'_, Result<(), String>> {
-        let done = self.world.apply(&fault).map(|_| ());
-        Box::pin(async move { done })
-    }
-}
-
-impl Control for SimControl {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            faults: true,
-            admin: true,
-            introspection: true,
-        }
-    }
-
-    fn kill(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        let done = self.check(node).map(|()| self.world.kill(node));
-        Box::pin(async move { done })
-    }
-
-    fn restart(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        let done = self.check(node).map(|()| self.world.restart(node));
-        Box::pin(async move { done })
-    }
-
-    fn pause(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        self.apply(Fault::Pause { node })
-    }
-
-    fn resume(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        self.apply(Fault::Resume { node })
-    }
-
-    fn partition(&self, nodes: Vec<usize>) -> ControlFuture<'_, Result<(), String>> {
-        self.apply(Fault::Partition {
-            groups: vec![nodes],
-        })
-    }
-
-    fn heal(&self) -> ControlFuture<'_, Result<(), String>> {
-        self.apply(Fault::Heal)
-    }
-
-    fn set_retiring(&self, node: usize, on: bool) -> ControlFuture<'_, Result<(), String>> {
-        let done = self.check(node).map(|()| self.world.set_retiring(node, on));
-        Box::pin(async move { done })
-    }
-
-    fn set_clock_skew(&self, node: usize, ms: i64) -> ControlFuture<'_, Result<(), String>> {
-        let done = self.check(node).and_then(|()| {
-            self.world
-                .apply(&replisim_sim::faults::Fault::Skew { node, ms })
-                .map(|_| ())
-        });
-        Box::pin(async move { done })
-    }
-
-    fn replicas_of(&self, path: &str) -> ControlFuture<'_, Option<usize>> {
-        let count = store_key_of(path).map(|key| {
-            (0..self.world.len())
-                .filter(|i| {
-                    Disk::lock(self.world.disk(*i))
-                        .get(&key)
-                        .is_some_and(|r| !r.removed)
-                })
-                .count()
-        });
-        Box::pin(async move { count })
-    }
-}
-
-/// The reference node's store key for a path in the default domain.
-fn store_key_of(path: &str) -> Option<String> {
-    let trimmed = path.split('?').next()?.strip_prefix('/')?;
-    if trimmed.len() == 32 && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Some(format!("u/{}", trimmed.to_ascii_lowercase()));
-    }
-    trimmed.contains('/').then(|| format!("n//{trimmed}"))
-}
-
 fn run_sim(
     rules: &[Rule],
     options: &RunOptions,
@@ -419,9 +321,7 @@ fn run_sim_rule(
             nodes: world.addrs().into_iter().map(Endpoint::http).collect(),
             client: check_client,
             bucket: (family.namespace)(&rule, seed),
-            control: Some(Arc::new(SimControl {
-                world: world.clone(),
-            })),
+            control: Some(Arc::new(SimControl::new(world.clone()))),
             clauses: check_clauses,
         };
         let check = check(ctx);
@@ -649,16 +549,6 @@ impl HttpRun<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_map_to_store_keys() {
-        assert_eq!(store_key_of("/b/n"), Some("n//b/n".to_string()));
-        assert_eq!(
-            store_key_of("/41A140B5271DC8D22FF8D027176A0821?x"),
-            Some("u/41a140b5271dc8d22ff8d027176a0821".to_string())
-        );
-        assert_eq!(store_key_of("/bucket"), None);
-    }
 
     #[test]
     fn basic_credentials_encode() {

@@ -4,10 +4,13 @@
 //! Architecture invariant: rule checks see a target only through `Ctx`: node addresses, the
 //! strict client and the optional `Control`. They never import the reference node.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+
+use replisim_sim::faults::{Fault, FaultKind};
 
 use crate::clause::Clauses;
 use crate::client::{Client, Endpoint, Followed, Request, Session};
@@ -16,7 +19,8 @@ use crate::verdict::Verdict;
 /// What a target lets the harness do besides sending HTTP.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Capabilities {
-    /// Kill, restart, pause, resume and partition nodes.
+    /// Some of the fault vocabulary ([`Control::fault_kinds`] says which): kill, restart,
+    /// pause, resume and partition nodes at least.
     pub faults: bool,
     /// Operator switches (retire a node so that it answers 301).
     pub admin: bool,
@@ -68,53 +72,66 @@ fn unsupported<T: Send + 'static>(what: &str) -> ControlFuture<'static, Result<T
     Box::pin(async move { Err(message) })
 }
 
-/// Control over a target beyond HTTP. Each operation may fail with a reason (a vendor hook
-/// that exits non-zero, say); checks turn that into a failed or skipped rule. Nodes are
-/// 0-based indexes into the node list. Every operation defaults to "not supported", so a
-/// control implements only what it can do and says so in [`Control::capabilities`].
+/// Control over a target beyond HTTP, in the one fault vocabulary of the simulator
+/// ([`Fault`]): every fault a check, a scenario step or a property-test run injects goes
+/// through [`Control::apply`], whatever the target. Each operation may fail with a reason (a
+/// vendor hook that exits non-zero, a fault kind the target cannot do); checks turn that into
+/// a failed, partial or skipped rule. Nodes are 0-based indexes into the node list. A control
+/// implements `apply` for the kinds it lists in [`Control::fault_kinds`] and refuses the rest
+/// with a reason; the named fault methods below are thin wrappers over `apply`, kept so
+/// that rule code reads as what it does.
 pub trait Control: Send + Sync {
     /// What this control can do.
     fn capabilities(&self) -> Capabilities;
-    /// Stops node `node` at once (faults).
+    /// The fault kinds [`Control::apply`] carries out (empty: no faults at all).
+    fn fault_kinds(&self) -> BTreeSet<FaultKind> {
+        BTreeSet::new()
+    }
+    /// Applies one fault or repair now; returns once it has taken effect, or why not.
+    fn apply(&self, fault: Fault) -> ControlFuture<'_, Result<(), String>> {
+        unsupported(&format!("apply `{fault}` (it offers no faults)"))
+    }
+    /// Stops node `node` at once, as a power loss does (faults).
     fn kill(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        let _ = node;
-        unsupported("kill nodes")
+        self.apply(Fault::Crash { node })
     }
     /// Starts a killed node `node` again (faults).
     fn restart(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        let _ = node;
-        unsupported("restart nodes")
+        self.apply(Fault::Restart { node })
     }
     /// Freezes node `node`: it keeps its connections but answers nothing (faults).
     fn pause(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        let _ = node;
-        unsupported("pause nodes")
+        self.apply(Fault::Pause { node })
     }
     /// Unfreezes a paused node (faults).
     fn resume(&self, node: usize) -> ControlFuture<'_, Result<(), String>> {
-        let _ = node;
-        unsupported("resume nodes")
+        self.apply(Fault::Resume { node })
     }
     /// Cuts the listed nodes off from the others, both ways (faults). Clients still reach
     /// every node.
     fn partition(&self, nodes: Vec<usize>) -> ControlFuture<'_, Result<(), String>> {
-        let _ = nodes;
-        unsupported("partition nodes")
+        self.apply(Fault::Partition {
+            groups: vec![nodes],
+        })
     }
     /// Ends every partition (faults).
     fn heal(&self) -> ControlFuture<'_, Result<(), String>> {
-        unsupported("heal partitions")
+        self.apply(Fault::Heal)
+    }
+    /// Ends every fault at once (partitions, loss and latency, full disks, paused and
+    /// stopped nodes; clocks stay), as the start of a liveness phase.
+    fn heal_all(&self) -> ControlFuture<'_, Result<(), String>> {
+        unsupported("end every fault at once")
+    }
+    /// Sets node `node`'s clock offset from real time, in milliseconds (the `clock` fault
+    /// kind).
+    fn set_clock_skew(&self, node: usize, ms: i64) -> ControlFuture<'_, Result<(), String>> {
+        self.apply(Fault::Skew { node, ms })
     }
     /// Marks node `node` retiring (it should send clients away with 301) or not (admin).
     fn set_retiring(&self, node: usize, on: bool) -> ControlFuture<'_, Result<(), String>> {
         let _ = (node, on);
         unsupported("retire nodes")
-    }
-    /// Sets node `node`'s clock offset from real time, in milliseconds (admin: a clock the
-    /// harness can move, as the simulator's node clocks are).
-    fn set_clock_skew(&self, node: usize, ms: i64) -> ControlFuture<'_, Result<(), String>> {
-        let _ = (node, ms);
-        unsupported("move node clocks")
     }
     /// How many nodes hold a live copy of the object at `path` (`/bucket/name` or `/<uuid>`)
     /// in the default domain; `None` when the target cannot tell (introspection).
@@ -122,6 +139,24 @@ pub trait Control: Send + Sync {
         let _ = path;
         Box::pin(async { None })
     }
+}
+
+/// The kinds in `offered`, for refusals and skip reasons (`none` when empty).
+fn kind_list(offered: &BTreeSet<FaultKind>) -> String {
+    if offered.is_empty() {
+        return "none".to_string();
+    }
+    let names: Vec<&str> = offered.iter().map(|k| k.name()).collect();
+    names.join(", ")
+}
+
+/// Why a control refuses `fault`: the kinds it does offer, for skip reasons and errors.
+pub fn refusal(who: &str, fault: &Fault, offered: &BTreeSet<FaultKind>) -> String {
+    format!(
+        "{who} cannot apply `{fault}` (fault kind {}); it offers only: {}",
+        fault.kind(),
+        kind_list(offered)
+    )
 }
 
 /// Everything one rule check gets.
@@ -146,6 +181,21 @@ impl Ctx {
             .as_ref()
             .map(|c| c.capabilities())
             .unwrap_or_default()
+    }
+
+    /// The control, when it offers fault kind `kind` (disk full, bit rot, …); otherwise why
+    /// not, as a skip or not-observed reason.
+    pub fn control_for(&self, kind: FaultKind) -> Result<&Arc<dyn Control>, String> {
+        match &self.control {
+            None => Err(format!(
+                "needs the `{kind}` fault, and the target offers no fault control"
+            )),
+            Some(c) if c.fault_kinds().contains(&kind) => Ok(c),
+            Some(c) => Err(format!(
+                "needs the `{kind}` fault, which the target's control does not offer (it offers: {})",
+                kind_list(&c.fault_kinds())
+            )),
+        }
     }
 
     /// The control, when the target has the capability `pick` selects.

@@ -125,6 +125,38 @@ fn fault_hook_is_called_with_verb_and_node_index() {
     assert!(scsp_3.verdict.evidence.contains("admin"));
 }
 
+#[test]
+fn disk_faults_a_hook_cannot_do_skip_with_the_reason() {
+    let (_runtime, cluster) = cluster();
+    let dir = temp_dir("hook-disk");
+    let log = dir.join("calls.log");
+    let hook = script(
+        &dir,
+        "hook.sh",
+        &format!("echo \"$*\" >> '{}'", log.display()),
+    );
+    let mut options = http_options(cluster.addrs.clone());
+    options.fault_hook = Some(HookSpec::new(hook.display().to_string()));
+    let results = run_http(rules(&["SCSP-15", "SCSP-38"]), options);
+    for (id, kind) in [("SCSP-15", "disk-full"), ("SCSP-38", "bitrot")] {
+        let r = find(&results, id);
+        assert_eq!(
+            r.verdict.outcome,
+            Outcome::Skip,
+            "{id}: {}",
+            r.verdict.evidence
+        );
+        assert!(
+            r.verdict.evidence.contains(kind)
+                && r.verdict.evidence.contains("crash, pause, partition"),
+            "{id}: {}",
+            r.verdict.evidence
+        );
+    }
+    // Neither rule reached the hook: the kinds it lacks were refused before any call.
+    assert!(std::fs::read_to_string(&log).unwrap_or_default().is_empty());
+}
+
 const STUCK_CLAUSES: [replisim_conformance::clause::ClauseSpec; 1] =
     [replisim_conformance::clause::consistency(
         "never-ends",

@@ -45,6 +45,7 @@ pub fn checked() -> Vec<Rule> {
     rules.extend(rules::contexts::RULES);
     rules.extend(rules::read::RULES);
     rules.extend(rules::transport::RULES);
+    rules.extend(rules::storage::RULES);
     rules
 }
 

@@ -15,6 +15,9 @@ use replisim_sim::scsp::records::Objects;
 use replisim_sim::store::SharedDisk;
 use replisim_sim::world::{try_simulate, World, WorldConfig};
 
+use crate::simcontrol::SimControl;
+use crate::target::Control;
+
 use super::print::{self, fill, Allowed, Header, Mode, PrintedSend, PrintedStep};
 use super::reference::{merged, only, Effect, Handle, Key, Model, Outcome, State, Version};
 use super::{rename_target, Case, ManifestKind, Obj, Op, RenameVia, Step, BUCKET, NAMES, NODES};
@@ -170,6 +173,7 @@ pub fn run_case(case: &Case, config: &RunConfig) -> CaseReport {
         let mut runner = Runner {
             addrs: world.addrs(),
             access: world.addrs()[0],
+            control: Arc::new(SimControl::new(world.clone())),
             world,
             model: Model::new(),
             vars: BTreeMap::new(),
@@ -206,7 +210,10 @@ pub fn run_case(case: &Case, config: &RunConfig) -> CaseReport {
 }
 
 struct Runner {
+    /// Looked at (which nodes are down, the disks), never driven: faults go through `control`.
     world: Arc<World>,
+    /// The one way the run changes the target, as rule checks and scenarios do.
+    control: Arc<dyn Control>,
     addrs: Vec<SocketAddr>,
     access: SocketAddr,
     model: Model,
@@ -358,7 +365,7 @@ impl Runner {
                     }
                 }
                 self.model.fault(fault);
-                let applied = self.world.apply(fault);
+                let applied = self.control.apply(fault.clone()).await;
                 if let Err(why) = applied {
                     return Err(Violation {
                         step: Some(i),
@@ -402,7 +409,13 @@ impl Runner {
                 repairs.push(Fault::Restart { node });
             }
         }
-        self.world.heal_all();
+        if let Err(why) = self.control.heal_all().await {
+            return Err(Violation {
+                step,
+                rules: Vec::new(),
+                message: format!("the target could not end every fault: {why}"),
+            });
+        }
         for (k, fault) in repairs.into_iter().enumerate() {
             self.printed.push(PrintedStep::Fault {
                 fault,

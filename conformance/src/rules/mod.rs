@@ -10,6 +10,7 @@ pub mod multipart;
 pub mod read;
 pub mod redirect;
 pub mod replication;
+pub mod storage;
 pub mod transport;
 pub mod update;
 pub mod versions;

@@ -28,6 +28,8 @@ use crate::client::{
     parse_location, Client, ClientError, Endpoint, Exchange, Hop, Limits, Request, Response,
     Session, Tls,
 };
+use crate::simcontrol::SimControl;
+use crate::target::Control;
 
 /// What one run of a scenario (one seed, or one real target) did.
 #[derive(Debug, Clone)]
@@ -159,19 +161,28 @@ impl Backend {
         }
     }
 
-    fn apply(&self, fault: &Fault) -> Result<String, String> {
+    /// The target's control, through which every fault step goes (`None`: a real target
+    /// without one).
+    fn control(&self) -> Option<SimControl> {
         match self {
-            Backend::Sim(w) => w.apply(fault),
-            Backend::Real { .. } => Err("a real target takes no faults".to_string()),
+            Backend::Sim(w) => Some(SimControl::new(w.clone())),
+            Backend::Real { .. } => None,
         }
     }
 
-    fn set_retiring(&self, node: usize, on: bool) -> Result<(), String> {
+    async fn apply(&self, fault: &Fault) -> Result<(), String> {
+        match self.control() {
+            Some(c) => c.apply(fault.clone()).await,
+            None => Err("a real target takes no faults".to_string()),
+        }
+    }
+
+    async fn set_retiring(&self, node: usize, on: bool) -> Result<(), String> {
         match self {
-            Backend::Sim(w) => {
-                w.set_retiring(node, on);
-                Ok(())
-            }
+            Backend::Sim(_) => match self.control() {
+                Some(c) => c.set_retiring(node, on).await,
+                None => Err("the simulated target has no control".to_string()),
+            },
             Backend::Real {
                 control: Some(c), ..
             } => c
@@ -251,7 +262,9 @@ pub fn run_sim(scenario: &Scenario, seed: u64) -> Outcome {
         }
         for (i, ms) in topo.skew_ms.iter().enumerate() {
             if *ms != 0 {
-                let _ = world.apply(&Fault::Skew { node: i, ms: *ms });
+                let _ = SimControl::new(world.clone())
+                    .apply(Fault::Skew { node: i, ms: *ms })
+                    .await;
             }
         }
         // Let every node bind its listener before the first request.
@@ -467,7 +480,7 @@ impl Run<'_> {
                 self.plain(step, format!("sleep {}", show_duration(*d)), Ok(None))
             }
             Action::Fault(f) => {
-                let outcome = self.backend.apply(f).map(|_| None);
+                let outcome = self.backend.apply(f).await.map(|_| None);
                 self.plain(
                     step,
                     format!("fault {}", transcript::show_fault(f)),
@@ -476,7 +489,7 @@ impl Run<'_> {
             }
             Action::Retire { node, on } => {
                 let verb = if *on { "retire" } else { "unretire" };
-                let outcome = self.backend.set_retiring(*node, *on).map(|_| None);
+                let outcome = self.backend.set_retiring(*node, *on).await.map(|_| None);
                 self.plain(step, format!("{verb} node{node}"), outcome)
             }
             Action::Check(cond) => {

@@ -72,6 +72,8 @@ defects! {
     /// Breaks the durability invariant (SCSP-15): a node whose disk is full acknowledges a
     /// write it could not store.
     AcceptWritesOnFullDisk = "accept-writes-on-full-disk", "INV-durability", "a full node acknowledges writes it did not store";
+    /// Breaks SCSP-38: `validate=yes` is ignored, so a corrupt replica is served whole.
+    ValidateIgnored = "validate-ignored", "SCSP-38", "GET ?validate=yes serves a corrupt replica whole";
     /// Breaks SCSP-22: COPY keeps custom headers the request did not list.
     CopyKeepsUnlistedHeaders = "copy-keeps-unlisted-headers", "SCSP-22", "COPY keeps headers the request did not list";
     /// Breaks SCSP-22: COPY takes the request's Content-Length of 0 and empties the object.
