@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every world: the flush fix for simulated TCP and a small client.
 
+pub mod accept;
 pub mod client;
 pub mod content_md5;
 pub use replisim_rt::flush;

@@ -2,14 +2,12 @@
 //! `GET /<enumerator id>`, End is `DELETE /<enumerator id>`. This module only translates
 //! between HTTP and [`Publisher`]; every decision is the core's.
 
-use std::convert::Infallible;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use http::{Method, Request, Response, StatusCode};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 
+use crate::http::accept::serve_forever;
 use crate::publisher::core::{Args, Batch, Publisher, PublisherError};
 use crate::publisher::enumerator::EnumType;
 use crate::publisher::event::Event;
@@ -57,25 +55,11 @@ pub fn now_ms() -> u64 {
 
 /// Serves the Enumerator API on `listener` forever.
 pub async fn serve(publisher: SharedPublisher, listener: Listener) -> io::Result<()> {
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(_) => {
-                rt::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let publisher = publisher.clone();
-        rt::spawn(async move {
-            let service = service_fn(move |req| {
-                let publisher = publisher.clone();
-                async move { Ok::<_, Infallible>(handle(&publisher, req, now_ms())) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    serve_forever(listener, move |req| {
+        let answer = handle(&publisher, req, now_ms());
+        async move { answer }
+    })
+    .await
 }
 
 /// Answers one request at time `now_ms`.
