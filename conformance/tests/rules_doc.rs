@@ -25,16 +25,21 @@ fn docs_rules_md_is_generated_from_the_catalog() {
 
 #[test]
 fn user_documents_cite_nothing_outside_the_repository() {
+    // The needles are assembled so that this file does not itself name the paths it bans.
+    let outside = ["..", "shared"].join("/");
+    let private_spec = ["spec", "protocols.md"].join("/");
     for (name, text) in [
         ("README.md", include_str!("../../README.md")),
         ("docs/choices.md", include_str!("../../docs/choices.md")),
         ("docs/scenarios.md", include_str!("../../docs/scenarios.md")),
         ("docs/rules.md", include_str!("../../docs/rules.md")),
+        ("docs/rucio.md", include_str!("../../docs/rucio.md")),
+        ("ARCHITECTURE.md", include_str!("../../ARCHITECTURE.md")),
     ] {
-        assert!(!text.contains("../shared"), "{name} points at ../shared");
+        assert!(!text.contains(&outside), "{name} points at {outside}");
         assert!(
-            !text.contains("spec/protocols.md"),
-            "{name} points at spec/protocols.md"
+            !text.contains(&private_spec),
+            "{name} points at {private_spec}"
         );
     }
 }
