@@ -9,32 +9,14 @@ use bytes::Bytes;
 use http::Method;
 use replisim_sim::faults::Fault;
 use replisim_sim::http::client::{exchange, Answer};
-use replisim_sim::http::pool::Pool;
 use replisim_sim::rt;
 use replisim_sim::scsp::object::{md5_hex, Kind, Record, Version};
 use replisim_sim::scsp::records::Objects;
 use replisim_sim::store::Disk;
-use replisim_sim::workload::send_following;
 use replisim_sim::world::{simulate, World, WorldConfig};
 
-const TIMEOUT: Duration = Duration::from_secs(3);
-
-async fn request(
-    addr: SocketAddr,
-    method: Method,
-    target: &str,
-    body: &[u8],
-) -> Result<Answer, String> {
-    send_following(
-        &Pool::new(),
-        addr,
-        method,
-        target,
-        Bytes::copy_from_slice(body),
-        TIMEOUT,
-    )
-    .await
-}
+mod support;
+use support::{request, TIMEOUT};
 
 async fn ok(addr: SocketAddr, method: Method, target: &str, body: &[u8]) -> Answer {
     request(addr, method, target, body)

@@ -14,15 +14,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use replisim_sim::faults::Fault;
-use replisim_sim::http::client::Answer;
-use replisim_sim::http::pool::Pool;
 use replisim_sim::rt;
 use replisim_sim::scsp;
 use replisim_sim::store::{md5_hex, Disk, Entry};
-use replisim_sim::workload::send_following;
 use replisim_sim::world::host::{HostEnv, HostFactory, ServiceFuture};
 use replisim_sim::world::{simulate, Link, World};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+mod support;
+use support::request as send;
 
 /// A service that answers one line with one line; see the module comment.
 struct Probe;
@@ -464,25 +464,6 @@ fn restart_reruns_the_factory_with_the_same_disk() {
             ["boot-0", "boot-1", "boot-2", "scratch-0", "scratch-2"]
         );
     });
-}
-
-const TIMEOUT: Duration = Duration::from_secs(3);
-
-async fn send(
-    addr: SocketAddr,
-    method: Method,
-    target: &str,
-    body: &[u8],
-) -> Result<Answer, String> {
-    send_following(
-        &Pool::new(),
-        addr,
-        method,
-        target,
-        Bytes::copy_from_slice(body),
-        TIMEOUT,
-    )
-    .await
 }
 
 /// Two SCSP clusters, `east` (4 nodes) and `west` (3), joined by a WAN link; one client on

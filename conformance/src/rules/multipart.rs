@@ -426,11 +426,14 @@ async fn check_scsp_31(ctx: &Ctx) -> Result<(), Verdict> {
         format!("duplicate numbers → {status}"),
         format!("a manifest with part number 1 twice ended in {status}"),
     )?;
-    let gone = ctx
-        .request(0, &Request::new("GET", dup_target))
-        .await?
-        .response;
-    c.check(
+    failed_upload_invisible(ctx, dup_target).await
+}
+
+/// Judges the consistency clause `failed-invisible` of SCSP-31 and SCSP-32: a completion
+/// that failed, at once or after its 202, leaves nothing readable at its target.
+async fn failed_upload_invisible(ctx: &Ctx, target: String) -> Result<(), Verdict> {
+    let gone = ctx.request(0, &Request::new("GET", target)).await?.response;
+    ctx.clauses.check(
         "failed-invisible",
         gone.status == 404,
         "nothing readable after the failure",
@@ -505,19 +508,7 @@ async fn check_scsp_32(ctx: &Ctx) -> Result<(), Verdict> {
         format!("a completion naming a missing part → {bad_status}"),
         format!("a completion naming a missing part ended in {bad_status}"),
     )?;
-    let gone = ctx
-        .request(0, &Request::new("GET", bad_target))
-        .await?
-        .response;
-    c.check(
-        "failed-invisible",
-        gone.status == 404,
-        "nothing readable after the failure",
-        format!(
-            "GET of a target whose completion failed answered {}",
-            gone.status
-        ),
-    )
+    failed_upload_invisible(ctx, bad_target).await
 }
 
 async fn check_scsp_33(ctx: &Ctx) -> Result<(), Verdict> {
