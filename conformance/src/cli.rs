@@ -350,6 +350,10 @@ pub struct SweepArgs {
     /// result goes back to this file unless --out says otherwise.
     #[arg(long, requires = "seeds")]
     pub resume: Option<std::path::PathBuf>,
+    /// Resume from FILE when it exists, else start; either way checkpoint into it (for
+    /// jobs that a scheduler may restart: a Kubernetes pod, a CI rerun).
+    #[arg(long, requires = "seeds", conflicts_with_all = ["out", "resume"])]
+    pub checkpoint: Option<std::path::PathBuf>,
     /// Stop after this many seeds (the result file records which are done; --resume it).
     #[arg(long)]
     pub stop_after: Option<u64>,
@@ -766,7 +770,12 @@ fn run_sweep(
     let mut plan = Plan::fresh(runner, seeds.clone(), shard);
     plan.jobs = args.jobs.max(1);
     plan.stop_after = args.stop_after;
-    if let Some(path) = &args.resume {
+    let resume = match &args.checkpoint {
+        Some(path) if path.exists() => Some(path),
+        Some(_) => None,
+        None => args.resume.as_ref(),
+    };
+    if let Some(path) = resume {
         let earlier = match SweepResult::load(path) {
             Ok(r) => r,
             Err(e) => return usage_error(&e),
@@ -789,7 +798,9 @@ fn run_sweep(
         }
         plan.result = earlier;
     }
-    let out = args.out.clone().or_else(|| args.resume.clone());
+    let out = (args.out.clone())
+        .or_else(|| args.checkpoint.clone())
+        .or_else(|| args.resume.clone());
     let show = if args.no_progress {
         progress::Show::Never
     } else if args.progress {

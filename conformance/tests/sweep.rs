@@ -126,6 +126,18 @@ fn shards_stopped_resumed_and_merged_equal_the_unsharded_run() {
             let done = SweepResult::load(&path).expect("resumed result");
             assert!(done.complete());
             assert_eq!(done.timing.runs, 2);
+        } else if k == 2 {
+            // --checkpoint starts when its file is missing and resumes when it is there.
+            let path = dir.join(&name).to_string_lossy().into_owned();
+            let mut args = vec!["sweep", "--seeds", "0..12", "--shard", &shard];
+            args.extend_from_slice(&FLAGS);
+            args.extend_from_slice(&["--checkpoint", &path]);
+            let first = replisim(&[&args[..], &["--stop-after", "3"]].concat());
+            assert!(!text(&first.stdout).contains("resuming"));
+            let part = SweepResult::load(Path::new(&path)).expect("checkpoint");
+            assert_eq!(part.done.len(), 3);
+            let rest = replisim(&args);
+            assert!(text(&rest.stdout).contains("resuming: 3 seeds done, 1 to run"));
         } else {
             let (_, o) = sweep_to(&dir, &name, &["--shard", &shard]);
             assert!(o.status.code().is_some(), "{}", text(&o.stderr));
@@ -143,7 +155,7 @@ fn shards_stopped_resumed_and_merged_equal_the_unsharded_run() {
     assert_eq!(merged.tally, whole.tally);
     assert_eq!(merged.done, whole.done);
     assert_eq!(merged.planned, whole.planned);
-    assert_eq!(merged.timing.runs, 4);
+    assert_eq!(merged.timing.runs, 5);
     let (m, w) = (text(&merged_out.stdout), text(&whole_out.stdout));
     assert_eq!(findings(&m), findings(&w));
     assert!(m.contains("replay: replisim sweep --seed "), "{m}");
