@@ -17,10 +17,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::ds3::auth::User;
-use crate::ds3::defects::Ds3Defect;
 use crate::ds3::durable::{Area, Storage};
 use crate::ds3::ids;
 use crate::ds3::xml::{self, BulkRequest, MasterObjectList};
+use crate::scsp::defects::Defect;
 
 /// Every knob of the gateway (docs/choices.md, rows D1..).
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub struct GatewayConfig {
     /// `Retry-After` seconds when the cache is full.
     pub retry_after_secs: u64,
     /// Deliberate deviations (all off by default).
-    pub defects: BTreeSet<Ds3Defect>,
+    pub defects: BTreeSet<Defect>,
 }
 
 impl GatewayConfig {
@@ -71,7 +71,7 @@ impl GatewayConfig {
         }
     }
 
-    fn has(&self, d: Ds3Defect) -> bool {
+    fn has(&self, d: Defect) -> bool {
         self.defects.contains(&d)
     }
 }
@@ -355,9 +355,11 @@ impl Gateway {
             self.advance_job(id, now);
         }
         let retention = self.config.retention_ms;
-        self.state
-            .jobs
-            .retain(|_, j| j.ended_ms.is_none_or(|e| now < e.saturating_add(retention)));
+        if !self.config.has(Defect::Ds3JobsKeptForever) {
+            self.state
+                .jobs
+                .retain(|_, j| j.ended_ms.is_none_or(|e| now < e.saturating_add(retention)));
+        }
         if serde_json::to_vec(&self.state).unwrap_or_default() != before {
             let _ = self.save();
         }
@@ -374,7 +376,7 @@ impl Gateway {
             >= job
                 .last_activity_ms
                 .saturating_add(self.config.idle_timeout_ms)
-            && !self.config.has(Ds3Defect::JobNeverExpires)
+            && !self.config.has(Defect::Ds3JobNeverExpires)
         {
             self.end_job(id, now, EndKind::Expire);
             return;
@@ -402,7 +404,10 @@ impl Gateway {
                 }
             }
         }
-        if job.chunks.iter().all(|c| c.persisted) && (job.closed || !job.aggregating) {
+        if job.chunks.iter().all(|c| c.persisted)
+            && (job.closed || !job.aggregating)
+            && !self.config.has(Defect::Ds3JobNeverCompletes)
+        {
             job.status = Status::Completed;
             job.ended_ms = Some(now);
         }
@@ -415,7 +420,7 @@ impl Gateway {
     /// (highest number first) for NONE.
     fn load_order(&self, job: &JobRec) -> Vec<usize> {
         let mut order: Vec<usize> = (0..job.chunks.len()).collect();
-        let in_order = job.in_order && !self.config.has(Ds3Defect::InOrderIgnored);
+        let in_order = job.in_order && !self.config.has(Defect::Ds3InOrderIgnored);
         if !in_order {
             order.reverse();
         }
@@ -492,6 +497,7 @@ impl Gateway {
         }
         let max = options
             .max_upload_size
+            .filter(|_| !self.config.has(Defect::Ds3MaxUploadIgnored))
             .unwrap_or(self.config.max_upload_size);
         if max == 0 || max > self.config.max_upload_size {
             return Err(fail(
@@ -514,12 +520,19 @@ impl Gateway {
             }
         }
         let blobs = match kind {
-            Kind::Put => self.put_blobs(bucket, request, max)?,
+            Kind::Put => {
+                let mut blobs = self.put_blobs(bucket, request, max)?;
+                if self.config.has(Defect::Ds3DropsLastBlob) && blobs.len() > 1 {
+                    blobs.pop();
+                }
+                blobs
+            }
             Kind::Get | Kind::Verify => self.stored_blobs(bucket, request)?,
         };
         // Aggregation: same user, bucket, type and order guarantee, within the window.
         let window = self.config.aggregation_window_ms;
-        let target = if options.aggregating {
+        let endless = self.config.has(Defect::Ds3AggregationWindowEndless);
+        let target = if options.aggregating && !self.config.has(Defect::Ds3AggregatingIgnored) {
             self.state
                 .jobs
                 .values()
@@ -531,7 +544,7 @@ impl Gateway {
                         && j.bucket == bucket
                         && j.user_id == user.id
                         && j.in_order == options.in_order
-                        && now < j.created_ms.saturating_add(window)
+                        && (endless || now < j.created_ms.saturating_add(window))
                 })
                 .map(|j| j.id.clone())
         } else {
@@ -695,7 +708,7 @@ impl Gateway {
     }
 
     fn render(&self, job: &JobRec, chunks: impl Iterator<Item = usize>) -> MasterObjectList {
-        let counts_cached = self.config.has(Ds3Defect::CompletedCountsCached);
+        let counts_cached = self.config.has(Defect::Ds3CompletedCountsCached);
         let (cached, completed) = match job.kind {
             Kind::Put => {
                 let received: u64 = job.blobs().filter(|b| b.received).map(|b| b.length).sum();
@@ -703,10 +716,11 @@ impl Gateway {
                 (received, if counts_cached { received } else { persisted })
             }
             Kind::Get | Kind::Verify => {
+                let drops = self.config.has(Defect::Ds3CachedDropsOnRead);
                 let loaded: u64 = job
                     .chunks
                     .iter()
-                    .filter(|c| c.loaded)
+                    .filter(|c| c.loaded && !(drops && c.released))
                     .map(ChunkRec::bytes)
                     .sum();
                 let read: u64 = job.blobs().filter(|b| b.read).map(|b| b.length).sum();
@@ -819,7 +833,7 @@ impl Gateway {
         let job = self.job_ref(id)?;
         if job.status != Status::InProgress {
             let status = if job.status == Status::Canceled
-                && self.config.has(Ds3Defect::StatusOutsideContract)
+                && self.config.has(Defect::Ds3StatusOutsideContract)
             {
                 409
             } else {
@@ -832,7 +846,7 @@ impl Gateway {
         if kind == Kind::Put {
             // Offer allocated chunks still missing blobs; allocate more in order while the
             // cache has room.
-            let skip_alloc = self.config.has(Ds3Defect::ChunkOfferedBeforeAllocation);
+            let skip_alloc = self.config.has(Defect::Ds3ChunkOfferedBeforeAllocation);
             let mut free = self.cache_free();
             let job = self
                 .state
@@ -874,7 +888,8 @@ impl Gateway {
             .into_iter()
             .filter(|&i| {
                 let c = &job.chunks[i];
-                c.loaded && !c.released
+                let early = self.config.has(Defect::Ds3ReadyBeforeLoaded) && c.load_at.is_some();
+                (c.loaded || early) && !c.released
             })
             .take(want)
             .collect();
@@ -901,7 +916,7 @@ impl Gateway {
     }
 
     fn with_retry(&self, list: MasterObjectList, retry_after: Option<u64>) -> Ready {
-        let retry_after = retry_after.filter(|_| !self.config.has(Ds3Defect::NoRetryAfter));
+        let retry_after = retry_after.filter(|_| !self.config.has(Defect::Ds3NoRetryAfter));
         Ready { list, retry_after }
     }
 
@@ -940,7 +955,7 @@ impl Gateway {
         if job.kind != Kind::Put {
             return Err(fail(400, "NotPutJob", "only PUT job chunks are allocated"));
         }
-        if job.aggregating {
+        if job.aggregating && !self.config.has(Defect::Ds3AllocateAggregating) {
             return Err(fail(
                 404,
                 "NotFound",
@@ -978,6 +993,8 @@ impl Gateway {
                 return Err(fail(400, "InvalidPriority", format!("priority `{p}`")));
             }
         }
+        let ignored = self.config.has(Defect::Ds3ModifyIgnored);
+        let keeps_timer = self.config.has(Defect::Ds3ModifyKeepsIdleTimer);
         let job = self
             .state
             .jobs
@@ -986,16 +1003,20 @@ impl Gateway {
         if active_only && job.status != Status::InProgress {
             return Err(fail(404, "NotFound", format!("job `{id}` is not active")));
         }
-        if let Some(n) = &changes.name {
-            job.name = n.clone();
+        if !ignored {
+            if let Some(n) = &changes.name {
+                job.name = n.clone();
+            }
+            if let Some(p) = &changes.priority {
+                job.priority = p.to_ascii_uppercase();
+            }
+            if let Some(t) = changes.created_at_ms {
+                job.start_ms = t;
+            }
         }
-        if let Some(p) = &changes.priority {
-            job.priority = p.to_ascii_uppercase();
+        if !keeps_timer {
+            job.last_activity_ms = now;
         }
-        if let Some(t) = changes.created_at_ms {
-            job.start_ms = t;
-        }
-        job.last_activity_ms = now;
         self.save()?;
         self.job(now, id)
     }
@@ -1019,23 +1040,21 @@ impl Gateway {
     pub fn cancel(&mut self, now: u64, id: &str, force: bool) -> Result<(), Failure> {
         self.advance(now);
         let job = self.job_ref(id)?;
-        if job.status != Status::InProgress {
+        if job.status != Status::InProgress || self.config.has(Defect::Ds3CancelIgnored) {
             return Ok(());
         }
-        self.end_job(
-            id,
-            now,
-            if force {
-                EndKind::Cancel
-            } else {
-                EndKind::Truncate
-            },
-        );
+        let how = match (force, &self.config) {
+            (true, c) if c.has(Defect::Ds3ForceKeepsCached) => EndKind::Truncate,
+            (true, _) => EndKind::Cancel,
+            (false, c) if c.has(Defect::Ds3TruncateDropsReceived) => EndKind::Cancel,
+            (false, _) => EndKind::Truncate,
+        };
+        self.end_job(id, now, how);
         self.save()
     }
 
     fn end_job(&mut self, id: &str, now: u64, how: EndKind) {
-        let keep_partial = self.config.has(Ds3Defect::CancelKeepsPartial);
+        let keep_partial = self.config.has(Defect::Ds3CancelKeepsPartial);
         let Some(job) = self.state.jobs.get_mut(id) else {
             return;
         };
@@ -1369,7 +1388,7 @@ impl Gateway {
         payload: &Payload,
     ) -> Result<Option<MasterObjectList>, Failure> {
         self.advance(now);
-        if !user.replicate {
+        if !user.replicate && !self.config.has(Defect::Ds3ReplicateIgnoresPermission) {
             return Err(fail(
                 403,
                 "Forbidden",
@@ -1377,7 +1396,10 @@ impl Gateway {
             ));
         }
         let priority = match priority {
-            Some(p) if !CLIENT_PRIORITIES.contains(&p.to_ascii_uppercase().as_str()) => {
+            Some(p)
+                if !CLIENT_PRIORITIES.contains(&p.to_ascii_uppercase().as_str())
+                    && !self.config.has(Defect::Ds3ReplicateAnyPriority) =>
+            {
                 return Err(fail(
                     403,
                     "InvalidPriority",
@@ -1393,7 +1415,7 @@ impl Gateway {
         if self.state.jobs.contains_key(&payload.id) {
             return self.job(now, &payload.id).map(Some);
         }
-        let new_ids = self.config.has(Ds3Defect::NewIdsOnReplicate);
+        let new_ids = self.config.has(Defect::Ds3NewIdsOnReplicate);
         let objects: BTreeMap<&str, &crate::ds3::replicate::PayloadObject> =
             payload.objects.iter().map(|o| (o.id.as_str(), o)).collect();
         let blobs: BTreeMap<&str, &crate::ds3::replicate::PayloadBlob> =

@@ -17,6 +17,7 @@ use crate::ds3::gateway::{
 };
 use crate::ds3::replicate::Payload;
 use crate::ds3::xml::{self, ErrorBody};
+use crate::scsp::defects::Defect;
 
 /// Request bodies larger than this are refused (400) before they are read.
 pub const BODY_MAX: usize = 64 << 20;
@@ -275,8 +276,13 @@ fn route(
                 .map_err(|_| bad(400, "InvalidBody", "the body is not UTF-8"))?;
             if op == "START_BULK_PUT" && flag(call, "replicate") {
                 let payload = Payload::parse(text).map_err(|e| bad(403, "InvalidPayload", e))?;
+                let outside = gw
+                    .config()
+                    .defects
+                    .contains(&Defect::Ds3StatusOutsideContract);
                 return Ok(
                     match gw.replicate_put(now, user, bucket, param(call, "priority"), &payload)? {
+                        Some(m) if outside => Reply::xml(201, xml::to_xml(&m)),
                         Some(m) => mol(m),
                         None => Reply::empty(204),
                     },
@@ -402,7 +408,9 @@ fn route(
             if !call.headers.contains_key("content-length") {
                 return Err(bad(411, "LengthRequired", "Content-Length is required"));
             }
-            let (Some(job), Some(offset)) = (param(call, "job"), num_param(call, "offset")?) else {
+            let lax = gw.config().defects.contains(&Defect::Ds3PutWithoutOffset);
+            let offset = num_param(call, "offset")?.or(if lax { Some(0) } else { None });
+            let (Some(job), Some(offset)) = (param(call, "job"), offset) else {
                 return Err(bad(
                     400,
                     "MissingJob",
