@@ -21,6 +21,7 @@ use replisim_sim::world::{Link, WorldBuilder};
 use super::{CleanupFuture, CleanupJob, Family, Role, SimParams};
 use crate::catalog::Rule;
 
+pub mod cli;
 pub mod client;
 pub mod contract;
 pub mod rules;

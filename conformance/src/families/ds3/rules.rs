@@ -1091,7 +1091,51 @@ async fn check_bp_18(ctx: &Ctx) -> Result<(), Verdict> {
     let get = ds3
         .create_mol(0, bucket, "START_BULK_GET", &[("a", 0)], "")
         .await?;
+    if let Some(ch) = get.chunks.first() {
+        ds3.send(
+            0,
+            "GET",
+            &format!("/_rest_/job_chunk/{}", ch.chunk_id),
+            None,
+        )
+        .await?;
+    }
+    ds3.send(
+        0,
+        "GET",
+        &format!("/_rest_/active_job/{}", get.job_id),
+        None,
+    )
+    .await?;
     read_all(&ds3, &get, |_, _| {}, || {}).await?;
+    let verify = ds3
+        .create_mol(0, bucket, "START_BULK_VERIFY", &[("a", 0)], "")
+        .await?;
+    ds3.send(
+        0,
+        "PUT",
+        &format!("/_rest_/active_job/{}?priority=HIGH", verify.job_id),
+        None,
+    )
+    .await?;
+    ds3.send(
+        0,
+        "DELETE",
+        &format!("/_rest_/active_job/{}?force", verify.job_id),
+        None,
+    )
+    .await?;
+    let truncated = ds3
+        .create_mol(0, bucket, "START_BULK_PUT", &[("d", 4)], "")
+        .await?;
+    ds3.send(
+        0,
+        "DELETE",
+        &format!("/_rest_/active_job/{}", truncated.job_id),
+        None,
+    )
+    .await?;
+    ds3.send(0, "GET", &format!("/{bucket}"), None).await?;
     let gone = ds3
         .create_mol(0, bucket, "START_BULK_PUT", &[("c", 4)], "")
         .await?;
