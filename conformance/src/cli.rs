@@ -192,6 +192,9 @@ pub struct CheckArgs {
     /// with `--profile vendor` no such choice may fail a rule.
     #[arg(long = "choice", value_name = "NAME=VALUE")]
     pub choices: Vec<String>,
+    /// DS3 targets: credentials and the waits they are configured with.
+    #[command(flatten)]
+    pub ds3: crate::families::ds3::cli::Ds3CheckArgs,
 }
 
 /// Arguments of `replisim rules`.
@@ -273,6 +276,9 @@ pub struct ServeArgs {
     /// --choice then overrides single knobs.
     #[arg(long, value_name = "SEED")]
     pub random_choices: Option<u64>,
+    /// DS3 gateways (`--ds3`).
+    #[command(flatten)]
+    pub ds3: crate::families::ds3::cli::Ds3ServeArgs,
 }
 
 /// `--choice` values: checked here so a typo is a usage error naming the known knobs.
@@ -438,6 +444,9 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return usage_error(&e),
     };
+    if let Err(e) = crate::families::ds3::cli::configure(&args.ds3) {
+        return usage_error(&e);
+    }
     let mut alternatives = replisim_sim::scsp::alternatives::Alternatives::default();
     for spec in &args.choices {
         match spec.parse::<replisim_sim::scsp::alternatives::Alternatives>() {
@@ -939,6 +948,13 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
         );
         if !alternatives.is_reference() {
             println!("  choices: {alternatives}");
+        }
+        if args.ds3.ds3 {
+            if let Err(e) =
+                crate::families::ds3::cli::start_serve(&args.ds3, args.bind, args.seed).await
+            {
+                return usage_error(&e);
+            }
         }
         for (i, a) in cluster.addrs.iter().enumerate() {
             println!("  node{} {scheme}://{a}", i + 1);
