@@ -271,6 +271,24 @@ pub struct ServeArgs {
     /// --choice then overrides single knobs.
     #[arg(long, value_name = "SEED")]
     pub random_choices: Option<u64>,
+    /// Also start a reference publisher (DX Content Router Enumerator API) watching the
+    /// nodes; its URL is printed. Channels: `PublishAll`, plus those of --publisher-rules.
+    #[arg(long)]
+    pub publisher: bool,
+    /// The publisher's port (0: the port after the last node's, or a free one with --port 0).
+    #[arg(long, default_value_t = 0, requires = "publisher")]
+    pub publisher_port: u16,
+    /// The publisher's rules file: lines `channel NAME COND...` (docs/choices.md row P1).
+    #[arg(long, value_name = "FILE", requires = "publisher")]
+    pub publisher_rules: Option<std::path::PathBuf>,
+    /// Another choice of the publisher, NAME=VALUE (repeatable): order, line-end, token,
+    /// bad-argument, max-items-default (docs/choices.md P-rows).
+    #[arg(
+        long = "publisher-choice",
+        value_name = "NAME=VALUE",
+        requires = "publisher"
+    )]
+    pub publisher_choices: Vec<String>,
 }
 
 /// `--choice` values: checked here so a typo is a usage error naming the known knobs.
@@ -764,11 +782,53 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
             "check it with: replisim check --target {}",
             targets.join(",")
         );
+        if args.publisher {
+            let publisher = match start_publisher(&args, &cluster.addrs).await {
+                Ok(p) => p,
+                Err(e) => return usage_error(&e),
+            };
+            println!("  publisher http://{}", publisher.addr);
+            println!(
+                "check it with: replisim check --protocol publisher --target scsp={} --target publisher=http://{}",
+                targets.join(","),
+                publisher.addr
+            );
+        }
         match tokio::signal::ctrl_c().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => usage_error(&format!("waiting for Ctrl-C failed: {e}")),
         }
     })
+}
+
+/// Starts the reference publisher `serve --publisher` asks for, beside `nodes`.
+async fn start_publisher(
+    args: &ServeArgs,
+    nodes: &[std::net::SocketAddr],
+) -> Result<serve::RealPublisher, String> {
+    use replisim_sim::publisher::host::PublisherConfig;
+    use replisim_sim::publisher::rules::Rules;
+    let port = match (args.publisher_port, args.port) {
+        (0, 0) => 0,
+        (0, first) => u16::try_from(usize::from(first) + nodes.len())
+            .map_err(|_| "--publisher-port: the port after the nodes' is past 65535".to_string())?,
+        (p, _) => p,
+    };
+    let mut config = PublisherConfig::new(std::net::SocketAddr::new(args.bind, port), Vec::new());
+    if let Some(path) = &args.publisher_rules {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--publisher-rules {}: {e}", path.display()))?;
+        config.rules = Rules::parse(&text)
+            .map_err(|e| format!("--publisher-rules {}: {e}", path.display()))?;
+    }
+    for choice in &args.publisher_choices {
+        config.alternatives = format!("{},{choice}", config.alternatives)
+            .parse()
+            .map_err(|e| format!("--publisher-choice {choice}: {e}"))?;
+    }
+    serve::start_publisher(config.addr, nodes.to_vec(), config)
+        .await
+        .map_err(|e| format!("could not start the publisher: {e}"))
 }
 
 /// The `replisim rules` listing: every rule of the catalog; rules without a check say why

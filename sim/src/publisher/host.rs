@@ -58,6 +58,16 @@ impl PublisherConfig {
 /// shared state to whoever wants to change its rules (after binding, before serving).
 pub async fn start(config: PublisherConfig, disk: SharedDisk) -> io::Result<SharedPublisher> {
     let listener = rt::listen(config.addr).await?;
+    Ok(start_on(config, disk, listener))
+}
+
+/// [`start`] on a listener already bound (`replisim serve` binds port 0 and reports the
+/// port it got).
+pub fn start_on(
+    config: PublisherConfig,
+    disk: SharedDisk,
+    listener: rt::Listener,
+) -> SharedPublisher {
     let publisher = SharedPublisher::new(
         Publisher::new(
             DurableLog::new(disk),
@@ -72,7 +82,7 @@ pub async fn start(config: PublisherConfig, disk: SharedDisk) -> io::Result<Shar
     rt::spawn(async move {
         let _ = http::serve(served, listener).await;
     });
-    Ok(publisher)
+    publisher
 }
 
 /// [`start`], then runs until the host stops: the body of a host factory.
