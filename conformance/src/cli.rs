@@ -415,7 +415,7 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
-    let defects = match parse_defects(&args.defects) {
+    let (defects, publisher_defects) = match split_defects(&args.defects) {
         Ok(d) => d,
         Err(e) => return usage_error(&e),
     };
@@ -489,7 +489,7 @@ fn check(args: CheckArgs) -> ExitCode {
             defects,
         }
     } else {
-        if !defects.is_empty() {
+        if !defects.is_empty() || !publisher_defects.is_empty() {
             return usage_error(
                 "--defect switches the simulated reference node; it cannot apply to --target",
             );
@@ -500,16 +500,12 @@ fn check(args: CheckArgs) -> ExitCode {
         }
     };
     let described = match &target {
-        TargetSpec::Sim { nodes, defects } if defects.is_empty() => {
+        TargetSpec::Sim { nodes, .. } if args.defects.is_empty() => {
             format!("simulated cluster of {nodes} nodes")
         }
-        TargetSpec::Sim { nodes, defects } => format!(
+        TargetSpec::Sim { nodes, .. } => format!(
             "simulated cluster of {nodes} nodes with defects {}",
-            defects
-                .iter()
-                .map(|d| d.name())
-                .collect::<Vec<_>>()
-                .join(",")
+            args.defects.join(",")
         ),
         TargetSpec::Http { .. } | TargetSpec::Roles(_) => {
             target.targets().map(|t| t.describe()).unwrap_or_default()
@@ -525,6 +521,7 @@ fn check(args: CheckArgs) -> ExitCode {
     options.target = target;
     options.profile = profile;
     options.alternatives = alternatives;
+    options.publisher_defects = publisher_defects;
     let profile = options.profile();
     println!(
         "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}, profile {}",
@@ -650,6 +647,40 @@ pub fn exit_code(summary: &report::Summary, harness_failed: bool) -> ExitCode {
 
 fn parse_defects(names: &[String]) -> Result<BTreeSet<Defect>, String> {
     names.iter().map(|n| n.parse::<Defect>()).collect()
+}
+
+/// `check --defect` names a defect of the SCSP node or of the publisher; an unknown name
+/// is an error listing both.
+fn split_defects(
+    names: &[String],
+) -> Result<
+    (
+        BTreeSet<Defect>,
+        replisim_sim::publisher::defects::PublisherDefects,
+    ),
+    String,
+> {
+    use replisim_sim::publisher::defects::PublisherDefect;
+    let mut scsp = BTreeSet::new();
+    let mut publisher = BTreeSet::new();
+    for name in names {
+        match (name.parse::<Defect>(), name.parse::<PublisherDefect>()) {
+            (Ok(d), _) => {
+                scsp.insert(d);
+            }
+            (_, Ok(d)) => {
+                publisher.insert(d);
+            }
+            (Err(scsp_error), Err(_)) => {
+                let known: Vec<&str> = PublisherDefect::all().iter().map(|d| d.name()).collect();
+                return Err(format!(
+                    "{scsp_error}; publisher defects: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok((scsp, publisher))
 }
 
 fn sweep(args: SweepArgs) -> ExitCode {
@@ -905,6 +936,13 @@ pub fn mutants_table() -> String {
             Some([]) => format!("{} (replisim sweep)", d.breaks()),
             Some(clauses) => clauses.join(", "),
             None => format!("{} (not mapped to clauses)", d.breaks()),
+        };
+        out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
+    }
+    for d in replisim_sim::publisher::defects::PublisherDefect::all() {
+        let fails = match crate::mutants::clauses_of(d.name()) {
+            Some(clauses) if !clauses.is_empty() => clauses.join(", "),
+            _ => format!("{} (not mapped to clauses)", d.breaks()),
         };
         out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
     }
