@@ -392,7 +392,7 @@ async fn enum_4(ctx: Ctx) -> Result<(), Verdict> {
     c.check(
         "codes",
         bad.is_empty() && want.iter().all(|w| ours.contains(&w)),
-        format!("{}", want.join(" ")),
+        want.join(" "),
         format!("expected {}; got {ours:?}", want.join(" ")),
     )
 }
@@ -474,7 +474,7 @@ async fn enum_6(ctx: Ctx) -> Result<(), Verdict> {
     c.check(
         "last-only",
         got == want,
-        format!("{}", want.join(" ")),
+        want.join(" "),
         format!("expected only {}; got {got:?}", want.join(" ")),
     )
 }
