@@ -87,11 +87,7 @@ fn a_combination_over_real_tcp_fails_no_rule() {
 #[test]
 fn each_publisher_alternative_fails_no_enum_rule_in_the_vendor_profile() {
     use replisim_sim::publisher::alternatives::PublisherAlternatives;
-    let rules = catalog::select_with(&catalog::Selection {
-        protocols: vec!["publisher".into()],
-        ..catalog::Selection::default()
-    })
-    .expect("publisher rules");
+    let rules = replisim_conformance::families::publisher::checks::RULES.to_vec();
     let mut sweep = PublisherAlternatives::each_alone();
     assert_eq!(sweep.len(), 5, "the sweep covers every publisher knob");
     sweep.push(PublisherAlternatives::all_alternatives());

@@ -16,6 +16,7 @@ use replisim_sim::publisher::host::PublisherConfig;
 use replisim_sim::publisher::rules::Rules;
 use replisim_sim::serve::{self, ServeConfig};
 
+/// The family as `--protocol publisher` selects it.
 fn publisher_rules() -> Vec<Rule> {
     catalog::select_with(&Selection {
         protocols: vec!["publisher".into()],

@@ -74,12 +74,7 @@ impl<'a> Api<'a> {
 
     /// The answer to Start on `channel` with `query` (`type=UUID&maxItems=2`), as it came.
     pub async fn start_raw(&self, channel: &str, query: &str) -> Result<Response, Verdict> {
-        let target = if query.is_empty() {
-            format!("/{channel}")
-        } else {
-            format!("/{channel}?{query}")
-        };
-        self.call("POST", &target).await
+        self.call("POST", &with_query(channel, query)).await
     }
 
     /// Start, expecting 201 with an enumerator id.
@@ -102,12 +97,7 @@ impl<'a> Api<'a> {
 
     /// Next on enumerator `id` with `query` (`syncToken=3&maxItems=10`).
     pub async fn next(&self, id: &str, query: &str) -> Result<Response, Verdict> {
-        let target = if query.is_empty() {
-            format!("/{id}")
-        } else {
-            format!("/{id}?{query}")
-        };
-        self.call("GET", &target).await
+        self.call("GET", &with_query(id, query)).await
     }
 
     /// End of enumerator `id`.
@@ -182,6 +172,15 @@ impl<'a> Api<'a> {
             replisim_sim::rt::sleep(LOOK_EVERY).await;
             waited += LOOK_EVERY;
         }
+    }
+}
+
+/// `/<name>` with `?query` when there is one.
+fn with_query(name: &str, query: &str) -> String {
+    if query.is_empty() {
+        format!("/{name}")
+    } else {
+        format!("/{name}?{query}")
     }
 }
 

@@ -353,6 +353,25 @@ async fn enum_3(ctx: Ctx) -> Result<(), Verdict> {
     )
 }
 
+/// Writes a kept immutable, an immutable it then deletes and an alias it updates once,
+/// waiting for each revision to be published before the next write; returns the three
+/// UUIDs (kept, deleted, alias).
+async fn kept_gone_alias(ctx: &Ctx, api: &Api<'_>) -> Result<(String, String, String), Verdict> {
+    let mut watch = Watch::start(api).await?;
+    let kept = api::write(ctx, false, "kept").await?;
+    watch.await_item(&kept).await?;
+    let gone = api::write(ctx, false, "gone").await?;
+    watch.await_item(&gone).await?;
+    let alias = api::write(ctx, true, "v1").await?;
+    watch.await_item(&alias).await?;
+    api::update(ctx, &alias, "v2").await?;
+    watch.await_item(&alias).await?;
+    api::delete(ctx, &gone).await?;
+    watch.await_item(&gone).await?;
+    watch.end().await;
+    Ok((kept, gone, alias))
+}
+
 const ENUM_4: [ClauseSpec; 1] = [doc(
     "codes",
     "an immutable's create is 2, an alias's create and update 4, a delete 1; never 3",
@@ -362,18 +381,7 @@ const ENUM_4: [ClauseSpec; 1] = [doc(
 async fn enum_4(ctx: Ctx) -> Result<(), Verdict> {
     let c = &ctx.clauses;
     let api = Api::of(&ctx)?;
-    let mut watch = Watch::start(&api).await?;
-    let kept = api::write(&ctx, false, "kept").await?;
-    watch.await_item(&kept).await?;
-    let gone = api::write(&ctx, false, "gone").await?;
-    watch.await_item(&gone).await?;
-    let alias = api::write(&ctx, true, "v1").await?;
-    watch.await_item(&alias).await?;
-    api::update(&ctx, &alias, "v2").await?;
-    watch.await_item(&alias).await?;
-    api::delete(&ctx, &gone).await?;
-    watch.await_item(&gone).await?;
-    watch.end().await;
+    let (kept, gone, alias) = kept_gone_alias(&ctx, &api).await?;
     let seen = api.lines_of(PUBLISH_ALL, "type=Event").await?;
     let want = [
         format!("{kept},2"),
@@ -413,18 +421,7 @@ const ENUM_5: [ClauseSpec; 2] = [
 async fn enum_5(ctx: Ctx) -> Result<(), Verdict> {
     let c = &ctx.clauses;
     let api = Api::of(&ctx)?;
-    let mut watch = Watch::start(&api).await?;
-    let kept = api::write(&ctx, false, "kept").await?;
-    watch.await_item(&kept).await?;
-    let gone = api::write(&ctx, false, "gone").await?;
-    watch.await_item(&gone).await?;
-    let alias = api::write(&ctx, true, "v1").await?;
-    watch.await_item(&alias).await?;
-    api::update(&ctx, &alias, "v2").await?;
-    watch.await_item(&alias).await?;
-    api::delete(&ctx, &gone).await?;
-    watch.await_item(&gone).await?;
-    watch.end().await;
+    let (kept, gone, alias) = kept_gone_alias(&ctx, &api).await?;
     let seen = api.lines_of(PUBLISH_ALL, "type=UUID").await?;
     let n = counts(&seen, &[kept.clone(), gone.clone(), alias.clone()]);
     let (k, g, a) = (n[&kept], n[&gone], n[&alias]);
@@ -452,16 +449,7 @@ const ENUM_6: [ClauseSpec; 1] = [doc(
 async fn enum_6(ctx: Ctx) -> Result<(), Verdict> {
     let c = &ctx.clauses;
     let api = Api::of(&ctx)?;
-    let mut watch = Watch::start(&api).await?;
-    let alias = api::write(&ctx, true, "v1").await?;
-    watch.await_item(&alias).await?;
-    api::update(&ctx, &alias, "v2").await?;
-    watch.await_item(&alias).await?;
-    let gone = api::write(&ctx, false, "gone").await?;
-    watch.await_item(&gone).await?;
-    api::delete(&ctx, &gone).await?;
-    watch.await_item(&gone).await?;
-    watch.end().await;
+    let (_, gone, alias) = kept_gone_alias(&ctx, &api).await?;
     let seen = api.lines_of(PUBLISH_ALL, "type=Event").await?;
     let ours: Vec<&String> = seen
         .iter()
