@@ -203,7 +203,11 @@ fn the_catalog_survives_misbehaving_servers() {
         .map(|mode| (mode, servers.block_on(misbehaving_cluster(mode))))
         .collect();
     let rules = catalog::all();
-    let checked = rules.iter().filter(|r| r.is_checked()).count();
+    // The servers stand in for SCSP nodes: other families' rules skip for want of their role.
+    let checked = rules
+        .iter()
+        .filter(|r| r.is_checked() && r.protocol() == "scsp")
+        .count();
     let started = Instant::now();
     let runs: Vec<_> = clusters
         .into_iter()
