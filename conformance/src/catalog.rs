@@ -139,10 +139,19 @@ impl std::fmt::Debug for Rule {
 
 /// The protocol family of a rule id (`SCSP-3` → `scsp`).
 pub fn protocol_of(id: &str) -> String {
-    id.rsplit_once('-')
+    let prefix = id
+        .rsplit_once('-')
         .map_or(id, |(family, _)| family)
-        .to_ascii_lowercase()
+        .to_ascii_lowercase();
+    match PREFIX_FAMILIES.iter().find(|(p, _)| *p == prefix) {
+        Some((_, family)) => family.to_string(),
+        None => prefix,
+    }
 }
+
+/// Rule-id prefixes that are not their family's name: the spec numbers Rucio's rules
+/// RUC-n (protocols.md section 4).
+const PREFIX_FAMILIES: [(&str, &str); 1] = [("ruc", "rucio")];
 
 /// Every rule of every family (`families::ALL`), checked or not, in id order (SCSP-9
 /// before SCSP-10).

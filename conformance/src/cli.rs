@@ -781,10 +781,15 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
 /// `replisim serve --rucio`: the reference Rucio catalog until Ctrl-C.
 async fn serve_rucio(args: &ServeArgs) -> ExitCode {
     let addr = std::net::SocketAddr::new(args.bind, args.port);
-    let bound = match replisim_sim::rucio::server::serve_bootstrapped(addr, args.seed).await {
-        Ok(a) => a,
-        Err(e) => return usage_error(&format!("could not serve the Rucio catalog on {addr}: {e}")),
-    };
+    let bound =
+        match replisim_sim::rucio::server::serve_bootstrapped(addr, args.seed, Default::default())
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                return usage_error(&format!("could not serve the Rucio catalog on {addr}: {e}"))
+            }
+        };
     println!("replisim serve: Rucio catalog (seed {})", args.seed);
     println!("  rucio http://{bound}");
     println!("check it with: replisim check --protocol rucio --target rucio=http://{bound}");

@@ -476,7 +476,11 @@ impl HttpRun<'_> {
             .clone()
             .map(|c| Arc::new(crate::restore::Restoring::new(c)));
         let ctx = Ctx {
-            nodes: self.nodes.to_vec(),
+            // The endpoints of the role the rule talks to first (SCSP nodes for SCSP rules).
+            nodes: match rule.roles.first() {
+                Some(&role) if role != Role::Scsp => self.targets.get(role).to_vec(),
+                _ => self.nodes.to_vec(),
+            },
             client: client.clone(),
             bucket: (family_of(rule).namespace)(rule, self.nonce),
             control: restoring.clone().map(|r| r as Arc<dyn Control>),

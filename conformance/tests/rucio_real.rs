@@ -62,7 +62,11 @@ fn reference_and_real_server_answer_the_request_sequence_alike() {
     let ours = record(&python, &reference.url, "rucio-reference.json");
     let (theirs, ours) = (cases(&theirs), cases(&ours));
     assert_eq!(theirs.len(), ours.len(), "both answer the same sequence");
-    assert!(theirs.len() >= 146, "the whole sequence ran: {}", theirs.len());
+    assert!(
+        theirs.len() >= 146,
+        "the whole sequence ran: {}",
+        theirs.len()
+    );
     let mut differences = Vec::new();
     for (t, o) in theirs.iter().zip(ours) {
         assert_eq!(t["id"], o["id"], "the sequences are in the same order");

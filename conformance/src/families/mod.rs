@@ -20,6 +20,7 @@ use replisim_sim::world::WorldConfig;
 use crate::catalog::Rule;
 use crate::client::{Client, Endpoint, Exchange};
 
+pub mod rucio;
 pub mod scsp;
 
 /// The part a target plays: which service its URLs reach. Rules name the roles they talk
@@ -259,7 +260,7 @@ impl std::fmt::Debug for Family {
 }
 
 /// Every family of the harness, in listing order.
-pub const ALL: [Family; 1] = [scsp::FAMILY];
+pub const ALL: [Family; 2] = [scsp::FAMILY, rucio::FAMILY];
 
 /// The family named `name` (case-insensitive).
 pub fn by_name(name: &str) -> Option<&'static Family> {
@@ -338,7 +339,7 @@ mod tests {
     fn families_are_found_by_name_and_rule() {
         assert_eq!(by_name("SCSP").map(|f| f.name), Some("scsp"));
         assert!(by_name("ftp").is_none());
-        assert_eq!(known(), "scsp");
+        assert_eq!(known(), "scsp, rucio");
         for rule in crate::catalog::all() {
             let family = of_rule(&rule).expect("every rule has a family");
             assert!(

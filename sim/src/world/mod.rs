@@ -53,6 +53,9 @@ pub struct WorldConfig {
     pub defects: BTreeSet<Defect>,
     /// Other choices of every node (docs/choices.md; all off by default).
     pub alternatives: crate::scsp::alternatives::Alternatives,
+    /// Another service on every host instead of the SCSP node (a protocol family whose
+    /// reference is not SCSP: the Rucio catalog); `None` for SCSP.
+    pub service: Option<host::SharedFactory>,
 }
 
 impl WorldConfig {
@@ -65,6 +68,7 @@ impl WorldConfig {
             health_interval: Duration::from_secs(10),
             defects: BTreeSet::new(),
             alternatives: Default::default(),
+            service: None,
         }
     }
 }
@@ -170,10 +174,12 @@ impl World {
             .health_interval(config.health_interval)
             .defects(config.defects.clone())
             .alternatives(config.alternatives);
-        let built = WorldBuilder::new()
-            .disk_bytes(config.disk_bytes)
-            .cluster("replisim", config.nodes, node)
-            .build();
+        let builder = WorldBuilder::new().disk_bytes(config.disk_bytes);
+        let built = match config.service {
+            Some(service) => builder.cluster("replisim", config.nodes, service),
+            None => builder.cluster("replisim", config.nodes, node),
+        }
+        .build();
         match built {
             Ok(world) => world,
             Err(e) => panic!("a one-cluster world failed to build: {e}"),
