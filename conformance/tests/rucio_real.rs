@@ -150,3 +150,47 @@ fn rucio_client_gets_the_same_results_from_reference_and_real_server() {
         "the client got different results from the real server (left) and the reference (right)"
     );
 }
+
+/// `replisim check --protocol rucio --target rucio=URL` as a user runs it; its summary line.
+fn check_rucio(url: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_replisim"))
+        .args(["check", "--protocol", "rucio", "--target"])
+        .arg(format!("rucio={url}"))
+        .output()
+        .expect("replisim check runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "replisim check against {url} failed ({}):\n{text}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = text
+        .lines()
+        .find(|l| l.contains(" passed, "))
+        .unwrap_or_default()
+        .to_string();
+    // The two daemon rules say why they are skipped; nothing else is skipped or partial.
+    for id in ["RUC-20", "RUC-24"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_default();
+        assert!(
+            line.contains("SKIP") && line.contains("daemon"),
+            "{id}: {line}"
+        );
+    }
+    summary
+}
+
+#[test]
+fn rucio_family_passes_against_the_real_server_and_the_reference() {
+    let real = RealServer::start();
+    let reference = RefServer::start();
+    let theirs = check_rucio(&real.url);
+    let ours = check_rucio(&reference.url);
+    assert_eq!(theirs, "22 passed, 0 partial, 0 failed, 2 skipped");
+    assert_eq!(ours, theirs);
+}
