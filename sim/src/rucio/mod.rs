@@ -17,6 +17,7 @@ pub mod error;
 pub mod host;
 pub mod isodate;
 pub mod listing;
+pub mod recovery;
 pub mod rest;
 pub mod rse;
 pub mod rules;
