@@ -406,6 +406,8 @@ pub const RUCIO_MUTANTS: &[(&str, &[&str])] = &[
     ("rucio-unknown-did-list-400", &["RUC-22.post-unknown-200"]),
     ("rucio-unknown-did-get-404", &["RUC-22.get-unknown-200"]),
     ("rucio-empty-list-404", &["RUC-23.empty-200"]),
+    ("rucio-dids-answer-nothing", &["RUC-25.maps-pfn"]),
+    ("rucio-dids-rse-optional", &["RUC-25.rse-required"]),
 ];
 
 /// The clauses a defect must fail; `None` when the table does not list it.

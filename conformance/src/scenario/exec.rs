@@ -242,7 +242,9 @@ pub fn run_sim(scenario: &Scenario, seed: u64) -> Outcome {
     let outcome = try_simulate(seed, limit, move || async move {
         let sc = shared;
         let topo = &sc.cluster;
-        let world = if topo.clusters.is_empty() {
+        let world = if topo.service == super::rucio::Service::Rucio {
+            Arc::new(World::start(super::rucio::world_config()))
+        } else if topo.clusters.is_empty() {
             let mut config = WorldConfig::new(topo.nodes);
             config.policy_replicas = topo.replicas;
             config.health_interval = topo.health_interval;

@@ -94,6 +94,8 @@ pub(crate) struct RawCluster {
     pub health_interval: Option<Spanned<String>>,
     #[serde(default)]
     pub defects: Vec<Spanned<String>>,
+    /// What the hosts run: `scsp` (default) or `rucio` (scenario/rucio.rs).
+    pub service: Option<Spanned<String>>,
 }
 
 /// `[cluster]` (one SCSP cluster, the usual case) or `[[cluster]]` tables (a world of named

@@ -94,6 +94,8 @@ defects! {
     UnknownDidList400 = "rucio-unknown-did-list-400", "RUC-22", "POST /replicas/list of unknown DIDs is 400 DataIdentifierNotFound (the spec's reading)";
     UnknownDidGet404 = "rucio-unknown-did-get-404", "RUC-22", "GET of an unknown DID is 404 DataIdentifierNotFound (the spec's reading)";
     EmptyList404 = "rucio-empty-list-404", "RUC-23", "an empty list result is 404";
+    DidsAnswerNothing = "rucio-dids-answer-nothing", "RUC-25", "POST /replicas/dids answers an empty stream";
+    DidsRseOptional = "rucio-dids-rse-optional", "RUC-25", "POST /replicas/dids without rse answers an empty stream";
 }
 
 impl std::fmt::Display for Defect {
@@ -403,6 +405,18 @@ pub fn dispatch(c: &mut Catalog, call: &Call<'_>, now: SystemTime) -> Reply {
                     "DataIdentifierNotFound",
                     "Data identifier not found",
                 ));
+            }
+        }
+        ("POST", "/replicas/dids") => {
+            if has(Defect::DidsAnswerNothing) && reply.status == 200 {
+                reply.body = Bytes::new();
+            }
+            if has(Defect::DidsRseOptional) && is(&reply, 400, "KeyError") {
+                reply = Reply {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), STREAM.into())],
+                    body: Bytes::new(),
+                };
             }
         }
         ("GET", p) if p.starts_with("/replicas/") => {

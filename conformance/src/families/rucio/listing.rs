@@ -85,6 +85,19 @@ const RUC_23: [ClauseSpec; 1] = [doc(
     SRC_API,
 )];
 
+const RUC_25: [ClauseSpec; 2] = [
+    doc(
+        "maps-pfn",
+        "POST /replicas/dids of a replica's PFN on its RSE streams `{pfn: {scope, name}}`",
+        SRC_API,
+    ),
+    doc(
+        "rse-required",
+        "without `rse` it is 400 KeyError (the client documents it as optional)",
+        SRC_SERVER,
+    ),
+];
+
 /// The listing rules.
 pub fn rules() -> Vec<Rule> {
     vec![
@@ -95,6 +108,7 @@ pub fn rules() -> Vec<Rule> {
         rule("RUC-12", "unsupported Accept is 406 on list routes; default JSON stream; metalink on request", SRC_API, Strength::Must, ruc_12, &RUC_12),
         rule("RUC-22", "an unknown DID lists as 200 empty on POST and GET (corrected: not 400/404)", SRC_SERVER, Strength::Must, ruc_22, &RUC_22),
         rule("RUC-23", "an empty list result is 200 with an empty body", SRC_API, Strength::Must, ruc_23, &RUC_23),
+        rule("RUC-25", "POST /replicas/dids maps PFNs back to DIDs on the named RSE, which is required (added: observed on Rucio 41.5.1)", SRC_SERVER, Strength::Must, ruc_25, &RUC_25),
     ]
 }
 
@@ -105,6 +119,7 @@ check_fn!(ruc_11, check_ruc_11);
 check_fn!(ruc_12, check_ruc_12);
 check_fn!(ruc_22, check_ruc_22);
 check_fn!(ruc_23, check_ruc_23);
+check_fn!(ruc_25, check_ruc_25);
 
 /// Adds `name` on `rse` in state COPYING.
 async fn add_copying(ctx: &Ctx, token: &str, rse: &str, name: &str) -> Result<(), Verdict> {
@@ -348,5 +363,31 @@ async fn check_ruc_23(ctx: &Ctx) -> Result<(), Verdict> {
             "POST /replicas/list {{\"dids\": []}} answered {}",
             answer(&empty)
         ),
+    )
+}
+
+async fn check_ruc_25(ctx: &Ctx) -> Result<(), Verdict> {
+    let c = &ctx.clauses;
+    let root = login(ctx, api::ROOT).await?;
+    let n = api::name(ctx, "f");
+    add_one(ctx, &root, "EAST", &n).await?;
+    let pfn = api::pfn("EAST", &n);
+    let body = json!({"pfns": [pfn], "rse": "EAST"});
+    let mapped = call(ctx, Some(&root), "POST", "/replicas/dids", Some(&body), &[]).await?;
+    let items = api::stream(&mapped)?;
+    let want = json!({pfn.clone(): {"scope": api::SCOPE, "name": n}});
+    c.check(
+        "maps-pfn",
+        mapped.status == 200 && items == vec![want.clone()],
+        format!("{want}"),
+        format!("POST /replicas/dids answered {} {items:?}", mapped.status),
+    )?;
+    let body = json!({"pfns": [pfn]});
+    let no_rse = call(ctx, Some(&root), "POST", "/replicas/dids", Some(&body), &[]).await?;
+    c.check(
+        "rse-required",
+        refused(&no_rse, 400, "KeyError"),
+        "400 KeyError",
+        format!("without rse: {}", answer(&no_rse)),
     )
 }
