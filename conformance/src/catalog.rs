@@ -143,15 +143,13 @@ pub fn protocol_of(id: &str) -> String {
         .rsplit_once('-')
         .map_or(id, |(family, _)| family)
         .to_ascii_lowercase();
-    match PREFIX_FAMILIES.iter().find(|(p, _)| *p == prefix) {
-        Some((_, family)) => family.to_string(),
-        None => prefix,
+    // Families whose rules keep the research catalog's prefix (spec section 3: BP-n; section 4: RUC-n).
+    match prefix.as_str() {
+        "bp" => "ds3".to_string(),
+        "ruc" => "rucio".to_string(),
+        _ => prefix,
     }
 }
-
-/// Rule-id prefixes that are not their family's name: the spec numbers Rucio's rules
-/// RUC-n (protocols.md section 4).
-const PREFIX_FAMILIES: [(&str, &str); 1] = [("ruc", "rucio")];
 
 /// Every rule of every family (`families::ALL`), checked or not, in id order (SCSP-9
 /// before SCSP-10).
@@ -405,7 +403,17 @@ mod tests {
             ..Selection::default()
         })
         .expect("scsp rules");
-        assert_eq!(scsp.len(), all().len());
+        assert_eq!(
+            scsp.len(),
+            all().iter().filter(|r| r.id.starts_with("SCSP-")).count()
+        );
+        let ds3 = select_with(&Selection {
+            protocols: vec!["ds3".into()],
+            ..Selection::default()
+        })
+        .expect("ds3 rules");
+        assert_eq!(ds3.len(), 20);
+        assert!(ds3.iter().all(|r| r.id.starts_with("BP-")));
         let inferred = select_with(&Selection {
             strengths: vec![Strength::Inf],
             ..Selection::default()

@@ -243,7 +243,10 @@ pub fn run_sim(scenario: &Scenario, seed: u64) -> Outcome {
         let sc = shared;
         let topo = &sc.cluster;
         let world = if topo.service == super::rucio::Service::Rucio {
-            Arc::new(World::start(super::rucio::world_config()))
+            match super::rucio::world().build() {
+                Ok(world) => Arc::new(world),
+                Err(e) => panic!("the rucio world did not build: {e}"),
+            }
         } else if topo.clusters.is_empty() {
             let mut config = WorldConfig::new(topo.nodes);
             config.policy_replicas = topo.replicas;

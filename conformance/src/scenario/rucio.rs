@@ -3,11 +3,8 @@
 //! instead of SCSP nodes. The steps themselves are the ordinary HTTP steps: a first
 //! `GET /auth/userpass` captures the token that later steps send.
 
-use std::sync::Arc;
-
 use replisim_sim::rucio::host::RucioHosts;
-use replisim_sim::world::host::SharedFactory;
-use replisim_sim::world::WorldConfig;
+use replisim_sim::world::WorldBuilder;
 
 /// What the hosts of a one-cluster scenario run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,9 +31,6 @@ impl Service {
 }
 
 /// The world of a rucio scenario: one catalog host.
-pub fn world_config() -> WorldConfig {
-    WorldConfig {
-        service: Some(SharedFactory(Arc::new(RucioHosts::new(Default::default())))),
-        ..WorldConfig::new(1)
-    }
+pub fn world() -> WorldBuilder {
+    WorldBuilder::new().cluster("rucio", 1, RucioHosts::new(Default::default()))
 }

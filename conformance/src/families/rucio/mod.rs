@@ -8,11 +8,8 @@
 //! recorded case that shows it). Rules that need a daemon (necromancer, reaper) have no
 //! check: the replicas API offers no way to run one.
 
-use std::sync::Arc;
-
 use replisim_sim::rucio::host::RucioHosts;
-use replisim_sim::world::host::SharedFactory;
-use replisim_sim::world::WorldConfig;
+use replisim_sim::world::WorldBuilder;
 
 use super::{CleanupFuture, CleanupJob, Family, Role, SimParams};
 use crate::catalog::{Check, CheckFn, Rule, Strength};
@@ -120,9 +117,6 @@ fn cleanup(_job: CleanupJob) -> CleanupFuture {
 }
 
 /// One reference catalog host (`--nodes` does not apply: a Rucio server is one service).
-fn world(_params: &SimParams) -> WorldConfig {
-    WorldConfig {
-        service: Some(SharedFactory(Arc::new(RucioHosts::new(Default::default())))),
-        ..WorldConfig::new(1)
-    }
+fn world(_params: &SimParams) -> WorldBuilder {
+    WorldBuilder::new().cluster("rucio", 1, RucioHosts::new(Default::default()))
 }
