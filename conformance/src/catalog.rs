@@ -144,10 +144,11 @@ pub fn protocol_of(id: &str) -> String {
         .rsplit_once('-')
         .map_or(id, |(family, _)| family)
         .to_ascii_lowercase();
-    // Families whose rules keep the research catalog's prefix (spec section 3: BP-n).
+    // Families whose rules keep the research catalog's prefix (spec section 3: BP-n; section 4: RUC-n).
     match prefix.as_str() {
         "bp" => "ds3".to_string(),
         "enum" => "publisher".to_string(),
+        "ruc" => "rucio".to_string(),
         _ => prefix,
     }
 }

@@ -297,6 +297,10 @@ pub struct ServeArgs {
         requires = "publisher"
     )]
     pub publisher_choices: Vec<String>,
+    /// Serve the reference Rucio catalog (bootstrapped like tools/rucio/bootstrap.py) on
+    /// --bind:--port instead of SCSP nodes; check it with --target rucio=URL.
+    #[arg(long, conflicts_with_all = ["tls_cert", "choices", "random_choices"])]
+    pub rucio: bool,
 }
 
 /// `--choice` values: checked here so a typo is a usage error naming the known knobs.
@@ -969,6 +973,9 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
         Err(e) => return usage_error(&format!("could not start a runtime: {e}")),
     };
     runtime.block_on(async {
+        if args.rucio {
+            return serve_rucio(&args).await;
+        }
         let mut config = ServeConfig::new(args.nodes, args.port);
         config.ip = args.bind;
         config.seed = args.seed;
@@ -1064,6 +1071,27 @@ async fn start_publisher(
     serve::start_publisher(config.addr, nodes.to_vec(), config)
         .await
         .map_err(|e| format!("could not start the publisher: {e}"))
+}
+
+/// `replisim serve --rucio`: the reference Rucio catalog until Ctrl-C.
+async fn serve_rucio(args: &ServeArgs) -> ExitCode {
+    let addr = std::net::SocketAddr::new(args.bind, args.port);
+    let bound =
+        match replisim_sim::rucio::server::serve_bootstrapped(addr, args.seed, Default::default())
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                return usage_error(&format!("could not serve the Rucio catalog on {addr}: {e}"))
+            }
+        };
+    println!("replisim serve: Rucio catalog (seed {})", args.seed);
+    println!("  rucio http://{bound}");
+    println!("check it with: replisim check --protocol rucio --target rucio=http://{bound}");
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => usage_error(&format!("waiting for Ctrl-C failed: {e}")),
+    }
 }
 
 /// The `replisim rules` listing: every rule of the catalog; rules without a check say why

@@ -418,11 +418,100 @@ pub const PUBLISHER_MUTANTS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The Rucio catalog's defects (`sim/src/rucio/defects.rs`) → clause ids of the rucio
+/// family they must fail; `conformance/tests/mutants.rs` runs each against the reference
+/// catalog served with that defect.
+pub const RUCIO_MUTANTS: &[(&str, &[&str])] = &[
+    ("rucio-post-answers-200", &["RUC-1.post-201"]),
+    ("rucio-put-answers-body", &["RUC-1.put-200-empty"]),
+    (
+        "rucio-delete-allowed",
+        &["RUC-1.delete-401", "RUC-15.permission-first"],
+    ),
+    (
+        "rucio-error-class-header-missing",
+        &["RUC-2.class-body-and-header"],
+    ),
+    ("rucio-message-header-uncut", &["RUC-2.message-header-cut"]),
+    ("rucio-missing-token-401", &["RUC-2.missing-token-400"]),
+    ("rucio-volatile-accepted", &["RUC-3.volatile-500"]),
+    (
+        "rucio-write-availability-ignored",
+        &["RUC-3.write-unavailable-503"],
+    ),
+    ("rucio-nondet-pfn-optional", &["RUC-4.nondet-needs-pfn"]),
+    ("rucio-pfn-not-verified", &["RUC-4.wrong-pfn-400"]),
+    ("rucio-unknown-scope-accepted", &["RUC-5.unknown-scope-404"]),
+    (
+        "rucio-get-lists-nothing",
+        &["RUC-5.did-created", "RUC-10.get-lists-unreadable"],
+    ),
+    ("rucio-readd-duplicate", &["RUC-6.readd-silent"]),
+    ("rucio-default-state-copying", &["RUC-7.default-available"]),
+    (
+        "rucio-state-ignored",
+        &[
+            "RUC-7.state-honoured",
+            "RUC-8.available-only",
+            "RUC-9.hidden-file-one-item",
+        ],
+    ),
+    ("rucio-all-states-ignored", &["RUC-8.all-states"]),
+    (
+        "rucio-unavailable-ignored",
+        &["RUC-8.unavailable-adds-copying"],
+    ),
+    (
+        "rucio-list-shows-unreadable",
+        &["RUC-10.list-hides-unreadable"],
+    ),
+    (
+        "rucio-ignore-availability-ignored",
+        &["RUC-10.list-ignore-true"],
+    ),
+    (
+        "rucio-priorities-zero-based",
+        &["RUC-11.priorities-1-based"],
+    ),
+    ("rucio-every-protocol-listed", &["RUC-11.one-pfn-per-rse"]),
+    ("rucio-accept-ignored", &["RUC-12.unsupported-406"]),
+    ("rucio-stream-labelled-json", &["RUC-12.default-stream"]),
+    ("rucio-metalink-ignored", &["RUC-12.metalink"]),
+    (
+        "rucio-put-unknown-accepted",
+        &["RUC-13.unknown-replica-500"],
+    ),
+    ("rucio-tu-only-from-available", &["RUC-13.copying-to-tu"]),
+    ("rucio-bad-stays-bad", &["RUC-14.bad-to-available"]),
+    ("rucio-delete-unknown-rse-401", &["RUC-15.unknown-rse-404"]),
+    ("rucio-delete-refused-403", &["RUC-16.nobody-401"]),
+    ("rucio-refused-delete-removes", &["RUC-16.replica-remains"]),
+    ("rucio-declare-bad-noop", &["RUC-17.declared-bad"]),
+    ("rucio-redeclare-silent", &["RUC-17.already-declared"]),
+    ("rucio-unknown-pfn-silent", &["RUC-17.unknown-replica"]),
+    (
+        "rucio-suspicious-refused",
+        &["RUC-18.suspicious-keeps-state"],
+    ),
+    ("rucio-tu-expiry-optional", &["RUC-19.tu-needs-expiry"]),
+    ("rucio-bad-expiry-accepted", &["RUC-19.bad-forbids-expiry"]),
+    ("rucio-tu-unbounded", &["RUC-19.tu-at-most-30-days"]),
+    ("rucio-tombstone-answers-200", &["RUC-21.tombstone-201"]),
+    ("rucio-tombstone-ignores-locks", &["RUC-21.locked-423"]),
+    ("rucio-tombstone-unknown-accepted", &["RUC-21.unknown-404"]),
+    ("rucio-unknown-did-list-400", &["RUC-22.post-unknown-200"]),
+    ("rucio-unknown-did-get-404", &["RUC-22.get-unknown-200"]),
+    ("rucio-empty-list-404", &["RUC-23.empty-200"]),
+    ("rucio-dids-answer-nothing", &["RUC-25.maps-pfn"]),
+    ("rucio-dids-rse-optional", &["RUC-25.rse-required"]),
+];
+
 /// The clauses a defect must fail; `None` when the table does not list it.
 pub fn clauses_of(defect: &str) -> Option<&'static [&'static str]> {
     MUTANTS
         .iter()
         .chain(PUBLISHER_MUTANTS)
+        .chain(RUCIO_MUTANTS)
         .find(|(name, _)| *name == defect)
         .map(|(_, clauses)| *clauses)
 }
@@ -444,6 +533,7 @@ pub fn unmapped_clauses() -> Vec<String> {
             !MUTANTS
                 .iter()
                 .chain(PUBLISHER_MUTANTS)
+                .chain(RUCIO_MUTANTS)
                 .any(|(_, c)| c.contains(&id.as_str()))
         })
         .collect()
@@ -457,7 +547,7 @@ mod tests {
     fn every_mapped_clause_exists_and_names_are_unique() {
         let all = checked_clauses();
         let mut names = std::collections::BTreeSet::new();
-        for (name, clauses) in MUTANTS.iter().chain(PUBLISHER_MUTANTS) {
+        for (name, clauses) in MUTANTS.iter().chain(PUBLISHER_MUTANTS).chain(RUCIO_MUTANTS) {
             assert!(names.insert(*name), "{name} twice");
             for c in *clauses {
                 assert!(all.iter().any(|a| a == c), "{name}: no clause {c}");

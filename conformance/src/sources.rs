@@ -19,7 +19,7 @@ const fn pf(key: &'static str, title: &'static str, url: &'static str) -> Source
 }
 
 /// Every document the catalog cites, in the order `docs/rules.md` lists them.
-pub const SOURCES: [Source; 47] = [
+pub const SOURCES: [Source; 51] = [
     pf(
         "SWARM/normal-write",
         "Swarm documentation: Normal Responses to WRITE (DataCore Swarm, public space; search the title)",
@@ -254,6 +254,26 @@ pub const SOURCES: [Source; 47] = [
         "DS3PY",
         "SpectraLogic ds3_python3_sdk: tests/clientTests.py",
         "https://github.com/SpectraLogic/ds3_python3_sdk",
+    ),
+    pf(
+        "RUCIO/replicas-rest",
+        "Rucio REST API: replicas (rucio 41.5.1, lib/rucio/web/rest/flaskapi/v1/replicas.py)",
+        "https://github.com/rucio/rucio/blob/41.5.1/lib/rucio/web/rest/flaskapi/v1/replicas.py",
+    ),
+    pf(
+        "RUCIO/server-41.5.1",
+        "Rucio 41.5.1 server, as it answers (the rucio package, version 41.5.1)",
+        "https://pypi.org/project/rucio/41.5.1/",
+    ),
+    pf(
+        "RUCIO/necromancer",
+        "Rucio documentation: rucio-necromancer",
+        "https://rucio.github.io/documentation/bin/rucio-necromancer",
+    ),
+    pf(
+        "RUCIO/deletion",
+        "Rucio documentation: Deletion overview",
+        "https://rucio.github.io/documentation/started/concepts/deletion_overview",
     ),
 ];
 

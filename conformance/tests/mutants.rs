@@ -128,3 +128,60 @@ fn every_publisher_mutant_fails_its_mapped_clauses() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// The Rucio catalog's defects, each served on loopback with only that defect, against the
+/// rucio family: each fails the clauses `mutants::RUCIO_MUTANTS` maps it to.
+#[test]
+fn every_rucio_mutant_fails_its_mapped_clauses() {
+    use replisim_conformance::families::Targets;
+    use replisim_sim::rucio::defects::Defect as RucioDefect;
+    use replisim_sim::rucio::server::serve_bootstrapped;
+
+    let rules: Vec<catalog::Rule> = catalog::all()
+        .into_iter()
+        .filter(|r| r.is_checked() && r.protocol() == "rucio")
+        .collect();
+    assert!(rules.len() >= 20, "{} checked rucio rules", rules.len());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut problems = Vec::new();
+    for &defect in RucioDefect::ALL {
+        let Some(mapped) = mutants::clauses_of(defect.name()) else {
+            problems.push(format!("{defect} is not in mutants::RUCIO_MUTANTS"));
+            continue;
+        };
+        let addr = runtime
+            .block_on(serve_bootstrapped(
+                "127.0.0.1:0".parse().expect("loopback"),
+                1,
+                BTreeSet::from([defect]),
+            ))
+            .expect("a catalog on an ephemeral loopback port");
+        let mut options = RunOptions::sim(3);
+        options.target = TargetSpec::Roles(
+            Targets::parse(&[format!("rucio=http://{addr}")]).expect("a rucio target"),
+        );
+        let rules = rules.clone();
+        // The runner makes its own runtime; the catalog keeps serving on this one.
+        let results = std::thread::spawn(move || runner::run(&rules, &options))
+            .join()
+            .expect("runner thread");
+        let failed = failed_clauses(&results);
+        for clause in mapped {
+            if !failed.contains(*clause) {
+                problems.push(format!(
+                    "{defect} does not fail {clause} (it fails {failed:?})"
+                ));
+            }
+        }
+        let own = format!("{}.", defect.breaks());
+        if !failed.iter().any(|c| c.starts_with(&own)) {
+            problems.push(format!("{defect} fails no clause of {}", defect.breaks()));
+        }
+        eprintln!("{defect}: fails {mapped:?}; all failed {failed:?}");
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}

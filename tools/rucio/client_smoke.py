@@ -7,9 +7,13 @@ Runs in DIR/venv-client with RUCIO_CONFIG=DIR/etc/client.cfg (written by start.s
 
 It adds one file replica on EAST, lists it, maps its PFN back to the DID, declares it BAD
 and tries to delete it (denied: see below), checking what the client returns at every step; exits 1 on the first
-mismatch. The file name carries the process id so reruns against one server do not collide.
+mismatch. The file name carries the process id so reruns against one server do not collide;
+`--name NAME` fixes it, and `--out FILE` writes every step's result as JSON, so that two
+runs (the reference and the real server, conformance/tests/rucio_real.rs) can be compared
+step by step.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -18,19 +22,46 @@ from rucio.client import Client
 from rucio.common.exception import AccessDenied
 
 
+STEPS = []
+
+
+def stable(value):
+    """The value with what differs between two servers by design (RSE ids are random
+    uuids per setup) replaced by a marker, so two runs compare equal."""
+    if isinstance(value, dict):
+        return {k: ("<rse_id>" if k == "rse_id" else stable(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [stable(v) for v in value]
+    return value
+
+
 def check(what: str, ok: bool, got) -> None:
-    """Prints one step; stops the run at the first step whose result is wrong."""
-    print("%-28s %s  %s" % (what, "ok  " if ok else "FAIL", json.dumps(got, sort_keys=True, default=str)))
+    """Prints and records one step; stops the run at the first step whose result is wrong."""
+    line = json.dumps(got, sort_keys=True, default=str)
+    print("%-28s %s  %s" % (what, "ok  " if ok else "FAIL", line))
+    STEPS.append({"step": what, "ok": ok, "result": stable(json.loads(line))})
     if not ok:
         sys.exit(1)
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", help="the file name to use (default: smoke-<pid>)")
+    parser.add_argument("--out", help="write the steps and their results here as JSON")
+    args = parser.parse_args()
+    try:
+        return steps(args.name or "smoke-%d" % os.getpid())
+    finally:
+        if args.out:
+            with open(args.out, "w") as out:
+                json.dump(STEPS, out, indent=1, sort_keys=True)
+
+
+def steps(name: str) -> int:
     client = Client()
     who = client.whoami()
     check("whoami (userpass token)", who.get("account") == "root", {"account": who.get("account")})
 
-    name = "smoke-%d" % os.getpid()
     pfn = "https://east.replisim.test:443/rucio/test/" + name
     added = client.add_replicas(rse="EAST", files=[{"scope": "test", "name": name, "bytes": 3, "adler32": "024d0127"}])
     check("add_replicas", added is True, added)

@@ -24,6 +24,7 @@ use crate::client::{Client, Endpoint, Exchange};
 
 pub mod ds3;
 pub mod publisher;
+pub mod rucio;
 pub mod scsp;
 
 /// The part a target plays: which service its URLs reach. Rules name the roles they talk
@@ -269,7 +270,7 @@ impl std::fmt::Debug for Family {
 }
 
 /// Every family of the harness, in listing order.
-pub const ALL: [Family; 3] = [scsp::FAMILY, publisher::FAMILY, ds3::FAMILY];
+pub const ALL: [Family; 4] = [scsp::FAMILY, publisher::FAMILY, ds3::FAMILY, rucio::FAMILY];
 
 /// The family named `name` (case-insensitive).
 pub fn by_name(name: &str) -> Option<&'static Family> {
@@ -348,7 +349,7 @@ mod tests {
     fn families_are_found_by_name_and_rule() {
         assert_eq!(by_name("SCSP").map(|f| f.name), Some("scsp"));
         assert!(by_name("ftp").is_none());
-        assert_eq!(known(), "scsp, publisher, ds3");
+        assert_eq!(known(), "scsp, publisher, ds3, rucio");
         assert_eq!(by_name("Publisher").map(|f| f.name), Some("publisher"));
         for rule in crate::catalog::all() {
             let family = of_rule(&rule).expect("every rule has a family");

@@ -242,7 +242,12 @@ pub fn run_sim(scenario: &Scenario, seed: u64) -> Outcome {
     let outcome = try_simulate(seed, limit, move || async move {
         let sc = shared;
         let topo = &sc.cluster;
-        let world = if topo.clusters.is_empty() {
+        let world = if topo.service == super::rucio::Service::Rucio {
+            match super::rucio::world().build() {
+                Ok(world) => Arc::new(world),
+                Err(e) => panic!("the rucio world did not build: {e}"),
+            }
+        } else if topo.clusters.is_empty() {
             let mut config = WorldConfig::new(topo.nodes);
             config.policy_replicas = topo.replicas;
             config.health_interval = topo.health_interval;

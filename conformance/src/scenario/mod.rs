@@ -18,6 +18,7 @@
 mod cli;
 mod exec;
 mod model;
+pub mod rucio;
 pub mod text;
 pub mod transcript;
 mod validate;
@@ -78,6 +79,8 @@ pub struct Topology {
     pub clusters: Vec<NamedCluster>,
     /// `[[wan]]` links between those clusters.
     pub wan: Vec<WanLink>,
+    /// What the hosts run (`service`; SCSP unless the file says `rucio`).
+    pub service: rucio::Service,
 }
 
 impl Topology {

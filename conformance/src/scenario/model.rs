@@ -94,19 +94,21 @@ pub(crate) struct RawCluster {
     pub health_interval: Option<Spanned<String>>,
     #[serde(default)]
     pub defects: Vec<Spanned<String>>,
+    /// What the hosts run: `scsp` (default) or `rucio` (scenario/rucio.rs).
+    pub service: Option<Spanned<String>>,
 }
 
 /// `[cluster]` (one SCSP cluster, the usual case) or `[[cluster]]` tables (a world of named
 /// clusters joined by `[[wan]]` links).
 #[derive(Debug)]
 pub(crate) enum RawClusterSection {
-    One(RawCluster),
+    One(Box<RawCluster>),
     Many(Vec<Spanned<RawNamedCluster>>),
 }
 
 impl Default for RawClusterSection {
     fn default() -> Self {
-        RawClusterSection::One(RawCluster::default())
+        RawClusterSection::One(Box::default())
     }
 }
 
@@ -120,7 +122,7 @@ impl<'de> Deserialize<'de> for RawClusterSection {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawClusterSection, A::Error> {
                 RawCluster::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawClusterSection::One)
+                    .map(|one| RawClusterSection::One(Box::new(one)))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RawClusterSection, A::Error> {
                 Vec::<Spanned<RawNamedCluster>>::deserialize(de::value::SeqAccessDeserializer::new(

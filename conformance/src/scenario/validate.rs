@@ -292,7 +292,23 @@ fn check(c: &mut Checker, raw: RawScenario) -> Option<Scenario> {
 
 fn topology(c: &mut Checker, raw: &RawCluster) -> Topology {
     let mut needs_control = Vec::new();
+    let service = match &raw.service {
+        None => rucio::Service::Scsp,
+        Some(s) => rucio::Service::parse(s.get_ref()).unwrap_or_else(|| {
+            c.error(
+                s.span(),
+                format!(
+                    "unknown service `{}`; known: {}",
+                    s.get_ref(),
+                    rucio::Service::NAMES
+                ),
+            );
+            rucio::Service::Scsp
+        }),
+    };
     let nodes = match &raw.nodes {
+        // A Rucio catalog is one service on one host.
+        None if service == rucio::Service::Rucio => 1,
         None => NODES_DEFAULT,
         Some(n) if (1..=NODES_MAX).contains(&n.get_ref().0) => n.get_ref().0 as usize,
         Some(n) => {
@@ -303,6 +319,14 @@ fn topology(c: &mut Checker, raw: &RawCluster) -> Topology {
             NODES_DEFAULT
         }
     };
+    if service == rucio::Service::Rucio {
+        if nodes != 1 {
+            if let Some(n) = &raw.nodes {
+                c.error(n.span(), "a `rucio` service runs on one host: nodes = 1");
+            }
+        }
+        needs_control.push("service = \"rucio\"".to_string());
+    }
     c.nodes = nodes;
     let replicas = match &raw.replicas {
         None => 2,
@@ -402,6 +426,7 @@ fn topology(c: &mut Checker, raw: &RawCluster) -> Topology {
         needs_control,
         clusters: Vec::new(),
         wan: Vec::new(),
+        service,
     }
 }
 
@@ -551,6 +576,7 @@ fn world_topology(
         needs_control: vec!["several clusters ([[cluster]])".to_string()],
         clusters,
         wan: links,
+        service: rucio::Service::Scsp,
     }
 }
 

@@ -118,6 +118,8 @@ pub struct Catalog {
     pub(crate) lost: BTreeSet<Did>,
     pub(crate) account_limits: BTreeMap<(String, String), u64>,
     pub(crate) rules: BTreeMap<String, crate::rucio::rules::Rule>,
+    /// Deliberate defects in play (none in the calibrated catalog).
+    pub(crate) defects: BTreeSet<crate::rucio::defects::Defect>,
 }
 
 /// Flags of a new RSE.
@@ -167,7 +169,18 @@ impl Catalog {
             lost: BTreeSet::new(),
             account_limits: BTreeMap::new(),
             rules: BTreeMap::new(),
+            defects: BTreeSet::new(),
         }
+    }
+
+    /// The same catalog with deliberate defects switched on (`rucio::defects`), for
+    /// showing that the rucio family's clauses catch them.
+    pub fn with_defects(mut self, defects: BTreeSet<crate::rucio::defects::Defect>) -> Self {
+        if defects.contains(&crate::rucio::defects::Defect::DeleteAllowed) {
+            self.policy.delete_allowed = true;
+        }
+        self.defects = defects;
+        self
     }
 
     /// A fresh 32-hex id (RSE ids, rule ids).

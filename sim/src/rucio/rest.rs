@@ -153,6 +153,15 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
 /// Routes one request. Known routes other than `/auth/userpass` and `/ping` need a
 /// valid token first; unknown ones are a plain 404.
 pub fn dispatch(c: &mut Catalog, call: &Call<'_>, now: SystemTime) -> Reply {
+    if c.defects.is_empty() {
+        serve(c, call, now)
+    } else {
+        crate::rucio::defects::dispatch(c, call, now)
+    }
+}
+
+/// What the calibrated catalog answers (the defects wrap this).
+pub(crate) fn serve(c: &mut Catalog, call: &Call<'_>, now: SystemTime) -> Reply {
     match route(c, call, now) {
         Ok(r) => r,
         Err(f) => Reply::failure(&f),

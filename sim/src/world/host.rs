@@ -88,3 +88,32 @@ pub trait HostFactory: Send + Sync + 'static {
     /// The factory itself, so callers that know its type can reach its controls.
     fn as_any(&self) -> &dyn Any;
 }
+
+/// A factory shared as a value, so that a plain-data world description
+/// (`WorldConfig::service`) can carry one: cloning shares the factory.
+#[derive(Clone)]
+pub struct SharedFactory(pub Arc<dyn HostFactory>);
+
+impl std::fmt::Debug for SharedFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedFactory({})", self.0.kind())
+    }
+}
+
+impl HostFactory for SharedFactory {
+    fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+
+    fn prepare(&self, cluster: &ClusterInfo, seed: u64) {
+        self.0.prepare(cluster, seed)
+    }
+
+    fn start(&self, env: HostEnv) -> ServiceFuture {
+        self.0.start(env)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self.0.as_any()
+    }
+}

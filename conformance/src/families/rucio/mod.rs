@@ -1,0 +1,122 @@
+//! The rucio family: Rucio's replicas REST API (issue 14, rules RUC-1..24), checked against
+//! a catalog bootstrapped like tools/rucio/bootstrap.py: Rucio's real server
+//! (`--target rucio=URL` after tools/rucio/setup.sh and start.sh) or the reference
+//! (`replisim serve --rucio`, and one simulated catalog host per rule in the simulator).
+//!
+//! Where Rucio 41.5.1 answers otherwise than the code-derived spec, the rule texts here
+//! follow the server and say "corrected" (docs/rucio.md lists each disagreement with the
+//! recorded case that shows it). Rules that need a daemon (necromancer, reaper) have no
+//! check: the replicas API offers no way to run one.
+
+use replisim_sim::rucio::host::RucioHosts;
+use replisim_sim::world::WorldBuilder;
+
+use super::{CleanupFuture, CleanupJob, Family, Role, SimParams};
+use crate::catalog::{Check, CheckFn, Rule, Strength};
+use crate::clause::ClauseSpec;
+use crate::target::Capabilities;
+
+pub mod api;
+pub mod bad;
+pub mod listing;
+pub mod replicas;
+
+/// The roles rucio rules talk to: a Rucio catalog server.
+pub const ROLES: &[Role] = &[Role::Rucio];
+
+/// Rucio's REST API documentation and server code (the spec's section 4 sources).
+pub const SRC_API: &str = "RUCIO/replicas-rest";
+/// What Rucio 41.5.1 answers (tools/rucio/calibration.json, docs/rucio.md).
+pub const SRC_SERVER: &str = "RUCIO/server-41.5.1";
+
+/// The rucio family.
+pub const FAMILY: Family = Family {
+    name: "rucio",
+    summary: "Rucio replicas REST API (docs/rucio.md, RUC-n), calibrated against Rucio 41.5.1",
+    roles: ROLES,
+    rules: all,
+    namespace: names_for,
+    cleanup,
+    world,
+    sim_roles: ROLES,
+};
+
+/// A checked rule of the family.
+pub(crate) fn rule(
+    id: &'static str,
+    title: &'static str,
+    source: &'static str,
+    strength: Strength,
+    check: CheckFn,
+    clauses: &'static [ClauseSpec],
+) -> Rule {
+    Rule {
+        id,
+        title,
+        source,
+        strength,
+        nodes_min: 1,
+        needs: Capabilities::NONE,
+        roles: ROLES,
+        uses: Capabilities::NONE,
+        check: Check::Run(check),
+        clauses,
+    }
+}
+
+fn unchecked(
+    id: &'static str,
+    title: &'static str,
+    source: &'static str,
+    why: &'static str,
+) -> Rule {
+    Rule {
+        id,
+        title,
+        source,
+        strength: Strength::Must,
+        nodes_min: 1,
+        needs: Capabilities::NONE,
+        roles: ROLES,
+        uses: Capabilities::NONE,
+        check: Check::Unchecked(why),
+        clauses: &[],
+    }
+}
+
+/// Every rucio rule.
+fn all() -> Vec<Rule> {
+    let mut rules = replicas::rules();
+    rules.extend(listing::rules());
+    rules.extend(bad::rules());
+    rules.push(unchecked(
+        "RUC-20",
+        "the necromancer re-replicates a BAD replica from another RSE, or marks the file lost when none is left",
+        "RUCIO/necromancer",
+        "needs the necromancer daemon, which the replicas REST API cannot run (Rucio's real server runs no daemon here; the simulator's recovery is sim/src/rucio/daemons.rs)",
+    ));
+    rules.push(unchecked(
+        "RUC-24",
+        "the reaper deletes replicas with a tombstone, never locked ones or future tombstones",
+        "RUCIO/deletion",
+        "needs the reaper daemon, which the replicas REST API cannot run",
+    ));
+    rules
+}
+
+/// The file-name prefix one rule writes under: the run's nonce and the rule id, so that
+/// rules and runs against the same catalog never see each other's files.
+pub fn names_for(rule: &Rule, nonce: u64) -> String {
+    format!("rs-{nonce:x}-{}", rule.id.to_ascii_lowercase())
+}
+
+/// Nothing to clean: no account may delete replicas over REST under the generic policy
+/// (RUC-1, RUC-16), and every rule writes under its own names, so leftovers never meet.
+fn cleanup(_job: CleanupJob) -> CleanupFuture {
+    Box::pin(async { None })
+}
+
+/// One reference catalog host (`--nodes` does not apply: a Rucio server is one service).
+fn world(_params: &SimParams) -> WorldBuilder {
+    WorldBuilder::new().cluster("rucio", 1, RucioHosts::new(Default::default()))
+}
