@@ -144,7 +144,9 @@ pub fn protocol_of(id: &str) -> String {
         .rsplit_once('-')
         .map_or(id, |(family, _)| family)
         .to_ascii_lowercase();
+    // Families whose rules keep the prefix of the documents' catalog (BP-n, ENUM-n).
     match prefix.as_str() {
+        "bp" => "ds3".to_string(),
         "enum" => "publisher".to_string(),
         _ => prefix,
     }
@@ -407,7 +409,17 @@ mod tests {
             ..Selection::default()
         })
         .expect("scsp rules");
-        assert_eq!(scsp.len(), all().len() - 16);
+        assert_eq!(
+            scsp.len(),
+            all().iter().filter(|r| r.id.starts_with("SCSP-")).count()
+        );
+        let ds3 = select_with(&Selection {
+            protocols: vec!["ds3".into()],
+            ..Selection::default()
+        })
+        .expect("ds3 rules");
+        assert_eq!(ds3.len(), 20);
+        assert!(ds3.iter().all(|r| r.id.starts_with("BP-")));
         let publisher = select_with(&Selection {
             protocols: vec!["publisher".into()],
             ..Selection::default()

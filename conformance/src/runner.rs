@@ -329,8 +329,10 @@ fn run_sim_rule(
         // Let every node bind its listener before the first request.
         replisim_sim::rt::sleep(Duration::from_millis(10)).await;
         let targets = sim_targets(&world, family);
+        // A rule talks to the endpoints of its main role, as over HTTP.
+        let main = rule.roles.first().copied().unwrap_or(Role::Scsp);
         let ctx = Ctx {
-            nodes: targets.get(Role::Scsp).to_vec(),
+            nodes: targets.get(main).to_vec(),
             client: check_client,
             bucket: (family.namespace)(&rule, seed),
             control: Some(Arc::new(SimControl::new(world.clone()))),
@@ -360,20 +362,24 @@ fn run_sim_rule(
     result(&rule, verdict, client.take_transcript(), started)
 }
 
-/// The endpoints of each role a family's simulated world serves: the first cluster for
-/// `scsp`, the cluster named after the role for the others.
+/// The endpoints of each role a family's simulated world serves: the cluster named after
+/// the role when there is one (`publisher`), else, for the family's first role, every host
+/// outside such clusters, in build order (SCSP nodes, DS3 systems).
 fn sim_targets(world: &World, family: &Family) -> Targets {
+    let clusters = world.clusters();
+    let role_named = |name: &str| family.sim_roles.iter().any(|r| r.as_str() == name);
     let mut args = Vec::new();
-    for role in family.sim_roles {
-        let addrs = match role {
-            Role::Scsp => world.clusters().first().map(|c| c.hosts.clone()),
-            other => world.cluster_addrs(other.as_str()),
+    for (k, role) in family.sim_roles.iter().enumerate() {
+        let addrs: Vec<std::net::SocketAddr> = match world.cluster_addrs(role.as_str()) {
+            Some(addrs) => addrs,
+            None if k == 0 => clusters
+                .iter()
+                .filter(|c| !role_named(&c.name))
+                .flat_map(|c| c.hosts.clone())
+                .collect(),
+            None => Vec::new(),
         };
-        let urls: Vec<String> = addrs
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| format!("http://{a}"))
-            .collect();
+        let urls: Vec<String> = addrs.into_iter().map(|a| format!("http://{a}")).collect();
         if !urls.is_empty() {
             args.push(format!("{role}={}", urls.join(",")));
         }
@@ -509,8 +515,14 @@ impl HttpRun<'_> {
             .control
             .clone()
             .map(|c| Arc::new(crate::restore::Restoring::new(c)));
+        // A rule talks to the endpoints of its main role (SCSP nodes, DS3 systems, ...).
+        let main = rule.roles.first().copied().unwrap_or(Role::Scsp);
+        let nodes = match main {
+            Role::Scsp => self.nodes.to_vec(),
+            other => self.targets.get(other).to_vec(),
+        };
         let ctx = Ctx {
-            nodes: self.nodes.to_vec(),
+            nodes,
             client: client.clone(),
             bucket: (family_of(rule).namespace)(rule, self.nonce),
             control: restoring.clone().map(|r| r as Arc<dyn Control>),
