@@ -144,7 +144,7 @@ pub fn protocol_of(id: &str) -> String {
         .rsplit_once('-')
         .map_or(id, |(family, _)| family)
         .to_ascii_lowercase();
-    // Families whose rules keep the prefix of the documents' catalog (BP-n, ENUM-n).
+    // Families whose rules keep the research catalog's prefix (spec section 3: BP-n).
     match prefix.as_str() {
         "bp" => "ds3".to_string(),
         "enum" => "publisher".to_string(),
@@ -427,7 +427,8 @@ mod tests {
         .expect("publisher rules");
         assert_eq!(publisher.len(), 16);
         assert!(publisher.iter().all(|r| r.id.starts_with("ENUM-")));
-        assert_eq!(all().last().map(|r| r.id), Some("ENUM-16"));
+        assert_eq!(scsp.len() + publisher.len() + ds3.len(), all().len());
+        assert_eq!(all().last().map(|r| r.id), Some("BP-20"));
         let inferred = select_with(&Selection {
             strengths: vec![Strength::Inf],
             ..Selection::default()

@@ -276,6 +276,9 @@ pub struct ServeArgs {
     /// --choice then overrides single knobs.
     #[arg(long, value_name = "SEED")]
     pub random_choices: Option<u64>,
+    /// DS3 gateways (`--ds3`).
+    #[command(flatten)]
+    pub ds3: crate::families::ds3::cli::Ds3ServeArgs,
     /// Also start a reference publisher (DX Content Router Enumerator API) watching the
     /// nodes; its URL is printed. Channels: `PublishAll`, plus those of --publisher-rules.
     #[arg(long)]
@@ -294,9 +297,6 @@ pub struct ServeArgs {
         requires = "publisher"
     )]
     pub publisher_choices: Vec<String>,
-    /// DS3 gateways (`--ds3`).
-    #[command(flatten)]
-    pub ds3: crate::families::ds3::cli::Ds3ServeArgs,
 }
 
 /// `--choice` values: checked here so a typo is a usage error naming the known knobs.

@@ -329,10 +329,8 @@ fn run_sim_rule(
         // Let every node bind its listener before the first request.
         replisim_sim::rt::sleep(Duration::from_millis(10)).await;
         let targets = sim_targets(&world, family);
-        // A rule talks to the endpoints of its main role, as over HTTP.
-        let main = rule.roles.first().copied().unwrap_or(Role::Scsp);
         let ctx = Ctx {
-            nodes: targets.get(main).to_vec(),
+            nodes: targets.get(main_role(&rule)).to_vec(),
             client: check_client,
             bucket: (family.namespace)(&rule, seed),
             control: Some(Arc::new(SimControl::new(world.clone()))),
@@ -362,24 +360,34 @@ fn run_sim_rule(
     result(&rule, verdict, client.take_transcript(), started)
 }
 
-/// The endpoints of each role a family's simulated world serves: the cluster named after
-/// the role when there is one (`publisher`), else, for the family's first role, every host
-/// outside such clusters, in build order (SCSP nodes, DS3 systems).
+/// The role whose endpoints are a rule's `Ctx::nodes`: `scsp` when the rule talks to SCSP
+/// nodes at all (the publisher's rules write through them), else the first role it names
+/// (the DS3 systems for DS3's rules).
+fn main_role(rule: &Rule) -> Role {
+    if rule.roles.is_empty() || rule.roles.contains(&Role::Scsp) {
+        Role::Scsp
+    } else {
+        rule.roles[0]
+    }
+}
+
+/// The endpoints of each role a family's simulated world serves: the first cluster for
+/// `scsp`, the cluster named after the role for the others, or every host of the world for
+/// a family that serves one role from clusters of other names (DS3's source and target).
 fn sim_targets(world: &World, family: &Family) -> Targets {
-    let clusters = world.clusters();
-    let role_named = |name: &str| family.sim_roles.iter().any(|r| r.as_str() == name);
     let mut args = Vec::new();
-    for (k, role) in family.sim_roles.iter().enumerate() {
-        let addrs: Vec<std::net::SocketAddr> = match world.cluster_addrs(role.as_str()) {
-            Some(addrs) => addrs,
-            None if k == 0 => clusters
-                .iter()
-                .filter(|c| !role_named(&c.name))
-                .flat_map(|c| c.hosts.clone())
-                .collect(),
-            None => Vec::new(),
+    for role in family.sim_roles {
+        let addrs = match role {
+            Role::Scsp => world.clusters().first().map(|c| c.hosts.clone()),
+            other => world
+                .cluster_addrs(other.as_str())
+                .or_else(|| (family.sim_roles.len() == 1).then(|| world.addrs())),
         };
-        let urls: Vec<String> = addrs.into_iter().map(|a| format!("http://{a}")).collect();
+        let urls: Vec<String> = addrs
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| format!("http://{a}"))
+            .collect();
         if !urls.is_empty() {
             args.push(format!("{role}={}", urls.join(",")));
         }
@@ -516,7 +524,7 @@ impl HttpRun<'_> {
             .clone()
             .map(|c| Arc::new(crate::restore::Restoring::new(c)));
         // A rule talks to the endpoints of its main role (SCSP nodes, DS3 systems, ...).
-        let main = rule.roles.first().copied().unwrap_or(Role::Scsp);
+        let main = main_role(rule);
         let nodes = match main {
             Role::Scsp => self.nodes.to_vec(),
             other => self.targets.get(other).to_vec(),

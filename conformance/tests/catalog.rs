@@ -84,10 +84,11 @@ fn catalog_passes_over_real_tcp_against_serve() {
     let cluster = runtime
         .block_on(serve::start(ServeConfig::new(4, 0)))
         .expect("cluster on ephemeral loopback ports");
-    // The SCSP family against SCSP nodes (tests/ds3_tcp.rs runs the DS3 family over TCP).
+    // The SCSP family against SCSP nodes, and the publisher family's rules, which must skip
+    // for want of a publisher target (tests/ds3_tcp.rs runs the DS3 family over TCP).
     let rules: Vec<catalog::Rule> = checked_rules()
         .into_iter()
-        .filter(|r| r.protocol() == "scsp")
+        .filter(|r| ["scsp", "publisher"].contains(&r.protocol().as_str()))
         .collect();
     let mut options = RunOptions::sim(5);
     options.target = TargetSpec::Http {

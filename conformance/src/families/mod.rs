@@ -250,9 +250,9 @@ pub struct Family {
     /// Deletes what one rule wrote on a shared target, found in its transcript (run after
     /// each rule unless `--no-cleanup`).
     pub cleanup: fn(CleanupJob) -> CleanupFuture,
-    /// The simulated world one rule of this family runs in. A role's hosts are the cluster
-    /// named after the role (`publisher`) when there is one; the family's first role gets
-    /// every other host, in build order (SCSP nodes, DS3 systems).
+    /// The simulated world one rule of this family runs in. Its first cluster holds the
+    /// `scsp` role's hosts; every other role's hosts are the cluster named after the role
+    /// (`publisher`), which is how the runner finds each role's endpoints.
     pub world: fn(&SimParams) -> WorldBuilder,
     /// The roles the family's simulated world serves (rules needing others are skipped in
     /// the simulator with the role's reason).
@@ -269,7 +269,7 @@ impl std::fmt::Debug for Family {
 }
 
 /// Every family of the harness, in listing order.
-pub const ALL: [Family; 3] = [scsp::FAMILY, ds3::FAMILY, publisher::FAMILY];
+pub const ALL: [Family; 3] = [scsp::FAMILY, publisher::FAMILY, ds3::FAMILY];
 
 /// The family named `name` (case-insensitive).
 pub fn by_name(name: &str) -> Option<&'static Family> {
@@ -348,7 +348,7 @@ mod tests {
     fn families_are_found_by_name_and_rule() {
         assert_eq!(by_name("SCSP").map(|f| f.name), Some("scsp"));
         assert!(by_name("ftp").is_none());
-        assert_eq!(known(), "scsp, ds3, publisher");
+        assert_eq!(known(), "scsp, publisher, ds3");
         assert_eq!(by_name("Publisher").map(|f| f.name), Some("publisher"));
         for rule in crate::catalog::all() {
             let family = of_rule(&rule).expect("every rule has a family");

@@ -212,7 +212,8 @@ impl World {
             (1..=PER_OCTET_MAX).contains(&config.nodes),
             "a world has 1..=250 nodes"
         );
-        match config.builder().build() {
+        let built = config.builder().build();
+        match built {
             Ok(world) => world,
             Err(e) => panic!("a one-cluster world failed to build: {e}"),
         }
