@@ -203,7 +203,15 @@ fn the_catalog_survives_misbehaving_servers() {
         .map(|mode| (mode, servers.block_on(misbehaving_cluster(mode))))
         .collect();
     let rules = catalog::all();
-    let checked = rules.iter().filter(|r| r.is_checked()).count();
+    // Rules of other families need targets (a publisher, DS3 systems) these runs lack:
+    // they skip naming the role, so only rules that talk to SCSP nodes alone count.
+    let scsp_only = std::collections::BTreeSet::from([replisim_conformance::families::Role::Scsp]);
+    let checked = rules
+        .iter()
+        .filter(|r| {
+            r.is_checked() && replisim_conformance::families::missing_role(r, &scsp_only).is_none()
+        })
+        .count();
     let started = Instant::now();
     let runs: Vec<_> = clusters
         .into_iter()
