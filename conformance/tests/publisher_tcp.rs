@@ -100,6 +100,12 @@ fn assert_vendor_verdicts(results: &[RuleResult], label: &str) {
 fn the_family_over_real_tcp_against_serve_has_no_fail() {
     let results = run_against_serve(PublisherAlternatives::default());
     assert_vendor_verdicts(&results, "reference");
+    // The cleanup pass ends the enumerators and deletes the objects each rule wrote.
+    let eleven = results.iter().find(|r| r.id == "ENUM-11").expect("ENUM-11");
+    assert_eq!(eleven.cleanup.as_deref(), Some("deleted 3 objects"));
+    assert!(results
+        .iter()
+        .all(|r| !r.verdict.evidence.contains("cleanup: could not delete")));
 }
 
 #[test]

@@ -10,7 +10,10 @@
 //! event is never lost and never registered twice. Nodes need no change.
 //!
 //! What polling cannot see: a revision overwritten on every node before the next poll (the
-//! newest still arrives; the intermediate one is not an event). The poll interval bounds it.
+//! newest still arrives; the intermediate one is not an event). That breaks ENUM-7 (every
+//! write of a mutable object is a Metadata item) and ENUM-5 (an alias UUID per update) for
+//! writes closer together than a poll; the poll interval bounds the window, and only an
+//! event feed on the nodes would close it (docs/choices.md row P2).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

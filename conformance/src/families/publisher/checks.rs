@@ -12,8 +12,9 @@ use crate::rules::common::expect_status;
 use crate::target::{Capabilities, Ctx};
 use crate::verdict::Verdict;
 
-/// Roles of the rules that write objects and read them back.
-const BOTH: &[Role] = &[Role::Publisher, Role::Scsp];
+/// Roles of the rules that write objects (their main role: `Ctx::nodes` are SCSP nodes) and
+/// read them back through the publisher.
+const BOTH: &[Role] = &[Role::Scsp, Role::Publisher];
 /// Roles of the rules that only drive enumerators.
 const PUBLISHER_ONLY: &[Role] = &[Role::Publisher];
 
