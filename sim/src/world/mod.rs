@@ -70,6 +70,21 @@ impl WorldConfig {
     }
 }
 
+impl WorldConfig {
+    /// The one-cluster SCSP topology this configuration describes, as a builder (for
+    /// callers that build worlds of several kinds alike).
+    pub fn builder(&self) -> WorldBuilder {
+        let node = crate::scsp::node()
+            .replicas(self.policy_replicas)
+            .health_interval(self.health_interval)
+            .defects(self.defects.clone())
+            .alternatives(self.alternatives);
+        WorldBuilder::new()
+            .disk_bytes(self.disk_bytes)
+            .cluster("replisim", self.nodes, node)
+    }
+}
+
 /// The port every simulated host serves on.
 pub const NODE_PORT: u16 = 80;
 
@@ -197,15 +212,7 @@ impl World {
             (1..=PER_OCTET_MAX).contains(&config.nodes),
             "a world has 1..=250 nodes"
         );
-        let node = crate::scsp::node()
-            .replicas(config.policy_replicas)
-            .health_interval(config.health_interval)
-            .defects(config.defects.clone())
-            .alternatives(config.alternatives);
-        let built = WorldBuilder::new()
-            .disk_bytes(config.disk_bytes)
-            .cluster("replisim", config.nodes, node)
-            .build();
+        let built = config.builder().build();
         match built {
             Ok(world) => world,
             Err(e) => panic!("a one-cluster world failed to build: {e}"),
@@ -465,6 +472,13 @@ impl World {
             .as_any()
             .downcast_ref::<ScspNode>()?
             .config(&slot.info.name)
+    }
+
+    /// The factory that runs the named cluster's hosts, so that callers that know its type
+    /// can reach its controls (`as_any`).
+    pub fn factory(&self, cluster: &str) -> Option<&dyn HostFactory> {
+        let c = self.cluster_index(cluster)?;
+        Some(self.clusters[c].factory.as_ref())
     }
 
     /// The shared trace.
