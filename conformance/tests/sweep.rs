@@ -96,6 +96,34 @@ fn shards_stopped_resumed_and_merged_equal_the_unsharded_run() {
         text(&whole_out.stderr)
     );
 
+    // The first failing seed's replay command reproduces it and writes its timeline.
+    let replay = &whole.tally.failures[0].replay;
+    let mut words: Vec<String> = replay
+        .split_whitespace()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    let timeline = dir.join("timeline.json").to_string_lossy().into_owned();
+    if let Some(last) = words.last_mut() {
+        assert!(last.ends_with(".json"), "{replay}");
+        *last = timeline.clone();
+    }
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let replayed = replisim(&words);
+    assert_eq!(
+        replayed.status.code(),
+        Some(1),
+        "{}",
+        text(&replayed.stderr)
+    );
+    let shown = text(&replayed.stdout);
+    assert!(
+        shown.contains(&whole.tally.failures[0].details[0]),
+        "{shown}"
+    );
+    let json = std::fs::read_to_string(&timeline).expect("timeline written");
+    assert!(json.contains("\"traceEvents\""), "{json:.200}");
+
     let mut shards = Vec::new();
     for k in 0..3 {
         let shard = format!("{k}/3");

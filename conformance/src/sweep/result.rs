@@ -425,6 +425,12 @@ impl SweepResult {
                 seed.start, seed.end
             ));
         }
+        let digest = &result.tally.digest;
+        if digest.len() != 16 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "{name} has a tally digest `{digest}`; it should be 16 hex digits"
+            ));
+        }
         if result.done.len() != result.tally.seeds {
             return Err(format!(
                 "{name} counts {} seeds but lists {} as done",
@@ -753,6 +759,10 @@ mod tests {
         assert!(SweepResult::from_json(&wrong, "x")
             .unwrap_err()
             .contains("sweep/9"));
+        let bad_digest = r.to_json().replace(&r.tally.digest, "xyz");
+        assert!(SweepResult::from_json(&bad_digest, "x")
+            .unwrap_err()
+            .contains("16 hex digits"));
         let mut lying = r.clone();
         lying.tally.seeds = 7;
         assert!(SweepResult::from_json(&lying.to_json(), "x")
