@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use replisim_sim::faults::FaultKind;
 use replisim_sim::nemesis::NemesisConfig;
 use replisim_sim::scsp::alternatives::Alternatives;
+use replisim_sim::scsp::cluster_key::ClusterKey;
 use replisim_sim::scsp::defects::Defect;
 use replisim_sim::serve::{self, ServeConfig};
 use replisim_sim::sweep::SweepConfig;
@@ -247,9 +248,17 @@ pub struct ServeArgs {
     /// Port of the first node; node i listens on port + i. 0 picks free ports.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Address to listen on.
+    /// Address to listen on. Loopback unless --allow-remote: the nodes serve anyone who can
+    /// reach them.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
+    /// Allow --bind to name an address other than loopback.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Read the cluster key (which signs auth= tokens and node-to-node requests) from this
+    /// file, at least 16 bytes; without it a fresh key is drawn from the OS at start.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
     /// Seed for placement tie-breaks and UUIDs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -725,6 +734,14 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
     runtime.block_on(async {
         let mut config = ServeConfig::new(args.nodes, args.port);
         config.ip = args.bind;
+        config.allow_remote = args.allow_remote;
+        if let Some(path) = &args.secret_file {
+            let read = std::fs::read(path).map_err(|e| e.to_string());
+            match read.and_then(|c| ClusterKey::from_file_contents(&c)) {
+                Ok(key) => config.key = Some(key),
+                Err(e) => return usage_error(&format!("--secret-file {}: {e}", path.display())),
+            }
+        }
         config.seed = args.seed;
         config.disk_bytes = args.disk_mib.saturating_mul(1 << 20);
         if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {

@@ -13,6 +13,7 @@ use crate::publisher::http::{self, SharedPublisher};
 use crate::publisher::rules::Rules;
 use crate::publisher::watcher::Watcher;
 use crate::rt;
+use crate::scsp::cluster_key::ClusterKey;
 use crate::store::SharedDisk;
 
 /// What a publisher host needs; cloned into every incarnation.
@@ -28,6 +29,8 @@ pub struct PublisherConfig {
     pub poll_interval: Duration,
     /// Bound of each call to a node.
     pub node_timeout: Duration,
+    /// The SCSP cluster's key, which signs the inventory polls (nodes refuse unsigned ones).
+    pub cluster_key: Option<ClusterKey>,
 }
 
 impl PublisherConfig {
@@ -39,6 +42,7 @@ impl PublisherConfig {
             rules: Rules::default(),
             poll_interval: Duration::from_secs(1),
             node_timeout: Duration::from_secs(5),
+            cluster_key: None,
         }
     }
 }
@@ -52,7 +56,10 @@ pub async fn start(config: PublisherConfig, disk: SharedDisk) -> io::Result<Shar
         config.rules.clone(),
         rt::random_u64(),
     ));
-    let watcher = Watcher::new(config.nodes.clone(), config.node_timeout);
+    let mut watcher = Watcher::new(config.nodes.clone(), config.node_timeout);
+    if let Some(key) = &config.cluster_key {
+        watcher = watcher.signed(key.clone());
+    }
     rt::spawn(watcher.run(publisher.clone(), config.poll_interval));
     let served = publisher.clone();
     rt::spawn(async move {
