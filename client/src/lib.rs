@@ -318,6 +318,9 @@ pub struct Client {
     limits: Limits,
     transcript: Arc<Mutex<Vec<Exchange>>>,
     default_headers: Arc<Vec<(String, String)>>,
+    /// When set, default headers go only to these endpoints (credentials stay with the
+    /// hosts the user named, whatever a redirect says).
+    default_headers_to: Option<Arc<Vec<Endpoint>>>,
     tls: Tls,
 }
 
@@ -328,6 +331,7 @@ impl Client {
             limits,
             transcript: Arc::new(Mutex::new(Vec::new())),
             default_headers: Arc::new(Vec::new()),
+            default_headers_to: None,
             tls: Tls::default(),
         }
     }
@@ -343,6 +347,19 @@ impl Client {
     /// ([`Client::send_raw`]) are sent exactly as given.
     pub fn with_default_headers(mut self, headers: Vec<(String, String)>) -> Self {
         self.default_headers = Arc::new(headers);
+        self
+    }
+
+    /// [`Client::with_default_headers`], sent only to `to`: a redirect to any other host
+    /// (or port) gets the request without them. For credentials, which must not leak to a
+    /// host a target names in a `Location`.
+    pub fn with_default_headers_to(
+        mut self,
+        headers: Vec<(String, String)>,
+        to: Vec<Endpoint>,
+    ) -> Self {
+        self.default_headers = Arc::new(headers);
+        self.default_headers_to = Some(Arc::new(to));
         self
     }
 
@@ -362,7 +379,11 @@ impl Client {
     ) -> Result<Response, ClientError> {
         let addr = addr.into();
         let with_defaults;
-        let req = if self.default_headers.is_empty() {
+        let allowed = self
+            .default_headers_to
+            .as_ref()
+            .is_none_or(|to| to.contains(&addr));
+        let req = if self.default_headers.is_empty() || !allowed {
             req
         } else {
             let mut r = req.clone();

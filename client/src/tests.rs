@@ -985,6 +985,30 @@ async fn session_follows_307_and_keeps_the_access_node() {
 }
 
 #[tokio::test]
+async fn credentials_go_only_to_the_named_hosts_not_where_a_redirect_points() {
+    let mut elsewhere = Fake::start(|_| vec![reply(201, "")]).await;
+    let to = format!("http://{}/b/o?auth=tok", elsewhere.addr);
+    let mut named = Fake::start(move |_| vec![redirect(307, &to)]).await;
+    let client = Client::new(Limits::default()).with_default_headers_to(
+        vec![("Authorization".into(), "Basic dTpw".into())],
+        vec![named.addr.into()],
+    );
+    let mut session = Session::new(client, named.addr);
+    let followed = session
+        .request(&Request::new("PUT", "/b/o").body("x"))
+        .await
+        .expect("followed");
+    assert_eq!(followed.response.status, 201);
+    assert!(named
+        .next()
+        .await
+        .head
+        .contains("\r\nAuthorization: Basic dTpw\r\n"));
+    let there = elsewhere.next().await.head;
+    assert!(!there.contains("Authorization"), "{there}");
+}
+
+#[tokio::test]
 async fn session_follows_301_and_moves_the_access_node() {
     let mut b = Fake::start(|_| vec![reply(201, ""), reply(200, "at b")]).await;
     let location = format!("http://{}/obj?auth=tok", b.addr);

@@ -152,6 +152,7 @@ pub struct CheckArgs {
     /// With --target: a command that injects faults into your cluster, called as
     /// `CMD kill|restart|pause|resume NODE`, `CMD partition NODE...` or `CMD heal`
     /// (NODE: 0-based index into --target). Exit 0 once done; anything else is an error.
+    /// CMD is split at whitespace and run without a shell.
     #[arg(long, value_name = "CMD")]
     pub fault_hook: Option<String>,
     /// Seconds one fault-hook call may take before it is killed and counts as failed.
