@@ -620,6 +620,20 @@ async fn bad_header_lines_are_malformed() {
 }
 
 #[tokio::test]
+async fn header_values_that_are_not_utf8_are_malformed_and_utf8_is_kept() {
+    let reply = b"HTTP/1.1 200 OK\r\nETag: \"\xc3\x28\"\r\nContent-Length: 0\r\n\r\n".to_vec();
+    let (result, _, _) = over_pipe(plan(&Request::new("GET", "/o")), limits(), |io| {
+        answer(io, reply)
+    })
+    .await;
+    assert_malformed(&result, "not valid UTF-8");
+    let reply = "HTTP/1.1 200 OK\r\nX-Name: caf\u{e9}\r\nContent-Length: 0\r\n\r\n";
+    let (result, _) = get_with_reply(reply, limits()).await;
+    let response = result.expect("UTF-8 values are opaque data");
+    assert_eq!(response.header("x-name"), Some("caf\u{e9}"));
+}
+
+#[tokio::test]
 async fn empty_reply_is_malformed() {
     let (result, _, _) = over_pipe(plan(&Request::new("GET", "/o")), limits(), |io| {
         answer_and_close(io, Vec::new())

@@ -904,6 +904,11 @@ fn parse_field(line: &[u8]) -> Result<(String, String), ClientError> {
     if value.iter().any(|&b| is_ctl(b) && b != b'\t') {
         return Err(malformed("field value contains control bytes", line));
     }
+    // Bytes above 0x7f are opaque to HTTP, but a lossy conversion would hide from the
+    // verdict what the server sent: bytes that are not UTF-8 are refused with an excerpt.
+    if std::str::from_utf8(value).is_err() {
+        return Err(malformed("field value is not valid UTF-8", line));
+    }
     Ok((lossy(name), lossy(value)))
 }
 

@@ -372,3 +372,91 @@ fn the_trace_of_redirected_writes_holds_no_token() {
         "not even the MAC: {rendered}"
     );
 }
+
+#[test]
+fn a_request_target_over_the_limit_gets_414() {
+    let answer = on_world(|addrs, _| async move {
+        let long = format!(
+            "/b/{}",
+            "n".repeat(replisim_sim::http::limits::URL_BYTES_MAX)
+        );
+        send(addrs[0], Method::GET, &long, &[], b"").await
+    });
+    assert_eq!(answer.status, 414, "{:?}", answer.body);
+    assert!(String::from_utf8_lossy(&answer.body).contains("the limit is 8192"));
+}
+
+#[test]
+fn more_headers_than_the_parser_takes_get_431() {
+    let answer = on_world(|addrs, _| async move {
+        let names: Vec<String> = (0..600).map(|i| format!("x-h{i}-meta")).collect();
+        let headers: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+        send(addrs[0], Method::GET, "/b/o", &headers, b"").await
+    });
+    assert_eq!(answer.status, 431, "{:?}", answer.body);
+}
+
+#[test]
+fn a_head_larger_than_the_parser_buffer_gets_431() {
+    let answer = on_world(|addrs, _| async move {
+        let value = "v".repeat(600 * 1024);
+        send(
+            addrs[0],
+            Method::GET,
+            "/b/o",
+            &[("x-big-meta", &value)],
+            b"",
+        )
+        .await
+    });
+    assert_eq!(answer.status, 431, "{:?}", answer.body);
+}
+
+#[test]
+fn rucio_json_nested_deeper_than_the_limit_gets_400() {
+    use replisim_sim::http::limits::JSON_DEPTH_MAX;
+    use replisim_sim::rucio::rest::json_body;
+    let inner = format!(
+        "{}1{}",
+        "[".repeat(JSON_DEPTH_MAX),
+        "]".repeat(JSON_DEPTH_MAX)
+    );
+    let too_deep = format!("{{\"a\":{inner}}}");
+    let refused = json_body(too_deep.as_bytes()).expect_err("too deep");
+    assert_eq!(refused.status(), 400);
+    assert!(format!("{refused:?}").contains("nested deeper than 32"));
+    // One level less parses.
+    let fits = format!(
+        "{{\"a\":{}1{}}}",
+        "[".repeat(JSON_DEPTH_MAX - 1),
+        "]".repeat(JSON_DEPTH_MAX - 1)
+    );
+    assert!(json_body(fits.as_bytes()).is_ok());
+    // Far beyond serde_json's own recursion limit: still a 400, no stack overflow.
+    let huge = "[".repeat(1_000_000);
+    assert_eq!(json_body(huge.as_bytes()).expect_err("deep").status(), 400);
+}
+
+#[test]
+fn a_publisher_request_target_over_the_limit_gets_414() {
+    use replisim_sim::publisher::core::Publisher;
+    use replisim_sim::publisher::durable::DurableLog;
+    use replisim_sim::publisher::http::{handle, SharedPublisher};
+    use replisim_sim::publisher::rules::Rules;
+    use replisim_sim::store::Disk;
+    let p = SharedPublisher::new(Publisher::new(
+        DurableLog::new(Disk::shared(1 << 20)),
+        Rules::parse("channel A\n").expect("rules"),
+        1,
+    ));
+    let long = format!(
+        "/A?type={}",
+        "x".repeat(replisim_sim::http::limits::URL_BYTES_MAX)
+    );
+    let req = http::Request::builder()
+        .method(Method::POST)
+        .uri(long)
+        .body(())
+        .expect("request");
+    assert_eq!(handle(&p, req, 1_000).status(), 414);
+}
