@@ -427,6 +427,32 @@ impl Client {
         self.run(addr, &plan).await
     }
 
+    /// Reads `reply` as the answer to `request` (raw bytes, as [`Client::send_raw`] sends
+    /// them) over an in-memory pipe instead of a socket: the whole response parser, framing,
+    /// limits and timeout included, without a network. For fuzzing the parser; the exchange
+    /// is recorded like any other.
+    pub async fn read_reply(
+        &self,
+        request: &[u8],
+        reply: &[u8],
+        head_only_response: bool,
+    ) -> Result<Response, ClientError> {
+        use tokio::io::AsyncWriteExt;
+        let plan = wire::raw_plan(request, head_only_response);
+        let (client_io, mut server_io) = tokio::io::duplex(64 * 1024);
+        let addr = Endpoint::http(std::net::SocketAddr::from(([127, 0, 0, 1], 9)));
+        let client = wire::drive(addr, wire::ready(client_io), &plan, &self.limits);
+        // The request fits the pipe's buffer, so the server end need not read it. A reply
+        // the client stops reading ends the write when the client drops its end.
+        let server = async move {
+            let _ = server_io.write_all(reply).await;
+            let _ = server_io.shutdown().await;
+        };
+        let ((result, exchange), ()) = tokio::join!(client, server);
+        self.record(exchange);
+        result
+    }
+
     /// All exchanges so far, oldest first.
     pub fn transcript(&self) -> Vec<Exchange> {
         self.lock().clone()

@@ -10,7 +10,7 @@ use tokio::io::{duplex, AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-use super::wire::{drive, encode, raw_plan, Connecting, Plan};
+use super::wire::{drive, encode, raw_plan, ready, Plan};
 use super::*;
 
 const PIPE_BYTES: usize = 64 * 1024;
@@ -37,13 +37,6 @@ struct Seen {
     body: Vec<u8>,
     /// Bytes received after the part the server chose to read, up to the client's EOF.
     after: Vec<u8>,
-}
-
-/// A connect step that hands over an already open stream.
-fn ready<S: Send + 'static>(
-    io: S,
-) -> impl for<'s> FnOnce(&'s mut &'static str) -> Connecting<'s, S> {
-    move |_| Box::pin(async move { Ok(io) })
 }
 
 /// Runs the client core against `server` on an in-memory pipe. The client end is dropped

@@ -138,6 +138,14 @@ pub(crate) type Connecting<'s, S> =
 
 /// Runs one exchange: connect, send, read, all within `limits.timeout`. Returns the result
 /// and its transcript entry (also for failures).
+/// A connect step that hands over an already open stream (in-memory pipes: the response
+/// parser's fuzz entry and the client's scripted-server tests).
+pub(crate) fn ready<S: Send + 'static>(
+    io: S,
+) -> impl for<'s> FnOnce(&'s mut &'static str) -> Connecting<'s, S> {
+    move |_| Box::pin(async move { Ok(io) })
+}
+
 pub(crate) async fn drive<S, C>(
     addr: Endpoint,
     connect: C,
