@@ -10,50 +10,18 @@
 //! REPLISIM_FUZZ_CASES=1000000 cargo test --release -p replisim-conformance --test fuzz_harness -- --nocapture
 //! ```
 
-use std::sync::atomic::{AtomicU64, Ordering};
+#[path = "../../sim/tests/fuzz_support/mod.rs"]
+mod fuzz_support;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 use replisim_conformance::client::{Client, ClientError, Limits};
 use replisim_conformance::scenario;
 
-const CASES_BRIEF: u32 = 64;
-
-fn config() -> Config {
-    Config {
-        cases: std::env::var("REPLISIM_FUZZ_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(CASES_BRIEF),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/fuzz_harness.txt",
-        ))),
-        ..Config::default()
-    }
-}
-
-/// Runs `test` on the configured number of inputs and prints how many ran.
-fn fuzz<S: Strategy>(
-    target: &str,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) {
-    let mut runner = TestRunner::new(config());
-    let ran = AtomicU64::new(0);
-    let result = runner.run(&strategy, |value| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        test(value)
-    });
-    eprintln!(
-        "fuzz target {target}: {} inputs",
-        ran.load(Ordering::Relaxed)
-    );
-    if let Err(e) = result {
-        panic!("fuzz target {target}: {e}");
-    }
-}
+/// Where failing inputs are kept, to be replayed first.
+const REGRESSIONS: &str = "proptest-regressions/fuzz_harness.txt";
 
 /// The scenario files of the repository, the seeds the mutations start from.
 fn scenario_texts() -> &'static Vec<String> {
@@ -162,7 +130,8 @@ fn the_scenario_parser_takes_damaged_files() {
         any::<prop::sample::Index>(),
         prop::collection::vec(edit(), 1..5),
     );
-    fuzz(
+    fuzz_support::fuzz(
+        REGRESSIONS,
         "scenario parser (damaged files)",
         strategy,
         |(which, edits)| {
@@ -195,9 +164,12 @@ fn the_scenario_parser_takes_generated_files() {
         Just("[[x]]\n".to_string())
     ];
     let strategy = prop::collection::vec(prop_oneof![3 => line, 1 => section], 0..12);
-    fuzz("scenario parser (generated)", strategy, |lines| {
-        check_scenario(&lines.concat())
-    });
+    fuzz_support::fuzz(
+        REGRESSIONS,
+        "scenario parser (generated)",
+        strategy,
+        |lines| check_scenario(&lines.concat()),
+    );
 }
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -289,27 +261,32 @@ fn the_response_parser_takes_any_reply() {
         prop_oneof![4 => response(), 1 => prop::collection::vec(any::<u8>(), 0..120)],
         any::<bool>(),
     );
-    fuzz("client response parser", strategy, |(reply, head_only)| {
-        let client = Client::new(limits.clone());
-        let result = runtime().block_on(client.read_reply(
-            b"GET /b/x HTTP/1.1\r\nHost: t\r\n\r\n",
-            &reply,
-            head_only,
-        ));
-        match result {
-            Ok(r) => {
-                prop_assert!((100..1000).contains(&r.status));
-                prop_assert!(r.body.len() <= 1024);
+    fuzz_support::fuzz(
+        REGRESSIONS,
+        "client response parser",
+        strategy,
+        |(reply, head_only)| {
+            let client = Client::new(limits.clone());
+            let result = runtime().block_on(client.read_reply(
+                b"GET /b/x HTTP/1.1\r\nHost: t\r\n\r\n",
+                &reply,
+                head_only,
+            ));
+            match result {
+                Ok(r) => {
+                    prop_assert!((100..1000).contains(&r.status));
+                    prop_assert!(r.body.len() <= 1024);
+                }
+                Err(ClientError::Timeout { .. }) => {
+                    return Err(TestCaseError::fail(format!(
+                        "a complete reply timed out: {:?}",
+                        String::from_utf8_lossy(&reply)
+                    )))
+                }
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
             }
-            Err(ClientError::Timeout { .. }) => {
-                return Err(TestCaseError::fail(format!(
-                    "a complete reply timed out: {:?}",
-                    String::from_utf8_lossy(&reply)
-                )))
-            }
-            Err(e) => prop_assert!(!e.to_string().is_empty()),
-        }
-        prop_assert_eq!(client.transcript().len(), 1);
-        Ok(())
-    });
+            prop_assert_eq!(client.transcript().len(), 1);
+            Ok(())
+        },
+    );
 }

@@ -17,15 +17,15 @@
 //! REPLISIM_FUZZ_CASES=1000000 cargo test --release -p replisim-sim --test fuzz -- --nocapture
 //! ```
 
+mod fuzz_support;
+
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::Method;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
 use replisim_sim::publisher::core::Publisher;
 use replisim_sim::publisher::durable::DurableLog;
 use replisim_sim::publisher::http::{handle as publisher_handle, SharedPublisher};
@@ -41,50 +41,11 @@ use replisim_sim::store::Disk;
 use replisim_sim::trace::Trace;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Cases per property in a plain test run.
-const CASES_BRIEF: u32 = 64;
-
 /// How long one input may keep a service busy before it counts as a hang.
 const HANG: Duration = Duration::from_secs(20);
 
-fn cases() -> u32 {
-    std::env::var("REPLISIM_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(CASES_BRIEF)
-}
-
-fn config() -> Config {
-    Config {
-        cases: cases(),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/fuzz.txt",
-        ))),
-        ..Config::default()
-    }
-}
-
-/// Runs `test` on `cases()` inputs from `strategy` and prints how many ran (the
-/// campaign's count); a failing input fails the test after shrinking.
-fn fuzz<S: Strategy>(
-    target: &str,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) {
-    let mut runner = proptest::test_runner::TestRunner::new(config());
-    let ran = AtomicU64::new(0);
-    let result = runner.run(&strategy, |value| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        test(value)
-    });
-    eprintln!(
-        "fuzz target {target}: {} inputs",
-        ran.load(Ordering::Relaxed)
-    );
-    if let Err(e) = result {
-        panic!("fuzz target {target}: {e}");
-    }
-}
+/// Where failing inputs are kept, to be replayed first.
+const REGRESSIONS: &str = "proptest-regressions/fuzz.txt";
 
 // ---------------------------------------------------------------------------------------
 // The SCSP node.
@@ -423,33 +384,25 @@ fn upload_id(answer: &[u8]) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
-/// Any bytes on a connection: an HTTP answer or a closed connection, never a panic, a hang
-/// or a 500.
+/// Any bytes on a connection, shaped like a request or not: an HTTP answer or a closed
+/// connection, never a panic, a hang or a 500.
 #[test]
 fn the_node_answers_any_request() {
-    fuzz("scsp-node requests", request(), |bytes| {
+    let bytes = prop_oneof![
+        4 => request(),
+        1 => prop::collection::vec(any::<u8>(), 0..200),
+    ];
+    fuzz_support::fuzz(REGRESSIONS, "scsp-node requests", bytes, |bytes| {
         let out = send_to_node(&bytes);
         check_answers(&out, &bytes)
     });
 }
 
-/// Raw garbage, not shaped like a request at all.
-#[test]
-fn the_node_answers_raw_bytes() {
-    fuzz(
-        "scsp-node raw bytes",
-        prop::collection::vec(any::<u8>(), 0..200),
-        |bytes| {
-            let out = send_to_node(&bytes);
-            check_answers(&out, &bytes)
-        },
-    );
-}
-
 /// A real upload with a generated (often invalid) manifest at completion.
 #[test]
 fn multipart_completion_takes_any_manifest() {
-    fuzz(
+    fuzz_support::fuzz(
+        REGRESSIONS,
         "scsp-node multipart completions",
         (manifest(), 0u32..1000),
         |(manifest, n)| {
@@ -492,25 +445,30 @@ fn node_to_node_decoders_take_any_text() {
         "\\PC{0,60}",
     ];
     let strategy = (text, prop::collection::vec(any::<u8>(), 0..80), 0usize..6);
-    fuzz("node-to-node decoders", strategy, |(text, bytes, nodes)| {
-        if let Some(bid) = wire::decode_bid(&text) {
-            let _ = peer::check_bid(&bid, 0, nodes);
-        }
-        if let Some(inv) = wire::decode_inventory(&text) {
-            let _ = peer::check_inventory(&inv, 0, nodes);
-        }
-        if let Ok(h) = Handoff::decode_checked(&text, nodes) {
-            prop_assert!(h.candidates.iter().all(|&c| c < nodes));
-        }
-        if let Some(record) = peer::decode_record(Bytes::from(bytes.clone())) {
-            let _ = peer::check_record(&record, nodes);
-        }
-        let key = ClusterKey::from_seed(1, "fuzz");
-        prop_assert!(
-            peer_auth::verify(&key, "GET", &text, &bytes, Some(text.as_bytes()), 0).is_err()
-        );
-        Ok(())
-    });
+    fuzz_support::fuzz(
+        REGRESSIONS,
+        "node-to-node decoders",
+        strategy,
+        |(text, bytes, nodes)| {
+            if let Some(bid) = wire::decode_bid(&text) {
+                let _ = peer::check_bid(&bid, 0, nodes);
+            }
+            if let Some(inv) = wire::decode_inventory(&text) {
+                let _ = peer::check_inventory(&inv, 0, nodes);
+            }
+            if let Ok(h) = Handoff::decode_checked(&text, nodes) {
+                prop_assert!(h.candidates.iter().all(|&c| c < nodes));
+            }
+            if let Some(record) = peer::decode_record(Bytes::from(bytes.clone())) {
+                let _ = peer::check_record(&record, nodes);
+            }
+            let key = ClusterKey::from_seed(1, "fuzz");
+            prop_assert!(
+                peer_auth::verify(&key, "GET", &text, &bytes, Some(text.as_bytes()), 0).is_err()
+            );
+            Ok(())
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -569,8 +527,8 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| Value::from(n)),
-        any::<f64>().prop_map(|f| Value::from(f)),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
         prop::sample::select(vec![
             "user.root",
             "c0-disk",
@@ -584,7 +542,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
             "*",
             "",
         ])
-        .prop_map(|s| Value::from(s)),
+        .prop_map(Value::from),
         "\\PC{0,12}".prop_map(Value::from),
     ];
     leaf.prop_recursive(5, 48, 6, |inner| {
@@ -670,7 +628,8 @@ fn rucio_takes_any_call() {
             "text/html",
         ])),
     );
-    fuzz(
+    fuzz_support::fuzz(
+        REGRESSIONS,
         "rucio REST calls",
         strategy,
         |(m, path, query, body, authed, accept)| {
@@ -738,19 +697,24 @@ fn the_publisher_takes_any_request() {
         Rules::parse("channel A\n").expect("rules"),
         1,
     ));
-    fuzz("publisher requests", strategy, |(m, channel, args)| {
-        let query: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let uri = format!("/{channel}?{}", query.join("&"));
-        let Ok(req) = http::Request::builder().method(m).uri(&uri).body(()) else {
-            // Not a request target hyper would hand over: nothing to ask.
-            return Ok(());
-        };
-        let answer = publisher_handle(&p, req, 1_000);
-        prop_assert!(
-            answer.status().as_u16() < 500,
-            "{} for {uri}",
-            answer.status()
-        );
-        Ok(())
-    });
+    fuzz_support::fuzz(
+        REGRESSIONS,
+        "publisher requests",
+        strategy,
+        |(m, channel, args)| {
+            let query: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let uri = format!("/{channel}?{}", query.join("&"));
+            let Ok(req) = http::Request::builder().method(m).uri(&uri).body(()) else {
+                // Not a request target hyper would hand over: nothing to ask.
+                return Ok(());
+            };
+            let answer = publisher_handle(&p, req, 1_000);
+            prop_assert!(
+                answer.status().as_u16() < 500,
+                "{} for {uri}",
+                answer.status()
+            );
+            Ok(())
+        },
+    );
 }

@@ -193,6 +193,18 @@ fn a_token_replayed_with_another_query_gets_403() {
     refused(&answer, "Invalid auth token");
 }
 
+/// Sends a node-to-node request signed with `key`, as a peer would.
+async fn signed(
+    addr: SocketAddr,
+    key: &ClusterKey,
+    method: Method,
+    target: &str,
+    body: &[u8],
+) -> Answer {
+    let sig = peer_auth::sign(key, method.as_str(), target, body, peer_auth::now_ms());
+    send(addr, method, target, &[(peer_auth::HEADER, &sig)], body).await
+}
+
 /// Runs `ask` on a client of a fresh 3-node world, with the world's cluster key.
 fn on_world<F, Fut>(ask: F) -> Answer
 where
@@ -228,15 +240,7 @@ fn a_peer_request_signed_with_another_key_gets_403() {
     let answer = on_world(|addrs, _| async move {
         let other = ClusterKey::from_seed(12345, "elsewhere");
         let target = "/_replisim/inventory";
-        let sig = peer_auth::sign(&other, "GET", target, b"", peer_auth::now_ms());
-        send(
-            addrs[0],
-            Method::GET,
-            target,
-            &[(peer_auth::HEADER, &sig)],
-            b"",
-        )
-        .await
+        signed(addrs[0], &other, Method::GET, target, b"").await
     });
     assert_eq!(answer.status, 403, "{:?}", answer.body);
     assert!(String::from_utf8_lossy(&answer.body).contains("not made with this cluster's key"));
@@ -268,15 +272,7 @@ fn a_signature_replayed_for_another_path_gets_403() {
 fn a_correctly_signed_peer_request_is_served() {
     let answer = on_world(|addrs, key| async move {
         let target = "/_replisim/inventory";
-        let sig = peer_auth::sign(&key, "GET", target, b"", peer_auth::now_ms());
-        send(
-            addrs[0],
-            Method::GET,
-            target,
-            &[(peer_auth::HEADER, &sig)],
-            b"",
-        )
-        .await
+        signed(addrs[0], &key, Method::GET, target, b"").await
     });
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert!(String::from_utf8_lossy(&answer.body).starts_with("inventory 0 "));
@@ -286,15 +282,7 @@ fn a_correctly_signed_peer_request_is_served() {
 fn a_signed_discard_naming_a_node_out_of_range_gets_400() {
     let answer = on_world(|addrs, key| async move {
         let target = "/_replisim/replica?key=u%2Fx&stamp=1&node=99";
-        let sig = peer_auth::sign(&key, "DELETE", target, b"", peer_auth::now_ms());
-        send(
-            addrs[0],
-            Method::DELETE,
-            target,
-            &[(peer_auth::HEADER, &sig)],
-            b"",
-        )
-        .await
+        signed(addrs[0], &key, Method::DELETE, target, b"").await
     });
     assert_eq!(answer.status, 400, "{:?}", answer.body);
     assert!(String::from_utf8_lossy(&answer.body).contains("node 99 of a 3-node cluster"));
@@ -317,15 +305,7 @@ fn a_signed_replica_push_with_a_bad_digest_gets_400() {
         };
         let body = replisim_sim::scsp::peer::encode_record(&record);
         let target = "/_replisim/replica";
-        let sig = peer_auth::sign(&key, "PUT", target, &body, peer_auth::now_ms());
-        send(
-            addrs[0],
-            Method::PUT,
-            target,
-            &[(peer_auth::HEADER, &sig)],
-            &body,
-        )
-        .await
+        signed(addrs[0], &key, Method::PUT, target, &body).await
     });
     assert_eq!(answer.status, 400, "{:?}", answer.body);
     assert!(String::from_utf8_lossy(&answer.body).contains("32 hex digits"));
@@ -357,6 +337,9 @@ fn the_trace_of_redirected_writes_holds_no_token() {
                 let r = split(&location);
                 let done = send(r.node, Method::POST, &r.target, &[], b"v").await;
                 assert_eq!(done.status, 201, "{:?}", done.body);
+                // A replay for another method is refused, and traced with a cut token.
+                let refused = send(r.node, Method::PUT, &r.target, &[], b"v").await;
+                assert_eq!(refused.status, 403, "{:?}", refused.body);
                 token_of(&r.target)
             })
             .await;

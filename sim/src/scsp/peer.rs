@@ -138,14 +138,20 @@ pub fn is_md5_hex(s: &str) -> bool {
 /// Checks a held version a peer or a handoff described: the stamping node is one of the
 /// cluster's `nodes`, the digest is well formed.
 pub fn check_held(held: &Held, nodes: usize) -> Result<(), String> {
-    if held.version.node as usize >= nodes {
+    check_stamp(held.version, &held.md5_hex, nodes)
+}
+
+/// The checks every decoded version shares: stamped by one of the cluster's `nodes`, with a
+/// well-formed digest.
+fn check_stamp(version: Version, md5_hex: &str, nodes: usize) -> Result<(), String> {
+    if version.node as usize >= nodes {
         return Err(format!(
             "version stamped by node {} of a {nodes}-node cluster",
-            held.version.node
+            version.node
         ));
     }
-    if !is_md5_hex(&held.md5_hex) {
-        return Err(format!("digest {:?} is not 32 hex digits", held.md5_hex));
+    if !is_md5_hex(md5_hex) {
+        return Err(format!("digest {md5_hex:?} is not 32 hex digits"));
     }
     Ok(())
 }
@@ -194,16 +200,7 @@ pub fn check_record(record: &Record, nodes: usize) -> Result<(), String> {
             record.key
         ));
     }
-    if record.version.node as usize >= nodes {
-        return Err(format!(
-            "version stamped by node {} of a {nodes}-node cluster",
-            record.version.node
-        ));
-    }
-    if !is_md5_hex(&record.md5_hex) {
-        return Err(format!("digest {:?} is not 32 hex digits", record.md5_hex));
-    }
-    Ok(())
+    check_stamp(record.version, &record.md5_hex, nodes)
 }
 
 async fn exchange(
