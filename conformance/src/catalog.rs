@@ -139,9 +139,15 @@ impl std::fmt::Debug for Rule {
 
 /// The protocol family of a rule id (`SCSP-3` → `scsp`).
 pub fn protocol_of(id: &str) -> String {
-    id.rsplit_once('-')
+    let prefix = id
+        .rsplit_once('-')
         .map_or(id, |(family, _)| family)
-        .to_ascii_lowercase()
+        .to_ascii_lowercase();
+    // Families whose rules keep the research catalog's prefix (spec section 3: BP-n).
+    match prefix.as_str() {
+        "bp" => "ds3".to_string(),
+        _ => prefix,
+    }
 }
 
 /// Every rule of every family (`families::ALL`), checked or not, in id order (SCSP-9
@@ -396,7 +402,17 @@ mod tests {
             ..Selection::default()
         })
         .expect("scsp rules");
-        assert_eq!(scsp.len(), all().len());
+        assert_eq!(
+            scsp.len(),
+            all().iter().filter(|r| r.id.starts_with("SCSP-")).count()
+        );
+        let ds3 = select_with(&Selection {
+            protocols: vec!["ds3".into()],
+            ..Selection::default()
+        })
+        .expect("ds3 rules");
+        assert_eq!(ds3.len(), 20);
+        assert!(ds3.iter().all(|r| r.id.starts_with("BP-")));
         let inferred = select_with(&Selection {
             strengths: vec![Strength::Inf],
             ..Selection::default()

@@ -320,6 +320,59 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
         "fast-update-stored-empty",
         &["SCSP-19.fast-reads-acknowledged"],
     ),
+    // The DS3 gateway (families/ds3).
+    ("ds3-new-ids-on-replicate", &["BP-14.same-ids"]),
+    (
+        "ds3-completed-counts-cached",
+        &["BP-10.completed-only-when-persisted"],
+    ),
+    (
+        "ds3-chunk-offered-before-allocation",
+        &["BP-5.offered-put-accepted"],
+    ),
+    ("ds3-in-order-ignored", &["BP-8.ready-in-number-order"]),
+    ("ds3-no-retry-after", &["BP-4.retry-after"]),
+    ("ds3-job-never-expires", &["BP-3.expires-after-idle"]),
+    (
+        "ds3-cancel-keeps-partial",
+        &["BP-11.partial-deleted", "BP-12.partial-deleted"],
+    ),
+    (
+        "ds3-status-outside-contract",
+        &["BP-18.statuses-in-contract", "BP-15.codes"],
+    ),
+    (
+        "ds3-drops-last-blob",
+        &["BP-1.created", "BP-1.covered-once"],
+    ),
+    ("ds3-max-upload-size-ignored", &["BP-2.blobs-within-max"]),
+    ("ds3-modify-keeps-idle-timer", &["BP-3.modify-resets-idle"]),
+    (
+        "ds3-allocate-aggregating",
+        &["BP-6.allocate-aggregating-404"],
+    ),
+    ("ds3-aggregating-ignored", &["BP-9.appended-same-id"]),
+    ("ds3-aggregation-window-endless", &["BP-9.window-ends"]),
+    ("ds3-job-never-completes", &["BP-10.completed"]),
+    ("ds3-cancel-ignored", &["BP-11.canceled"]),
+    (
+        "ds3-force-keeps-cached",
+        &["BP-11.cached-deleted-with-force"],
+    ),
+    ("ds3-truncate-drops-received", &["BP-12.keeps-received"]),
+    ("ds3-modify-ignored", &["BP-13.applies"]),
+    ("ds3-replicate-any-priority", &["BP-14.priority-limited"]),
+    ("ds3-replicate-ignores-permission", &["BP-15.forbidden-403"]),
+    ("ds3-jobs-kept-forever", &["BP-16.gone-after-retention"]),
+    (
+        "ds3-put-without-offset-accepted",
+        &["BP-17.job-needs-offset"],
+    ),
+    ("ds3-ready-before-loaded", &["BP-19.ready-in-cache"]),
+    (
+        "ds3-cached-drops-on-read",
+        &["BP-19.cached-never-decreases"],
+    ),
 ];
 
 /// The clauses a defect must fail; `None` when the table does not list it.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use replisim_sim::scsp::defects::Defect;
-use replisim_sim::world::{try_simulate, World};
+use replisim_sim::world::try_simulate;
 
 use crate::catalog::{Check, Rule};
 use crate::clause::{Clauses, Profile};
@@ -314,7 +314,10 @@ fn run_sim_rule(
         alternatives: options.alternatives,
     };
     let outcome = try_simulate(seed, budget * 2, move || async move {
-        let world = Arc::new(World::start((family.world)(&params)));
+        let world = match (family.world)(&params).build() {
+            Ok(world) => Arc::new(world),
+            Err(e) => return Err(Verdict::fail(format!("the world did not build: {e}"))),
+        };
         // Let every node bind its listener before the first request.
         replisim_sim::rt::sleep(Duration::from_millis(10)).await;
         let ctx = Ctx {
@@ -475,8 +478,14 @@ impl HttpRun<'_> {
             .control
             .clone()
             .map(|c| Arc::new(crate::restore::Restoring::new(c)));
+        // A rule talks to the endpoints of its main role (SCSP nodes, DS3 systems, ...).
+        let main = rule.roles.first().copied().unwrap_or(Role::Scsp);
+        let nodes = match main {
+            Role::Scsp => self.nodes.to_vec(),
+            other => self.targets.get(other).to_vec(),
+        };
         let ctx = Ctx {
-            nodes: self.nodes.to_vec(),
+            nodes,
             client: client.clone(),
             bucket: (family_of(rule).namespace)(rule, self.nonce),
             control: restoring.clone().map(|r| r as Arc<dyn Control>),

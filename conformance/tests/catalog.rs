@@ -84,7 +84,11 @@ fn catalog_passes_over_real_tcp_against_serve() {
     let cluster = runtime
         .block_on(serve::start(ServeConfig::new(4, 0)))
         .expect("cluster on ephemeral loopback ports");
-    let rules = checked_rules();
+    // The SCSP family against SCSP nodes (tests/ds3_tcp.rs runs the DS3 family over TCP).
+    let rules: Vec<catalog::Rule> = checked_rules()
+        .into_iter()
+        .filter(|r| r.protocol() == "scsp")
+        .collect();
     let mut options = RunOptions::sim(5);
     options.target = TargetSpec::Http {
         nodes: cluster.addrs.iter().copied().map(Into::into).collect(),
