@@ -7,7 +7,8 @@
 //!   manifests (an upload is initiated for real, then completed with a generated manifest);
 //! - the node-to-node decoders (bids, inventories, handoffs, replica records, signatures);
 //! - the Rucio catalog's REST dispatch with generated JSON bodies;
-//! - the publisher's Enumerator API request parsing.
+//! - the publisher's Enumerator API request parsing;
+//! - the DS3 gateway's XML documents.
 //!
 //! A plain `cargo test` runs a brief pass (CI). The long campaign sets
 //! `REPLISIM_FUZZ_CASES=N` (cases per property) and runs in release, printing how many
@@ -717,4 +718,62 @@ fn the_publisher_takes_any_request() {
             Ok(())
         },
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// DS3.
+
+/// DS3 XML documents (bulk requests and master object lists), generated and damaged: read
+/// or refused with a reason, never a panic; no entity beyond the predefined ones expands.
+#[test]
+fn ds3_xml_takes_any_document() {
+    use replisim_sim::ds3::xml::{from_xml, BulkRequest, MasterObjectList};
+    let attr = prop_oneof![
+        "[A-Za-z]{1,8}=\"[ -~&&[^\"<&]]{0,12}\"",
+        Just("Size=\"18446744073709551616\"".to_string()),
+        Just("Name=\"&lol;\"".to_string()),
+        Just("Name=\"&#0;\"".to_string()),
+        Just("Offset=\"-1\"".to_string()),
+    ];
+    let element = (
+        prop::sample::select(vec![
+            "Objects",
+            "Object",
+            "MasterObjectList",
+            "Nodes",
+            "Node",
+            "Chunk",
+            "Blob",
+            "x",
+        ]),
+        prop::collection::vec(attr, 0..4),
+        any::<bool>(),
+    )
+        .prop_map(|(name, attrs, close)| {
+            let a = attrs.join(" ");
+            if close {
+                format!("<{name} {a}/>")
+            } else {
+                format!("<{name} {a}>")
+            }
+        });
+    let doc = (
+        prop::option::of(prop_oneof![
+            Just("<?xml version=\"1.0\"?>".to_string()),
+            Just("<!DOCTYPE x [<!ENTITY lol \"lol\">]>".to_string()),
+            Just("<!DOCTYPE x [<!ENTITY lol SYSTEM \"file:///etc/passwd\">]>".to_string()),
+        ]),
+        prop::collection::vec(
+            prop_oneof![4 => element, 1 => "[ -~]{0,10}", 1 => Just("</Objects>".to_string())],
+            0..10,
+        ),
+    )
+        .prop_map(|(prolog, parts)| format!("{}{}", prolog.unwrap_or_default(), parts.concat()));
+    fuzz_support::fuzz(REGRESSIONS, "ds3 xml documents", doc, |text| {
+        if let Ok(bulk) = from_xml::<BulkRequest>(&text) {
+            prop_assert!(bulk.objects.iter().all(|o| !o.name.contains("lollol")));
+        }
+        let _ = from_xml::<MasterObjectList>(&text);
+        Ok(())
+    });
 }

@@ -443,3 +443,33 @@ fn a_publisher_request_target_over_the_limit_gets_414() {
         .expect("request");
     assert_eq!(handle(&p, req, 1_000).status(), 414);
 }
+
+#[test]
+fn ds3_xml_entities_are_never_expanded() {
+    use replisim_sim::ds3::xml::{from_xml, BulkRequest};
+    // Billion laughs: each entity ten of the one before. Expanded, 10^9 "lol"s.
+    let mut doc = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE Ds3 [\n<!ENTITY lol \"lol\">\n");
+    for i in 1..10 {
+        let prev = if i == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        doc.push_str(&format!(
+            "<!ENTITY lol{i} \"{}\">\n",
+            format!("&{prev};").repeat(10)
+        ));
+    }
+    doc.push_str("]>\n<Objects><Object Name=\"&lol9;\" Size=\"1\"/></Objects>");
+    let refused = from_xml::<BulkRequest>(&doc);
+    assert!(refused.is_err(), "an entity was expanded: {refused:?}");
+    // An external entity is not fetched either.
+    let external = "<!DOCTYPE Ds3 [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\
+                    <Objects><Object Name=\"&x;\" Size=\"1\"/></Objects>";
+    let refused = from_xml::<BulkRequest>(external);
+    assert!(refused.is_err(), "{refused:?}");
+    // The predefined entities still read as themselves.
+    let plain = "<Objects><Object Name=\"a&amp;b\" Size=\"1\"/></Objects>";
+    let parsed = from_xml::<BulkRequest>(plain).expect("a plain request parses");
+    assert_eq!(parsed.objects[0].name, "a&b");
+}
