@@ -318,6 +318,9 @@ pub struct Client {
     limits: Limits,
     transcript: Arc<Mutex<Vec<Exchange>>>,
     default_headers: Arc<Vec<(String, String)>>,
+    /// When set, default headers go only to these endpoints (credentials stay with the
+    /// hosts the user named, whatever a redirect says).
+    default_headers_to: Option<Arc<Vec<Endpoint>>>,
     tls: Tls,
 }
 
@@ -328,6 +331,7 @@ impl Client {
             limits,
             transcript: Arc::new(Mutex::new(Vec::new())),
             default_headers: Arc::new(Vec::new()),
+            default_headers_to: None,
             tls: Tls::default(),
         }
     }
@@ -343,6 +347,19 @@ impl Client {
     /// ([`Client::send_raw`]) are sent exactly as given.
     pub fn with_default_headers(mut self, headers: Vec<(String, String)>) -> Self {
         self.default_headers = Arc::new(headers);
+        self
+    }
+
+    /// [`Client::with_default_headers`], sent only to `to`: a redirect to any other host
+    /// (or port) gets the request without them. For credentials, which must not leak to a
+    /// host a target names in a `Location`.
+    pub fn with_default_headers_to(
+        mut self,
+        headers: Vec<(String, String)>,
+        to: Vec<Endpoint>,
+    ) -> Self {
+        self.default_headers = Arc::new(headers);
+        self.default_headers_to = Some(Arc::new(to));
         self
     }
 
@@ -362,7 +379,11 @@ impl Client {
     ) -> Result<Response, ClientError> {
         let addr = addr.into();
         let with_defaults;
-        let req = if self.default_headers.is_empty() {
+        let allowed = self
+            .default_headers_to
+            .as_ref()
+            .is_none_or(|to| to.contains(&addr));
+        let req = if self.default_headers.is_empty() || !allowed {
             req
         } else {
             let mut r = req.clone();
@@ -404,6 +425,32 @@ impl Client {
         let addr = addr.into();
         let plan = wire::raw_plan(bytes, head_only_response);
         self.run(addr, &plan).await
+    }
+
+    /// Reads `reply` as the answer to `request` (raw bytes, as [`Client::send_raw`] sends
+    /// them) over an in-memory pipe instead of a socket: the whole response parser, framing,
+    /// limits and timeout included, without a network. For fuzzing the parser; the exchange
+    /// is recorded like any other.
+    pub async fn read_reply(
+        &self,
+        request: &[u8],
+        reply: &[u8],
+        head_only_response: bool,
+    ) -> Result<Response, ClientError> {
+        use tokio::io::AsyncWriteExt;
+        let plan = wire::raw_plan(request, head_only_response);
+        let (client_io, mut server_io) = tokio::io::duplex(64 * 1024);
+        let addr = Endpoint::http(std::net::SocketAddr::from(([127, 0, 0, 1], 9)));
+        let client = wire::drive(addr, wire::ready(client_io), &plan, &self.limits);
+        // The request fits the pipe's buffer, so the server end need not read it. A reply
+        // the client stops reading ends the write when the client drops its end.
+        let server = async move {
+            let _ = server_io.write_all(reply).await;
+            let _ = server_io.shutdown().await;
+        };
+        let ((result, exchange), ()) = tokio::join!(client, server);
+        self.record(exchange);
+        result
     }
 
     /// All exchanges so far, oldest first.

@@ -10,7 +10,7 @@ use tokio::io::{duplex, AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-use super::wire::{drive, encode, raw_plan, Connecting, Plan};
+use super::wire::{drive, encode, raw_plan, ready, Plan};
 use super::*;
 
 const PIPE_BYTES: usize = 64 * 1024;
@@ -37,13 +37,6 @@ struct Seen {
     body: Vec<u8>,
     /// Bytes received after the part the server chose to read, up to the client's EOF.
     after: Vec<u8>,
-}
-
-/// A connect step that hands over an already open stream.
-fn ready<S: Send + 'static>(
-    io: S,
-) -> impl for<'s> FnOnce(&'s mut &'static str) -> Connecting<'s, S> {
-    move |_| Box::pin(async move { Ok(io) })
 }
 
 /// Runs the client core against `server` on an in-memory pipe. The client end is dropped
@@ -620,6 +613,20 @@ async fn bad_header_lines_are_malformed() {
 }
 
 #[tokio::test]
+async fn header_values_that_are_not_utf8_are_malformed_and_utf8_is_kept() {
+    let reply = b"HTTP/1.1 200 OK\r\nETag: \"\xc3\x28\"\r\nContent-Length: 0\r\n\r\n".to_vec();
+    let (result, _, _) = over_pipe(plan(&Request::new("GET", "/o")), limits(), |io| {
+        answer(io, reply)
+    })
+    .await;
+    assert_malformed(&result, "not valid UTF-8");
+    let reply = "HTTP/1.1 200 OK\r\nX-Name: caf\u{e9}\r\nContent-Length: 0\r\n\r\n";
+    let (result, _) = get_with_reply(reply, limits()).await;
+    let response = result.expect("UTF-8 values are opaque data");
+    assert_eq!(response.header("x-name"), Some("caf\u{e9}"));
+}
+
+#[tokio::test]
 async fn empty_reply_is_malformed() {
     let (result, _, _) = over_pipe(plan(&Request::new("GET", "/o")), limits(), |io| {
         answer_and_close(io, Vec::new())
@@ -982,6 +989,30 @@ async fn session_follows_307_and_keeps_the_access_node() {
     assert!(again.hops.is_empty());
     assert!(a.next().await.head.starts_with("GET /other HTTP/1.1\r\n"));
     assert_eq!(client.transcript().len(), 3);
+}
+
+#[tokio::test]
+async fn credentials_go_only_to_the_named_hosts_not_where_a_redirect_points() {
+    let mut elsewhere = Fake::start(|_| vec![reply(201, "")]).await;
+    let to = format!("http://{}/b/o?auth=tok", elsewhere.addr);
+    let mut named = Fake::start(move |_| vec![redirect(307, &to)]).await;
+    let client = Client::new(Limits::default()).with_default_headers_to(
+        vec![("Authorization".into(), "Basic dTpw".into())],
+        vec![named.addr.into()],
+    );
+    let mut session = Session::new(client, named.addr);
+    let followed = session
+        .request(&Request::new("PUT", "/b/o").body("x"))
+        .await
+        .expect("followed");
+    assert_eq!(followed.response.status, 201);
+    assert!(named
+        .next()
+        .await
+        .head
+        .contains("\r\nAuthorization: Basic dTpw\r\n"));
+    let there = elsewhere.next().await.head;
+    assert!(!there.contains("Authorization"), "{there}");
 }
 
 #[tokio::test]

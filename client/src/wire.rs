@@ -138,6 +138,14 @@ pub(crate) type Connecting<'s, S> =
 
 /// Runs one exchange: connect, send, read, all within `limits.timeout`. Returns the result
 /// and its transcript entry (also for failures).
+/// A connect step that hands over an already open stream (in-memory pipes: the response
+/// parser's fuzz entry and the client's scripted-server tests).
+pub(crate) fn ready<S: Send + 'static>(
+    io: S,
+) -> impl for<'s> FnOnce(&'s mut &'static str) -> Connecting<'s, S> {
+    move |_| Box::pin(async move { Ok(io) })
+}
+
 pub(crate) async fn drive<S, C>(
     addr: Endpoint,
     connect: C,
@@ -903,6 +911,11 @@ fn parse_field(line: &[u8]) -> Result<(String, String), ClientError> {
     let value = line[colon + 1..].trim_ascii();
     if value.iter().any(|&b| is_ctl(b) && b != b'\t') {
         return Err(malformed("field value contains control bytes", line));
+    }
+    // Bytes above 0x7f are opaque to HTTP, but a lossy conversion would hide from the
+    // verdict what the server sent: bytes that are not UTF-8 are refused with an excerpt.
+    if std::str::from_utf8(value).is_err() {
+        return Err(malformed("field value is not valid UTF-8", line));
     }
     Ok((lossy(name), lossy(value)))
 }

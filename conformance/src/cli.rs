@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use replisim_sim::faults::FaultKind;
 use replisim_sim::nemesis::NemesisConfig;
 use replisim_sim::scsp::alternatives::Alternatives;
+use replisim_sim::scsp::cluster_key::ClusterKey;
 use replisim_sim::scsp::defects::Defect;
 use replisim_sim::serve::{self, ServeConfig};
 use replisim_sim::sweep::SweepConfig;
@@ -153,6 +154,7 @@ pub struct CheckArgs {
     /// With --target: a command that injects faults into your cluster, called as
     /// `CMD kill|restart|pause|resume NODE`, `CMD partition NODE...` or `CMD heal`
     /// (NODE: 0-based index into --target). Exit 0 once done; anything else is an error.
+    /// CMD is split at whitespace and run without a shell.
     #[arg(long, value_name = "CMD")]
     pub fault_hook: Option<String>,
     /// Seconds one fault-hook call may take before it is killed and counts as failed.
@@ -252,9 +254,17 @@ pub struct ServeArgs {
     /// Port of the first node; node i listens on port + i. 0 picks free ports.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Address to listen on.
+    /// Address to listen on. Loopback unless --allow-remote: the nodes serve anyone who can
+    /// reach them.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
+    /// Allow --bind to name an address other than loopback.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Read the cluster key (which signs auth= tokens and node-to-node requests) from this
+    /// file, at least 16 bytes; without it a fresh key is drawn from the OS at start.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
     /// Seed for placement tie-breaks and UUIDs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -978,6 +988,14 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
         }
         let mut config = ServeConfig::new(args.nodes, args.port);
         config.ip = args.bind;
+        config.allow_remote = args.allow_remote;
+        if let Some(path) = &args.secret_file {
+            let read = std::fs::read(path).map_err(|e| e.to_string());
+            match read.and_then(|c| ClusterKey::from_file_contents(&c)) {
+                Ok(key) => config.key = Some(key),
+                Err(e) => return usage_error(&format!("--secret-file {}: {e}", path.display())),
+            }
+        }
         config.seed = args.seed;
         config.disk_bytes = args.disk_mib.saturating_mul(1 << 20);
         if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
@@ -1025,7 +1043,7 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
             targets.join(",")
         );
         if args.publisher {
-            let publisher = match start_publisher(&args, &cluster.addrs).await {
+            let publisher = match start_publisher(&args, &cluster).await {
                 Ok(p) => p,
                 Err(e) => return usage_error(&e),
             };
@@ -1046,8 +1064,9 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
 /// Starts the reference publisher `serve --publisher` asks for, beside `nodes`.
 async fn start_publisher(
     args: &ServeArgs,
-    nodes: &[std::net::SocketAddr],
+    cluster: &serve::RealCluster,
 ) -> Result<serve::RealPublisher, String> {
+    let nodes = &cluster.addrs;
     use replisim_sim::publisher::host::PublisherConfig;
     use replisim_sim::publisher::rules::Rules;
     let port = match (args.publisher_port, args.port) {
@@ -1068,6 +1087,7 @@ async fn start_publisher(
             .parse()
             .map_err(|e| format!("--publisher-choice {choice}: {e}"))?;
     }
+    config.cluster_key = Some(cluster.key.clone());
     serve::start_publisher(config.addr, nodes.to_vec(), config)
         .await
         .map_err(|e| format!("could not start the publisher: {e}"))

@@ -3,11 +3,12 @@
 //! `replisim check --target … --fault-hook CMD` runs, for each operation,
 //!
 //! ```text
-//! /bin/sh -c 'CMD "$@"' replisim-fault-hook VERB NODE...
+//! PROGRAM [ARG...] VERB NODE...
 //! ```
 //!
-//! so `CMD` may carry its own arguments (`--fault-hook "./faults.sh --cluster lab"`) and the
-//! verb and nodes arrive as separate, unquoted-safe arguments. Verbs: `kill NODE`,
+//! where `PROGRAM [ARG...]` is CMD split at whitespace (`--fault-hook "./faults.sh --cluster
+//! lab"`). No shell sees it: quotes, `$`, `;`, `|` and globs are passed through as they are,
+//! so nothing a rule or a target says can become a command. Verbs: `kill NODE`,
 //! `restart NODE`, `pause NODE`, `resume NODE`, `partition NODE...` (cut the listed nodes off
 //! from the others) and `heal` (end every partition). NODE is the 0-based index of the node
 //! in the `--target` list; `REPLISIM_NODES` holds that list (`host:port,host:port,…`) so a
@@ -17,7 +18,9 @@
 //! answers; a restarted node serves again) and exit 0. Any other exit status, or running
 //! past the timeout (the hook is then killed), is an error whose text (status and the last
 //! line of standard error) becomes the skip or fail reason of the rule that asked. A hook
-//! that cannot do some verb should exit non-zero saying so.
+//! that cannot do some verb should exit non-zero saying so. Standard output is read and
+//! dropped; of standard error only the last [`OUTPUT_KEPT_BYTES`] are kept, so a hook that
+//! prints without end cannot grow the harness's memory.
 //!
 //! Faults outside these verbs (disk full, bit rot, clock moves, link loss and latency, one-way
 //! and WAN partitions, node loss) are refused without calling the hook, with a reason that
@@ -35,7 +38,8 @@ use crate::target::{refusal, Capabilities, Control, ControlFuture};
 /// How to call the fault hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookSpec {
-    /// The command, run by `/bin/sh -c` with the verb and nodes appended as arguments.
+    /// The program and its own arguments, split at whitespace (no shell), with the verb and
+    /// nodes appended as further arguments.
     pub command: String,
     /// How long one call may take before it is killed and counted as failed.
     pub timeout: Duration,
@@ -81,22 +85,39 @@ impl HookControl {
         }
         let shown = format!("fault hook `{} {}`", self.spec.command, args.join(" "));
         let listed: Vec<String> = self.nodes.iter().map(|a| a.to_string()).collect();
-        let mut command = tokio::process::Command::new("/bin/sh");
+        let mut words = self.spec.command.split_whitespace();
+        let Some(program) = words.next() else {
+            return Err("the fault hook command is empty".to_string());
+        };
+        let mut command = tokio::process::Command::new(program);
         command
-            .arg("-c")
-            .arg(format!("{} \"$@\"", self.spec.command))
-            .arg("replisim-fault-hook")
+            .args(words)
             .args(&args)
             .env("REPLISIM_NODES", listed.join(","))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = command
+        let mut child = command
             .spawn()
             .map_err(|e| format!("{shown} could not start: {e}"))?;
-        // Dropping the `wait_with_output` future on timeout drops the child, which kills it.
-        match tokio::time::timeout(self.spec.timeout, child.wait_with_output()).await {
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let run = async {
+            // Both pipes are drained while the hook runs (a full pipe would block it), each
+            // into a bounded tail.
+            let (_, err, status) = tokio::join!(
+                bounded_tail(stdout, 0),
+                bounded_tail(stderr, OUTPUT_KEPT_BYTES),
+                child.wait()
+            );
+            status.map(|status| Output {
+                status,
+                stderr: err,
+            })
+        };
+        // Dropping `run` on timeout drops the child, which kills it.
+        match tokio::time::timeout(self.spec.timeout, run).await {
             Err(_) => Err(format!(
                 "{shown} did not finish within {:?} and was killed",
                 self.spec.timeout
@@ -121,6 +142,36 @@ impl HookControl {
                 } else {
                     format!("{shown} {status}: {last}")
                 })
+            }
+        }
+    }
+}
+
+/// Bytes of the hook's standard error kept (the end of it, where the reason is).
+pub const OUTPUT_KEPT_BYTES: usize = 16 * 1024;
+
+/// What a finished hook left: its status and the tail of its standard error.
+struct Output {
+    status: std::process::ExitStatus,
+    stderr: Vec<u8>,
+}
+
+/// Reads a pipe to its end, keeping only the last `keep` bytes.
+async fn bounded_tail<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>, keep: usize) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let Some(mut pipe) = pipe else {
+        return Vec::new();
+    };
+    let mut tail = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match pipe.read(&mut chunk).await {
+            Ok(0) | Err(_) => return tail,
+            Ok(n) => {
+                tail.extend_from_slice(&chunk[..n]);
+                if tail.len() > keep {
+                    tail.drain(..tail.len() - keep);
+                }
             }
         }
     }
@@ -211,12 +262,26 @@ mod tests {
             .expect("runtime")
     }
 
+    /// A hook script in a fresh directory; returns the directory and the script's path.
+    fn script(name: &str, body: &str) -> (std::path::PathBuf, String) {
+        let dir = std::env::temp_dir().join(format!(
+            "replisim-hook-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("hook.sh");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("script");
+        (dir, path.display().to_string())
+    }
+
     #[test]
     fn arguments_and_node_list_reach_the_hook() {
-        let c = control(
-            r#"f() { test "$1 $2 $REPLISIM_NODES" = "kill 1 127.0.0.1:1,127.0.0.1:2"; }; f"#,
-            Duration::from_secs(10),
+        let (dir, path) = script(
+            "args",
+            r#"test "$1 $2 $REPLISIM_NODES" = "kill 1 127.0.0.1:1,127.0.0.1:2""#,
         );
+        let c = control(&format!("sh {path}"), Duration::from_secs(10));
         runtime().block_on(async {
             assert_eq!(c.kill(1).await, Ok(()));
             let err = c.restart(1).await.unwrap_err();
@@ -224,25 +289,66 @@ mod tests {
             let err = c.kill(2).await.unwrap_err();
             assert!(err.contains("no node 2"), "{err}");
         });
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn no_shell_interprets_the_command() {
+        let (dir, path) = script("noshell", r#"printf '%s\n' "$@" > "$(dirname "$0")/args""#);
+        let marker = dir.join("marker");
+        let c = control(
+            &format!("sh {path} a;touch={} $HOME 'q' `id`", marker.display()),
+            Duration::from_secs(10),
+        );
+        runtime().block_on(async {
+            assert_eq!(c.heal().await, Ok(()));
+        });
+        let args = std::fs::read_to_string(dir.join("args")).expect("args written");
+        let want = format!("a;touch={}\n$HOME\n'q'\n`id`\nheal\n", marker.display());
+        assert_eq!(args, want);
+        assert!(!marker.exists(), "nothing after `;` ran");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn endless_output_is_bounded_and_the_last_line_kept() {
+        let (dir, path) = script(
+            "flood",
+            "head -c 20000000 /dev/zero | tr '\\0' x; head -c 20000000 /dev/zero | tr '\\0' y >&2; \
+             printf '\\nthe reason\\n' >&2; exit 4",
+        );
+        let c = control(&format!("sh {path}"), Duration::from_secs(60));
+        runtime().block_on(async {
+            let err = c.pause(0).await.unwrap_err();
+            assert!(
+                err.contains("status 4") && err.ends_with("the reason"),
+                "{err}"
+            );
+            assert!(err.len() < 1000, "{} bytes", err.len());
+        });
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn failures_and_timeouts_are_reasons() {
+        let (dir, path) = script("fail", r#"echo "cannot $1 here" >&2; exit 3"#);
+        let (slow_dir, slow) = script("slow", "exec sleep 30");
         runtime().block_on(async {
-            let c = control(
-                "f() { echo \"cannot $1 here\" >&2; exit 3; }; f",
-                Duration::from_secs(10),
-            );
+            let c = control(&format!("sh {path}"), Duration::from_secs(10));
             let err = c.pause(0).await.unwrap_err();
             assert!(
                 err.contains("status 3") && err.contains("cannot pause here"),
                 "{err}"
             );
-            let c = control("exec sleep 30; :", Duration::from_millis(200));
+            let c = control(&format!("sh {slow}"), Duration::from_millis(200));
             let started = std::time::Instant::now();
             let err = c.heal().await.unwrap_err();
             assert!(err.contains("did not finish within"), "{err}");
             assert!(started.elapsed() < Duration::from_secs(10));
+            let c = control("   ", Duration::from_secs(1));
+            assert!(c.heal().await.unwrap_err().contains("empty"));
         });
+        let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_dir_all(slow_dir);
     }
 }

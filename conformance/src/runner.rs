@@ -509,7 +509,7 @@ impl HttpRun<'_> {
             return result(rule, Verdict::skip("no check"), Vec::new(), started);
         };
         let client = Client::new(self.options.limits.clone())
-            .with_default_headers(self.headers.clone())
+            .with_default_headers_to(self.headers.clone(), self.targets.endpoints())
             .with_tls(self.options.tls.clone());
         let clauses = Clauses::new(
             rule.id,
@@ -589,7 +589,7 @@ impl HttpRun<'_> {
     /// Bounded; never changes the verdict.
     async fn clean_up(&self, rule: &Rule, transcript: &[Exchange]) -> Option<Cleanup> {
         let client = Client::new(self.options.limits.clone())
-            .with_default_headers(self.headers.clone())
+            .with_default_headers_to(self.headers.clone(), self.targets.endpoints())
             .with_tls(self.options.tls.clone());
         let job = CleanupJob {
             client,

@@ -344,8 +344,11 @@ async fn every_fault_kind() {
 fn the_hook_control_does_what_a_real_cluster_can_and_refuses_the_rest() {
     let log = std::env::temp_dir().join(format!("replisim-hook-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&log);
+    // The hook runs without a shell: a script that logs its arguments.
+    let script = std::env::temp_dir().join(format!("replisim-hook-{}.sh", std::process::id()));
+    std::fs::write(&script, format!("echo \"$@\" >> '{}'\n", log.display())).expect("script");
     let hook = HookControl::new(
-        HookSpec::new(format!("f() {{ echo \"$@\" >> '{}'; }}; f", log.display())),
+        HookSpec::new(format!("sh {}", script.display())),
         vec![
             "127.0.0.1:1".parse().expect("addr"),
             "127.0.0.1:2".parse().expect("addr"),
@@ -421,6 +424,7 @@ fn the_hook_control_does_what_a_real_cluster_can_and_refuses_the_rest() {
     });
     let calls = std::fs::read_to_string(&log).expect("the hook ran");
     let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&script);
     assert_eq!(
         calls.lines().collect::<Vec<_>>(),
         [

@@ -210,7 +210,7 @@ fn a_rule_that_times_out_leaves_the_cluster_as_it_found_it() {
     let mut options = http_options(cluster.addrs.clone());
     // Run through `sh` rather than executing the fresh file: another test thread forking
     // while the script was being written could make executing it fail (ETXTBSY).
-    options.fault_hook = Some(HookSpec::new(format!("sh '{}'", hook.display())));
+    options.fault_hook = Some(HookSpec::new(format!("sh {}", hook.display())));
     options.rule_timeout = Duration::from_secs(2);
     let results = run_http(vec![stuck], options);
     let r = &results[0];

@@ -1,6 +1,9 @@
 //! The whole catalog against deliberately misbehaving servers on real loopback sockets:
 //! one that never answers, one that sends garbage, one whose Content-Length lies, one that
-//! redirects forever, one with an enormous body and one whose 202 never ends. Every rule
+//! redirects forever, one with an enormous body, one whose 202 never ends, one that trickles
+//! its answer a byte at a time (slowloris), one with an endless chunked stream, one that
+//! claims a 10 GB body, one with invalid UTF-8 in its headers, one whose 202 ends its chunks
+//! but never sends the trailer, and one that stalls in the TLS handshake. Every rule
 //! must end as a failure or a skip whose evidence names the problem, nothing may panic, and
 //! the whole run must finish within a bound (a liveness bound, not a speed test).
 
@@ -8,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use replisim_conformance::catalog;
-use replisim_conformance::client::Limits;
+use replisim_conformance::client::{Endpoint, Limits};
 use replisim_conformance::runner::{self, RunOptions, TargetSpec};
 use replisim_conformance::verdict::{Outcome, RuleResult};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,16 +32,34 @@ enum Mode {
     HugeBody,
     /// A chunked 202 that sends a whitespace chunk every 50 ms, forever.
     Endless202,
+    /// Sends a status line, then one header byte every 100 ms, forever.
+    Slowloris,
+    /// A chunked 200 whose chunks never end, as fast as the client reads.
+    EndlessChunked,
+    /// Claims a 10 GB body, sends a few bytes, then waits.
+    TenGigabytes,
+    /// A 201 whose header values are not UTF-8 (nor ASCII).
+    InvalidUtf8Headers,
+    /// A chunked 202 that sends the last chunk, then never the trailer section's end.
+    Unfinished202,
+    /// Accepts TCP, reads the TLS ClientHello, never answers (the target is `https://`).
+    StalledTls,
 }
 
 impl Mode {
-    const ALL: [Mode; 6] = [
+    const ALL: [Mode; 12] = [
         Mode::Hang,
         Mode::Garbage,
         Mode::WrongLength,
         Mode::EndlessRedirect,
         Mode::HugeBody,
         Mode::Endless202,
+        Mode::Slowloris,
+        Mode::EndlessChunked,
+        Mode::TenGigabytes,
+        Mode::InvalidUtf8Headers,
+        Mode::Unfinished202,
+        Mode::StalledTls,
     ];
 
     /// Words of which the evidence of a failed rule must contain at least one.
@@ -54,6 +75,12 @@ impl Mode {
                 "did not finish within",
                 "exceeds body_bytes_max",
             ],
+            Mode::Slowloris | Mode::Unfinished202 => {
+                &["no complete response within", "did not finish within"]
+            }
+            Mode::EndlessChunked | Mode::TenGigabytes => &["exceeds body_bytes_max"],
+            Mode::InvalidUtf8Headers => &["field value is not valid UTF-8"],
+            Mode::StalledTls => &["tls-handshake", "did not finish within"],
         }
     }
 }
@@ -89,6 +116,10 @@ async fn drain(mut stream: TcpStream) {
 }
 
 async fn misbehave(mode: Mode, mut stream: TcpStream, me: SocketAddr) {
+    if mode == Mode::StalledTls {
+        // A ClientHello is no HTTP head: read it, then say nothing.
+        return drain(stream).await;
+    }
     if !read_head(&mut stream).await {
         return;
     }
@@ -124,6 +155,47 @@ async fn misbehave(mode: Mode, mut stream: TcpStream, me: SocketAddr) {
             let block = vec![b'x'; 64 * 1024];
             while stream.write_all(&block).await.is_ok() {}
         }
+        Mode::Slowloris => {
+            if stream.write_all(b"HTTP/1.1 200 OK\r\n").await.is_err() {
+                return;
+            }
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                if stream.write_all(b"x").await.is_err() {
+                    return;
+                }
+            }
+        }
+        Mode::EndlessChunked => {
+            let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+            if stream.write_all(head).await.is_err() {
+                return;
+            }
+            let mut chunk = b"4000\r\n".to_vec();
+            chunk.extend(std::iter::repeat_n(b'z', 0x4000));
+            chunk.extend_from_slice(b"\r\n");
+            while stream.write_all(&chunk).await.is_ok() {}
+        }
+        Mode::TenGigabytes => {
+            let head = b"HTTP/1.1 200 OK\r\nContent-Length: 10737418240\r\n\r\nfirst bytes";
+            if stream.write_all(head).await.is_ok() {
+                drain(stream).await;
+            }
+        }
+        Mode::InvalidUtf8Headers => {
+            let _ = stream
+                .write_all(b"HTTP/1.1 201 Created\r\nLocation: http://\xff\xfe/INVALID_UTF8\r\nETag: \"\xc3\x28\"\r\nX-INVALID_UTF8: \x80\x81\r\nContent-Length: 0\r\n\r\n")
+                .await;
+            drain(stream).await;
+        }
+        Mode::Unfinished202 => {
+            let head = b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nTrailer: castor-system-result\r\n\r\n1\r\n \r\n0\r\n";
+            if stream.write_all(head).await.is_ok() {
+                drain(stream).await;
+            }
+        }
+        Mode::StalledTls => drain(stream).await,
         Mode::Endless202 => {
             let head = b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n";
             if stream.write_all(head).await.is_err() {
@@ -215,8 +287,18 @@ fn the_catalog_survives_misbehaving_servers() {
             let rules = rules.clone();
             std::thread::spawn(move || {
                 let mut options = RunOptions::sim(3);
+                let scheme = if mode == Mode::StalledTls {
+                    "https"
+                } else {
+                    "http"
+                };
                 options.target = TargetSpec::Http {
-                    nodes: nodes.into_iter().map(Into::into).collect(),
+                    nodes: nodes
+                        .into_iter()
+                        .map(|a| {
+                            Endpoint::parse_target(&format!("{scheme}://{a}")).expect("endpoint")
+                        })
+                        .collect(),
                 };
                 options.rule_timeout = Duration::from_secs(8);
                 options.limits = Limits {

@@ -39,6 +39,7 @@ fn run_against_serve(alternatives: PublisherAlternatives) -> Vec<RuleResult> {
         let mut config = PublisherConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), Vec::new());
         config.rules = Rules::parse("channel replisim-named kind=named\n").expect("valid rules");
         config.alternatives = alternatives;
+        config.cluster_key = Some(cluster.key.clone());
         let publisher = serve::start_publisher(config.addr, cluster.addrs.clone(), config)
             .await
             .expect("publisher on loopback");

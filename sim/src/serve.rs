@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::rt;
 pub use crate::rt::tls::TlsServer;
 use crate::scsp::alternatives::Alternatives;
+use crate::scsp::cluster_key::{ClusterKey, KEY_BYTES};
 use crate::scsp::config::{ClusterConfig, NodeContext, NodeControl};
 use crate::scsp::server;
 use crate::store::SharedDisk;
@@ -30,6 +31,12 @@ pub struct ServeConfig {
     pub alternatives: Alternatives,
     /// Cluster settings applied on top of the defaults (addresses are filled in here).
     pub tune: fn(&mut ClusterConfig),
+    /// The cluster key; `None` draws a fresh one from the operating system at start
+    /// (`--secret-file` gives one).
+    pub key: Option<ClusterKey>,
+    /// Allow binding an address other than loopback (`--allow-remote`): the nodes then
+    /// answer anyone who can reach the machine.
+    pub allow_remote: bool,
     /// Serve TLS on every node port (plain HTTP still accepted, for node-to-node traffic);
     /// the nodes' URLs then say `https`.
     pub tls: Option<TlsServer>,
@@ -46,6 +53,8 @@ impl ServeConfig {
             seed: 0,
             alternatives: Alternatives::default(),
             tune: |_| {},
+            key: None,
+            allow_remote: false,
             tls: None,
         }
     }
@@ -60,6 +69,8 @@ pub struct RealCluster {
     pub controls: Vec<Arc<NodeControl>>,
     /// Disks per node.
     pub disks: Vec<SharedDisk>,
+    /// The cluster key, for services beside the nodes that poll them (a publisher).
+    pub key: ClusterKey,
 }
 
 /// Binds every node's listener, then starts the nodes on the current tokio runtime.
@@ -70,6 +81,20 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
             "a cluster needs at least one node",
         ));
     }
+    if !config.ip.is_loopback() && !config.allow_remote {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a loopback address: the reference nodes have no access control \
+                 for clients, so serving beyond this machine needs --allow-remote",
+                config.ip
+            ),
+        ));
+    }
+    let key = match config.key.clone() {
+        Some(key) => key,
+        None => os_key()?,
+    };
     rt::seed_real_rng(config.seed);
     let mut listeners = Vec::new();
     for i in 0..config.nodes {
@@ -98,6 +123,7 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
     cluster.set_alternatives(config.alternatives);
     (config.tune)(&mut cluster);
     cluster.nodes = addrs.clone();
+    cluster.key = key;
     if config.tls.is_some() {
         cluster.url_scheme = "https";
     }
@@ -106,6 +132,7 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
         addrs,
         controls: Vec::new(),
         disks: Vec::new(),
+        key: cluster.key.clone(),
     };
     for (id, listener) in listeners.into_iter().enumerate() {
         let ctx = NodeContext::new(id, cluster.clone(), config.disk_bytes, Trace::disabled());
@@ -145,4 +172,13 @@ pub async fn start_publisher(
     let disk = crate::store::Disk::shared(1 << 30);
     let publisher = crate::publisher::host::start_on(config, disk, listener);
     Ok(RealPublisher { addr, publisher })
+}
+
+/// A fresh cluster key from the operating system's random source. Only `serve` draws one:
+/// node code gets its key from its `ClusterConfig` (the simulator derives it from the seed).
+pub fn os_key() -> std::io::Result<ClusterKey> {
+    let mut bytes = [0u8; KEY_BYTES];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| std::io::Error::other(format!("no random cluster key from the OS: {e}")))?;
+    Ok(ClusterKey::from_bytes(&bytes))
 }

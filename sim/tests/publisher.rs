@@ -102,7 +102,8 @@ fn start_next_end_over_http_and_a_publisher_crash_loses_nothing() {
         let world = World::start(WorldConfig::new(3));
         let nodes = world.addrs();
         let disk = Disk::shared(1 << 26);
-        let config = PublisherConfig::new(PUBLISHER, nodes.clone());
+        let mut config = PublisherConfig::new(PUBLISHER, nodes.clone());
+        config.cluster_key = Some(world.cluster().key.clone());
         let publisher_disk = disk.clone();
         let node = madsim::runtime::Handle::current()
             .create_node()

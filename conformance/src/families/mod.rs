@@ -131,6 +131,11 @@ impl Targets {
         self.0.get(&role).map_or(&[], Vec::as_slice)
     }
 
+    /// Every endpoint of every role: the hosts credentials may go to.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.0.values().flatten().copied().collect()
+    }
+
     /// The roles given.
     pub fn roles(&self) -> BTreeSet<Role> {
         self.0.keys().copied().collect()

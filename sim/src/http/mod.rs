@@ -4,4 +4,5 @@ pub mod accept;
 pub mod client;
 pub mod content_md5;
 pub use replisim_rt::flush;
+pub mod limits;
 pub mod pool;

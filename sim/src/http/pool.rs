@@ -22,6 +22,8 @@ use hyper_util::rt::TokioIo;
 
 use crate::http::client::{Answer, ExchangeError};
 use crate::rt;
+use crate::scsp::cluster_key::ClusterKey;
+use crate::scsp::peer_auth;
 
 /// Idle connections kept per peer.
 const IDLE_PER_PEER_MAX: usize = 4;
@@ -31,6 +33,8 @@ const IDLE_PER_PEER_MAX: usize = 4;
 pub struct Pool {
     idle: Mutex<BTreeMap<SocketAddr, Vec<SendRequest<Full<Bytes>>>>>,
     idempotent: bool,
+    /// Signs every request with the cluster key (`scsp::peer_auth`): node-to-node pools.
+    key: Option<ClusterKey>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -50,6 +54,16 @@ impl Pool {
     pub fn idempotent() -> Self {
         Self {
             idempotent: true,
+            ..Self::default()
+        }
+    }
+
+    /// An idempotent pool whose requests carry a node-to-node signature made with `key`
+    /// (nodes and the publisher's watcher, which read `/_replisim/`).
+    pub fn peers(key: ClusterKey) -> Self {
+        Self {
+            idempotent: true,
+            key: Some(key),
             ..Self::default()
         }
     }
@@ -137,11 +151,17 @@ impl Pool {
         if sender.ready().await.is_err() {
             return Err(Attempt::Stale);
         }
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method.clone())
             .uri(target)
             .header(http::header::HOST, addr.to_string())
-            .header(http::header::CONTENT_LENGTH, body.len().to_string())
+            .header(http::header::CONTENT_LENGTH, body.len().to_string());
+        if let Some(key) = &self.key {
+            let signature =
+                peer_auth::sign(key, method.as_str(), target, &body, peer_auth::now_ms());
+            request = request.header(peer_auth::HEADER, signature);
+        }
+        let request = request
             .body(Full::new(body))
             .map_err(|e| Attempt::Failed(ExchangeError(format!("request: {e}"))))?;
         let response = match sender.send_request(request).await {

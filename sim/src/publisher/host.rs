@@ -17,6 +17,7 @@ use crate::publisher::http::{self, SharedPublisher};
 use crate::publisher::rules::Rules;
 use crate::publisher::watcher::Watcher;
 use crate::rt;
+use crate::scsp::cluster_key::ClusterKey;
 use crate::store::SharedDisk;
 use crate::world::host::{HostEnv, HostFactory, ServiceFuture};
 
@@ -37,6 +38,8 @@ pub struct PublisherConfig {
     pub defects: PublisherDefects,
     /// The choices it makes where the document is silent (the reference's by default).
     pub alternatives: PublisherAlternatives,
+    /// The SCSP cluster's key, which signs the inventory polls (nodes refuse unsigned ones).
+    pub cluster_key: Option<ClusterKey>,
 }
 
 impl PublisherConfig {
@@ -50,6 +53,7 @@ impl PublisherConfig {
             node_timeout: Duration::from_secs(5),
             defects: PublisherDefects::new(),
             alternatives: PublisherAlternatives::default(),
+            cluster_key: None,
         }
     }
 }
@@ -76,7 +80,10 @@ pub fn start_on(
         )
         .with_knobs(config.defects.clone(), config.alternatives),
     );
-    let watcher = Watcher::new(config.nodes.clone(), config.node_timeout);
+    let mut watcher = Watcher::new(config.nodes.clone(), config.node_timeout);
+    if let Some(key) = &config.cluster_key {
+        watcher = watcher.signed(key.clone());
+    }
     rt::spawn(watcher.run(publisher.clone(), config.poll_interval));
     let served = publisher.clone();
     rt::spawn(async move {
@@ -139,6 +146,11 @@ impl HostFactory for PublisherFactory {
             .find(|c| c.name == self.source)
             .map(|c| c.hosts.clone())
             .unwrap_or_default();
+        // The simulated SCSP cluster's key is derived from the seed and its name
+        // (`scsp::node`), which is how its peer, the publisher, can sign its polls.
+        if config.cluster_key.is_none() {
+            config.cluster_key = Some(ClusterKey::from_seed(env.seed, &self.source));
+        }
         let live = self.live.clone();
         Box::pin(async move {
             let Ok(publisher) = start(config, env.disk).await else {

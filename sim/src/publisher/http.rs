@@ -66,6 +66,16 @@ pub async fn serve(publisher: SharedPublisher, listener: Listener) -> io::Result
 
 /// Answers one request at time `now_ms`.
 pub fn handle<B>(publisher: &SharedPublisher, req: Request<B>, now_ms: u64) -> Response<Body> {
+    let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target_len > crate::http::limits::URL_BYTES_MAX {
+        return error(
+            StatusCode::URI_TOO_LONG,
+            &format!(
+                "The request target is {target_len} bytes; the limit is {}.",
+                crate::http::limits::URL_BYTES_MAX
+            ),
+        );
+    }
     let path = req.uri().path();
     let target = path
         .strip_prefix('/')

@@ -24,6 +24,7 @@ use crate::publisher::event::ObjectClass;
 use crate::publisher::http::SharedPublisher;
 use crate::publisher::journal::{Journal, Observed};
 use crate::rt;
+use crate::scsp::cluster_key::ClusterKey;
 use crate::scsp::object::{Kind, Record};
 use crate::scsp::peer::{self, Inventory};
 
@@ -96,6 +97,13 @@ impl Watcher {
             pool: Pool::idempotent(),
             timeout,
         }
+    }
+
+    /// Signs the watcher's requests with the SCSP cluster's key: nodes refuse unsigned
+    /// requests under `/_replisim/` (`scsp::peer_auth`).
+    pub fn signed(mut self, key: ClusterKey) -> Self {
+        self.pool = Pool::peers(key);
+        self
     }
 
     /// Polls every node once; returns how many events were registered. An unreachable node

@@ -109,6 +109,10 @@ pub async fn handle(
     req: Request<hyper::body::Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    let target_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if target_len > crate::http::limits::URL_BYTES_MAX {
+        return to_response(Reply::new(414, HTML, "<h1>Request-URI Too Long</h1>"));
+    }
     let reply = match Limited::new(body, BODY_MAX).collect().await {
         Ok(collected) => {
             let bytes = collected.to_bytes();
@@ -377,6 +381,14 @@ pub fn negotiate(
 
 /// The JSON dictionary of a body (the server's `json_parameters`).
 pub fn json_body(body: &[u8]) -> Result<Map<String, Value>, Failure> {
+    use crate::http::limits::{json_too_deep, JSON_DEPTH_MAX};
+    if json_too_deep(body, JSON_DEPTH_MAX) {
+        return Err(Failure::rucio(
+            400,
+            "ValueError",
+            format!("cannot decode json parameter dictionary: nested deeper than {JSON_DEPTH_MAX} levels"),
+        ));
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(Failure::rucio(

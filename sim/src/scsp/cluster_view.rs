@@ -44,10 +44,23 @@ pub async fn gather_bids(ctx: &NodeContext, key: &str) -> Vec<Bid> {
         .iter()
         .enumerate()
         .filter(|(id, _)| *id != ctx.id)
-        .map(|(_, addr)| peer::bid(&ctx.pool, *addr, key, ctx.cluster.peer_timeout));
+        .map(|(id, addr)| async move {
+            (
+                id,
+                peer::bid(&ctx.pool, *addr, key, ctx.cluster.peer_timeout).await,
+            )
+        });
     let answers = join_all(peers).await;
     let mut bids = vec![local_bid(ctx, key)];
-    bids.extend(answers.into_iter().filter_map(Result::ok));
+    let nodes = ctx.cluster.nodes.len();
+    for (id, answer) in answers {
+        let Ok(bid) = answer else { continue };
+        // A bid that misnames its sender or holds an impossible version counts as no answer.
+        match peer::check_bid(&bid, id, nodes) {
+            Ok(()) => bids.push(bid),
+            Err(why) => ctx.trace(format!("bid from node{} refused: {why}", id + 1)),
+        }
+    }
     bids.sort_by_key(|b| b.node);
     bids
 }
@@ -64,15 +77,14 @@ pub async fn fetch_newest(ctx: &NodeContext, key: &str) -> Option<crate::scsp::o
         return Some(local.clone());
     }
     for node in crate::scsp::placement::rank_holders(&bids, key, ctx.cluster.placement_seed) {
-        if let Ok(Some(r)) = peer::fetch(
-            &ctx.pool,
-            ctx.cluster.nodes[node],
-            key,
-            ctx.cluster.peer_timeout,
-        )
-        .await
-        {
-            if r.version == newest.version {
+        let Some(addr) = ctx.cluster.nodes.get(node) else {
+            continue;
+        };
+        if let Ok(Some(r)) = peer::fetch(&ctx.pool, *addr, key, ctx.cluster.peer_timeout).await {
+            if r.version == newest.version
+                && r.key == key
+                && peer::check_record(&r, ctx.cluster.nodes.len()).is_ok()
+            {
                 return Some(r);
             }
         }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::http::pool::Pool;
 use crate::scsp::alternatives::{Alternatives, ClockSkew, VersionResolution, SKEW_MAX_MS};
 use crate::scsp::clock::NodeClock;
+use crate::scsp::cluster_key::ClusterKey;
 use crate::scsp::defects::Defect;
 use crate::scsp::object::Record;
 use crate::scsp::records::Objects;
@@ -22,8 +23,9 @@ pub struct ClusterConfig {
     pub nodes: Vec<SocketAddr>,
     /// The cluster name (the `Server` header and the node status page).
     pub name: String,
-    /// Secret for `auth=` tokens on redirects.
-    pub secret: Vec<u8>,
+    /// The cluster key: `auth=` tokens on redirects and node-to-node signatures. Never a
+    /// constant: `ScspNode::prepare` derives it from the seed, `serve` draws or reads it.
+    pub key: ClusterKey,
     /// Seed mixed into the bid tie-break, so placement differs per run but is reproducible.
     pub placement_seed: u64,
     /// Replicas each object should have (`policy.replicas`), unless a lifepoint says `reps=`.
@@ -63,7 +65,9 @@ impl ClusterConfig {
         Self {
             nodes,
             name: "replisim".to_string(),
-            secret: b"replisim-cluster-secret".to_vec(),
+            // Replaced by every cluster that serves (world: from the seed; serve: from the OS
+            // or --secret-file); this one only serves configs that never issue a token.
+            key: ClusterKey::from_seed(0, "unkeyed"),
             placement_seed: 0,
             policy_replicas: 2,
             default_sync_replicas: 2,
@@ -145,6 +149,7 @@ impl NodeContext {
     pub fn new(id: usize, cluster: Arc<ClusterConfig>, disk_bytes: u64, trace: Trace) -> Self {
         let clock = NodeClock::new();
         clock.set_skew_ms(cluster.alternatives.skew_ms(cluster.placement_seed, id));
+        let pool = Arc::new(Pool::peers(cluster.key.clone()));
         Self {
             id,
             cluster,
@@ -152,7 +157,7 @@ impl NodeContext {
             clock,
             control: Arc::new(NodeControl::default()),
             trace,
-            pool: Arc::new(Pool::idempotent()),
+            pool,
         }
     }
 

@@ -73,6 +73,25 @@ impl Handoff {
         })
     }
 
+    /// [`Handoff::decode`], then every index checked against a cluster of `nodes` nodes
+    /// and the digest against its form; the error says what is wrong.
+    pub fn decode_checked(value: &str, nodes: usize) -> Result<Handoff, String> {
+        let h = Handoff::decode(value).ok_or_else(|| "not a handoff".to_string())?;
+        if let Some(c) = h.candidates.iter().find(|&&c| c >= nodes) {
+            return Err(format!("candidate node {c} of a {nodes}-node cluster"));
+        }
+        let mut seen = h.candidates.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        if seen.len() != h.candidates.len() {
+            return Err("a candidate node appears twice".to_string());
+        }
+        if let Some(held) = &h.current {
+            crate::scsp::peer::check_held(held, nodes)?;
+        }
+        Ok(h)
+    }
+
     /// True when the handoff is recent enough to trust at `now_ms`.
     pub fn is_fresh(&self, now_ms: u64) -> bool {
         now_ms.abs_diff(self.issued_ms) <= FRESH_MS
@@ -118,6 +137,17 @@ mod tests {
         ] {
             assert_eq!(Handoff::decode(bad), None, "{bad}");
         }
+        assert_eq!(Handoff::decode_checked(&encoded, 4), Ok(h.clone()));
+        let out_of_range = Handoff::decode_checked(&encoded, 3).unwrap_err();
+        assert!(out_of_range.contains("candidate node 3"), "{out_of_range}");
+        let twice = Handoff::decode_checked("1_2.2_none", 4).unwrap_err();
+        assert!(twice.contains("twice"), "{twice}");
+        let stamped =
+            Handoff::decode_checked("1_0_named.9.7.0.d41d8cd98f00b204e9800998ecf8427e.0", 4)
+                .unwrap_err();
+        assert!(stamped.contains("node 7"), "{stamped}");
+        let digest = Handoff::decode_checked("1_0_named.9.1.0.xyz.0", 4).unwrap_err();
+        assert!(digest.contains("32 hex"), "{digest}");
         assert!(h.is_fresh(h.issued_ms + FRESH_MS));
         assert!(!h.is_fresh(h.issued_ms + FRESH_MS + 1));
     }

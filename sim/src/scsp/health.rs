@@ -164,6 +164,11 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     let mut answering = BTreeSet::new();
     for (id, answer) in answers {
         match answer {
+            Ok(Some(inv)) if peer::check_inventory(&inv, id, ctx.cluster.nodes.len()).is_err() => {
+                if state.peers.remove(&id).is_some() {
+                    changed = true;
+                }
+            }
             Ok(Some(inv)) => {
                 changed = true;
                 if merge(&mut state.peers, id, inv) {

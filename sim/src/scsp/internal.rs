@@ -9,22 +9,49 @@ use crate::scsp::config::NodeContext;
 use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
 use crate::scsp::object::Version;
-use crate::scsp::peer::{decode_record, encode_record, Inventory, InventoryItem, INTERNAL_PREFIX};
+use crate::scsp::peer::{
+    self, decode_record, encode_record, Inventory, InventoryItem, INTERNAL_PREFIX,
+};
+use crate::scsp::peer_auth;
 use crate::scsp::query::Query;
 use crate::scsp::records::Objects;
 use crate::scsp::response::{self, Body};
 use crate::scsp::wire;
 use crate::store::DiskError;
 
-/// Handles a request under `/_replisim/`.
+/// Handles a request under `/_replisim/`: reads the body (bounded), checks the request's
+/// node-to-node signature (`peer_auth`; 403 without a valid one, so a client on the public
+/// port learns nothing), then serves it.
 pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body> {
-    let path = req
-        .uri()
+    let (parts, body) = req.into_parts();
+    let limit = ctx.cluster.object_bytes_max + 64 * 1024;
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => return response::error(StatusCode::BAD_REQUEST, &format!("peer body: {e}")),
+    };
+    let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
+    if let Err(why) = peer_auth::verify(
+        &ctx.cluster.key,
+        parts.method.as_str(),
+        target,
+        &body,
+        parts.headers.get(peer_auth::HEADER).map(|v| v.as_bytes()),
+        peer_auth::now_ms(),
+    ) {
+        ctx.trace(format!(
+            "refused {} {}: {why}",
+            parts.method,
+            parts.uri.path()
+        ));
+        return response::error(StatusCode::FORBIDDEN, &format!("Forbidden: {why}."));
+    }
+    let path = parts
+        .uri
         .path()
         .trim_start_matches(INTERNAL_PREFIX)
         .to_string();
-    let query = Query::parse(req.uri().query().unwrap_or(""));
-    match (req.method().clone(), path.as_str()) {
+    let query = Query::parse(parts.uri.query().unwrap_or(""));
+    match (parts.method.clone(), path.as_str()) {
         (Method::GET, "bid") => {
             let key = query.get("key").unwrap_or("").to_string();
             text(wire::encode_bid(&local_bid(ctx, &key)))
@@ -42,7 +69,7 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
                 &delta.unwrap_or_else(|| inventory(ctx)),
             ))
         }
-        (Method::PUT, "replica") => accept_replica(ctx, req.into_body()).await,
+        (Method::PUT, "replica") => accept_replica(ctx, body),
         (Method::GET, "replica") => {
             let key = query.get("key").unwrap_or("");
             match Objects::lock(&ctx.disk).get(key) {
@@ -119,15 +146,17 @@ pub fn inventory_since(ctx: &NodeContext, since: u64) -> Option<Inventory> {
 }
 
 /// Stores a pushed replica if it is newer than what this node holds (newest wins).
-async fn accept_replica(ctx: &NodeContext, body: Incoming) -> Response<Body> {
-    let limit = ctx.cluster.object_bytes_max + 64 * 1024;
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) => return response::error(StatusCode::BAD_REQUEST, &format!("replica body: {e}")),
+fn accept_replica(ctx: &NodeContext, bytes: bytes::Bytes) -> Response<Body> {
+    let record = match decode_record(bytes) {
+        Some(record) => record,
+        None => return response::error(StatusCode::BAD_REQUEST, "Not a replica record."),
     };
-    let Some(record) = decode_record(bytes) else {
-        return response::error(StatusCode::BAD_REQUEST, "Not a replica record.");
-    };
+    if let Err(why) = peer::check_record(&record, ctx.cluster.nodes.len()) {
+        return response::error(
+            StatusCode::BAD_REQUEST,
+            &format!("Bad replica record: {why}."),
+        );
+    }
     let mut disk = Objects::lock(&ctx.disk);
     let previous = disk.get(&record.key);
     let newer = previous
@@ -182,6 +211,15 @@ fn discard(ctx: &NodeContext, query: &Query) -> Response<Body> {
     let (Some(stamp_ms), Some(node)) = (stamp_ms, node) else {
         return response::error(StatusCode::BAD_REQUEST, "discard needs key, stamp and node");
     };
+    if node as usize >= ctx.cluster.nodes.len() {
+        return response::error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "discard names node {node} of a {}-node cluster",
+                ctx.cluster.nodes.len()
+            ),
+        );
+    }
     let version = Version { stamp_ms, node };
     let mut disk = Objects::lock(&ctx.disk);
     if disk.get(key).is_some_and(|r| r.version == version) {

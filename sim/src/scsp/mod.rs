@@ -7,6 +7,7 @@
 pub mod alternatives;
 pub mod auth;
 pub mod clock;
+pub mod cluster_key;
 pub mod cluster_view;
 pub mod compose;
 pub mod conditional;
@@ -23,6 +24,7 @@ pub mod multipart;
 pub mod node;
 pub mod object;
 pub mod peer;
+pub mod peer_auth;
 pub mod placement;
 pub mod query;
 pub mod read;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::http::pool::Pool;
 use crate::scsp::alternatives::Alternatives;
+use crate::scsp::cluster_key::ClusterKey;
 use crate::scsp::config::{ClusterConfig, NodeContext, NodeControl};
 use crate::scsp::defects::Defect;
 use crate::scsp::server;
@@ -104,6 +105,7 @@ impl HostFactory for ScspNode {
     fn prepare(&self, cluster: &ClusterInfo, seed: u64) {
         let mut config = ClusterConfig::new(cluster.hosts.clone());
         config.placement_seed = seed;
+        config.key = ClusterKey::from_seed(seed, &cluster.name);
         config.policy_replicas = self.replicas;
         config.health_interval = self.health_interval;
         config.defects = self.defects.clone();
@@ -145,6 +147,8 @@ impl HostFactory for ScspNode {
                     .record(&env.name, "not started: cluster was never prepared");
                 return;
             };
+            // A restarted node has no connections left: a new pool per incarnation.
+            let pool = Arc::new(Pool::peers(prepared.config.key.clone()));
             let ctx = NodeContext {
                 id: env.id.index,
                 cluster: prepared.config,
@@ -152,8 +156,7 @@ impl HostFactory for ScspNode {
                 clock: env.clock,
                 control,
                 trace: env.trace,
-                // A restarted node has no connections left: a new pool per incarnation.
-                pool: Arc::new(Pool::idempotent()),
+                pool,
             };
             if let Err(e) = server::run(ctx.clone()).await {
                 ctx.trace(format!("server stopped: {e}"));

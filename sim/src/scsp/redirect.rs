@@ -86,7 +86,7 @@ pub fn to_node_with(
         path: &req.path,
         query: &other_args,
     };
-    let token = auth::issue(&ctx.cluster.secret, &grant, expiry_secs as u32);
+    let token = auth::issue(ctx.cluster.key.as_bytes(), &grant, expiry_secs as u32);
     let mut location = format!(
         "{}://{}{}",
         ctx.cluster.url_scheme, ctx.cluster.nodes[target], req.path
@@ -146,7 +146,17 @@ pub fn check_token(ctx: &NodeContext, req: &ClientRequest) -> Result<bool, Respo
         query: &other_args,
     };
     let now_secs = (ctx.clock.now_ms() / 1000).min(u64::from(u32::MAX)) as u32;
-    match auth::verify(&ctx.cluster.secret, &grant, token, now_secs) {
+    let verdict = auth::verify(ctx.cluster.key.as_bytes(), &grant, token, now_secs);
+    if let Err(why) = verdict {
+        // Never the whole token: enough to tell two apart, too little to replay.
+        ctx.trace(format!(
+            "{} {} 403 auth={} {why:?}",
+            req.method,
+            req.path,
+            crate::scsp::cluster_key::truncated(token)
+        ));
+    }
+    match verdict {
         Ok(()) => Ok(true),
         Err(auth::TokenError::Invalid) => Err(response::error(
             StatusCode::FORBIDDEN,

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
+use crate::http::limits::URL_BYTES_MAX;
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
 use crate::scsp::internal;
@@ -37,6 +38,13 @@ impl Drop for InFlight<'_> {
 
 /// Answers one HTTP request. Never panics on client input: every problem is a status.
 pub async fn handle(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> {
+    let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target_len > URL_BYTES_MAX {
+        return response::error(
+            StatusCode::URI_TOO_LONG,
+            &format!("The request target is {target_len} bytes; the limit is {URL_BYTES_MAX}."),
+        );
+    }
     if req.uri().path().starts_with(INTERNAL_PREFIX) {
         return internal::handle(&ctx, req).await;
     }

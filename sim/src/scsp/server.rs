@@ -36,28 +36,48 @@ pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
                 continue;
             }
         };
-        let conn_ctx = ctx.clone();
         // Room for SCSP-16's limits (500 metadata headers, 32 KB of them) so that the node,
         // not hyper, decides and answers 400 with a reason. hyper sizes a per-request array
         // by the header count, so connections known to come from peers (a distinct cluster
         // address, as in the simulator) keep hyper's small default.
         let from_peer =
             !remote.ip().is_loopback() && ctx.cluster.nodes.iter().any(|n| n.ip() == remote.ip());
-        rt::spawn(async move {
-            let service = service_fn(move |req| {
-                let ctx = conn_ctx.clone();
-                async move { Ok::<_, Infallible>(router::handle(ctx, req).await) }
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.max_buf_size(256 * 1024);
-            if !from_peer {
-                builder.max_headers(crate::scsp::limits::PERSISTED_HEADERS_MAX + 40);
-            }
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        let options = ConnectionOptions {
+            from_peer,
+            half_close: false,
+        };
+        rt::spawn(serve_connection(ctx.clone(), stream, options));
     }
+}
+
+/// How one connection is served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectionOptions {
+    /// The connection comes from a peer node (hyper's default header count suffices).
+    pub from_peer: bool,
+    /// Answer requests whose sender already closed its sending side. Off for real
+    /// connections (a client that goes away abandons its request, as hyper does by
+    /// default); the fuzz tests turn it on to send an input and read everything back.
+    pub half_close: bool,
+}
+
+/// Serves HTTP/1.1 requests on one connection until it closes: what every accepted
+/// connection gets, and the entry the request-handling fuzz tests feed bytes through.
+pub async fn serve_connection<IO>(ctx: NodeContext, io: IO, options: ConnectionOptions)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, Infallible>(router::handle(ctx, req).await) }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.max_buf_size(256 * 1024);
+    builder.half_close(options.half_close);
+    if !options.from_peer {
+        builder.max_headers(crate::scsp::limits::PERSISTED_HEADERS_MAX + 40);
+    }
+    let _ = builder.serve_connection(TokioIo::new(io), service).await;
 }
 
 /// With the `ack-before-sync` defect, acknowledged records reach the disk only here.

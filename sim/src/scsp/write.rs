@@ -106,11 +106,20 @@ async fn run(
         _ => key.clone(),
     };
     // A write redirected here with a fresh, signed handoff needs no second round of bids.
-    let handed = req
-        .pinned
-        .then(|| req.query.get(handoff::ARG).and_then(Handoff::decode))
-        .flatten()
-        .filter(|h| h.is_fresh(ctx.clock.now_ms()));
+    // Its MAC makes it ours, yet it is checked like any decoded value: a PAN of another
+    // version, or a bug, must not index past the node list.
+    let handed = match req.query.get(handoff::ARG).filter(|_| req.pinned) {
+        None => None,
+        Some(value) => match Handoff::decode_checked(value, ctx.cluster.nodes.len()) {
+            Ok(h) => Some(h).filter(|h| h.is_fresh(ctx.clock.now_ms())),
+            Err(why) => {
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    format!("Bad handoff: {why}."),
+                ))
+            }
+        },
+    };
     let bids = match &handed {
         Some(_) => Vec::new(),
         None => gather_bids(ctx, &bid_key).await,

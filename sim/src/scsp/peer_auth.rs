@@ -1,0 +1,197 @@
+//! Signatures on node-to-node requests: only a holder of the cluster key may ask a node for
+//! bids, inventories or replicas, or push and discard replicas (docs/choices.md, "Peer API").
+//!
+//! The sender puts `X-Replisim-Peer: <unix_ms>.<64 hex>` on every request under
+//! `/_replisim/`: an HMAC-SHA256, keyed with the cluster key, over the method, the path with
+//! its query, the SHA-256 of the body and the time. The receiver recomputes it and refuses
+//! (403) a missing, malformed or wrong signature, or one whose time is further than
+//! [`WINDOW_MS`] from its own. Hand-written because the format is ours; the primitives are
+//! the `hmac` and `sha2` crates.
+//!
+//! Time is the world's wall clock (`rt::wall_now`), not a node's skewed `NodeClock`: the
+//! skew faults model the timestamps nodes stamp on versions, and a cluster whose peers
+//! could not talk under a clock fault would test nothing. A real deployment needs clocks
+//! within the window (NTP). Within the window a captured request could be sent again;
+//! every internal request is idempotent (bids and inventories read, replica pushes are
+//! newest-wins, discards drop one exact version), so a replay changes nothing.
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::scsp::cluster_key::ClusterKey;
+
+/// The header carrying the signature.
+pub const HEADER: &str = "x-replisim-peer";
+
+/// How far the signing time may be from the receiver's, either way.
+pub const WINDOW_MS: u64 = 5 * 60 * 1000;
+
+/// Why a peer request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerAuthError {
+    /// No signature header.
+    Missing,
+    /// Not `<digits>.<64 hex>`.
+    Malformed,
+    /// The MAC does not match this request and key.
+    Invalid,
+    /// Authentic, but signed too long before or after now.
+    Stale {
+        /// Milliseconds between signing and now.
+        off_ms: u64,
+    },
+}
+
+impl std::fmt::Display for PeerAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerAuthError::Missing => write!(f, "node-to-node request without a signature"),
+            PeerAuthError::Malformed => write!(f, "malformed node-to-node signature"),
+            PeerAuthError::Invalid => {
+                write!(f, "node-to-node signature not made with this cluster's key")
+            }
+            PeerAuthError::Stale { off_ms } => write!(
+                f,
+                "node-to-node signature {off_ms} ms away from now (window {WINDOW_MS} ms)"
+            ),
+        }
+    }
+}
+
+fn mac(key: &ClusterKey, method: &str, target: &str, body: &[u8], unix_ms: u64) -> Hmac<Sha256> {
+    // An HMAC accepts keys of any length, so this cannot fail; the fallback keeps it total.
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
+        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+    let body_digest = Sha256::digest(body);
+    for part in [
+        b"replisim-peer-v1".as_slice(),
+        method.as_bytes(),
+        target.as_bytes(),
+        body_digest.as_slice(),
+        &unix_ms.to_be_bytes(),
+    ] {
+        m.update(&(part.len() as u32).to_be_bytes());
+        m.update(part);
+    }
+    m
+}
+
+/// The header value for a request: `method`, `target` (path and query as sent), `body`.
+pub fn sign(key: &ClusterKey, method: &str, target: &str, body: &[u8], unix_ms: u64) -> String {
+    let tag = mac(key, method, target, body, unix_ms)
+        .finalize()
+        .into_bytes();
+    format!("{unix_ms}.{}", crate::scsp::object::hex(&tag, false))
+}
+
+/// Checks a request's signature header at `now_ms` (Unix milliseconds).
+pub fn verify(
+    key: &ClusterKey,
+    method: &str,
+    target: &str,
+    body: &[u8],
+    header: Option<&[u8]>,
+    now_ms: u64,
+) -> Result<(), PeerAuthError> {
+    let header = header.ok_or(PeerAuthError::Missing)?;
+    let text = std::str::from_utf8(header).map_err(|_| PeerAuthError::Malformed)?;
+    let (time, tag_hex) = text.split_once('.').ok_or(PeerAuthError::Malformed)?;
+    if time.is_empty() || time.len() > 20 || !time.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PeerAuthError::Malformed);
+    }
+    let unix_ms: u64 = time.parse().map_err(|_| PeerAuthError::Malformed)?;
+    let tag = decode_hex_32(tag_hex).ok_or(PeerAuthError::Malformed)?;
+    mac(key, method, target, body, unix_ms)
+        .verify_slice(&tag)
+        .map_err(|_| PeerAuthError::Invalid)?;
+    let off_ms = now_ms.abs_diff(unix_ms);
+    if off_ms > WINDOW_MS {
+        return Err(PeerAuthError::Stale { off_ms });
+    }
+    Ok(())
+}
+
+fn decode_hex_32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in s.as_bytes().chunks(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        out[i] = (hi * 16 + lo) as u8;
+    }
+    Some(out)
+}
+
+/// Unix milliseconds on the world's wall clock.
+pub fn now_ms() -> u64 {
+    crate::rt::wall_now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ClusterKey {
+        ClusterKey::from_seed(7, "c")
+    }
+
+    #[test]
+    fn signed_requests_verify_and_every_bound_part_matters() {
+        let k = key();
+        let sig = sign(&k, "PUT", "/_replisim/replica", b"body", 1_000_000);
+        let ok = verify(
+            &k,
+            "PUT",
+            "/_replisim/replica",
+            b"body",
+            Some(sig.as_bytes()),
+            1_000_000,
+        );
+        assert_eq!(ok, Ok(()));
+        let bad = |m: &str, t: &str, b: &[u8], k: &ClusterKey| {
+            verify(k, m, t, b, Some(sig.as_bytes()), 1_000_000)
+        };
+        let invalid = Err(PeerAuthError::Invalid);
+        assert_eq!(bad("GET", "/_replisim/replica", b"body", &k), invalid);
+        assert_eq!(bad("PUT", "/_replisim/bid", b"body", &k), invalid);
+        assert_eq!(bad("PUT", "/_replisim/replica", b"bodY", &k), invalid);
+        assert_eq!(
+            bad(
+                "PUT",
+                "/_replisim/replica",
+                b"body",
+                &ClusterKey::from_seed(8, "c")
+            ),
+            invalid
+        );
+    }
+
+    #[test]
+    fn missing_malformed_and_stale_signatures_are_refused() {
+        let k = key();
+        let v = |h: Option<&[u8]>, now| verify(&k, "GET", "/_replisim/bid", b"", h, now);
+        assert_eq!(v(None, 0), Err(PeerAuthError::Missing));
+        for junk in [&b""[..], b"1", b"x.00", b"1.zz", b"\xff.\xfe", b"-1.00"] {
+            assert_eq!(v(Some(junk), 0), Err(PeerAuthError::Malformed), "{junk:?}");
+        }
+        let sig = sign(&k, "GET", "/_replisim/bid", b"", 10_000_000);
+        assert_eq!(v(Some(sig.as_bytes()), 10_000_000 + WINDOW_MS), Ok(()));
+        assert_eq!(
+            v(Some(sig.as_bytes()), 10_000_000 + WINDOW_MS + 1),
+            Err(PeerAuthError::Stale {
+                off_ms: WINDOW_MS + 1
+            })
+        );
+        // Moving the time without the key breaks the MAC.
+        let moved = sig.replacen("10000000", "10000001", 1);
+        assert_eq!(
+            v(Some(moved.as_bytes()), 10_000_000),
+            Err(PeerAuthError::Invalid)
+        );
+    }
+}
