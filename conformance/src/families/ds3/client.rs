@@ -16,13 +16,28 @@ use crate::client::{Request, Response};
 use crate::target::Ctx;
 use crate::verdict::Verdict;
 
-/// A check's DS3 client: one user, every call recorded (method, target, status).
+/// One answer a [`Ds3`] client got, whole (the transcript keeps only a body preview).
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The method.
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// The status.
+    pub status: u16,
+    /// Its `Retry-After`, if any.
+    pub retry_after: Option<String>,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// A check's DS3 client: one user, every answer recorded.
 #[derive(Clone)]
 pub struct Ds3 {
     ctx: Ctx,
     user: User,
-    /// Every answer so far: (method, target, status), for BP-18.
-    pub seen: Arc<Mutex<Vec<(String, String, u16)>>>,
+    /// Every answer so far (BP-18 judges them; scenarios print them).
+    pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 /// The bytes the harness stores at `offset` of object `name`: a pattern that differs per
@@ -87,7 +102,13 @@ impl Ds3 {
         }
         let r = self.ctx.client.send(node, &node.to_string(), &req).await?;
         if let Ok(mut seen) = self.seen.lock() {
-            seen.push((method.to_string(), target.to_string(), r.status));
+            seen.push(Seen {
+                method: method.to_string(),
+                target: target.to_string(),
+                status: r.status,
+                retry_after: r.header("retry-after").map(str::to_string),
+                body: r.body.clone(),
+            });
         }
         Ok(r)
     }

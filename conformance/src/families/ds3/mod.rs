@@ -25,6 +25,7 @@ pub mod cli;
 pub mod client;
 pub mod contract;
 pub mod rules;
+pub mod scenarios;
 
 /// The roles DS3 rules talk to.
 pub const ROLES: &[Role] = &[Role::Ds3];
