@@ -24,6 +24,7 @@ use crate::catalog::Rule;
 pub mod cli;
 pub mod client;
 pub mod contract;
+pub mod faults;
 pub mod rules;
 pub mod scenarios;
 
