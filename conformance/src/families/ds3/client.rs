@@ -124,6 +124,18 @@ impl Ds3 {
         })
     }
 
+    /// A 200 with a MasterObjectList, or a failure naming `what` and the answer.
+    pub fn expect_mol(r: &Response, what: &str) -> Result<MasterObjectList, Verdict> {
+        if r.status != 200 {
+            return Err(Verdict::fail(format!(
+                "{what} answered {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            )));
+        }
+        Self::mol(r, what)
+    }
+
     /// Sends and expects 200 with a MasterObjectList.
     pub async fn send_mol(
         &self,
@@ -133,14 +145,7 @@ impl Ds3 {
         body: Option<Bytes>,
     ) -> Result<MasterObjectList, Verdict> {
         let r = self.send(system, method, target, body).await?;
-        if r.status != 200 {
-            return Err(Verdict::fail(format!(
-                "{method} {target} answered {}: {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )));
-        }
-        Self::mol(&r, &format!("{method} {target}"))
+        Self::expect_mol(&r, &format!("{method} {target}"))
     }
 
     /// Create Bulk PUT/GET with these objects (`(name, size)`; size ignored for GET) and
@@ -177,14 +182,7 @@ impl Ds3 {
         extra: &str,
     ) -> Result<MasterObjectList, Verdict> {
         let r = self.create(system, bucket, op, objects, extra).await?;
-        if r.status != 200 {
-            return Err(Verdict::fail(format!(
-                "{op} answered {}: {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )));
-        }
-        Self::mol(&r, op)
+        Self::expect_mol(&r, op)
     }
 
     /// Get Job Chunks Ready: the answer, and its list when it is 200.

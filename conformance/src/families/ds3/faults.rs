@@ -11,17 +11,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use replisim_sim::ds3::auth::Credentials;
 use replisim_sim::faults::Fault;
 use replisim_sim::rt;
 use replisim_sim::world::try_simulate;
 
 use super::client::Ds3;
-use crate::clause::{Clauses, Profile};
-use crate::client::{Client, Endpoint, Limits};
+use super::scenarios::{replicating_fixture_user, sim_ctx};
+use crate::client::Limits;
 use crate::families::SimParams;
 use crate::simcontrol::SimControl;
-use crate::target::{Control, Ctx};
+use crate::target::Control;
 use crate::verdict::Verdict;
 
 /// What one seed showed.
@@ -188,24 +187,14 @@ pub fn run_seed(seed: u64) -> Result<SeedOutcome, String> {
         );
         rt::sleep(Duration::from_millis(10)).await;
         let control = Arc::new(SimControl::new(world.clone()));
-        let mut limits = Limits::default();
-        limits.timeout = Duration::from_secs(10);
-        let client = Client::new(limits);
-        let ctx = Ctx {
-            nodes: world.addrs().into_iter().map(Endpoint::http).collect(),
-            client: client.clone(),
-            bucket: BUCKET.into(),
-            control: Some(control.clone()),
-            clauses: Clauses::new("BP-0", &[], Profile::Reference, Some(client)),
+        let limits = Limits {
+            timeout: Duration::from_secs(10),
+            ..Limits::default()
         };
+        let ctx = sim_ctx(&world, BUCKET, limits, Some(control.clone()));
         world
             .on_client(async move {
-                let user = Credentials::fixture()
-                    .users()
-                    .find(|u| u.replicate)
-                    .cloned()
-                    .ok_or("no fixture user")?;
-                let ds3 = Ds3::new(&ctx, user);
+                let ds3 = Ds3::new(&ctx, replicating_fixture_user()?);
                 let (done, faults) = futures::join!(replicate(&ds3), nemesis(control, seed));
                 let job = done.as_ref().ok().cloned();
                 let (status, differ) = judge(&ds3, job.as_deref())

@@ -9,15 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use replisim_sim::ds3::auth::Credentials;
+use replisim_sim::ds3::auth::{Credentials, User};
 use replisim_sim::rt;
-use replisim_sim::world::try_simulate;
+use replisim_sim::world::{try_simulate, World};
 
 use super::client::{Ds3, Seen};
 use crate::clause::{Clauses, Profile};
 use crate::client::{Client, Endpoint, Limits};
 use crate::families::SimParams;
-use crate::target::Ctx;
+use crate::target::{Control, Ctx};
 use crate::verdict::Verdict;
 
 /// The scenarios, by name.
@@ -50,22 +50,10 @@ pub fn run(name: &'static str, seed: u64) -> Result<String, String> {
             .map_err(|e| format!("world: {e}"))?;
         let world = Arc::new(world);
         rt::sleep(Duration::from_millis(10)).await;
-        let client = Client::new(Limits::default());
-        let ctx = Ctx {
-            nodes: world.addrs().into_iter().map(Endpoint::http).collect(),
-            client: client.clone(),
-            bucket: BUCKET.into(),
-            control: None,
-            clauses: Clauses::new("BP-0", &[], Profile::Reference, Some(client)),
-        };
+        let ctx = sim_ctx(&world, BUCKET, Limits::default(), None);
         world
             .on_client(async move {
-                let user = Credentials::fixture()
-                    .users()
-                    .find(|u| u.replicate)
-                    .cloned()
-                    .ok_or("no fixture user")?;
-                let ds3 = Ds3::new(&ctx, user);
+                let ds3 = Ds3::new(&ctx, replicating_fixture_user()?);
                 flow(name, &ds3)
                     .await
                     .map_err(|v| format!("{name}: {}", v.evidence))?;
@@ -75,6 +63,33 @@ pub fn run(name: &'static str, seed: u64) -> Result<String, String> {
             .await
     });
     outcome.map_err(|e| e.message)?
+}
+
+/// A context for a flow outside the rule runner: the world's hosts as nodes (source,
+/// target), a fresh client, no clauses judged.
+pub(crate) fn sim_ctx(
+    world: &World,
+    bucket: &str,
+    limits: Limits,
+    control: Option<Arc<dyn Control>>,
+) -> Ctx {
+    let client = Client::new(limits);
+    Ctx {
+        nodes: world.addrs().into_iter().map(Endpoint::http).collect(),
+        client: client.clone(),
+        bucket: bucket.into(),
+        control,
+        clauses: Clauses::new("BP-0", &[], Profile::Reference, Some(client)),
+    }
+}
+
+/// The fixture user allowed to replicate.
+pub(crate) fn replicating_fixture_user() -> Result<User, String> {
+    Credentials::fixture()
+        .users()
+        .find(|u| u.replicate)
+        .cloned()
+        .ok_or_else(|| "no fixture user may replicate".to_string())
 }
 
 async fn flow(name: &str, ds3: &Ds3) -> Result<(), Verdict> {
