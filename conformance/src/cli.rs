@@ -279,6 +279,24 @@ pub struct ServeArgs {
     /// DS3 gateways (`--ds3`).
     #[command(flatten)]
     pub ds3: crate::families::ds3::cli::Ds3ServeArgs,
+    /// Also start a reference publisher (DX Content Router Enumerator API) watching the
+    /// nodes; its URL is printed. Channels: `PublishAll`, plus those of --publisher-rules.
+    #[arg(long)]
+    pub publisher: bool,
+    /// The publisher's port (0: the port after the last node's, or a free one with --port 0).
+    #[arg(long, default_value_t = 0, requires = "publisher")]
+    pub publisher_port: u16,
+    /// The publisher's rules file: lines `channel NAME COND...` (docs/choices.md row P1).
+    #[arg(long, value_name = "FILE", requires = "publisher")]
+    pub publisher_rules: Option<std::path::PathBuf>,
+    /// Another choice of the publisher, NAME=VALUE (repeatable): order, line-end, token,
+    /// bad-argument, max-items-default (docs/choices.md P-rows).
+    #[arg(
+        long = "publisher-choice",
+        value_name = "NAME=VALUE",
+        requires = "publisher"
+    )]
+    pub publisher_choices: Vec<String>,
 }
 
 /// `--choice` values: checked here so a typo is a usage error naming the known knobs.
@@ -440,7 +458,7 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
-    let defects = match parse_defects(&args.defects) {
+    let (defects, publisher_defects) = match split_defects(&args.defects) {
         Ok(d) => d,
         Err(e) => return usage_error(&e),
     };
@@ -517,7 +535,7 @@ fn check(args: CheckArgs) -> ExitCode {
             defects,
         }
     } else {
-        if !defects.is_empty() {
+        if !defects.is_empty() || !publisher_defects.is_empty() {
             return usage_error(
                 "--defect switches the simulated reference node; it cannot apply to --target",
             );
@@ -528,16 +546,12 @@ fn check(args: CheckArgs) -> ExitCode {
         }
     };
     let described = match &target {
-        TargetSpec::Sim { nodes, defects } if defects.is_empty() => {
+        TargetSpec::Sim { nodes, .. } if args.defects.is_empty() => {
             format!("simulated cluster of {nodes} nodes")
         }
-        TargetSpec::Sim { nodes, defects } => format!(
+        TargetSpec::Sim { nodes, .. } => format!(
             "simulated cluster of {nodes} nodes with defects {}",
-            defects
-                .iter()
-                .map(|d| d.name())
-                .collect::<Vec<_>>()
-                .join(",")
+            args.defects.join(",")
         ),
         TargetSpec::Http { .. } | TargetSpec::Roles(_) => {
             target.targets().map(|t| t.describe()).unwrap_or_default()
@@ -553,6 +567,7 @@ fn check(args: CheckArgs) -> ExitCode {
     options.target = target;
     options.profile = profile;
     options.alternatives = alternatives;
+    options.publisher_defects = publisher_defects;
     let profile = options.profile();
     println!(
         "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}, profile {}",
@@ -678,6 +693,40 @@ pub fn exit_code(summary: &report::Summary, harness_failed: bool) -> ExitCode {
 
 fn parse_defects(names: &[String]) -> Result<BTreeSet<Defect>, String> {
     names.iter().map(|n| n.parse::<Defect>()).collect()
+}
+
+/// `check --defect` names a defect of the SCSP node or of the publisher; an unknown name
+/// is an error listing both.
+fn split_defects(
+    names: &[String],
+) -> Result<
+    (
+        BTreeSet<Defect>,
+        replisim_sim::publisher::defects::PublisherDefects,
+    ),
+    String,
+> {
+    use replisim_sim::publisher::defects::PublisherDefect;
+    let mut scsp = BTreeSet::new();
+    let mut publisher = BTreeSet::new();
+    for name in names {
+        match (name.parse::<Defect>(), name.parse::<PublisherDefect>()) {
+            (Ok(d), _) => {
+                scsp.insert(d);
+            }
+            (_, Ok(d)) => {
+                publisher.insert(d);
+            }
+            (Err(scsp_error), Err(_)) => {
+                let known: Vec<&str> = PublisherDefect::all().iter().map(|d| d.name()).collect();
+                return Err(format!(
+                    "{scsp_error}; publisher defects: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok((scsp, publisher))
 }
 
 fn sweep(args: SweepArgs) -> ExitCode {
@@ -968,11 +1017,53 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
             "check it with: replisim check --target {}",
             targets.join(",")
         );
+        if args.publisher {
+            let publisher = match start_publisher(&args, &cluster.addrs).await {
+                Ok(p) => p,
+                Err(e) => return usage_error(&e),
+            };
+            println!("  publisher http://{}", publisher.addr);
+            println!(
+                "check it with: replisim check --protocol publisher --target scsp={} --target publisher=http://{}",
+                targets.join(","),
+                publisher.addr
+            );
+        }
         match tokio::signal::ctrl_c().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => usage_error(&format!("waiting for Ctrl-C failed: {e}")),
         }
     })
+}
+
+/// Starts the reference publisher `serve --publisher` asks for, beside `nodes`.
+async fn start_publisher(
+    args: &ServeArgs,
+    nodes: &[std::net::SocketAddr],
+) -> Result<serve::RealPublisher, String> {
+    use replisim_sim::publisher::host::PublisherConfig;
+    use replisim_sim::publisher::rules::Rules;
+    let port = match (args.publisher_port, args.port) {
+        (0, 0) => 0,
+        (0, first) => u16::try_from(usize::from(first) + nodes.len())
+            .map_err(|_| "--publisher-port: the port after the nodes' is past 65535".to_string())?,
+        (p, _) => p,
+    };
+    let mut config = PublisherConfig::new(std::net::SocketAddr::new(args.bind, port), Vec::new());
+    if let Some(path) = &args.publisher_rules {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--publisher-rules {}: {e}", path.display()))?;
+        config.rules = Rules::parse(&text)
+            .map_err(|e| format!("--publisher-rules {}: {e}", path.display()))?;
+    }
+    for choice in &args.publisher_choices {
+        config.alternatives = format!("{},{choice}", config.alternatives)
+            .parse()
+            .map_err(|e| format!("--publisher-choice {choice}: {e}"))?;
+    }
+    serve::start_publisher(config.addr, nodes.to_vec(), config)
+        .await
+        .map_err(|e| format!("could not start the publisher: {e}"))
 }
 
 /// The `replisim rules` listing: every rule of the catalog; rules without a check say why
@@ -1049,6 +1140,13 @@ pub fn mutants_table() -> String {
             Some([]) => format!("{} (replisim sweep)", d.breaks()),
             Some(clauses) => clauses.join(", "),
             None => format!("{} (not mapped to clauses)", d.breaks()),
+        };
+        out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
+    }
+    for d in replisim_sim::publisher::defects::PublisherDefect::all() {
+        let fails = match crate::mutants::clauses_of(d.name()) {
+            Some(clauses) if !clauses.is_empty() => clauses.join(", "),
+            _ => format!("{} (not mapped to clauses)", d.breaks()),
         };
         out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
     }

@@ -375,10 +375,54 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Publisher defect name (`sim/src/publisher/defects.rs`) → ENUM clause ids it must fail.
+pub const PUBLISHER_MUTANTS: &[(&str, &[&str])] = &[
+    ("start-without-sync-token", &["ENUM-1.created"]),
+    ("start-reuses-id", &["ENUM-1.fresh-id"]),
+    ("start-bound-exclusive", &["ENUM-2.start-inclusive"]),
+    ("end-bound-inclusive", &["ENUM-2.end-exclusive"]),
+    ("date-only-end-of-day", &["ENUM-2.date-midnight"]),
+    ("max-items-ignored", &["ENUM-3.at-most-max"]),
+    (
+        "metadata-without-content-uuid",
+        &["ENUM-3.metadata-one-object"],
+    ),
+    ("alias-update-code-3", &["ENUM-4.codes"]),
+    (
+        "uuid-lists-deleted-immutables",
+        &["ENUM-5.deleted-immutable-skipped"],
+    ),
+    ("uuid-alias-once", &["ENUM-5.alias-repeats"]),
+    ("event-reports-every-event", &["ENUM-6.last-only"]),
+    ("metadata-skips-deleted", &["ENUM-7.every-event"]),
+    ("delete-filtered", &["ENUM-8.delete-on-every-channel"]),
+    ("acked-on-send", &["ENUM-9.unacked-redelivered"]),
+    (
+        "redeliver-after-ack",
+        &["ENUM-9.acked-not-redelivered", "ENUM-11.each-once"],
+    ),
+    ("dropped-resent", &["ENUM-10.dropped-not-resent"]),
+    ("max-items-zero-ignored", &["ENUM-12.zero-pauses"]),
+    ("pause-permanent", &["ENUM-12.resumes"]),
+    ("expired-still-answers", &["ENUM-13.expired-404"]),
+    ("timeout-from-start", &["ENUM-13.read-keeps-alive"]),
+    ("end-answers-204", &["ENUM-14.deleted-200"]),
+    ("end-keeps-enumerator", &["ENUM-14.next-404"]),
+    (
+        "rules-change-keeps-enumerators",
+        &["ENUM-15.rules-change-404"],
+    ),
+    (
+        "arguments-not-persisted",
+        &["ENUM-16.max-items-persists", "ENUM-16.override-persists"],
+    ),
+];
+
 /// The clauses a defect must fail; `None` when the table does not list it.
 pub fn clauses_of(defect: &str) -> Option<&'static [&'static str]> {
     MUTANTS
         .iter()
+        .chain(PUBLISHER_MUTANTS)
         .find(|(name, _)| *name == defect)
         .map(|(_, clauses)| *clauses)
 }
@@ -396,7 +440,12 @@ pub fn checked_clauses() -> Vec<String> {
 pub fn unmapped_clauses() -> Vec<String> {
     checked_clauses()
         .into_iter()
-        .filter(|id| !MUTANTS.iter().any(|(_, c)| c.contains(&id.as_str())))
+        .filter(|id| {
+            !MUTANTS
+                .iter()
+                .chain(PUBLISHER_MUTANTS)
+                .any(|(_, c)| c.contains(&id.as_str()))
+        })
         .collect()
 }
 
@@ -408,7 +457,7 @@ mod tests {
     fn every_mapped_clause_exists_and_names_are_unique() {
         let all = checked_clauses();
         let mut names = std::collections::BTreeSet::new();
-        for (name, clauses) in MUTANTS {
+        for (name, clauses) in MUTANTS.iter().chain(PUBLISHER_MUTANTS) {
             assert!(names.insert(*name), "{name} twice");
             for c in *clauses {
                 assert!(all.iter().any(|a| a == c), "{name}: no clause {c}");

@@ -19,7 +19,7 @@ const fn pf(key: &'static str, title: &'static str, url: &'static str) -> Source
 }
 
 /// Every document the catalog cites, in the order `docs/rules.md` lists them.
-pub const SOURCES: [Source; 41] = [
+pub const SOURCES: [Source; 47] = [
     pf(
         "SWARM/normal-write",
         "Swarm documentation: Normal Responses to WRITE (DataCore Swarm, public space; search the title)",
@@ -149,6 +149,36 @@ pub const SOURCES: [Source; 41] = [
         "DXAG/p39",
         "DX Object Storage (CAStor 5.0) Application Guide, Dec 2010, page 39",
         "http://www.manualslib.com/manual/388922/Dell-Dx6000.html?page=39",
+    ),
+    pf(
+        "DXCR/p38",
+        "DX Content Router 2.2 Setup and Configuration Guide, Dec 2010, page 38 (Appendix C, Enumerator API: enumerator types)",
+        "http://www.manualslib.com/manual/388943/Dell-Dx6000.html?page=38",
+    ),
+    pf(
+        "DXCR/p39",
+        "DX Content Router 2.2 Setup and Configuration Guide, Dec 2010, page 39 (C.2 Enumerator Start)",
+        "http://www.manualslib.com/manual/388943/Dell-Dx6000.html?page=39",
+    ),
+    pf(
+        "DXCR/p40",
+        "DX Content Router 2.2 Setup and Configuration Guide, Dec 2010, page 40 (C.3 Enumerator Next)",
+        "http://www.manualslib.com/manual/388943/Dell-Dx6000.html?page=40",
+    ),
+    pf(
+        "DXCR/p41",
+        "DX Content Router 2.2 Setup and Configuration Guide, Dec 2010, page 41 (C.3-C.4 Next answers and Enumerator End)",
+        "http://www.manualslib.com/manual/388943/Dell-Dx6000.html?page=41",
+    ),
+    pf(
+        "DXCR/p42",
+        "DX Content Router 2.2 Setup and Configuration Guide, Dec 2010, page 42 (C.5-C.6 timeout and shared arguments)",
+        "http://www.manualslib.com/manual/388943/Dell-Dx6000.html?page=42",
+    ),
+    pf(
+        "DXCR/ch5.3",
+        "DX Content Router 2.2 Setup and Configuration Guide, chapter 5.3 (changing the publisher's rules)",
+        "https://manualarchiveguide.com/manuals/Dell-DX6000-Setup-And-Configuration-Manual-3014466?page=23",
     ),
     pf(
         "RFC9110",

@@ -212,7 +212,8 @@ impl World {
             (1..=PER_OCTET_MAX).contains(&config.nodes),
             "a world has 1..=250 nodes"
         );
-        match config.builder().build() {
+        let built = config.builder().build();
+        match built {
             Ok(world) => world,
             Err(e) => panic!("a one-cluster world failed to build: {e}"),
         }
@@ -471,6 +472,13 @@ impl World {
             .as_any()
             .downcast_ref::<ScspNode>()?
             .config(&slot.info.name)
+    }
+
+    /// The factory that runs the named cluster's hosts, so that callers that know its type
+    /// can reach its controls (`as_any`).
+    pub fn factory(&self, cluster: &str) -> Option<&dyn HostFactory> {
+        let c = self.cluster_index(cluster)?;
+        Some(self.clusters[c].factory.as_ref())
     }
 
     /// The shared trace.

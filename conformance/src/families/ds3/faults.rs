@@ -179,6 +179,8 @@ pub fn run_seed(seed: u64) -> Result<SeedOutcome, String> {
             nodes: 1,
             defects: Default::default(),
             alternatives: Default::default(),
+            publisher_defects: Default::default(),
+            publisher_alternatives: Default::default(),
         };
         let world = Arc::new(
             (super::FAMILY.world)(&params)

@@ -44,6 +44,8 @@ pub fn run(name: &'static str, seed: u64) -> Result<String, String> {
             nodes: 1,
             defects: Default::default(),
             alternatives: Default::default(),
+            publisher_defects: Default::default(),
+            publisher_alternatives: Default::default(),
         };
         let world = (super::FAMILY.world)(&params)
             .build()
@@ -80,6 +82,7 @@ pub(crate) fn sim_ctx(
         bucket: bucket.into(),
         control,
         clauses: Clauses::new("BP-0", &[], Profile::Reference, Some(client)),
+        targets: Default::default(),
     }
 }
 
