@@ -203,7 +203,12 @@ fn the_catalog_survives_misbehaving_servers() {
         .map(|mode| (mode, servers.block_on(misbehaving_cluster(mode))))
         .collect();
     let rules = catalog::all();
-    let checked = rules.iter().filter(|r| r.is_checked()).count();
+    // Only SCSP rules reach these servers (they are given as SCSP nodes); the others are
+    // skipped for their missing role.
+    let checked = rules
+        .iter()
+        .filter(|r| r.is_checked() && r.protocol() == "scsp")
+        .count();
     let started = Instant::now();
     let runs: Vec<_> = clusters
         .into_iter()
