@@ -226,3 +226,25 @@ fn the_ds3_family_over_tcp_is_partial_only_for_unstated_waits_then_passes() {
     );
     ds3::configure(Settings::default());
 }
+
+#[test]
+fn replicated_jobs_under_faults_complete_identical_or_are_reported_incomplete() {
+    let mut complete = 0;
+    let mut faults = 0;
+    let mut violations = Vec::new();
+    for seed in 0..24 {
+        let o = ds3::faults::run_seed(seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        complete += usize::from(o.complete);
+        faults += o.faults;
+        if let Some(v) = o.violation {
+            violations.push(format!("seed {seed}: {v}"));
+        }
+    }
+    eprintln!("24 seeds: {complete} complete, {faults} faults applied");
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert!(faults >= 24, "the nemesis applied only {faults} faults");
+    assert!(
+        complete >= 12,
+        "only {complete} of 24 replications completed"
+    );
+}

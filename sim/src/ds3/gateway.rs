@@ -223,6 +223,16 @@ struct JobRec {
 }
 
 impl JobRec {
+    /// (chunk index, blob index) of the blob of `name` at `offset`.
+    fn find_blob(&self, name: &str, offset: u64) -> Option<(usize, usize)> {
+        self.chunks.iter().enumerate().find_map(|(ci, c)| {
+            c.blobs
+                .iter()
+                .position(|b| b.name == name && b.offset == offset)
+                .map(|bi| (ci, bi))
+        })
+    }
+
     fn blobs(&self) -> impl Iterator<Item = &BlobRec> {
         self.chunks.iter().flat_map(|c| c.blobs.iter())
     }
@@ -1147,12 +1157,7 @@ impl Gateway {
         if job.bucket != bucket {
             return Err(fail(400, "WrongBucket", "the job is for another bucket"));
         }
-        let found = job.chunks.iter().enumerate().find_map(|(ci, c)| {
-            c.blobs
-                .iter()
-                .position(|b| b.name == name && b.offset == offset)
-                .map(|bi| (ci, bi))
-        });
+        let found = job.find_blob(name, offset);
         let Some((ci, bi)) = found else {
             return Err(fail(
                 400,
@@ -1243,12 +1248,7 @@ impl Gateway {
         if job.status == Status::Canceled {
             return Err(fail(404, "NotFound", "the job was canceled"));
         }
-        let found = job.chunks.iter().enumerate().find_map(|(ci, c)| {
-            c.blobs
-                .iter()
-                .position(|b| b.name == name && b.offset == offset)
-                .map(|bi| (ci, bi))
-        });
+        let found = job.find_blob(name, offset);
         let Some((ci, bi)) = found else {
             return Err(fail(
                 404,

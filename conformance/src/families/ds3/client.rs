@@ -16,13 +16,28 @@ use crate::client::{Request, Response};
 use crate::target::Ctx;
 use crate::verdict::Verdict;
 
-/// A check's DS3 client: one user, every call recorded (method, target, status).
+/// One answer a [`Ds3`] client got, whole (the transcript keeps only a body preview).
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The method.
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// The status.
+    pub status: u16,
+    /// Its `Retry-After`, if any.
+    pub retry_after: Option<String>,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// A check's DS3 client: one user, every answer recorded.
 #[derive(Clone)]
 pub struct Ds3 {
     ctx: Ctx,
     user: User,
-    /// Every answer so far: (method, target, status), for BP-18.
-    pub seen: Arc<Mutex<Vec<(String, String, u16)>>>,
+    /// Every answer so far (BP-18 judges them; scenarios print them).
+    pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 /// The bytes the harness stores at `offset` of object `name`: a pattern that differs per
@@ -87,7 +102,13 @@ impl Ds3 {
         }
         let r = self.ctx.client.send(node, &node.to_string(), &req).await?;
         if let Ok(mut seen) = self.seen.lock() {
-            seen.push((method.to_string(), target.to_string(), r.status));
+            seen.push(Seen {
+                method: method.to_string(),
+                target: target.to_string(),
+                status: r.status,
+                retry_after: r.header("retry-after").map(str::to_string),
+                body: r.body.clone(),
+            });
         }
         Ok(r)
     }
@@ -103,6 +124,18 @@ impl Ds3 {
         })
     }
 
+    /// A 200 with a MasterObjectList, or a failure naming `what` and the answer.
+    pub fn expect_mol(r: &Response, what: &str) -> Result<MasterObjectList, Verdict> {
+        if r.status != 200 {
+            return Err(Verdict::fail(format!(
+                "{what} answered {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            )));
+        }
+        Self::mol(r, what)
+    }
+
     /// Sends and expects 200 with a MasterObjectList.
     pub async fn send_mol(
         &self,
@@ -112,14 +145,7 @@ impl Ds3 {
         body: Option<Bytes>,
     ) -> Result<MasterObjectList, Verdict> {
         let r = self.send(system, method, target, body).await?;
-        if r.status != 200 {
-            return Err(Verdict::fail(format!(
-                "{method} {target} answered {}: {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )));
-        }
-        Self::mol(&r, &format!("{method} {target}"))
+        Self::expect_mol(&r, &format!("{method} {target}"))
     }
 
     /// Create Bulk PUT/GET with these objects (`(name, size)`; size ignored for GET) and
@@ -156,14 +182,7 @@ impl Ds3 {
         extra: &str,
     ) -> Result<MasterObjectList, Verdict> {
         let r = self.create(system, bucket, op, objects, extra).await?;
-        if r.status != 200 {
-            return Err(Verdict::fail(format!(
-                "{op} answered {}: {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )));
-        }
-        Self::mol(&r, op)
+        Self::expect_mol(&r, op)
     }
 
     /// Get Job Chunks Ready: the answer, and its list when it is 200.

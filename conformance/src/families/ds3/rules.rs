@@ -1159,7 +1159,7 @@ async fn check_bp_18(ctx: &Ctx) -> Result<(), Verdict> {
     let seen = ds3.seen.lock().map(|s| s.clone()).unwrap_or_default();
     let violations: Vec<String> = seen
         .iter()
-        .filter_map(|(m, t, s)| contract::violation(m, t, *s))
+        .filter_map(|a| contract::violation(&a.method, &a.target, a.status))
         .collect();
     c.record(
         "statuses-in-contract",
