@@ -338,6 +338,13 @@ pub struct SweepArgs {
     /// Write a Chrome-trace / Perfetto JSON timeline of the run (needs --seed).
     #[arg(long, requires = "seed")]
     pub trace: Option<std::path::PathBuf>,
+    /// The experiment: `scsp` (one cluster), `replication` (cluster A, its publisher,
+    /// cluster B and its replicator over a WAN) or `replication-both` (both directions).
+    /// The replication worlds take the faults wan-partition, drop-answers, wan-loss,
+    /// wan-latency, crash-replicator, crash-publisher, crash-node, and the replicator
+    /// defects ack-before-apply, ignore-deletes, no-restart-on-404, drop-metadata.
+    #[arg(long, default_value = "scsp")]
+    pub world: String,
 }
 
 /// Runs a parsed command line.
@@ -635,6 +642,9 @@ fn parse_defects(names: &[String]) -> Result<BTreeSet<Defect>, String> {
 }
 
 fn sweep(args: SweepArgs) -> ExitCode {
+    if args.world != "scsp" {
+        return crate::replication_sweep::command(&args);
+    }
     let seeds = match (&args.seeds, args.seed) {
         (Some(range), None) => match crate::sweep::parse_seeds(range) {
             Ok(r) => r,
