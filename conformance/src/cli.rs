@@ -271,6 +271,17 @@ pub struct ServeArgs {
     /// --choice then overrides single knobs.
     #[arg(long, value_name = "SEED")]
     pub random_choices: Option<u64>,
+    /// Also run a reference replicator that reads this publisher's Metadata enumerator
+    /// (`http://host:port`) and copies the cluster it publishes (--replicate-from) into
+    /// the nodes served here.
+    #[arg(long, value_name = "PUBLISHER_URL", requires = "replicate_from")]
+    pub replicator: Option<String>,
+    /// The source cluster's SCSP nodes the replicator reads content from, comma-separated.
+    #[arg(long, value_name = "URL[,URL…]")]
+    pub replicate_from: Option<String>,
+    /// The channel the replicator subscribes to.
+    #[arg(long, default_value = "PublishAll")]
+    pub channel: String,
 }
 
 /// `--choice` values: checked here so a typo is a usage error naming the known knobs.
@@ -774,6 +785,17 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
             "check it with: replisim check --target {}",
             targets.join(",")
         );
+        match crate::replicator_serve::config_from(&args, &cluster.addrs) {
+            Ok(Some(r)) => {
+                println!(
+                    "  replicator: {} ({}) into these nodes",
+                    r.publisher, r.channel
+                );
+                serve::start_replicator(r);
+            }
+            Ok(None) => {}
+            Err(e) => return usage_error(&e),
+        }
         match tokio::signal::ctrl_c().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => usage_error(&format!("waiting for Ctrl-C failed: {e}")),

@@ -16,6 +16,7 @@ pub mod model;
 pub mod mutants;
 pub mod patterns;
 pub mod replication_sweep;
+pub mod replicator_serve;
 pub mod report;
 pub mod restore;
 pub mod rules;

@@ -349,7 +349,9 @@ fn publisher_and_replicator_clusters_are_checked() {
         "rules file line 1: `PublishAll` is reserved",
     );
     check(
-        &format!("{a}[[cluster]]\nname = \"p\"\nnodes = 2\npublisher = {{ watches = \"a\" }}\n{tail}"),
+        &format!(
+            "{a}[[cluster]]\nname = \"p\"\nnodes = 2\npublisher = {{ watches = \"a\" }}\n{tail}"
+        ),
         6,
         9,
         "a publisher or replicator cluster has one host",

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Method;
+/// The request method type `send` takes (re-exported for callers without `http`).
+pub use http::Method;
 
 use crate::http::client::{exchange, Answer};
 use crate::replicator::item::{version_ms, Item};
