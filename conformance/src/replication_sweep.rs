@@ -18,6 +18,9 @@ use replisim_sim::replicator::ReplicatorDefect;
 
 use crate::cli::SweepArgs;
 
+/// Reports of finished seeds, and seeds whose simulation crashed with its message.
+type Collected = (Vec<ReplicationReport>, Vec<(u64, String)>);
+
 /// A finished replication sweep.
 #[derive(Debug, Clone)]
 pub struct ReplicationOutcome {
@@ -50,8 +53,7 @@ pub fn run(
     let started = Instant::now();
     let total = seeds.end.saturating_sub(seeds.start);
     let (next, done) = (AtomicU64::new(seeds.start), AtomicU64::new(0));
-    let results: Mutex<(Vec<ReplicationReport>, Vec<(u64, String)>)> =
-        Mutex::new((Vec::new(), Vec::new()));
+    let results: Mutex<Collected> = Mutex::new((Vec::new(), Vec::new()));
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {

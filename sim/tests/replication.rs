@@ -3,8 +3,6 @@
 //! invariants hold, catch-up stays within its bound, and the named replicator defects are
 //! caught.
 
-use std::time::Duration;
-
 use replisim_sim::replication::check::ReplicationInvariant;
 use replisim_sim::replication::sweep::{run_seed, ReplicationSweepConfig, WanFault};
 use replisim_sim::replicator::ReplicatorDefect;

@@ -486,11 +486,10 @@ fn world_topology(
     }
     for (span, name, role) in refers {
         let found = clusters.iter().find(|k| k.name == name);
-        let fits = match (found.map(|k| &k.service), role) {
-            (Some(Service::Scsp), Role::Scsp) => true,
-            (Some(Service::Publisher { .. }), Role::Publisher) => true,
-            _ => false,
-        };
+        let fits = matches!(
+            (found.map(|k| &k.service), role),
+            (Some(Service::Scsp), Role::Scsp) | (Some(Service::Publisher { .. }), Role::Publisher)
+        );
         if !fits {
             let what = match role {
                 Role::Scsp => "an SCSP cluster",
