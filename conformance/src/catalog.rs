@@ -137,11 +137,19 @@ impl std::fmt::Debug for Rule {
     }
 }
 
-/// The protocol family of a rule id (`SCSP-3` → `scsp`).
+/// The protocol family of a rule id (`SCSP-3` → `scsp`). The publisher's rules keep the
+/// `ENUM-n` ids the protocol documents and the spec use (`ENUM-3` → `publisher`).
 pub fn protocol_of(id: &str) -> String {
-    id.rsplit_once('-')
+    let prefix = id
+        .rsplit_once('-')
         .map_or(id, |(family, _)| family)
-        .to_ascii_lowercase()
+        .to_ascii_lowercase();
+    // Families whose rules keep the research catalog's prefix (spec section 3: BP-n).
+    match prefix.as_str() {
+        "bp" => "ds3".to_string(),
+        "enum" => "publisher".to_string(),
+        _ => prefix,
+    }
 }
 
 /// Every rule of every family (`families::ALL`), checked or not, in id order (SCSP-9
@@ -152,11 +160,16 @@ pub fn all() -> Vec<Rule> {
     rules
 }
 
-/// Sort key that puts SCSP-9 before SCSP-10.
-pub fn rule_order(id: &str) -> (String, u32) {
+/// Sort key that puts SCSP-9 before SCSP-10, and the families in `families::ALL` order
+/// (SCSP first).
+pub fn rule_order(id: &str) -> (usize, String, u32) {
+    let family = families::ALL
+        .iter()
+        .position(|f| f.name == protocol_of(id))
+        .unwrap_or(usize::MAX);
     match id.rsplit_once('-') {
-        Some((family, n)) => (family.to_string(), n.parse().unwrap_or(u32::MAX)),
-        None => (id.to_string(), u32::MAX),
+        Some((prefix, n)) => (family, prefix.to_string(), n.parse().unwrap_or(u32::MAX)),
+        None => (family, id.to_string(), u32::MAX),
     }
 }
 
@@ -396,7 +409,26 @@ mod tests {
             ..Selection::default()
         })
         .expect("scsp rules");
-        assert_eq!(scsp.len(), all().len());
+        assert_eq!(
+            scsp.len(),
+            all().iter().filter(|r| r.id.starts_with("SCSP-")).count()
+        );
+        let ds3 = select_with(&Selection {
+            protocols: vec!["ds3".into()],
+            ..Selection::default()
+        })
+        .expect("ds3 rules");
+        assert_eq!(ds3.len(), 20);
+        assert!(ds3.iter().all(|r| r.id.starts_with("BP-")));
+        let publisher = select_with(&Selection {
+            protocols: vec!["publisher".into()],
+            ..Selection::default()
+        })
+        .expect("publisher rules");
+        assert_eq!(publisher.len(), 16);
+        assert!(publisher.iter().all(|r| r.id.starts_with("ENUM-")));
+        assert_eq!(scsp.len() + publisher.len() + ds3.len(), all().len());
+        assert_eq!(all().last().map(|r| r.id), Some("BP-20"));
         let inferred = select_with(&Selection {
             strengths: vec![Strength::Inf],
             ..Selection::default()

@@ -45,6 +45,8 @@ pub enum Command {
     /// Run a workload under seeded random faults over many seeds and check the invariants
     /// (durability, convergence, integrity, order).
     Sweep(SweepArgs),
+    /// Add the result files of sweep shards or parts into one summary (and file).
+    Merge(MergeArgs),
     /// Run scenario files (scenarios/*.toml) in the simulator, or against real nodes with
     /// --target, and report each failing step with the command that replays it.
     Run(crate::scenario::RunArgs),
@@ -190,6 +192,9 @@ pub struct CheckArgs {
     /// with `--profile vendor` no such choice may fail a rule.
     #[arg(long = "choice", value_name = "NAME=VALUE")]
     pub choices: Vec<String>,
+    /// DS3 targets: credentials and the waits they are configured with.
+    #[command(flatten)]
+    pub ds3: crate::families::ds3::cli::Ds3CheckArgs,
 }
 
 /// Arguments of `replisim rules`.
@@ -271,6 +276,27 @@ pub struct ServeArgs {
     /// --choice then overrides single knobs.
     #[arg(long, value_name = "SEED")]
     pub random_choices: Option<u64>,
+    /// DS3 gateways (`--ds3`).
+    #[command(flatten)]
+    pub ds3: crate::families::ds3::cli::Ds3ServeArgs,
+    /// Also start a reference publisher (DX Content Router Enumerator API) watching the
+    /// nodes; its URL is printed. Channels: `PublishAll`, plus those of --publisher-rules.
+    #[arg(long)]
+    pub publisher: bool,
+    /// The publisher's port (0: the port after the last node's, or a free one with --port 0).
+    #[arg(long, default_value_t = 0, requires = "publisher")]
+    pub publisher_port: u16,
+    /// The publisher's rules file: lines `channel NAME COND...` (docs/choices.md row P1).
+    #[arg(long, value_name = "FILE", requires = "publisher")]
+    pub publisher_rules: Option<std::path::PathBuf>,
+    /// Another choice of the publisher, NAME=VALUE (repeatable): order, line-end, token,
+    /// bad-argument, max-items-default (docs/choices.md P-rows).
+    #[arg(
+        long = "publisher-choice",
+        value_name = "NAME=VALUE",
+        requires = "publisher"
+    )]
+    pub publisher_choices: Vec<String>,
     /// Also run a reference replicator that reads this publisher's Metadata enumerator
     /// (`http://host:port`) and copies the cluster it publishes (--replicate-from) into
     /// the nodes served here.
@@ -356,6 +382,40 @@ pub struct SweepArgs {
     /// defects ack-before-apply, ignore-deletes, no-restart-on-404, drop-metadata.
     #[arg(long, default_value = "scsp")]
     pub world: String,
+    /// Run only shard K of N (K from 0): the range cut into N consecutive blocks, block K.
+    #[arg(long, requires = "seeds")]
+    pub shard: Option<String>,
+    /// Write the mergeable JSON result here, and checkpoint into it while running.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Continue the sweep a checkpoint or result file recorded (same flags otherwise); the
+    /// result goes back to this file unless --out says otherwise.
+    #[arg(long, requires = "seeds")]
+    pub resume: Option<std::path::PathBuf>,
+    /// Resume from FILE when it exists, else start; either way checkpoint into it (for
+    /// jobs that a scheduler may restart: a Kubernetes pod, a CI rerun).
+    #[arg(long, requires = "seeds", conflicts_with_all = ["out", "resume"])]
+    pub checkpoint: Option<std::path::PathBuf>,
+    /// Stop after this many seeds (the result file records which are done; --resume it).
+    #[arg(long)]
+    pub stop_after: Option<u64>,
+    /// Show progress on stderr even when it is not a terminal (a line every 10 s).
+    #[arg(long, conflicts_with = "no_progress")]
+    pub progress: bool,
+    /// Never show progress.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Arguments of `replisim merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Result files of `replisim sweep --out` (shards, resumed parts) to add together.
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// Write the merged result here.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// Runs a parsed command line.
@@ -364,6 +424,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Check(args) => check(*args),
         Command::Serve(args) => serve_forever(args),
         Command::Sweep(args) => sweep(args),
+        Command::Merge(args) => merge_results(args),
         Command::Run(args) => crate::scenario::run_command(args),
         Command::Rules(args) if args.markdown => {
             print!("{}", crate::rules_doc::markdown());
@@ -415,10 +476,13 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
-    let defects = match parse_defects(&args.defects) {
+    let (defects, publisher_defects) = match split_defects(&args.defects) {
         Ok(d) => d,
         Err(e) => return usage_error(&e),
     };
+    if let Err(e) = crate::families::ds3::cli::configure(&args.ds3) {
+        return usage_error(&e);
+    }
     let mut alternatives = replisim_sim::scsp::alternatives::Alternatives::default();
     for spec in &args.choices {
         match spec.parse::<replisim_sim::scsp::alternatives::Alternatives>() {
@@ -489,7 +553,7 @@ fn check(args: CheckArgs) -> ExitCode {
             defects,
         }
     } else {
-        if !defects.is_empty() {
+        if !defects.is_empty() || !publisher_defects.is_empty() {
             return usage_error(
                 "--defect switches the simulated reference node; it cannot apply to --target",
             );
@@ -500,16 +564,12 @@ fn check(args: CheckArgs) -> ExitCode {
         }
     };
     let described = match &target {
-        TargetSpec::Sim { nodes, defects } if defects.is_empty() => {
+        TargetSpec::Sim { nodes, .. } if args.defects.is_empty() => {
             format!("simulated cluster of {nodes} nodes")
         }
-        TargetSpec::Sim { nodes, defects } => format!(
+        TargetSpec::Sim { nodes, .. } => format!(
             "simulated cluster of {nodes} nodes with defects {}",
-            defects
-                .iter()
-                .map(|d| d.name())
-                .collect::<Vec<_>>()
-                .join(",")
+            args.defects.join(",")
         ),
         TargetSpec::Http { .. } | TargetSpec::Roles(_) => {
             target.targets().map(|t| t.describe()).unwrap_or_default()
@@ -525,6 +585,7 @@ fn check(args: CheckArgs) -> ExitCode {
     options.target = target;
     options.profile = profile;
     options.alternatives = alternatives;
+    options.publisher_defects = publisher_defects;
     let profile = options.profile();
     println!(
         "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}, profile {}",
@@ -652,6 +713,40 @@ fn parse_defects(names: &[String]) -> Result<BTreeSet<Defect>, String> {
     names.iter().map(|n| n.parse::<Defect>()).collect()
 }
 
+/// `check --defect` names a defect of the SCSP node or of the publisher; an unknown name
+/// is an error listing both.
+fn split_defects(
+    names: &[String],
+) -> Result<
+    (
+        BTreeSet<Defect>,
+        replisim_sim::publisher::defects::PublisherDefects,
+    ),
+    String,
+> {
+    use replisim_sim::publisher::defects::PublisherDefect;
+    let mut scsp = BTreeSet::new();
+    let mut publisher = BTreeSet::new();
+    for name in names {
+        match (name.parse::<Defect>(), name.parse::<PublisherDefect>()) {
+            (Ok(d), _) => {
+                scsp.insert(d);
+            }
+            (_, Ok(d)) => {
+                publisher.insert(d);
+            }
+            (Err(scsp_error), Err(_)) => {
+                let known: Vec<&str> = PublisherDefect::all().iter().map(|d| d.name()).collect();
+                return Err(format!(
+                    "{scsp_error}; publisher defects: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok((scsp, publisher))
+}
+
 fn sweep(args: SweepArgs) -> ExitCode {
     if args.world != "scsp" {
         return crate::replication_sweep::command(&args);
@@ -661,22 +756,28 @@ fn sweep(args: SweepArgs) -> ExitCode {
             Ok(r) => r,
             Err(e) => return usage_error(&e),
         },
-        (None, Some(seed)) => seed..seed + 1,
+        (None, Some(seed)) => seed..seed.saturating_add(1),
         _ => return usage_error("give --seeds A..B or --seed N"),
     };
-    let kinds = match FaultKind::parse_list(&args.faults) {
-        Ok(k) => k,
+    let runner = match scsp_seeds(&args) {
+        Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
-    let defects = match parse_defects(&args.defects) {
-        Ok(d) => d,
-        Err(e) => return usage_error(&e),
-    };
+    if let (Some(path), Some(seed)) = (&args.trace, args.seed) {
+        return sweep_trace(&runner, seed, path);
+    }
+    run_sweep(&args, seeds, &runner)
+}
+
+/// The SCSP world's settings from the flags.
+fn scsp_seeds(args: &SweepArgs) -> Result<crate::sweep::ScspSeeds, String> {
+    let kinds = FaultKind::parse_list(&args.faults)?;
+    let defects = parse_defects(&args.defects)?;
     if !(1..=250).contains(&args.nodes) {
-        return usage_error("--nodes must be between 1 and 250");
+        return Err("--nodes must be between 1 and 250".into());
     }
     if !(args.intensity.is_finite() && args.intensity >= 0.0) {
-        return usage_error("--intensity must be a number ≥ 0");
+        return Err("--intensity must be a number ≥ 0".into());
     }
     let mut config = SweepConfig::new();
     config.nodes = args.nodes;
@@ -688,7 +789,6 @@ fn sweep(args: SweepArgs) -> ExitCode {
         (args.duration_secs.max(1) * 3).max(3600) + (args.ops as u64).saturating_mul(2),
     );
     config.defects = defects;
-    config.keep_trace = args.trace.is_some();
     let mut replay_args = format!(
         " --faults {} --intensity {} --ops {} --duration-secs {} --nodes {}",
         args.faults, args.intensity, args.ops, args.duration_secs, args.nodes
@@ -696,43 +796,189 @@ fn sweep(args: SweepArgs) -> ExitCode {
     for d in &args.defects {
         replay_args.push_str(&format!(" --defect {d}"));
     }
+    Ok(crate::sweep::ScspSeeds {
+        config,
+        replay_args,
+    })
+}
+
+/// `--seed N --trace FILE`: one seed with its whole trace, written as a timeline.
+fn sweep_trace(runner: &crate::sweep::ScspSeeds, seed: u64, path: &std::path::Path) -> ExitCode {
+    let mut config = runner.config.clone();
+    config.keep_trace = true;
+    let report = match replisim_sim::sweep::run_seed(seed, &config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("CRASH seed {seed}: {}", e.message);
+            return ExitCode::from(2);
+        }
+    };
+    for v in &report.violations {
+        println!("seed {seed}: {v}");
+    }
+    let json = replisim_sim::chrome_trace::render(&report.trace, &report.history);
+    if let Err(e) = std::fs::write(path, json) {
+        return usage_error(&format!("could not write {}: {e}", path.display()));
+    }
     println!(
-        "replisim sweep: seeds {}..{}, {} jobs, faults {}, intensity {}, {} ops on {} nodes",
+        "trace: {} ({} events, digest {})",
+        path.display(),
+        report.trace.len(),
+        report.digest
+    );
+    if report.violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The seeds of a sweep with any world kind: sharding, resuming, checkpoints, progress,
+/// the summary and the exit status.
+fn run_sweep(
+    args: &SweepArgs,
+    seeds: std::ops::Range<u64>,
+    runner: &dyn crate::sweep::SeedRunner,
+) -> ExitCode {
+    use crate::sweep::{progress, Plan, SweepResult};
+    let shard = match args.shard.as_deref().map(crate::sweep::Shard::parse) {
+        Some(Err(e)) => return usage_error(&e),
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
+    let mut plan = Plan::fresh(runner, seeds.clone(), shard);
+    plan.jobs = args.jobs.max(1);
+    plan.stop_after = args.stop_after;
+    let resume = match &args.checkpoint {
+        Some(path) if path.exists() => Some(path),
+        Some(_) => None,
+        None => args.resume.as_ref(),
+    };
+    if let Some(path) = resume {
+        let earlier = match SweepResult::load(path) {
+            Ok(r) => r,
+            Err(e) => return usage_error(&e),
+        };
+        let same = earlier.same_settings(&plan.result).and_then(|()| {
+            match earlier.planned == plan.result.planned {
+                true => Ok(()),
+                false => Err(format!(
+                    "seeds {} against {}",
+                    earlier.planned.describe(),
+                    plan.result.planned.describe()
+                )),
+            }
+        });
+        if let Err(why) = same {
+            return usage_error(&format!(
+                "{} is not this sweep ({why}): resume with the flags it was started with",
+                path.display()
+            ));
+        }
+        plan.result = earlier;
+    }
+    let out = (args.out.clone())
+        .or_else(|| args.checkpoint.clone())
+        .or_else(|| args.resume.clone());
+    let show = if args.no_progress {
+        progress::Show::Never
+    } else if args.progress {
+        progress::Show::Always
+    } else {
+        progress::Show::Auto
+    };
+    println!(
+        "replisim sweep: seeds {}..{}{}, {} jobs,{}",
         seeds.start,
         seeds.end,
-        args.jobs.max(1),
-        args.faults,
-        args.intensity,
-        args.ops,
-        args.nodes
+        shard
+            .map(|s| format!(" shard {s} ({})", plan.result.planned.describe()))
+            .unwrap_or_default(),
+        plan.jobs,
+        runner.replay_args()
     );
-    let started = std::time::Instant::now();
-    let outcome = crate::sweep::run(
-        seeds,
-        args.jobs,
-        &config,
-        &crate::sweep::terminal_progress(started),
-    );
-    print!("{}", crate::sweep::summary(&outcome, &replay_args));
-    if let (Some(path), Some(report)) = (&args.trace, outcome.reports.first()) {
-        let json = replisim_sim::chrome_trace::render(&report.trace, &report.history);
-        if let Err(e) = std::fs::write(path, json) {
-            return usage_error(&format!("could not write {}: {e}", path.display()));
-        }
+    if !plan.result.done.is_empty() {
         println!(
-            "trace: {} ({} events, digest {})",
-            path.display(),
-            report.trace.len(),
-            report.digest
+            "resuming: {} seeds done, {} to run",
+            plan.result.done.len(),
+            plan.result.planned.len() - plan.result.done.len()
         );
     }
-    if !outcome.crashed.is_empty() {
+    let checkpoint_error = std::sync::Mutex::new(None::<String>);
+    let result = crate::sweep::run(
+        runner,
+        plan,
+        &progress::stderr_progress(show),
+        &|snapshot: &SweepResult| {
+            if let Some(path) = &out {
+                if let Err(e) = snapshot.save(path) {
+                    *checkpoint_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                }
+            }
+        },
+    );
+    print!("{}", crate::sweep::summary(&result));
+    if let Some(path) = &out {
+        if let Err(e) = result.save(path) {
+            return usage_error(&e);
+        }
+        println!("result: {}", path.display());
+        if !result.complete() {
+            println!(
+                "continue with: replisim sweep --seeds {}..{}{}{} --resume {}",
+                seeds.start,
+                seeds.end,
+                shard.map(|s| format!(" --shard {s}")).unwrap_or_default(),
+                runner.replay_args(),
+                path.display()
+            );
+        }
+    } else if let Some(e) = checkpoint_error
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+    {
+        eprintln!("replisim: {e}");
+    }
+    sweep_status(&result)
+}
+
+/// 2 when a simulation crashed, 1 when a seed broke an invariant, else 0.
+fn sweep_status(result: &crate::sweep::SweepResult) -> ExitCode {
+    if result.tally.crashed > 0 {
         ExitCode::from(2)
-    } else if outcome.failing() > 0 {
+    } else if result.tally.failing > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn merge_results(args: MergeArgs) -> ExitCode {
+    let mut results = Vec::new();
+    for path in &args.files {
+        match crate::sweep::SweepResult::load(path) {
+            Ok(r) => results.push((path.display().to_string(), r)),
+            Err(e) => return usage_error(&e),
+        }
+    }
+    let merged = match crate::sweep::merge(&results) {
+        Ok(m) => m,
+        Err(e) => return usage_error(&e),
+    };
+    println!(
+        "replisim merge: {} results, {} {}",
+        results.len(),
+        merged.world,
+        merged.replay_args.trim()
+    );
+    print!("{}", crate::sweep::summary(&merged));
+    if let Some(path) = &args.out {
+        if let Err(e) = merged.save(path) {
+            return usage_error(&e);
+        }
+        println!("result: {}", path.display());
+    }
+    sweep_status(&merged)
 }
 
 fn serve_forever(args: ServeArgs) -> ExitCode {
@@ -773,6 +1019,13 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
         if !alternatives.is_reference() {
             println!("  choices: {alternatives}");
         }
+        if args.ds3.ds3 {
+            if let Err(e) =
+                crate::families::ds3::cli::start_serve(&args.ds3, args.bind, args.seed).await
+            {
+                return usage_error(&e);
+            }
+        }
         for (i, a) in cluster.addrs.iter().enumerate() {
             println!("  node{} {scheme}://{a}", i + 1);
         }
@@ -785,6 +1038,18 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
             "check it with: replisim check --target {}",
             targets.join(",")
         );
+        if args.publisher {
+            let publisher = match start_publisher(&args, &cluster.addrs).await {
+                Ok(p) => p,
+                Err(e) => return usage_error(&e),
+            };
+            println!("  publisher http://{}", publisher.addr);
+            println!(
+                "check it with: replisim check --protocol publisher --target scsp={} --target publisher=http://{}",
+                targets.join(","),
+                publisher.addr
+            );
+        }
         match crate::replicator_serve::config_from(&args, &cluster.addrs) {
             Ok(Some(r)) => {
                 println!(
@@ -801,6 +1066,36 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
             Err(e) => usage_error(&format!("waiting for Ctrl-C failed: {e}")),
         }
     })
+}
+
+/// Starts the reference publisher `serve --publisher` asks for, beside `nodes`.
+async fn start_publisher(
+    args: &ServeArgs,
+    nodes: &[std::net::SocketAddr],
+) -> Result<serve::RealPublisher, String> {
+    use replisim_sim::publisher::host::PublisherConfig;
+    use replisim_sim::publisher::rules::Rules;
+    let port = match (args.publisher_port, args.port) {
+        (0, 0) => 0,
+        (0, first) => u16::try_from(usize::from(first) + nodes.len())
+            .map_err(|_| "--publisher-port: the port after the nodes' is past 65535".to_string())?,
+        (p, _) => p,
+    };
+    let mut config = PublisherConfig::new(std::net::SocketAddr::new(args.bind, port), Vec::new());
+    if let Some(path) = &args.publisher_rules {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--publisher-rules {}: {e}", path.display()))?;
+        config.rules = Rules::parse(&text)
+            .map_err(|e| format!("--publisher-rules {}: {e}", path.display()))?;
+    }
+    for choice in &args.publisher_choices {
+        config.alternatives = format!("{},{choice}", config.alternatives)
+            .parse()
+            .map_err(|e| format!("--publisher-choice {choice}: {e}"))?;
+    }
+    serve::start_publisher(config.addr, nodes.to_vec(), config)
+        .await
+        .map_err(|e| format!("could not start the publisher: {e}"))
 }
 
 /// The `replisim rules` listing: every rule of the catalog; rules without a check say why
@@ -877,6 +1172,13 @@ pub fn mutants_table() -> String {
             Some([]) => format!("{} (replisim sweep)", d.breaks()),
             Some(clauses) => clauses.join(", "),
             None => format!("{} (not mapped to clauses)", d.breaks()),
+        };
+        out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
+    }
+    for d in replisim_sim::publisher::defects::PublisherDefect::all() {
+        let fails = match crate::mutants::clauses_of(d.name()) {
+            Some(clauses) if !clauses.is_empty() => clauses.join(", "),
+            _ => format!("{} (not mapped to clauses)", d.breaks()),
         };
         out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
     }

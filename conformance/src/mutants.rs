@@ -320,12 +320,109 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
         "fast-update-stored-empty",
         &["SCSP-19.fast-reads-acknowledged"],
     ),
+    // The DS3 gateway (families/ds3).
+    ("ds3-new-ids-on-replicate", &["BP-14.same-ids"]),
+    (
+        "ds3-completed-counts-cached",
+        &["BP-10.completed-only-when-persisted"],
+    ),
+    (
+        "ds3-chunk-offered-before-allocation",
+        &["BP-5.offered-put-accepted"],
+    ),
+    ("ds3-in-order-ignored", &["BP-8.ready-in-number-order"]),
+    ("ds3-no-retry-after", &["BP-4.retry-after"]),
+    ("ds3-job-never-expires", &["BP-3.expires-after-idle"]),
+    (
+        "ds3-cancel-keeps-partial",
+        &["BP-11.partial-deleted", "BP-12.partial-deleted"],
+    ),
+    (
+        "ds3-status-outside-contract",
+        &["BP-18.statuses-in-contract", "BP-15.codes"],
+    ),
+    (
+        "ds3-drops-last-blob",
+        &["BP-1.created", "BP-1.covered-once"],
+    ),
+    ("ds3-max-upload-size-ignored", &["BP-2.blobs-within-max"]),
+    ("ds3-modify-keeps-idle-timer", &["BP-3.modify-resets-idle"]),
+    (
+        "ds3-allocate-aggregating",
+        &["BP-6.allocate-aggregating-404"],
+    ),
+    ("ds3-aggregating-ignored", &["BP-9.appended-same-id"]),
+    ("ds3-aggregation-window-endless", &["BP-9.window-ends"]),
+    ("ds3-job-never-completes", &["BP-10.completed"]),
+    ("ds3-cancel-ignored", &["BP-11.canceled"]),
+    (
+        "ds3-force-keeps-cached",
+        &["BP-11.cached-deleted-with-force"],
+    ),
+    ("ds3-truncate-drops-received", &["BP-12.keeps-received"]),
+    ("ds3-modify-ignored", &["BP-13.applies"]),
+    ("ds3-replicate-any-priority", &["BP-14.priority-limited"]),
+    ("ds3-replicate-ignores-permission", &["BP-15.forbidden-403"]),
+    ("ds3-jobs-kept-forever", &["BP-16.gone-after-retention"]),
+    (
+        "ds3-put-without-offset-accepted",
+        &["BP-17.job-needs-offset"],
+    ),
+    ("ds3-ready-before-loaded", &["BP-19.ready-in-cache"]),
+    (
+        "ds3-cached-drops-on-read",
+        &["BP-19.cached-never-decreases"],
+    ),
+];
+
+/// Publisher defect name (`sim/src/publisher/defects.rs`) → ENUM clause ids it must fail.
+pub const PUBLISHER_MUTANTS: &[(&str, &[&str])] = &[
+    ("start-without-sync-token", &["ENUM-1.created"]),
+    ("start-reuses-id", &["ENUM-1.fresh-id"]),
+    ("start-bound-exclusive", &["ENUM-2.start-inclusive"]),
+    ("end-bound-inclusive", &["ENUM-2.end-exclusive"]),
+    ("date-only-end-of-day", &["ENUM-2.date-midnight"]),
+    ("max-items-ignored", &["ENUM-3.at-most-max"]),
+    (
+        "metadata-without-content-uuid",
+        &["ENUM-3.metadata-one-object"],
+    ),
+    ("alias-update-code-3", &["ENUM-4.codes"]),
+    (
+        "uuid-lists-deleted-immutables",
+        &["ENUM-5.deleted-immutable-skipped"],
+    ),
+    ("uuid-alias-once", &["ENUM-5.alias-repeats"]),
+    ("event-reports-every-event", &["ENUM-6.last-only"]),
+    ("metadata-skips-deleted", &["ENUM-7.every-event"]),
+    ("delete-filtered", &["ENUM-8.delete-on-every-channel"]),
+    ("acked-on-send", &["ENUM-9.unacked-redelivered"]),
+    (
+        "redeliver-after-ack",
+        &["ENUM-9.acked-not-redelivered", "ENUM-11.each-once"],
+    ),
+    ("dropped-resent", &["ENUM-10.dropped-not-resent"]),
+    ("max-items-zero-ignored", &["ENUM-12.zero-pauses"]),
+    ("pause-permanent", &["ENUM-12.resumes"]),
+    ("expired-still-answers", &["ENUM-13.expired-404"]),
+    ("timeout-from-start", &["ENUM-13.read-keeps-alive"]),
+    ("end-answers-204", &["ENUM-14.deleted-200"]),
+    ("end-keeps-enumerator", &["ENUM-14.next-404"]),
+    (
+        "rules-change-keeps-enumerators",
+        &["ENUM-15.rules-change-404"],
+    ),
+    (
+        "arguments-not-persisted",
+        &["ENUM-16.max-items-persists", "ENUM-16.override-persists"],
+    ),
 ];
 
 /// The clauses a defect must fail; `None` when the table does not list it.
 pub fn clauses_of(defect: &str) -> Option<&'static [&'static str]> {
     MUTANTS
         .iter()
+        .chain(PUBLISHER_MUTANTS)
         .find(|(name, _)| *name == defect)
         .map(|(_, clauses)| *clauses)
 }
@@ -343,7 +440,12 @@ pub fn checked_clauses() -> Vec<String> {
 pub fn unmapped_clauses() -> Vec<String> {
     checked_clauses()
         .into_iter()
-        .filter(|id| !MUTANTS.iter().any(|(_, c)| c.contains(&id.as_str())))
+        .filter(|id| {
+            !MUTANTS
+                .iter()
+                .chain(PUBLISHER_MUTANTS)
+                .any(|(_, c)| c.contains(&id.as_str()))
+        })
         .collect()
 }
 
@@ -355,7 +457,7 @@ mod tests {
     fn every_mapped_clause_exists_and_names_are_unique() {
         let all = checked_clauses();
         let mut names = std::collections::BTreeSet::new();
-        for (name, clauses) in MUTANTS {
+        for (name, clauses) in MUTANTS.iter().chain(PUBLISHER_MUTANTS) {
             assert!(names.insert(*name), "{name} twice");
             for c in *clauses {
                 assert!(all.iter().any(|a| a == c), "{name}: no clause {c}");

@@ -164,6 +164,17 @@ pub fn summary(outcome: &ReplicationOutcome, replay_args: &str) -> String {
     out
 }
 
+/// A progress line on stderr when it is a terminal, redrawn in place.
+fn terminal_progress(done: u64, total: u64, failing: usize) {
+    use std::io::Write as _;
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let mut err = std::io::stderr();
+        let end = if done == total { "\n" } else { "" };
+        let _ = write!(err, "\r{done}/{total} seeds  {failing} failing {end}");
+        let _ = err.flush();
+    }
+}
+
 /// `replisim sweep --world replication|replication-both`.
 pub fn command(args: &SweepArgs) -> ExitCode {
     let fail = |m: &str| {
@@ -223,13 +234,7 @@ pub fn command(args: &SweepArgs) -> ExitCode {
         args.ops,
         args.nodes
     );
-    let started = Instant::now();
-    let outcome = run(
-        seeds,
-        args.jobs,
-        &config,
-        &crate::sweep::terminal_progress(started),
-    );
+    let outcome = run(seeds, args.jobs, &config, &terminal_progress);
     print!("{}", summary(&outcome, &replay));
     if outcome.failing() == 0 {
         ExitCode::SUCCESS

@@ -130,6 +130,10 @@ pub struct RunOptions {
     /// The other choices the simulated reference nodes make (docs/choices.md; the
     /// reference's own by default). The choice sweep runs the vendor profile under them.
     pub alternatives: replisim_sim::scsp::alternatives::Alternatives,
+    /// Deliberate defects of the simulated reference publisher (`publisher` family).
+    pub publisher_defects: replisim_sim::publisher::defects::PublisherDefects,
+    /// The other choices the simulated reference publisher makes (docs/choices.md P-rows).
+    pub publisher_alternatives: replisim_sim::publisher::alternatives::PublisherAlternatives,
 }
 
 impl RunOptions {
@@ -151,6 +155,8 @@ impl RunOptions {
             tls: Tls::default(),
             profile: None,
             alternatives: Default::default(),
+            publisher_defects: Default::default(),
+            publisher_alternatives: Default::default(),
         }
     }
 
@@ -312,17 +318,24 @@ fn run_sim_rule(
         nodes,
         defects,
         alternatives: options.alternatives,
+        publisher_defects: options.publisher_defects.clone(),
+        publisher_alternatives: options.publisher_alternatives,
     };
     let outcome = try_simulate(seed, budget * 2, move || async move {
-        let world = Arc::new(World::start((family.world)(&params)));
+        let world = match (family.world)(&params).build() {
+            Ok(world) => Arc::new(world),
+            Err(e) => return Err(Verdict::fail(format!("the world did not build: {e}"))),
+        };
         // Let every node bind its listener before the first request.
         replisim_sim::rt::sleep(Duration::from_millis(10)).await;
+        let targets = sim_targets(&world, family);
         let ctx = Ctx {
-            nodes: world.addrs().into_iter().map(Endpoint::http).collect(),
+            nodes: targets.get(main_role(&rule)).to_vec(),
             client: check_client,
             bucket: (family.namespace)(&rule, seed),
             control: Some(Arc::new(SimControl::new(world.clone()))),
             clauses: check_clauses,
+            targets,
         };
         let check = check(ctx);
         world
@@ -345,6 +358,41 @@ fn run_sim_rule(
     };
     let verdict = clauses.finish(ended);
     result(&rule, verdict, client.take_transcript(), started)
+}
+
+/// The role whose endpoints are a rule's `Ctx::nodes`: `scsp` when the rule talks to SCSP
+/// nodes at all (the publisher's rules write through them), else the first role it names
+/// (the DS3 systems for DS3's rules).
+fn main_role(rule: &Rule) -> Role {
+    if rule.roles.is_empty() || rule.roles.contains(&Role::Scsp) {
+        Role::Scsp
+    } else {
+        rule.roles[0]
+    }
+}
+
+/// The endpoints of each role a family's simulated world serves: the first cluster for
+/// `scsp`, the cluster named after the role for the others, or every host of the world for
+/// a family that serves one role from clusters of other names (DS3's source and target).
+fn sim_targets(world: &World, family: &Family) -> Targets {
+    let mut args = Vec::new();
+    for role in family.sim_roles {
+        let addrs = match role {
+            Role::Scsp => world.clusters().first().map(|c| c.hosts.clone()),
+            other => world
+                .cluster_addrs(other.as_str())
+                .or_else(|| (family.sim_roles.len() == 1).then(|| world.addrs())),
+        };
+        let urls: Vec<String> = addrs
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| format!("http://{a}"))
+            .collect();
+        if !urls.is_empty() {
+            args.push(format!("{role}={}", urls.join(",")));
+        }
+    }
+    Targets::parse(&args).unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -475,12 +523,19 @@ impl HttpRun<'_> {
             .control
             .clone()
             .map(|c| Arc::new(crate::restore::Restoring::new(c)));
+        // A rule talks to the endpoints of its main role (SCSP nodes, DS3 systems, ...).
+        let main = main_role(rule);
+        let nodes = match main {
+            Role::Scsp => self.nodes.to_vec(),
+            other => self.targets.get(other).to_vec(),
+        };
         let ctx = Ctx {
-            nodes: self.nodes.to_vec(),
+            nodes,
             client: client.clone(),
             bucket: (family_of(rule).namespace)(rule, self.nonce),
             control: restoring.clone().map(|r| r as Arc<dyn Control>),
             clauses: clauses.clone(),
+            targets: self.targets.clone(),
         };
         let budget = self.options.rule_timeout;
         let ended = match replisim_sim::rt::timeout(budget, check(ctx)).await {

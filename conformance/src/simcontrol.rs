@@ -66,6 +66,17 @@ impl Control for SimControl {
         Box::pin(async move { done })
     }
 
+    fn change_publisher_rules(&self, rules: String) -> ControlFuture<'_, Result<(), String>> {
+        let done = match self.world.factory("publisher").and_then(|f| {
+            f.as_any()
+                .downcast_ref::<replisim_sim::publisher::host::PublisherFactory>()
+        }) {
+            Some(publisher) => publisher.reload_rules(&rules),
+            None => Err("this world runs no publisher".to_string()),
+        };
+        Box::pin(async move { done })
+    }
+
     fn replicas_of(&self, path: &str) -> ControlFuture<'_, Option<usize>> {
         let count = store_key_of(path).map(|key| {
             (0..self.world.len())

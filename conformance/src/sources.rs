@@ -19,7 +19,7 @@ const fn pf(key: &'static str, title: &'static str, url: &'static str) -> Source
 }
 
 /// Every document the catalog cites, in the order `docs/rules.md` lists them.
-pub const SOURCES: [Source; 28] = [
+pub const SOURCES: [Source; 47] = [
     pf(
         "SWARM/normal-write",
         "Swarm documentation: Normal Responses to WRITE (DataCore Swarm, public space; search the title)",
@@ -151,6 +151,36 @@ pub const SOURCES: [Source; 28] = [
         "http://www.manualslib.com/manual/388922/Dell-Dx6000.html?page=39",
     ),
     pf(
+        "DXCR/p38",
+        "DX Content Router 2.2 Setup and Configuration Guide, Dec 2010, page 38 (Appendix C, Enumerator API: enumerator types)",
+        "http://www.manualslib.com/manual/388943/Dell-Dx6000.html?page=38",
+    ),
+    pf(
+        "DXCR/p39",
+        "DX Content Router 2.2 Setup and Configuration Guide, Dec 2010, page 39 (C.2 Enumerator Start)",
+        "http://www.manualslib.com/manual/388943/Dell-Dx6000.html?page=39",
+    ),
+    pf(
+        "DXCR/p40",
+        "DX Content Router 2.2 Setup and Configuration Guide, Dec 2010, page 40 (C.3 Enumerator Next)",
+        "http://www.manualslib.com/manual/388943/Dell-Dx6000.html?page=40",
+    ),
+    pf(
+        "DXCR/p41",
+        "DX Content Router 2.2 Setup and Configuration Guide, Dec 2010, page 41 (C.3-C.4 Next answers and Enumerator End)",
+        "http://www.manualslib.com/manual/388943/Dell-Dx6000.html?page=41",
+    ),
+    pf(
+        "DXCR/p42",
+        "DX Content Router 2.2 Setup and Configuration Guide, Dec 2010, page 42 (C.5-C.6 timeout and shared arguments)",
+        "http://www.manualslib.com/manual/388943/Dell-Dx6000.html?page=42",
+    ),
+    pf(
+        "DXCR/ch5.3",
+        "DX Content Router 2.2 Setup and Configuration Guide, chapter 5.3 (changing the publisher's rules)",
+        "https://manualarchiveguide.com/manuals/Dell-DX6000-Setup-And-Configuration-Manual-3014466?page=23",
+    ),
+    pf(
         "RFC9110",
         "RFC 9110, HTTP Semantics",
         "https://www.rfc-editor.org/rfc/rfc9110",
@@ -159,6 +189,71 @@ pub const SOURCES: [Source; 28] = [
         "RFC9112",
         "RFC 9112, HTTP/1.1",
         "https://www.rfc-editor.org/rfc/rfc9112",
+    ),
+    pf(
+        "SL4.1/02",
+        "Spectra S3 API Reference 4.1: Spectra S3 Bulk Operations Overview (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/4.1/",
+    ),
+    pf(
+        "SL4.1/03",
+        "Spectra S3 API Reference 4.1: Allocate Job Chunk (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/4.1/",
+    ),
+    pf(
+        "SL4.1/04",
+        "Spectra S3 API Reference 4.1: Cancel Active Job (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/4.1/",
+    ),
+    pf(
+        "SL4.1/11",
+        "Spectra S3 API Reference 4.1: Create Bulk GET Job (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/4.1/",
+    ),
+    pf(
+        "SL4.1/12",
+        "Spectra S3 API Reference 4.1: Create Bulk PUT Job (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/4.1/",
+    ),
+    pf(
+        "SL4.1/20",
+        "Spectra S3 API Reference 4.1: Get Job (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/4.1/",
+    ),
+    pf(
+        "SL4.1/26",
+        "Spectra S3 API Reference 4.1: Modify Active Job (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/4.1/",
+    ),
+    pf(
+        "SL4.1/28",
+        "Spectra S3 API Reference 4.1: Replicate PUT Job (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/4.1/",
+    ),
+    pf(
+        "SL4.1/31",
+        "Spectra S3 API Reference 4.1: Truncate Active Job (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/4.1/",
+    ),
+    pf(
+        "SL3.0/16",
+        "Spectra S3 API Reference 3.0: Get Job Chunks Ready for Client Processing (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/3.0/",
+    ),
+    pf(
+        "SL5.0/12",
+        "Spectra S3 API Reference 5.0: Create Bulk PUT Job, max_upload_size (search the title)",
+        "https://developer.spectralogic.com/doc/ds3api/5.0/",
+    ),
+    pf(
+        "DS3AG",
+        "SpectraLogic ds3_autogen: the BlackPearl API contract 6.0.0 (specs/6_0_0_3247577_contract.xml; Apache-2.0)",
+        "https://github.com/SpectraLogic/ds3_autogen",
+    ),
+    pf(
+        "DS3PY",
+        "SpectraLogic ds3_python3_sdk: tests/clientTests.py",
+        "https://github.com/SpectraLogic/ds3_python3_sdk",
     ),
 ];
 

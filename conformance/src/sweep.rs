@@ -1,211 +1,262 @@
-//! `replisim sweep`: many seeds of the fault experiment in parallel, with progress, the
-//! failing seeds and the command that replays each, and a summary.
+//! `replisim sweep`: many seeds of a fault experiment in parallel. Each finished seed is
+//! added into a [`SweepResult`] at once and then dropped, so a sweep's memory does not grow
+//! with its seeds; the result can be sharded, checkpointed, resumed and merged
+//! ([`result`]). Any world kind plugs in through [`SeedRunner`].
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::io::Write as _;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use replisim_sim::faults::FaultKind;
 use replisim_sim::invariants::Invariant;
-use replisim_sim::sweep::{run_seed, SeedReport, SweepConfig};
+use replisim_sim::sweep::{run_seed, SweepConfig};
 
-/// Reports of finished seeds, and seeds whose simulation crashed with its message.
-type Collected = (Vec<SeedReport>, Vec<(u64, String)>);
+pub mod progress;
+pub mod result;
 
-/// A finished sweep.
+pub use progress::Progress;
+pub use result::{merge, summary, FailingSeed, SeedSet, Shard, SweepResult, Tally};
+
+/// What one seed of any world kind tells the sweep: only what is aggregated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeedSummary {
+    /// Faults that took effect, by kind name.
+    pub faults: BTreeMap<String, u64>,
+    /// Broken invariants: (invariant name, the violation as text).
+    pub violations: Vec<(String, String)>,
+    /// Simulated time of the seed.
+    pub simulated: Duration,
+    /// The seed's trace digest (same seed, same digest).
+    pub digest: String,
+}
+
+/// A world kind a sweep can run: it names itself and its settings (what merged results
+/// must share) and runs one seed. Implemented for the SCSP cluster by [`ScspSeeds`].
+pub trait SeedRunner: Sync {
+    /// The world kind, as written in result files (`scsp`).
+    fn world(&self) -> &str;
+    /// Flags that, after `replisim sweep --seed N`, replay one seed with these settings.
+    fn replay_args(&self) -> String;
+    /// Fault kind names, in display order.
+    fn fault_kinds(&self) -> Vec<String>;
+    /// Invariant names, in display order.
+    fn invariants(&self) -> Vec<String>;
+    /// Runs one seed; `Err` carries the message of a simulation that panicked (a bug).
+    fn run_seed(&self, seed: u64) -> Result<SeedSummary, String>;
+}
+
+/// The SCSP cluster under the nemesis: [`replisim_sim::sweep::run_seed`].
 #[derive(Debug, Clone)]
-pub struct SweepOutcome {
-    /// One report per seed, in seed order (simulations that crashed are in `crashed`).
-    pub reports: Vec<SeedReport>,
-    /// Seeds whose simulation itself panicked, with the message.
-    pub crashed: Vec<(u64, String)>,
-    /// Wall time of the whole sweep.
-    pub wall: Duration,
+pub struct ScspSeeds {
+    /// The settings of every seed (`keep_trace` should be off: a sweep keeps no trace).
+    pub config: SweepConfig,
+    /// The flags that reproduce `config` on the command line.
+    pub replay_args: String,
 }
 
-impl SweepOutcome {
-    /// Seeds that broke an invariant or crashed.
-    pub fn failing(&self) -> usize {
-        self.reports
-            .iter()
-            .filter(|r| !r.violations.is_empty())
-            .count()
-            + self.crashed.len()
+impl SeedRunner for ScspSeeds {
+    fn world(&self) -> &str {
+        "scsp"
     }
 
-    /// Seeds per wall second.
-    pub fn seeds_per_second(&self) -> f64 {
-        (self.reports.len() + self.crashed.len()) as f64 / self.wall.as_secs_f64().max(1e-9)
+    fn replay_args(&self) -> String {
+        self.replay_args.clone()
     }
 
-    /// Injected faults by kind, over all seeds.
-    pub fn faults_by_kind(&self) -> BTreeMap<FaultKind, usize> {
-        let mut out = BTreeMap::new();
-        for r in &self.reports {
-            for (k, n) in &r.faults {
-                *out.entry(*k).or_insert(0) += n;
-            }
-        }
-        out
+    fn fault_kinds(&self) -> Vec<String> {
+        FaultKind::ALL.iter().map(|k| k.to_string()).collect()
     }
 
-    /// Violations by invariant, over all seeds (every invariant listed, zeros included).
-    pub fn violations_by_invariant(&self) -> BTreeMap<Invariant, usize> {
-        let mut out: BTreeMap<Invariant, usize> = Invariant::ALL.iter().map(|i| (*i, 0)).collect();
-        for r in &self.reports {
-            for (k, n) in r.by_invariant() {
-                *out.entry(k).or_insert(0) += n;
-            }
-        }
-        out
+    fn invariants(&self) -> Vec<String> {
+        Invariant::ALL.iter().map(|i| i.to_string()).collect()
+    }
+
+    fn run_seed(&self, seed: u64) -> Result<SeedSummary, String> {
+        let report = run_seed(seed, &self.config).map_err(|e| e.message)?;
+        Ok(SeedSummary {
+            faults: report
+                .faults
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n as u64))
+                .collect(),
+            violations: report
+                .violations
+                .iter()
+                .map(|v| (v.invariant.to_string(), v.to_string()))
+                .collect(),
+            simulated: report.simulated,
+            digest: report.digest,
+        })
     }
 }
 
-/// Runs `seeds` on `jobs` threads. `progress` is called after each seed with (done, total,
-/// failing so far).
+/// How to run: which result to add to (a fresh one, or a checkpoint to resume), on how many
+/// threads, and when to stop early.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The result the finished seeds are added to; its pending seeds are run in order.
+    pub result: SweepResult,
+    /// Seeds run at once.
+    pub jobs: usize,
+    /// Stop after this many seeds of this run (the result records which are done).
+    pub stop_after: Option<u64>,
+    /// Least wall time between two checkpoints.
+    pub checkpoint_every: Duration,
+}
+
+impl Plan {
+    /// A fresh sweep of `range` (or one shard of it) with `runner`.
+    pub fn fresh(runner: &dyn SeedRunner, range: Range<u64>, shard: Option<Shard>) -> Self {
+        Self {
+            result: SweepResult::new(
+                runner.world(),
+                &runner.replay_args(),
+                runner.fault_kinds(),
+                runner.invariants(),
+                range,
+                shard,
+            ),
+            jobs: 1,
+            stop_after: None,
+            checkpoint_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The seeds still to hand out: the pending ranges, consumed in order.
+struct Dispenser {
+    ranges: std::collections::VecDeque<Range<u64>>,
+    left: u64,
+}
+
+impl Dispenser {
+    fn next(&mut self) -> Option<u64> {
+        if self.left == 0 {
+            return None;
+        }
+        while let Some(r) = self.ranges.front_mut() {
+            if let Some(seed) = r.next() {
+                self.left -= 1;
+                return Some(seed);
+            }
+            self.ranges.pop_front();
+        }
+        None
+    }
+}
+
+/// The description of a failing seed, if it failed.
+fn failure(
+    seed: u64,
+    outcome: &Result<SeedSummary, String>,
+    replay_args: &str,
+) -> Option<FailingSeed> {
+    match outcome {
+        Err(message) => Some(FailingSeed {
+            seed,
+            crash: Some(message.clone()),
+            by_invariant: BTreeMap::new(),
+            details: Vec::new(),
+            replay: format!("replisim sweep --seed {seed}{replay_args}"),
+        }),
+        Ok(s) if s.violations.is_empty() => None,
+        Ok(s) => {
+            let mut by_invariant = BTreeMap::new();
+            for (k, _) in &s.violations {
+                *by_invariant.entry(k.clone()).or_insert(0) += 1;
+            }
+            Some(FailingSeed {
+                seed,
+                crash: None,
+                by_invariant,
+                details: s
+                    .violations
+                    .iter()
+                    .take(result::DETAILS_KEPT)
+                    .map(|(_, text)| text.clone())
+                    .collect(),
+                replay: format!(
+                    "replisim sweep --seed {seed}{replay_args} --trace seed-{seed}.json"
+                ),
+            })
+        }
+    }
+}
+
+/// Runs the plan's pending seeds on `jobs` threads, adding each into the result as it
+/// finishes. `progress` is called after each seed; `checkpoint` with the result so far at
+/// most every `checkpoint_every` (and not at the end: the caller has the final result).
 pub fn run(
-    seeds: Range<u64>,
-    jobs: usize,
-    config: &SweepConfig,
-    progress: &(dyn Fn(u64, u64, usize) + Sync),
-) -> SweepOutcome {
+    runner: &dyn SeedRunner,
+    plan: Plan,
+    progress: &(dyn Fn(&Progress) + Sync),
+    checkpoint: &(dyn Fn(&SweepResult) + Sync),
+) -> SweepResult {
     let started = Instant::now();
-    let total = seeds.end.saturating_sub(seeds.start);
-    let next = AtomicU64::new(seeds.start);
-    let done = AtomicU64::new(0);
-    let results: Mutex<Collected> = Mutex::new((Vec::new(), Vec::new()));
-    let config = Arc::new(config.clone());
+    let pending = plan.result.pending();
+    let pending_count: u64 = pending.iter().map(|r| r.end - r.start).sum();
+    let total = plan
+        .stop_after
+        .map_or(pending_count, |n| n.min(pending_count));
+    let earlier = plan.result.done.len();
+    let base_timing = plan.result.timing;
+    let replay_args = plan.result.replay_args.clone();
+    let with_timing = |mut r: SweepResult, elapsed: Duration| {
+        let secs = elapsed.as_secs_f64();
+        r.timing.wall_secs = base_timing.wall_secs + secs;
+        r.timing.longest_run_secs = base_timing.longest_run_secs.max(secs);
+        r.timing.runs = base_timing.runs + 1;
+        r
+    };
+    let dispenser = Mutex::new(Dispenser {
+        ranges: pending.into_iter().collect(),
+        left: total,
+    });
+    // The result and when it was last checkpointed.
+    let state = Mutex::new((plan.result, Instant::now(), 0u64));
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
+        for _ in 0..plan.jobs.max(1) {
             scope.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::SeqCst);
-                if seed >= seeds.end {
-                    break;
-                }
-                let outcome = run_seed(seed, &config);
-                let failing = {
-                    let mut guard = results.lock().unwrap_or_else(|p| p.into_inner());
-                    match outcome {
-                        Ok(report) => guard.0.push(report),
-                        Err(e) => guard.1.push((seed, e.message)),
-                    }
-                    guard.0.iter().filter(|r| !r.violations.is_empty()).count() + guard.1.len()
+                let next = dispenser.lock().unwrap_or_else(|p| p.into_inner()).next();
+                let Some(seed) = next else { break };
+                let outcome = runner.run_seed(seed);
+                let fail = failure(seed, &outcome, &replay_args);
+                let (report, snapshot) = {
+                    let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
+                    let (result, last_checkpoint, done) = &mut *guard;
+                    let (digest, faults, simulated) = match &outcome {
+                        Ok(s) => (s.digest.as_str(), s.faults.clone(), s.simulated),
+                        Err(_) => ("crashed", BTreeMap::new(), Duration::ZERO),
+                    };
+                    let ns = u64::try_from(simulated.as_nanos()).unwrap_or(u64::MAX);
+                    result.tally.add_seed(seed, digest, &faults, fail, ns);
+                    result.done.insert(seed);
+                    *done += 1;
+                    let report = Progress {
+                        done: *done,
+                        total,
+                        earlier,
+                        failing: result.tally.failing,
+                        elapsed: started.elapsed(),
+                    };
+                    let snapshot = (last_checkpoint.elapsed() >= plan.checkpoint_every
+                        && *done < total)
+                        .then(|| {
+                            *last_checkpoint = Instant::now();
+                            with_timing(result.clone(), started.elapsed())
+                        });
+                    (report, snapshot)
                 };
-                let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
-                progress(finished, total, failing);
+                progress(&report);
+                if let Some(snapshot) = snapshot {
+                    checkpoint(&snapshot);
+                }
             });
         }
     });
-    let (mut reports, mut crashed) = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    reports.sort_by_key(|r| r.seed);
-    crashed.sort();
-    SweepOutcome {
-        reports,
-        crashed,
-        wall: started.elapsed(),
-    }
-}
-
-/// A progress line for a terminal, redrawn in place.
-pub fn progress_line(done: u64, total: u64, failing: usize, elapsed: Duration) -> String {
-    let width = 30usize;
-    let filled = if total == 0 {
-        width
-    } else {
-        (done as usize * width) / total as usize
-    };
-    let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
-    format!(
-        "\r[{}{}] {done}/{total} seeds  {failing} failing  {rate:.1} seeds/s ",
-        "#".repeat(filled),
-        "-".repeat(width - filled)
-    )
-}
-
-/// Prints progress to stderr when it is a terminal.
-pub fn terminal_progress(started: Instant) -> impl Fn(u64, u64, usize) + Sync {
-    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    move |done, total, failing| {
-        if tty {
-            let mut err = std::io::stderr();
-            let _ = write!(
-                err,
-                "{}",
-                progress_line(done, total, failing, started.elapsed())
-            );
-            if done == total {
-                let _ = writeln!(err);
-            }
-            let _ = err.flush();
-        }
-    }
-}
-
-/// The text report: each failing seed with its violations and replay command, then totals.
-pub fn summary(outcome: &SweepOutcome, replay_args: &str) -> String {
-    let mut out = String::new();
-    for r in outcome.reports.iter().filter(|r| !r.violations.is_empty()) {
-        let _ = writeln!(
-            out,
-            "FAIL seed {} ({} violations)",
-            r.seed,
-            r.violations.len()
-        );
-        for v in r.violations.iter().take(5) {
-            let _ = writeln!(out, "  {v}");
-        }
-        if r.violations.len() > 5 {
-            let _ = writeln!(out, "  … and {} more", r.violations.len() - 5);
-        }
-        let _ = writeln!(
-            out,
-            "  replay: replisim sweep --seed {}{replay_args} --trace seed-{}.json",
-            r.seed, r.seed
-        );
-    }
-    for (seed, message) in &outcome.crashed {
-        let _ = writeln!(
-            out,
-            "CRASH seed {seed}: {}",
-            message.lines().next().unwrap_or("")
-        );
-        let _ = writeln!(out, "  replay: replisim sweep --seed {seed}{replay_args}");
-    }
-    let seeds = outcome.reports.len() + outcome.crashed.len();
-    let simulated: Duration = outcome.reports.iter().map(|r| r.simulated).sum();
-    let _ = writeln!(
-        out,
-        "{seeds} seeds in {:.2} s ({:.1} seeds/s, {:.0}× simulated/wall), {} failing",
-        outcome.wall.as_secs_f64(),
-        outcome.seeds_per_second(),
-        simulated.as_secs_f64() / outcome.wall.as_secs_f64().max(1e-9),
-        outcome.failing()
-    );
-    let faults: Vec<String> = outcome
-        .faults_by_kind()
-        .iter()
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    let _ = writeln!(
-        out,
-        "faults injected: {}",
-        if faults.is_empty() {
-            "none".to_string()
-        } else {
-            faults.join(", ")
-        }
-    );
-    let violations: Vec<String> = outcome
-        .violations_by_invariant()
-        .iter()
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    let _ = writeln!(out, "violations: {}", violations.join(", "));
-    out
+    let (result, _, _) = state.into_inner().unwrap_or_else(|p| p.into_inner());
+    with_timing(result, started.elapsed())
 }
 
 /// Parses `A..B` (B exclusive) or a single `N`.
@@ -225,7 +276,7 @@ pub fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
         }
         None => {
             let n = parse(s)?;
-            Ok(n..n + 1)
+            Ok(n..n.saturating_add(1))
         }
     }
 }
@@ -242,11 +293,70 @@ mod tests {
         assert!(parse_seeds("a..b").is_err());
     }
 
+    /// A world whose seeds are arithmetic: fails every seed divisible by 7, crashes 50.
+    struct Arith;
+
+    impl SeedRunner for Arith {
+        fn world(&self) -> &str {
+            "arith"
+        }
+        fn replay_args(&self) -> String {
+            " --arith".into()
+        }
+        fn fault_kinds(&self) -> Vec<String> {
+            vec!["odd".into()]
+        }
+        fn invariants(&self) -> Vec<String> {
+            vec!["seven".into()]
+        }
+        fn run_seed(&self, seed: u64) -> Result<SeedSummary, String> {
+            if seed == 50 {
+                return Err("boom".into());
+            }
+            Ok(SeedSummary {
+                faults: [("odd".to_string(), seed % 2)].into_iter().collect(),
+                violations: if seed % 7 == 0 {
+                    vec![("seven".into(), format!("seven: {seed}"))]
+                } else {
+                    Vec::new()
+                },
+                simulated: Duration::from_millis(seed),
+                digest: format!("{:x}", seed * 31),
+            })
+        }
+    }
+
     #[test]
-    fn progress_lines_fill_up() {
-        let half = progress_line(5, 10, 1, Duration::from_secs(1));
-        assert!(half.contains("5/10 seeds"));
-        assert!(half.contains("1 failing"));
-        assert!(half.contains(&"#".repeat(15)));
+    fn stopped_and_resumed_shards_merge_to_the_whole_run() {
+        let whole = run(&Arith, Plan::fresh(&Arith, 0..100, None), &|_| {}, &|_| {});
+        assert!(whole.complete());
+        assert_eq!(whole.tally.seeds, 100);
+        assert_eq!(whole.tally.crashed, 1);
+        assert_eq!(whole.tally.failing, 15 + 1);
+        assert_eq!(whole.tally.faults.get("odd"), Some(&50));
+        assert_eq!(
+            whole.tally.failures[0].replay,
+            "replisim sweep --seed 0 --arith --trace seed-0.json"
+        );
+        let mut parts = Vec::new();
+        for k in 0..3 {
+            let shard = Some(Shard { index: k, count: 3 });
+            let mut plan = Plan::fresh(&Arith, 0..100, shard);
+            plan.jobs = 2;
+            plan.stop_after = Some(10);
+            let stopped = run(&Arith, plan.clone(), &|_| {}, &|_| {});
+            assert_eq!(stopped.done.len(), 10);
+            assert!(!stopped.complete());
+            plan.result = stopped;
+            plan.stop_after = None;
+            let resumed = run(&Arith, plan, &|_| {}, &|_| {});
+            assert!(resumed.complete());
+            assert_eq!(resumed.timing.runs, 2);
+            parts.push((format!("part{k}"), resumed));
+        }
+        let merged = merge(&parts).expect("merges");
+        assert_eq!(merged.tally, whole.tally);
+        assert_eq!(merged.done, whole.done);
+        assert!(summary(&merged).contains("100 seeds in"));
     }
 }

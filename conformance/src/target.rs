@@ -128,6 +128,12 @@ pub trait Control: Send + Sync {
     fn set_clock_skew(&self, node: usize, ms: i64) -> ControlFuture<'_, Result<(), String>> {
         self.apply(Fault::Skew { node, ms })
     }
+    /// Replaces the rules file of the publisher (role `publisher`) with `rules`, as an
+    /// operator's edit would (ENUM-15); a real publisher offers no such control.
+    fn change_publisher_rules(&self, rules: String) -> ControlFuture<'_, Result<(), String>> {
+        let _ = rules;
+        unsupported("change the publisher's rules file")
+    }
     /// Marks node `node` retiring (it should send clients away with 301) or not (admin).
     fn set_retiring(&self, node: usize, on: bool) -> ControlFuture<'_, Result<(), String>> {
         let _ = (node, on);
@@ -170,6 +176,9 @@ pub struct Ctx {
     pub bucket: String,
     /// Control over the target, when it offers any.
     pub control: Option<Arc<dyn Control>>,
+    /// Every target by role (`nodes` are the `scsp` ones), for families that talk to
+    /// other services (the publisher).
+    pub targets: crate::families::Targets,
     /// The rule's clauses, judged as the check goes (see `clause`).
     pub clauses: Clauses,
 }

@@ -79,3 +79,35 @@ fn a_combination_over_real_tcp_fails_no_rule() {
     assert!(bad.is_empty(), "{bad:#?}");
     drop(runtime);
 }
+
+/// The publisher family in the vendor profile against the simulated reference publisher
+/// under each of its alternative choices alone (`publisher::alternatives`), then all at once:
+/// no FAIL, so no ENUM check leans on item order, line ends, token form, the refusal status
+/// or the default batch size.
+#[test]
+fn each_publisher_alternative_fails_no_enum_rule_in_the_vendor_profile() {
+    use replisim_sim::publisher::alternatives::PublisherAlternatives;
+    let rules = replisim_conformance::families::publisher::checks::RULES.to_vec();
+    let mut sweep = PublisherAlternatives::each_alone();
+    assert_eq!(sweep.len(), 5, "the sweep covers every publisher knob");
+    sweep.push(PublisherAlternatives::all_alternatives());
+    let mut bad = Vec::new();
+    for alternatives in sweep {
+        let mut options = RunOptions::sim(11);
+        options.profile = Some(Profile::Vendor);
+        options.publisher_alternatives = alternatives;
+        let results = runner::run(&rules, &options);
+        assert_eq!(results.len(), 16);
+        for r in results {
+            if r.verdict.outcome != Outcome::Pass {
+                bad.push(format!(
+                    "[{alternatives}] {} {}: {}",
+                    r.id,
+                    r.verdict.outcome.as_str(),
+                    r.verdict.evidence
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}

@@ -46,7 +46,14 @@ fn every_mutant_fails_its_mapped_clauses() {
             nodes: 4,
             defects: BTreeSet::from([defect]),
         };
-        let results = runner::run(&rules, &options);
+        // A defect of one family's reference can only fail that family's rules.
+        let family = catalog::protocol_of(defect.breaks());
+        let own: Vec<catalog::Rule> = rules
+            .iter()
+            .filter(|r| r.protocol() == family)
+            .copied()
+            .collect();
+        let results = runner::run(&own, &options);
         let failed = failed_clauses(&results);
         let Some(mapped) = mapped else {
             problems.push(format!(
@@ -83,4 +90,37 @@ fn every_checked_clause_has_a_mutant() {
         "{} mutants",
         mutants::MUTANTS.len()
     );
+}
+
+/// Every defect of the reference publisher fails the ENUM clauses it is mapped to (in the
+/// simulator, reference profile), and every publisher defect is mapped.
+#[test]
+fn every_publisher_mutant_fails_its_mapped_clauses() {
+    use replisim_sim::publisher::defects::PublisherDefect;
+    let rules = replisim_conformance::families::publisher::checks::RULES.to_vec();
+    let mut problems = Vec::new();
+    for defect in PublisherDefect::all() {
+        let Some(mapped) = mutants::clauses_of(defect.name()) else {
+            problems.push(format!("{defect} is not in mutants::PUBLISHER_MUTANTS"));
+            continue;
+        };
+        let picked: Vec<catalog::Rule> = rules
+            .iter()
+            .filter(|r| mapped.iter().any(|c| c.starts_with(&format!("{}.", r.id))))
+            .copied()
+            .collect();
+        let mut options = RunOptions::sim(3);
+        options.publisher_defects = BTreeSet::from([defect]);
+        let results = runner::run(&picked, &options);
+        let failed = failed_clauses(&results);
+        for clause in mapped {
+            if !failed.contains(*clause) {
+                problems.push(format!(
+                    "{defect} does not fail {clause} (it fails {failed:?})"
+                ));
+            }
+        }
+        eprintln!("{defect}: fails {failed:?}");
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
 }

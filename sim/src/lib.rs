@@ -13,6 +13,7 @@
 
 pub mod chrome_trace;
 pub mod clock;
+pub mod ds3;
 pub mod faults;
 pub mod http;
 pub mod invariants;

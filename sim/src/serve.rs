@@ -129,3 +129,32 @@ pub fn start_replicator(config: crate::replicator::ReplicatorConfig) -> SharedDi
     rt::spawn(replicator.run());
     disk
 }
+
+/// A reference publisher beside a real cluster (`replisim serve --publisher`).
+#[derive(Debug, Clone)]
+pub struct RealPublisher {
+    /// Where its Enumerator API listens.
+    pub addr: SocketAddr,
+    /// Its state, for rules changes.
+    pub publisher: crate::publisher::http::SharedPublisher,
+}
+
+/// Binds `addr` (port 0 picks one) and starts a reference publisher watching `nodes`,
+/// configured like `config` (its `addr` and `nodes` are replaced), on the current tokio
+/// runtime. Its journal lives in memory for the life of the process.
+pub async fn start_publisher(
+    addr: SocketAddr,
+    nodes: Vec<SocketAddr>,
+    config: crate::publisher::host::PublisherConfig,
+) -> std::io::Result<RealPublisher> {
+    let listener = rt::listen(addr).await?;
+    let addr = listener.local_addr()?;
+    let config = crate::publisher::host::PublisherConfig {
+        addr,
+        nodes,
+        ..config
+    };
+    let disk = crate::store::Disk::shared(1 << 30);
+    let publisher = crate::publisher::host::start_on(config, disk, listener);
+    Ok(RealPublisher { addr, publisher })
+}

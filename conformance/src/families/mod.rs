@@ -13,13 +13,17 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
+use replisim_sim::publisher::alternatives::PublisherAlternatives;
+use replisim_sim::publisher::defects::PublisherDefects;
 use replisim_sim::scsp::alternatives::Alternatives;
 use replisim_sim::scsp::defects::Defect;
-use replisim_sim::world::WorldConfig;
+use replisim_sim::world::WorldBuilder;
 
 use crate::catalog::Rule;
 use crate::client::{Client, Endpoint, Exchange};
 
+pub mod ds3;
+pub mod publisher;
 pub mod scsp;
 
 /// The part a target plays: which service its URLs reach. Rules name the roles they talk
@@ -222,6 +226,10 @@ pub struct SimParams {
     pub defects: BTreeSet<Defect>,
     /// The other choices the reference nodes make.
     pub alternatives: Alternatives,
+    /// Deliberate defects of the reference publisher (worlds that run one).
+    pub publisher_defects: PublisherDefects,
+    /// The other choices the reference publisher makes.
+    pub publisher_alternatives: PublisherAlternatives,
 }
 
 /// One protocol family of the harness. Plain data and function pointers, so that the
@@ -242,8 +250,10 @@ pub struct Family {
     /// Deletes what one rule wrote on a shared target, found in its transcript (run after
     /// each rule unless `--no-cleanup`).
     pub cleanup: fn(CleanupJob) -> CleanupFuture,
-    /// The simulated world one rule of this family runs in.
-    pub world: fn(&SimParams) -> WorldConfig,
+    /// The simulated world one rule of this family runs in. Its first cluster holds the
+    /// `scsp` role's hosts; every other role's hosts are the cluster named after the role
+    /// (`publisher`), which is how the runner finds each role's endpoints.
+    pub world: fn(&SimParams) -> WorldBuilder,
     /// The roles the family's simulated world serves (rules needing others are skipped in
     /// the simulator with the role's reason).
     pub sim_roles: &'static [Role],
@@ -259,7 +269,7 @@ impl std::fmt::Debug for Family {
 }
 
 /// Every family of the harness, in listing order.
-pub const ALL: [Family; 1] = [scsp::FAMILY];
+pub const ALL: [Family; 3] = [scsp::FAMILY, publisher::FAMILY, ds3::FAMILY];
 
 /// The family named `name` (case-insensitive).
 pub fn by_name(name: &str) -> Option<&'static Family> {
@@ -338,7 +348,8 @@ mod tests {
     fn families_are_found_by_name_and_rule() {
         assert_eq!(by_name("SCSP").map(|f| f.name), Some("scsp"));
         assert!(by_name("ftp").is_none());
-        assert_eq!(known(), "scsp");
+        assert_eq!(known(), "scsp, publisher, ds3");
+        assert_eq!(by_name("Publisher").map(|f| f.name), Some("publisher"));
         for rule in crate::catalog::all() {
             let family = of_rule(&rule).expect("every rule has a family");
             assert!(
@@ -347,7 +358,11 @@ mod tests {
                 rule.id
             );
         }
-        let rule = crate::catalog::all()[0];
+        assert_eq!(by_name("ds3").map(|f| f.name), Some("ds3"));
+        let rule = crate::catalog::all()
+            .into_iter()
+            .find(|r| r.id.starts_with("SCSP-"))
+            .expect("SCSP rules");
         assert_eq!(missing_role(&rule, &BTreeSet::from([Role::Scsp])), None);
         assert_eq!(
             missing_role(&rule, &BTreeSet::from([Role::Publisher])).as_deref(),

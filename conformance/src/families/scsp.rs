@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use replisim_sim::world::WorldConfig;
+use replisim_sim::world::{WorldBuilder, WorldConfig};
 
 use super::{Cleanup, CleanupFuture, CleanupJob, Family, Role, SimParams};
 use crate::catalog::Rule;
@@ -68,15 +68,15 @@ pub fn bucket_for(rule: &Rule, nonce: u64) -> String {
 }
 
 /// One SCSP cluster of `nodes` reference nodes with the asked defects and choices.
-fn world(params: &SimParams) -> WorldConfig {
+pub fn world(params: &SimParams) -> WorldBuilder {
     let mut config = WorldConfig::new(params.nodes);
     config.defects = params.defects.clone();
     config.alternatives = params.alternatives;
-    config
+    config.builder()
 }
 
 /// The family's cleanup pass, boxed for `Family::cleanup`.
-fn cleanup(job: CleanupJob) -> CleanupFuture {
+pub fn cleanup(job: CleanupJob) -> CleanupFuture {
     Box::pin(clean_up(job))
 }
 

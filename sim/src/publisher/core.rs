@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::publisher::alternatives::PublisherAlternatives;
+use crate::publisher::defects::{PublisherDefect, PublisherDefects};
 use crate::publisher::durable::DurableLog;
-use crate::publisher::enumerator::{EnumType, Enumerator};
+use crate::publisher::enumerator::{Asked, EnumType, Enumerator};
 use crate::publisher::event::Event;
 use crate::publisher::iso8601;
 use crate::publisher::journal::{Journal, Observed};
@@ -87,6 +89,8 @@ pub struct Publisher {
     enumerators: BTreeMap<String, Enumerator>,
     id_seed: u64,
     made: u64,
+    defects: PublisherDefects,
+    alternatives: PublisherAlternatives,
 }
 
 impl Publisher {
@@ -100,7 +104,30 @@ impl Publisher {
             enumerators: BTreeMap::new(),
             id_seed,
             made: 0,
+            defects: PublisherDefects::new(),
+            alternatives: PublisherAlternatives::default(),
         }
+    }
+
+    /// The same publisher with deliberate defects and other choices switched on.
+    pub fn with_knobs(
+        mut self,
+        defects: PublisherDefects,
+        alternatives: PublisherAlternatives,
+    ) -> Self {
+        self.defects = defects;
+        self.alternatives = alternatives;
+        self
+    }
+
+    /// Whether a deliberate defect is on.
+    pub fn has(&self, defect: PublisherDefect) -> bool {
+        self.defects.contains(&defect)
+    }
+
+    /// The choices it makes where the document is silent.
+    pub fn alternatives(&self) -> &PublisherAlternatives {
+        &self.alternatives
     }
 
     /// The journal (the watcher compares versions against it).
@@ -119,7 +146,9 @@ impl Publisher {
     /// (ENUM-15), because their positions were computed under the old rules.
     pub fn set_rules(&mut self, rules: Rules) {
         self.rules = rules;
-        self.enumerators.clear();
+        if !self.has(PublisherDefect::RulesChangeKeepsEnumerators) {
+            self.enumerators.clear();
+        }
     }
 
     /// The rules in force.
@@ -139,6 +168,9 @@ impl Publisher {
 
     /// Removes every enumerator unread for its timeout (ENUM-13).
     pub fn expire(&mut self, now_ms: u64) {
+        if self.has(PublisherDefect::ExpiredStillAnswers) {
+            return;
+        }
         self.enumerators
             .retain(|_, e| !e.expired(now_ms, timeout_of(e)));
     }
@@ -160,11 +192,17 @@ impl Publisher {
                 PublisherError::BadArgument(format!("type '{t}' (Metadata, UUID or Event)"))
             })?,
         };
+        let end_of_day = self.has(PublisherDefect::DateOnlyEndOfDay);
         let bound = |name: &str| -> Result<Option<u64>, PublisherError> {
             args.get(name)
                 .map(|t| {
-                    iso8601::parse_ms(t)
-                        .map_err(|e| PublisherError::BadArgument(format!("{name}: {e}")))
+                    let ms = iso8601::parse_ms(t)
+                        .map_err(|e| PublisherError::BadArgument(format!("{name}: {e}")))?;
+                    Ok(if end_of_day && !t.contains('T') {
+                        ms + 86_399_000
+                    } else {
+                        ms
+                    })
                 })
                 .transpose()
         };
@@ -175,7 +213,9 @@ impl Publisher {
             ));
         }
         check_numbers(args)?;
-        self.made += 1;
+        if !self.has(PublisherDefect::StartReusesId) {
+            self.made += 1;
+        }
         let id = format!(
             "{:016x}{:016x}",
             crate::rt::splitmix64(self.id_seed),
@@ -184,7 +224,13 @@ impl Publisher {
         let mut e = Enumerator::new(id.clone(), channel.to_string(), kind, now_ms);
         e.start_ms = start_ms;
         e.end_ms = end_ms;
-        persist(&mut e, args);
+        e.token_key = self
+            .alternatives
+            .opaque_tokens()
+            .then(|| crate::rt::splitmix64(self.id_seed ^ self.made));
+        if !self.has(PublisherDefect::ArgumentsNotPersisted) {
+            persist(&mut e, args);
+        }
         let mut message = format!(
             "Object Enumerator created - channel: '{channel}', type: '{}'",
             kind.name()
@@ -203,27 +249,49 @@ impl Publisher {
     pub fn next(&mut self, id: &str, args: &Args, now_ms: u64) -> Result<Batch, PublisherError> {
         self.expire(now_ms);
         check_numbers(args)?;
+        let defects = &self.defects;
+        let default_max = self.alternatives.default_max_items();
         let e = self
             .enumerators
             .get_mut(id)
             .ok_or_else(|| PublisherError::UnknownEnumerator(id.to_string()))?;
-        persist(e, args);
-        if let Some(d) = args.get("dropped") {
-            e.dropped_total = e.dropped_total.saturating_add(d.parse().unwrap_or(0));
+        if defects.contains(&PublisherDefect::ArgumentsNotPersisted) {
+            e.args.clear();
         }
+        persist(e, args);
+        let dropped = args
+            .get("dropped")
+            .and_then(|d| d.parse::<u64>().ok())
+            .unwrap_or(0);
+        e.dropped_total = e.dropped_total.saturating_add(dropped);
         let max_items = e
             .args
             .get("maxitems")
             .and_then(|m| m.parse::<u64>().ok())
-            .unwrap_or(DEFAULT_MAX_ITEMS);
+            .unwrap_or(default_max);
+        if max_items == 0 {
+            e.paused_once = true;
+        }
         let max = match (e.kind, max_items) {
+            (_, 0) if defects.contains(&PublisherDefect::MaxItemsZeroIgnored) => default_max,
             (_, 0) => 0,
+            _ if e.paused_once && defects.contains(&PublisherDefect::PausePermanent) => 0,
             // One object's headers per answer (ENUM-3).
             (EnumType::Metadata, _) => 1,
+            (_, _) if defects.contains(&PublisherDefect::MaxItemsIgnored) => default_max,
             (_, n) => n,
         };
         let sync = args.get("synctoken").map(String::as_str);
-        let seqs = e.next(&self.journal, &self.rules, sync, max, now_ms);
+        let asked = Asked {
+            sync_token: sync,
+            max,
+            dropped,
+            now_ms,
+        };
+        let mut seqs = e.next(&self.journal, &self.rules, asked, defects);
+        if self.alternatives.newest_first() {
+            seqs.reverse();
+        }
         let items = seqs
             .iter()
             .filter_map(|s| self.journal.get(*s).cloned())
@@ -238,6 +306,13 @@ impl Publisher {
     /// End: removes the enumerator (ENUM-14).
     pub fn end(&mut self, id: &str, now_ms: u64) -> Result<(), PublisherError> {
         self.expire(now_ms);
+        if self.has(PublisherDefect::EndKeepsEnumerator) {
+            return self
+                .enumerators
+                .get(id)
+                .map(|_| ())
+                .ok_or_else(|| PublisherError::UnknownEnumerator(id.to_string()));
+        }
         self.enumerators
             .remove(id)
             .map(|_| ())

@@ -8,9 +8,10 @@
 //! again before anything new. Nothing else ever drops an item, which is why an answer lost
 //! on the wire loses nothing.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::publisher::event::{Event, ObjectClass};
+use crate::publisher::defects::{PublisherDefect, PublisherDefects};
+use crate::publisher::event::{Event, EventCode, ObjectClass};
 use crate::publisher::journal::Journal;
 use crate::publisher::rules::Rules;
 
@@ -75,6 +76,26 @@ pub struct Enumerator {
     pub last_read_ms: u64,
     /// Sum of the `dropped` counts the subscriber reported (shown, never resent).
     pub dropped_total: u64,
+    /// Turns the token counter into an opaque string (the `token=opaque` choice, P6).
+    pub token_key: Option<u64>,
+    /// A `maxItems=0` was seen once (only the `pause-permanent` defect looks).
+    pub paused_once: bool,
+    /// Items already delivered again after their acknowledgement (the
+    /// `redeliver-after-ack` defect does it once per item).
+    again: BTreeSet<u64>,
+}
+
+/// What one Next asks of an enumerator.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'a> {
+    /// The `syncToken` given, if any.
+    pub sync_token: Option<&'a str>,
+    /// At most this many items (0: a pause).
+    pub max: u64,
+    /// The `dropped` count given (0 when absent).
+    pub dropped: u64,
+    /// The time of the request.
+    pub now_ms: u64,
 }
 
 impl Enumerator {
@@ -93,12 +114,18 @@ impl Enumerator {
             token: 0,
             last_read_ms: now_ms,
             dropped_total: 0,
+            token_key: None,
+            paused_once: false,
+            again: BTreeSet::new(),
         }
     }
 
     /// The current `Content-Sync-Token`.
     pub fn token(&self) -> String {
-        self.token.to_string()
+        match self.token_key {
+            None => self.token.to_string(),
+            Some(key) => format!("{:016x}", crate::rt::splitmix64(key ^ self.token)),
+        }
     }
 
     /// True when `timeout_s` seconds passed since the last read.
@@ -111,27 +138,42 @@ impl Enumerator {
         self.sent.len() + self.requeue.len()
     }
 
-    /// One Next: acknowledges the last batch if `sync_token` names it (else queues it
+    /// One Next: acknowledges the last batch if the `syncToken` names it (else queues it
     /// again), then takes up to `max` items (0: a pause, nothing). Returns the batch; the new
-    /// token is [`Enumerator::token`] afterwards.
+    /// token is [`Enumerator::token`] afterwards. `defects` are the publisher's deliberate
+    /// defects (empty for the reference).
     pub fn next(
         &mut self,
         journal: &Journal,
         rules: &Rules,
-        sync_token: Option<&str>,
-        max: u64,
-        now_ms: u64,
+        asked: Asked<'_>,
+        defects: &PublisherDefects,
     ) -> Vec<u64> {
-        self.last_read_ms = now_ms;
-        let acknowledged = sync_token == Some(self.token().as_str());
+        let on = |d: PublisherDefect| defects.contains(&d);
+        if !on(PublisherDefect::TimeoutFromStart) {
+            self.last_read_ms = asked.now_ms;
+        }
+        let acknowledged =
+            on(PublisherDefect::AckedOnSend) || asked.sync_token == Some(self.token().as_str());
         let last = std::mem::take(&mut self.sent);
         if !acknowledged {
             for seq in last.into_iter().rev() {
                 self.requeue.push_front(seq);
             }
+        } else if on(PublisherDefect::RedeliverAfterAck) {
+            for seq in last {
+                if self.again.insert(seq) {
+                    self.requeue.push_back(seq);
+                }
+            }
+        } else if on(PublisherDefect::DroppedResent) {
+            let n = usize::try_from(asked.dropped).unwrap_or(usize::MAX);
+            for seq in last.into_iter().rev().take(n) {
+                self.requeue.push_front(seq);
+            }
         }
         self.token += 1;
-        let max = usize::try_from(max).unwrap_or(usize::MAX);
+        let max = usize::try_from(asked.max).unwrap_or(usize::MAX);
         let mut batch = Vec::new();
         while batch.len() < max {
             let Some(seq) = self.requeue.pop_front() else {
@@ -139,7 +181,7 @@ impl Enumerator {
             };
             if journal
                 .get(seq)
-                .is_some_and(|e| self.still_wanted(e, journal))
+                .is_some_and(|e| self.still_wanted(e, journal, defects))
             {
                 batch.push(seq);
             }
@@ -149,7 +191,12 @@ impl Enumerator {
                 break;
             };
             self.cursor = event.seq;
-            if rules.matches(&self.channel, event) && self.wanted(event, journal) {
+            let on_channel = if on(PublisherDefect::DeleteFiltered) {
+                rules.filter_holds(&self.channel, event)
+            } else {
+                rules.matches(&self.channel, event)
+            };
+            if on_channel && self.wanted(event, journal, defects) {
                 batch.push(event.seq);
             }
         }
@@ -158,34 +205,64 @@ impl Enumerator {
     }
 
     /// Whether an event is an item of this enumerator (channel aside).
-    fn wanted(&self, event: &Event, journal: &Journal) -> bool {
-        let in_range = self.start_ms.is_none_or(|s| event.created_ms >= s)
-            && self.end_ms.is_none_or(|e| event.created_ms < e);
+    fn wanted(&self, event: &Event, journal: &Journal, defects: &PublisherDefects) -> bool {
+        let on = |d: PublisherDefect| defects.contains(&d);
+        let in_range = match (on(PublisherDefect::StartBoundExclusive), self.start_ms) {
+            (_, None) => true,
+            (false, Some(s)) => event.created_ms >= s,
+            (true, Some(s)) => event.created_ms / 1000 > s / 1000,
+        } && match (on(PublisherDefect::EndBoundInclusive), self.end_ms) {
+            (_, None) => true,
+            (false, Some(e)) => event.created_ms < e,
+            (true, Some(e)) => event.created_ms / 1000 <= e / 1000,
+        };
         match self.kind {
-            EnumType::Metadata => in_range,
+            EnumType::Metadata => {
+                in_range
+                    && !(on(PublisherDefect::MetadataSkipsDeleted) && deleted_now(event, journal))
+            }
             EnumType::Uuid => {
                 in_range
                     && match event.class {
                         ObjectClass::Named => false,
-                        ObjectClass::Alias => true,
+                        ObjectClass::Alias => {
+                            !on(PublisherDefect::UuidAliasOnce) || is_first_revision(event)
+                        }
                         ObjectClass::Immutable => {
-                            !event.code.is_delete() && !deleted_now(event, journal)
+                            !event.code.is_delete()
+                                && (on(PublisherDefect::UuidListsDeletedImmutables)
+                                    || !deleted_now(event, journal))
                         }
                     }
             }
-            EnumType::Event => event.class.is_unnamed() && is_last(event, journal),
+            EnumType::Event => {
+                event.class.is_unnamed()
+                    && (on(PublisherDefect::EventReportsEveryEvent) || is_last(event, journal))
+            }
         }
     }
 
     /// Whether an item queued for redelivery still is one: a deleted immutable leaves UUID
     /// enumerators and a superseded event leaves Event enumerators (its successor comes).
-    fn still_wanted(&self, event: &Event, journal: &Journal) -> bool {
+    fn still_wanted(&self, event: &Event, journal: &Journal, defects: &PublisherDefects) -> bool {
+        let on = |d: PublisherDefect| defects.contains(&d);
         match self.kind {
             EnumType::Metadata => true,
-            EnumType::Uuid => event.class != ObjectClass::Immutable || !deleted_now(event, journal),
-            EnumType::Event => is_last(event, journal),
+            EnumType::Uuid => {
+                event.class != ObjectClass::Immutable
+                    || on(PublisherDefect::UuidListsDeletedImmutables)
+                    || !deleted_now(event, journal)
+            }
+            EnumType::Event => {
+                on(PublisherDefect::EventReportsEveryEvent) || is_last(event, journal)
+            }
         }
     }
+}
+
+/// An alias revision that created the object (its version is its creation stamp).
+pub fn is_first_revision(event: &Event) -> bool {
+    event.code != EventCode::Deleted && event.version_ms == event.created_ms
 }
 
 fn deleted_now(event: &Event, journal: &Journal) -> bool {

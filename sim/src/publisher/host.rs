@@ -3,17 +3,22 @@
 //! no enumerators (a restart ends them all: 404, the subscriber starts again) and full
 //! inventories, then serves the Enumerator API and polls the cluster.
 
+use std::any::Any;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::publisher::alternatives::PublisherAlternatives;
 use crate::publisher::core::Publisher;
+use crate::publisher::defects::PublisherDefects;
 use crate::publisher::durable::DurableLog;
 use crate::publisher::http::{self, SharedPublisher};
 use crate::publisher::rules::Rules;
 use crate::publisher::watcher::Watcher;
 use crate::rt;
 use crate::store::SharedDisk;
+use crate::world::host::{HostEnv, HostFactory, ServiceFuture};
 
 /// What a publisher host needs; cloned into every incarnation.
 #[derive(Debug, Clone)]
@@ -28,6 +33,10 @@ pub struct PublisherConfig {
     pub poll_interval: Duration,
     /// Bound of each call to a node.
     pub node_timeout: Duration,
+    /// Deliberate defects (none in the reference).
+    pub defects: PublisherDefects,
+    /// The choices it makes where the document is silent (the reference's by default).
+    pub alternatives: PublisherAlternatives,
 }
 
 impl PublisherConfig {
@@ -39,6 +48,8 @@ impl PublisherConfig {
             rules: Rules::default(),
             poll_interval: Duration::from_secs(1),
             node_timeout: Duration::from_secs(5),
+            defects: PublisherDefects::new(),
+            alternatives: PublisherAlternatives::default(),
         }
     }
 }
@@ -47,18 +58,31 @@ impl PublisherConfig {
 /// shared state to whoever wants to change its rules (after binding, before serving).
 pub async fn start(config: PublisherConfig, disk: SharedDisk) -> io::Result<SharedPublisher> {
     let listener = rt::listen(config.addr).await?;
-    let publisher = SharedPublisher::new(Publisher::new(
-        DurableLog::new(disk),
-        config.rules.clone(),
-        rt::random_u64(),
-    ));
+    Ok(start_on(config, disk, listener))
+}
+
+/// [`start`] on a listener already bound (`replisim serve` binds port 0 and reports the
+/// port it got).
+pub fn start_on(
+    config: PublisherConfig,
+    disk: SharedDisk,
+    listener: rt::Listener,
+) -> SharedPublisher {
+    let publisher = SharedPublisher::new(
+        Publisher::new(
+            DurableLog::new(disk),
+            config.rules.clone(),
+            rt::random_u64(),
+        )
+        .with_knobs(config.defects.clone(), config.alternatives),
+    );
     let watcher = Watcher::new(config.nodes.clone(), config.node_timeout);
     rt::spawn(watcher.run(publisher.clone(), config.poll_interval));
     let served = publisher.clone();
     rt::spawn(async move {
         let _ = http::serve(served, listener).await;
     });
-    Ok(publisher)
+    publisher
 }
 
 /// [`start`], then runs until the host stops: the body of a host factory.
@@ -66,4 +90,77 @@ pub async fn run(config: PublisherConfig, disk: SharedDisk) -> io::Result<()> {
     start(config, disk).await?;
     futures::future::pending::<()>().await;
     Ok(())
+}
+
+/// The publisher as a world host: it publishes the events of the cluster named `source`
+/// (found in the world when the host starts). The factory keeps the live incarnation's
+/// state, so that a test or a rule check can change the rules of the running publisher
+/// (ENUM-15); a restarted host reads its journal back and starts with the rules it has.
+#[derive(Debug, Clone)]
+pub struct PublisherFactory {
+    source: String,
+    template: PublisherConfig,
+    live: Arc<Mutex<Option<SharedPublisher>>>,
+}
+
+impl PublisherFactory {
+    /// A publisher over cluster `source`, configured like `template` (its `addr` and
+    /// `nodes` are replaced by the host's address and the cluster's hosts).
+    pub fn new(source: &str, template: PublisherConfig) -> Self {
+        Self {
+            source: source.to_string(),
+            template,
+            live: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// A rules-file change on the running publisher: every enumerator is deleted (ENUM-15).
+    /// Later incarnations keep the new rules.
+    pub fn reload_rules(&self, text: &str) -> Result<(), String> {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match live {
+            Some(p) => p.reload_rules(text).map_err(|e| e.to_string()),
+            None => Err("the publisher is not running".to_string()),
+        }
+    }
+}
+
+impl HostFactory for PublisherFactory {
+    fn kind(&self) -> &'static str {
+        "publisher"
+    }
+
+    fn start(&self, env: HostEnv) -> ServiceFuture {
+        let mut config = self.template.clone();
+        config.addr = env.addr;
+        config.nodes = env
+            .world
+            .iter()
+            .find(|c| c.name == self.source)
+            .map(|c| c.hosts.clone())
+            .unwrap_or_default();
+        let live = self.live.clone();
+        Box::pin(async move {
+            let Ok(publisher) = start(config, env.disk).await else {
+                return;
+            };
+            if let Some(old) = live
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .replace(publisher)
+            {
+                // The previous incarnation's rules carry over (a rules change is an
+                // operator's edit of the file, which a restart reads again).
+                let rules = old.lock().rules().clone();
+                if let Some(now) = live.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                    now.lock().set_rules(rules);
+                }
+            }
+            futures::future::pending::<()>().await;
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use http::{Method, Request, Response, StatusCode};
 
 use crate::http::accept::serve_forever;
+use crate::publisher::alternatives::PublisherAlternatives;
 use crate::publisher::core::{Args, Batch, Publisher, PublisherError};
+use crate::publisher::defects::PublisherDefect;
 use crate::publisher::enumerator::EnumType;
 use crate::publisher::event::Event;
 use crate::publisher::rules::{Rules, RulesError};
@@ -71,14 +73,17 @@ pub fn handle<B>(publisher: &SharedPublisher, req: Request<B>, now_ms: u64) -> R
         .map(percent_decode);
     let args = parse_args(req.uri().query().unwrap_or(""));
     let mut p = publisher.lock();
+    let choices = *p.alternatives();
+    let refuse = |e: &PublisherError| refuse(e, &choices);
     match (req.method().clone(), target) {
         (Method::POST, Some(channel)) => match p.start(&channel, &args, now_ms) {
-            Ok(started) => finish(
-                plain(StatusCode::CREATED)
-                    .header("Content-UUID", &started.id)
-                    .header("Content-Sync-Token", &started.token),
-                started.message,
-            ),
+            Ok(started) => {
+                let mut builder = plain(StatusCode::CREATED).header("Content-UUID", &started.id);
+                if !p.has(PublisherDefect::StartWithoutSyncToken) {
+                    builder = builder.header("Content-Sync-Token", &started.token);
+                }
+                finish(builder, started.message)
+            }
             Err(e) => refuse(&e),
         },
         (Method::POST, None) => error(
@@ -86,10 +91,13 @@ pub fn handle<B>(publisher: &SharedPublisher, req: Request<B>, now_ms: u64) -> R
             "Start names one channel: POST /<channel>",
         ),
         (Method::GET, Some(id)) => match p.next(&id, &args, now_ms) {
-            Ok(batch) => render(&batch),
+            Ok(batch) => render(&batch, &p),
             Err(e) => refuse(&e),
         },
         (Method::DELETE, Some(id)) => match p.end(&id, now_ms) {
+            Ok(()) if p.has(PublisherDefect::EndAnswers204) => {
+                finish(plain(StatusCode::NO_CONTENT), String::new())
+            }
             Ok(()) => finish(plain(StatusCode::OK), "Object Enumerator deleted".into()),
             Err(e) => refuse(&e),
         },
@@ -131,27 +139,30 @@ fn error(status: StatusCode, message: &str) -> Response<Body> {
     finish(plain(status), format!("{message}\n"))
 }
 
-fn refuse(e: &PublisherError) -> Response<Body> {
+fn refuse(e: &PublisherError, choices: &PublisherAlternatives) -> Response<Body> {
     let status = match e {
         PublisherError::UnknownChannel(_) | PublisherError::UnknownEnumerator(_) => {
             StatusCode::NOT_FOUND
         }
-        PublisherError::BadArgument(_) => StatusCode::BAD_REQUEST,
+        PublisherError::BadArgument(_) => {
+            StatusCode::from_u16(choices.bad_argument_status()).unwrap_or(StatusCode::BAD_REQUEST)
+        }
         PublisherError::Disk(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     error(status, &e.to_string())
 }
 
 /// A Next answer: UUID lines, `uuid,code` lines, or one object's headers (spec 2.3).
-fn render(batch: &Batch) -> Response<Body> {
+fn render(batch: &Batch, p: &Publisher) -> Response<Body> {
     let builder = plain(StatusCode::OK).header("Content-Sync-Token", &batch.token);
+    let end = p.alternatives().line_end();
     match batch.kind {
         EnumType::Uuid => finish(
             builder,
             batch
                 .items
                 .iter()
-                .map(|e| format!("{}\n", e.object))
+                .map(|e| format!("{}{end}", e.object))
                 .collect(),
         ),
         EnumType::Event => finish(
@@ -159,21 +170,39 @@ fn render(batch: &Batch) -> Response<Body> {
             batch
                 .items
                 .iter()
-                .map(|e| format!("{},{}\n", e.object, e.code.wire()))
+                .map(|e| {
+                    let code = if p.has(PublisherDefect::AliasUpdateCode3)
+                        && e.code == crate::publisher::event::EventCode::AliasWritten
+                        && !crate::publisher::enumerator::is_first_revision(e)
+                    {
+                        3
+                    } else {
+                        e.code.wire()
+                    };
+                    format!("{},{code}{end}", e.object)
+                })
                 .collect(),
         ),
         EnumType::Metadata => match batch.items.first() {
             None => finish(builder, String::new()),
-            Some(event) => metadata(builder, event),
+            Some(event) => metadata(
+                builder,
+                event,
+                !p.has(PublisherDefect::MetadataWithoutContentUuid),
+            ),
         },
     }
 }
 
 /// One object's revision: who it is in headers, its metadata as `Name: value` body lines.
-fn metadata(builder: http::response::Builder, e: &Event) -> Response<Body> {
+fn metadata(builder: http::response::Builder, e: &Event, with_uuid: bool) -> Response<Body> {
     let mut builder = builder.header("Content-Event", e.code.wire().to_string());
     builder = if e.class.is_unnamed() {
-        builder.header("Content-UUID", &e.object)
+        if with_uuid {
+            builder.header("Content-UUID", &e.object)
+        } else {
+            builder
+        }
     } else {
         // The name as a request path carries it: segments percent-encoded, slashes kept.
         let path: Vec<String> = e.object.split('/').map(percent_encode).collect();

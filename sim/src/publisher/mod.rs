@@ -7,7 +7,9 @@
 //! runtime. `http` puts the core behind hyper through the `rt` shim; `durable` is the one
 //! place that knows the node's disk model; `watcher` is how events are learnt from the nodes.
 
+pub mod alternatives;
 pub mod core;
+pub mod defects;
 pub mod durable;
 #[cfg(test)]
 mod enum_rules;

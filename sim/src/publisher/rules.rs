@@ -139,11 +139,21 @@ impl Rules {
     /// True when the event goes on the channel: deletes go on every channel (ENUM-8), other
     /// events when all the channel's conditions hold.
     pub fn matches(&self, channel: &str, event: &Event) -> bool {
-        match self.channels.get(channel) {
-            None => false,
-            Some(_) if event.code.is_delete() => true,
-            Some(conditions) => conditions.iter().all(|c| c.holds(event)),
+        if event.code.is_delete() {
+            return self.has(channel);
         }
+        self.filter_holds(channel, event)
+    }
+}
+
+impl Rules {
+    /// True when the channel's own conditions hold for the event, deletes included: what
+    /// [`Rules::matches`] decides for every event but deletes (the `delete-filtered`
+    /// defect uses it for deletes too).
+    pub fn filter_holds(&self, channel: &str, event: &Event) -> bool {
+        self.channels
+            .get(channel)
+            .is_some_and(|conditions| conditions.iter().all(|c| c.holds(event)))
     }
 }
 

@@ -19,6 +19,7 @@ mod apply;
 mod builder;
 pub mod host;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -66,6 +67,21 @@ impl WorldConfig {
             defects: BTreeSet::new(),
             alternatives: Default::default(),
         }
+    }
+}
+
+impl WorldConfig {
+    /// The one-cluster SCSP topology this configuration describes, as a builder (for
+    /// callers that build worlds of several kinds alike).
+    pub fn builder(&self) -> WorldBuilder {
+        let node = crate::scsp::node()
+            .replicas(self.policy_replicas)
+            .health_interval(self.health_interval)
+            .defects(self.defects.clone())
+            .alternatives(self.alternatives);
+        WorldBuilder::new()
+            .disk_bytes(self.disk_bytes)
+            .cluster("replisim", self.nodes, node)
     }
 }
 
@@ -149,6 +165,37 @@ pub struct World {
     scsp: Option<Arc<ClusterConfig>>,
 }
 
+thread_local! {
+    /// Every madsim node the worlds of this simulation thread created, so that
+    /// [`try_simulate`] can stop them when the simulation's result is ready (see
+    /// [`stop_world_nodes`]). One simulation per thread, so the list is per simulation.
+    static WORLD_NODES: RefCell<Vec<madsim::task::NodeId>> = const { RefCell::new(Vec::new()) };
+}
+
+fn register_node(id: madsim::task::NodeId) {
+    WORLD_NODES.with(|nodes| nodes.borrow_mut().push(id));
+}
+
+/// Kills every node a world created in this simulation, so that the executor drops their
+/// tasks' futures before the runtime goes away.
+///
+/// Why: madsim 0.2's run queue is an `Arc` that every task's scheduler holds. A task still
+/// pending when the runtime is dropped (a node's accept loop, a health timer) is re-queued by
+/// its last waker into that queue and never freed, and with it the whole world: disks,
+/// trace, connections. That was about 1.8 MB per seed, so a sweep's memory grew with its
+/// seeds. Killed nodes' tasks are dropped by the executor's next pass, which runs before
+/// `block_on` returns.
+fn stop_world_nodes() {
+    let nodes = WORLD_NODES.with(|nodes| std::mem::take(&mut *nodes.borrow_mut()));
+    if nodes.is_empty() {
+        return;
+    }
+    let handle = madsim::runtime::Handle::current();
+    for id in nodes {
+        handle.kill(id);
+    }
+}
+
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -165,15 +212,7 @@ impl World {
             (1..=PER_OCTET_MAX).contains(&config.nodes),
             "a world has 1..=250 nodes"
         );
-        let node = crate::scsp::node()
-            .replicas(config.policy_replicas)
-            .health_interval(config.health_interval)
-            .defects(config.defects.clone())
-            .alternatives(config.alternatives);
-        let built = WorldBuilder::new()
-            .disk_bytes(config.disk_bytes)
-            .cluster("replisim", config.nodes, node)
-            .build();
+        let built = config.builder().build();
         match built {
             Ok(world) => world,
             Err(e) => panic!("a one-cluster world failed to build: {e}"),
@@ -254,10 +293,12 @@ impl World {
             } else {
                 format!("client{}", clients.len() + 1)
             };
+            let client = handle.create_node().name(name).ip(IpAddr::V4(ip)).build();
+            register_node(client.id());
             clients.push(ClientSlot {
                 cluster: c,
                 ip,
-                handle: handle.create_node().name(name).ip(IpAddr::V4(ip)).build(),
+                handle: client,
             });
         }
 
@@ -325,6 +366,7 @@ impl World {
                         factory.start(env)
                     })
                     .build();
+                register_node(node.id());
                 hosts.push(HostSlot {
                     id,
                     name,
@@ -430,6 +472,13 @@ impl World {
             .as_any()
             .downcast_ref::<ScspNode>()?
             .config(&slot.info.name)
+    }
+
+    /// The factory that runs the named cluster's hosts, so that callers that know its type
+    /// can reach its controls (`as_any`).
+    pub fn factory(&self, cluster: &str) -> Option<&dyn HostFactory> {
+        let c = self.cluster_index(cluster)?;
+        Some(self.clusters[c].factory.as_ref())
     }
 
     /// The shared trace.
@@ -632,7 +681,11 @@ where
             let mut runtime =
                 madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
             runtime.set_time_limit(time_limit);
-            runtime.block_on(make())
+            runtime.block_on(async move {
+                let out = make().await;
+                stop_world_nodes();
+                out
+            })
         })
         .map_err(|e| SimulationFailed {
             seed,

@@ -1,0 +1,228 @@
+//! The `ds3` family end to end: the contract test (every answer of every implemented
+//! operation, met by any BP check, is in the contract's response-code set, and every
+//! failure carries the Error document) in the simulator, and the family over real TCP
+//! against reference gateways as `replisim serve --ds3` starts them.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use replisim_conformance::catalog;
+use replisim_conformance::families::ds3::{self, contract, Settings, Times};
+use replisim_conformance::families::Targets;
+use replisim_conformance::runner::{self, RunOptions, TargetSpec};
+use replisim_conformance::verdict::{Outcome, RuleResult};
+use replisim_sim::ds3::auth::Credentials;
+use replisim_sim::ds3::gateway::GatewayConfig;
+use replisim_sim::store::Disk;
+
+/// The contract's handlers the reference gateway implements.
+const IMPLEMENTED: [&str; 24] = [
+    "CloseAggregatingJob",
+    "CreatePutJob",
+    "CreateGetJob",
+    "CreateVerifyJob",
+    "ReplicatePutJob",
+    "GetJobChunksReadyForClientProcessing",
+    "GetJobChunk",
+    "AllocateJobChunk",
+    "CreateObject",
+    "GetObject",
+    "GetBucket",
+    "GetJob",
+    "GetActiveJob",
+    "GetJobs",
+    "GetActiveJobs",
+    "GetCompletedJobs",
+    "GetCanceledJobs",
+    "ModifyJob",
+    "ModifyActiveJob",
+    "CancelJob",
+    "CancelActiveJob",
+    "TruncateJob",
+    "TruncateActiveJob",
+    "GetJobToReplicate",
+];
+
+fn ds3_rules() -> Vec<catalog::Rule> {
+    catalog::all()
+        .into_iter()
+        .filter(|r| r.protocol() == "ds3" && r.is_checked())
+        .collect()
+}
+
+/// Every exchange of every result: status within the contract, Error body on failures.
+fn contract_problems(results: &[RuleResult]) -> (usize, Vec<String>) {
+    let mut seen = 0;
+    let mut problems = Vec::new();
+    for r in results {
+        for ex in &r.transcript {
+            let Ok(status) = ex.outcome else {
+                problems.push(format!(
+                    "{}: an exchange without a response: {:?}",
+                    r.id, ex.outcome
+                ));
+                continue;
+            };
+            let first = ex.request_head.lines().next().unwrap_or("");
+            let mut words = first.split(' ');
+            let (Some(method), Some(target)) = (words.next(), words.next()) else {
+                problems.push(format!("{}: unreadable request line `{first}`", r.id));
+                continue;
+            };
+            seen += 1;
+            if let Some(v) = contract::violation(method, target, status) {
+                problems.push(format!("{}: {v}", r.id));
+            }
+            let bodiless = status == 410 && target.starts_with("/_rest_/job_chunk?");
+            if status >= 400 && !bodiless && !ex.response_body_preview.contains("<Error>") {
+                problems.push(format!(
+                    "{}: {method} {target} answered {status} without an Error document: `{}`",
+                    r.id, ex.response_body_preview
+                ));
+            }
+        }
+    }
+    (seen, problems)
+}
+
+#[test]
+fn every_answer_of_the_ds3_checks_is_in_the_contract_and_failures_carry_error_xml() {
+    for seed in 1..=3 {
+        let results = runner::run(&ds3_rules(), &RunOptions::sim(seed));
+        let failed: Vec<String> = results
+            .iter()
+            .filter(|r| r.verdict.outcome != Outcome::Pass)
+            .map(|r| format!("{}: {}", r.id, r.verdict.evidence))
+            .collect();
+        assert!(failed.is_empty(), "seed {seed}: {failed:#?}");
+        let (seen, problems) = contract_problems(&results);
+        assert!(seen > 100, "only {seen} exchanges judged");
+        // Every operation the gateway implements was met at least once.
+        let met: std::collections::BTreeSet<&str> = results
+            .iter()
+            .flat_map(|r| r.transcript.iter())
+            .filter_map(|ex| {
+                let mut words = ex.request_head.lines().next()?.split(' ');
+                let (m, t) = (words.next()?, words.next()?);
+                contract::handler_for(m, t).map(|h| h.name.as_str())
+            })
+            .collect();
+        for op in IMPLEMENTED {
+            assert!(
+                met.contains(op),
+                "seed {seed}: {op} never exercised; met {met:?}"
+            );
+        }
+        assert!(problems.is_empty(), "seed {seed}: {problems:#?}");
+    }
+}
+
+#[test]
+fn a_status_outside_the_contract_is_caught_by_the_contract_test() {
+    let mut options = RunOptions::sim(1);
+    options.target = TargetSpec::Sim {
+        nodes: 2,
+        defects: [replisim_sim::scsp::defects::Defect::Ds3StatusOutsideContract].into(),
+    };
+    let results = runner::run(&ds3_rules(), &options);
+    let (_, problems) = contract_problems(&results);
+    assert!(
+        problems.iter().any(|p| p.contains("answered 409")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("answered 201")),
+        "{problems:#?}"
+    );
+}
+
+/// Two reference gateways on loopback (a source and a target) with short waits.
+fn start_gateways(runtime: &tokio::runtime::Runtime) -> Vec<SocketAddr> {
+    (0..2u64)
+        .map(|i| {
+            let mut config = GatewayConfig::new(40 + i, "ds3");
+            config.idle_timeout_ms = 6_000;
+            config.aggregation_window_ms = 3_000;
+            config.retention_ms = 4_000;
+            config.persist_delay_ms = 200;
+            config.load_delay_ms = 200;
+            config.retry_after_secs = 1;
+            // Chunks of 16 KiB so that BP-8's objects make several chunks.
+            config.chunk_bytes = 16 << 10;
+            config.cache_bytes = 256 << 10;
+            runtime
+                .block_on(replisim_sim::ds3::host::serve_real(
+                    config,
+                    Credentials::fixture(),
+                    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+                    Disk::shared(1 << 28),
+                ))
+                .expect("gateway on a loopback port")
+        })
+        .collect()
+}
+
+fn outcomes(results: &[RuleResult], want: Outcome) -> Vec<&'static str> {
+    results
+        .iter()
+        .filter(|r| r.verdict.outcome == want)
+        .map(|r| r.id)
+        .collect()
+}
+
+#[test]
+fn the_ds3_family_over_tcp_is_partial_only_for_unstated_waits_then_passes() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let addrs = start_gateways(&runtime);
+    let urls: Vec<String> = addrs.iter().map(|a| format!("http://{a}")).collect();
+    let targets = Targets::parse(&[format!("ds3={}", urls.join(","))]).expect("targets");
+    let mut options = RunOptions::sim(3);
+    options.target = TargetSpec::Roles(targets);
+    options.rule_timeout = Duration::from_secs(60);
+    // Without stated waits: the long-wait clauses are not observed, never passed.
+    ds3::configure(Settings::default());
+    let rules = ds3_rules();
+    let first = {
+        let (rules, options) = (rules.clone(), options.clone());
+        std::thread::spawn(move || runner::run(&rules, &options))
+            .join()
+            .expect("runner thread")
+    };
+    assert_eq!(
+        outcomes(&first, Outcome::Fail),
+        Vec::<&str>::new(),
+        "{first:#?}"
+    );
+    assert_eq!(
+        outcomes(&first, Outcome::Partial),
+        vec!["BP-3", "BP-9", "BP-16"]
+    );
+    let (_, problems) = contract_problems(&first);
+    assert!(problems.is_empty(), "{problems:#?}");
+    // With the target's configuration stated, those clauses are observed and hold.
+    ds3::configure(Settings {
+        credentials: Some(Credentials::fixture()),
+        times: Times {
+            idle_timeout: Some(Duration::from_secs(6)),
+            aggregation_window: Some(Duration::from_secs(3)),
+            retention: Some(Duration::from_secs(4)),
+        },
+    });
+    let long: Vec<catalog::Rule> = rules
+        .into_iter()
+        .filter(|r| ["BP-3", "BP-9", "BP-16"].contains(&r.id))
+        .collect();
+    let second = std::thread::spawn(move || runner::run(&long, &options))
+        .join()
+        .expect("runner thread");
+    assert_eq!(
+        outcomes(&second, Outcome::Pass),
+        vec!["BP-3", "BP-9", "BP-16"],
+        "{second:#?}"
+    );
+    ds3::configure(Settings::default());
+}
