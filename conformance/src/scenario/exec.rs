@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use replisim_sim::faults::Fault;
 use replisim_sim::invariants;
-use replisim_sim::replication::PublisherHost;
+use replisim_sim::replication::publisher_factory;
 use replisim_sim::replicator::{ReplicatorConfig, ReplicatorHost};
 use replisim_sim::rt;
 use replisim_sim::scsp::config::{ClusterConfig, NodeControl};
@@ -226,7 +226,7 @@ fn several_clusters(topo: &super::Topology) -> Result<World, String> {
                 b.cluster(&k.name, k.nodes, node)
             }
             super::Service::Publisher { watches, rules } => {
-                let publisher = PublisherHost::new(watches, rules.clone());
+                let publisher = publisher_factory(watches, rules.clone(), Duration::from_secs(1));
                 b.cluster(&k.name, k.nodes, publisher)
             }
             super::Service::Replicator {

@@ -7,4 +7,4 @@ pub mod check;
 pub mod sweep;
 pub mod world;
 
-pub use self::world::{PublisherHost, ReplicationSpec};
+pub use self::world::{publisher_factory, ReplicationSpec};

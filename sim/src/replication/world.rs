@@ -10,13 +10,11 @@
 //! "The WAN" is every link between A's side (`a`, `a-pub`, `a-rep`) and B's side (`b`,
 //! `b-rep`, `b-pub`): a WAN fault applies to all of them at once ([`ReplicationSpec::wan_links`]).
 
-use std::any::Any;
 use std::time::Duration;
 
-use crate::publisher::host::{self as publisher_host, PublisherConfig};
+use crate::publisher::host::{PublisherConfig, PublisherFactory};
 use crate::publisher::rules::Rules;
 use crate::replicator::{ReplicatorConfig, ReplicatorHost};
-use crate::world::host::{HostEnv, HostFactory, ServiceFuture};
 use crate::world::{Link, World};
 
 /// Cluster A (the source of one-way replication).
@@ -32,55 +30,14 @@ pub const B_PUB: &str = "b-pub";
 /// The replicator that copies B into A (bidirectional worlds).
 pub const A_REP: &str = "a-rep";
 
-/// A publisher as a host factory: it watches the named SCSP cluster and serves the
-/// Enumerator API on its host's address, its journal on its host's disk.
-#[derive(Debug, Clone)]
-pub struct PublisherHost {
-    /// The SCSP cluster it watches.
-    pub source: String,
-    /// Its channels.
-    pub rules: Rules,
-    /// Time between two polls of the cluster.
-    pub poll_interval: Duration,
-}
-
-impl PublisherHost {
-    /// A publisher of `source` with these channels, polling every second.
-    pub fn new(source: &str, rules: Rules) -> Self {
-        Self {
-            source: source.to_string(),
-            rules,
-            poll_interval: Duration::from_secs(1),
-        }
-    }
-}
-
-impl HostFactory for PublisherHost {
-    fn kind(&self) -> &'static str {
-        "publisher"
-    }
-
-    fn start(&self, env: HostEnv) -> ServiceFuture {
-        let nodes = env
-            .world
-            .iter()
-            .find(|c| c.name == self.source)
-            .map(|c| c.hosts.clone())
-            .unwrap_or_default();
-        let mut config = PublisherConfig::new(env.addr, nodes);
-        config.rules = self.rules.clone();
-        config.poll_interval = self.poll_interval;
-        Box::pin(async move {
-            if let Err(e) = publisher_host::run(config, env.disk.clone()).await {
-                env.trace
-                    .record("publisher", format!("could not serve: {e}"));
-            }
-        })
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
+/// The publisher of cluster `source` as a host factory (`PublisherFactory`), with these
+/// channels and poll interval.
+pub fn publisher_factory(source: &str, rules: Rules, poll_interval: Duration) -> PublisherFactory {
+    let unset = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let mut template = PublisherConfig::new(unset, Vec::new());
+    template.rules = rules;
+    template.poll_interval = poll_interval;
+    PublisherFactory::new(source, template)
 }
 
 /// The shape of a replication world.
@@ -138,20 +95,18 @@ impl ReplicationSpec {
                 .replicas(2)
                 .health_interval(self.health_interval)
         };
-        let mut publisher = PublisherHost::new(A, self.rules.clone());
-        publisher.poll_interval = self.publisher_poll;
+        let publisher = publisher_factory(A, self.rules.clone(), self.publisher_poll);
         let replicator = ReplicatorHost::new(self.replicator.clone(), A_PUB, A, B);
         let local = Link::new();
         let mut b = World::builder()
             .cluster(A, self.a_nodes, scsp())
-            .cluster(A_PUB, 1, publisher.clone())
+            .cluster(A_PUB, 1, publisher)
             .cluster(B, self.b_nodes, scsp())
             .cluster(B_REP, 1, replicator)
             .wan(A, A_PUB, local)
             .wan(B, B_REP, local);
         if self.bidirectional {
-            let mut back = PublisherHost::new(B, self.rules.clone());
-            back.poll_interval = self.publisher_poll;
+            let back = publisher_factory(B, self.rules.clone(), self.publisher_poll);
             b = b
                 .cluster(B_PUB, 1, back)
                 .cluster(
