@@ -311,6 +311,17 @@ pub struct ServeArgs {
     /// --bind:--port instead of SCSP nodes; check it with --target rucio=URL.
     #[arg(long, conflicts_with_all = ["tls_cert", "choices", "random_choices"])]
     pub rucio: bool,
+    /// Also run a reference replicator that reads this publisher's Metadata enumerator
+    /// (`http://host:port`) and copies the cluster it publishes (--replicate-from) into
+    /// the nodes served here.
+    #[arg(long, value_name = "PUBLISHER_URL", requires = "replicate_from")]
+    pub replicator: Option<String>,
+    /// The source cluster's SCSP nodes the replicator reads content from, comma-separated.
+    #[arg(long, value_name = "URL[,URL…]")]
+    pub replicate_from: Option<String>,
+    /// The channel the replicator subscribes to.
+    #[arg(long, default_value = "PublishAll")]
+    pub channel: String,
 }
 
 /// `--choice` values: checked here so a typo is a usage error naming the known knobs.
@@ -378,6 +389,13 @@ pub struct SweepArgs {
     /// Write a Chrome-trace / Perfetto JSON timeline of the run (needs --seed).
     #[arg(long, requires = "seed")]
     pub trace: Option<std::path::PathBuf>,
+    /// The experiment: `scsp` (one cluster), `replication` (cluster A, its publisher,
+    /// cluster B and its replicator over a WAN) or `replication-both` (both directions).
+    /// The replication worlds take the faults wan-partition, drop-answers, wan-loss,
+    /// wan-latency, crash-replicator, crash-publisher, crash-node, and the replicator
+    /// defects ack-before-apply, ignore-deletes, no-restart-on-404, drop-metadata.
+    #[arg(long, default_value = "scsp")]
+    pub world: String,
     /// Run only shard K of N (K from 0): the range cut into N consecutive blocks, block K.
     #[arg(long, requires = "seeds")]
     pub shard: Option<String>,
@@ -744,6 +762,9 @@ fn split_defects(
 }
 
 fn sweep(args: SweepArgs) -> ExitCode {
+    if args.world != "scsp" {
+        return crate::replication_sweep::command(&args);
+    }
     let seeds = match (&args.seeds, args.seed) {
         (Some(range), None) => match crate::sweep::parse_seeds(range) {
             Ok(r) => r,
@@ -1053,6 +1074,17 @@ fn serve_forever(args: ServeArgs) -> ExitCode {
                 targets.join(","),
                 publisher.addr
             );
+        }
+        match crate::replicator_serve::config_from(&args, &cluster.addrs) {
+            Ok(Some(r)) => {
+                println!(
+                    "  replicator: {} ({}) into these nodes",
+                    r.publisher, r.channel
+                );
+                serve::start_replicator(r);
+            }
+            Ok(None) => {}
+            Err(e) => return usage_error(&e),
         }
         match tokio::signal::ctrl_c().await {
             Ok(()) => ExitCode::SUCCESS,

@@ -15,6 +15,8 @@ pub mod hook;
 pub mod model;
 pub mod mutants;
 pub mod patterns;
+pub mod replication_sweep;
+pub mod replicator_serve;
 pub mod report;
 pub mod restore;
 pub mod rules;

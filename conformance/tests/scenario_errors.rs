@@ -329,3 +329,61 @@ fn cluster_topology_mistakes_point_at_the_name() {
         "missing field `name`",
     );
 }
+
+#[test]
+fn publisher_and_replicator_clusters_are_checked() {
+    let a = "name = \"x\"\n[[cluster]]\nname = \"a\"\n";
+    let tail = "[[step]]\nsleep = \"1s\"\n";
+    check(
+        &format!("{a}[[cluster]]\nname = \"p\"\npublisher = {{ watches = \"mars\" }}\n{tail}"),
+        6,
+        25,
+        "expected the name of an SCSP cluster, found \"mars\"",
+    );
+    check(
+        &format!(
+            "{a}[[cluster]]\nname = \"p\"\npublisher = {{ watches = \"a\", rules = \"channel PublishAll\" }}\n{tail}"
+        ),
+        6,
+        38,
+        "rules file line 1: `PublishAll` is reserved",
+    );
+    check(
+        &format!(
+            "{a}[[cluster]]\nname = \"p\"\nnodes = 2\npublisher = {{ watches = \"a\" }}\n{tail}"
+        ),
+        6,
+        9,
+        "a publisher or replicator cluster has one host",
+    );
+    check(
+        &format!(
+            "{a}[[cluster]]\nname = \"r\"\nreplicator = {{ publisher = \"a\", from = \"a\", to = \"a\" }}\n{tail}"
+        ),
+        6,
+        28,
+        "expected the name of a publisher cluster, found \"a\"",
+    );
+    check(
+        &format!(
+            "{a}[[cluster]]\nname = \"p\"\npublisher = {{ watches = \"a\" }}\n[[cluster]]\nname = \"r\"\nreplicator = {{ publisher = \"p\", from = \"a\", to = \"a\", defects = [\"lazy\"] }}\n{tail}"
+        ),
+        9,
+        66,
+        "unknown replicator defect `lazy`",
+    );
+    check(
+        &format!(
+            "{a}[[cluster]]\nname = \"p\"\npublisher = {{ watches = \"a\" }}\nreplicator = {{ publisher = \"p\", from = \"a\", to = \"a\" }}\n{tail}"
+        ),
+        6,
+        13,
+        "a publisher or a replicator, not both",
+    );
+    check(
+        &format!("{a}[[cluster]]\nname = \"p\"\npublisher = {{ watch = \"a\" }}\n{tail}"),
+        6,
+        15,
+        "unknown field `watch`",
+    );
+}

@@ -19,6 +19,8 @@ pub mod http;
 pub mod invariants;
 pub mod nemesis;
 pub mod publisher;
+pub mod replication;
+pub mod replicator;
 /// The runtime shim, its own crate so the strict client can use it without the node.
 pub use replisim_rt as rt;
 /// Per-link latency and loss, applied where simulated streams flush (in the runtime crate).

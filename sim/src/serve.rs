@@ -145,6 +145,18 @@ pub async fn start(config: ServeConfig) -> std::io::Result<RealCluster> {
     Ok(out)
 }
 
+/// Starts a reference replicator (`replisim serve --replicator`) on the current tokio
+/// runtime: it reads `config.publisher`'s enumerator and copies `config.source` into
+/// `config.target`. Its session lives on an in-memory disk, which it returns: it lasts as
+/// long as the process.
+pub fn start_replicator(config: crate::replicator::ReplicatorConfig) -> SharedDisk {
+    let disk = crate::store::Disk::shared(1 << 26);
+    let replicator =
+        crate::replicator::service::Replicator::new(config, disk.clone(), Trace::disabled());
+    rt::spawn(replicator.run());
+    disk
+}
+
 /// A reference publisher beside a real cluster (`replisim serve --publisher`).
 #[derive(Debug, Clone)]
 pub struct RealPublisher {

@@ -148,23 +148,30 @@ pub async fn send_following(
         if answer.status != 301 && answer.status != 307 {
             return Ok(answer);
         }
-        let location = answer
-            .header("location")
-            .ok_or("redirect without Location")?;
-        let rest = location
-            .strip_prefix("http://")
-            .ok_or("Location is not http://")?;
-        let split = rest.find('/').unwrap_or(rest.len());
-        addr = rest[..split]
-            .parse()
-            .map_err(|_| format!("Location host `{}`", &rest[..split]))?;
-        target = if split < rest.len() {
-            rest[split..].to_string()
-        } else {
-            "/".to_string()
-        };
+        (addr, target) = redirect_target(&answer)?;
     }
     Err("too many redirects".to_string())
+}
+
+/// Where a 301/307 answer sends the request: the node address and the origin-form target
+/// of its `http://` `Location`.
+pub fn redirect_target(answer: &Answer) -> Result<(SocketAddr, String), String> {
+    let location = answer
+        .header("location")
+        .ok_or("redirect without Location")?;
+    let rest = location
+        .strip_prefix("http://")
+        .ok_or("Location is not http://")?;
+    let split = rest.find('/').unwrap_or(rest.len());
+    let addr = rest[..split]
+        .parse()
+        .map_err(|_| format!("Location host `{}`", &rest[..split]))?;
+    let target = if split < rest.len() {
+        rest[split..].to_string()
+    } else {
+        "/".to_string()
+    };
+    Ok((addr, target))
 }
 
 fn classify(result: Result<Answer, String>, read: bool) -> OpResult {

@@ -12,6 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use replisim_sim::faults::Fault;
 use replisim_sim::invariants;
+use replisim_sim::replication::publisher_factory;
+use replisim_sim::replicator::{ReplicatorConfig, ReplicatorHost};
 use replisim_sim::rt;
 use replisim_sim::scsp::config::{ClusterConfig, NodeControl};
 use replisim_sim::scsp::key::{parse_path, Locator, ObjectKey};
@@ -215,11 +217,33 @@ fn time_limit(scenario: &Scenario) -> Duration {
 fn several_clusters(topo: &super::Topology) -> Result<World, String> {
     let mut b = World::builder().disk_bytes(topo.disk_bytes_default);
     for k in &topo.clusters {
-        let node = replisim_sim::scsp::node()
-            .replicas(k.replicas)
-            .health_interval(topo.health_interval)
-            .defects(topo.defects.clone());
-        b = b.cluster(&k.name, k.nodes, node);
+        b = match &k.service {
+            super::Service::Scsp => {
+                let node = replisim_sim::scsp::node()
+                    .replicas(k.replicas)
+                    .health_interval(topo.health_interval)
+                    .defects(topo.defects.clone());
+                b.cluster(&k.name, k.nodes, node)
+            }
+            super::Service::Publisher { watches, rules } => {
+                let publisher = publisher_factory(watches, rules.clone(), Duration::from_secs(1));
+                b.cluster(&k.name, k.nodes, publisher)
+            }
+            super::Service::Replicator {
+                publisher,
+                from,
+                to,
+                channel,
+                defects,
+            } => {
+                let unset = SocketAddr::from(([0, 0, 0, 0], 0));
+                let mut config = ReplicatorConfig::new(unset, Vec::new(), Vec::new());
+                config.channel = channel.clone();
+                config.defects = defects.clone();
+                let host = ReplicatorHost::new(config, publisher, from, to);
+                b.cluster(&k.name, k.nodes, host)
+            }
+        };
     }
     for w in &topo.wan {
         let link = Link::new()

@@ -110,6 +110,35 @@ pub struct NamedCluster {
     pub replicas: usize,
     /// Client hosts on its LAN (default 1).
     pub clients: usize,
+    /// What its hosts run.
+    pub service: Service,
+}
+
+/// What the hosts of a `[[cluster]]` run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Service {
+    /// Reference SCSP nodes.
+    Scsp,
+    /// A publisher of the named SCSP cluster, with these channels.
+    Publisher {
+        /// The cluster it watches.
+        watches: String,
+        /// Its channels.
+        rules: replisim_sim::publisher::rules::Rules,
+    },
+    /// A replicator reading `publisher`'s enumerator on `channel`, copying `from` into `to`.
+    Replicator {
+        /// The cluster whose host 0 is the publisher.
+        publisher: String,
+        /// The source SCSP cluster.
+        from: String,
+        /// The target SCSP cluster.
+        to: String,
+        /// The channel.
+        channel: String,
+        /// Deliberate replicator defects.
+        defects: BTreeSet<replisim_sim::replicator::ReplicatorDefect>,
+    },
 }
 
 /// One `[[wan]]` link.

@@ -135,7 +135,8 @@ impl<'de> Deserialize<'de> for RawClusterSection {
     }
 }
 
-/// One `[[cluster]]` of a world of several: SCSP nodes on their own LAN, with clients.
+/// One `[[cluster]]` of a world of several: SCSP nodes (or one publisher or replicator
+/// host) on their own LAN, with clients.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawNamedCluster {
@@ -143,6 +144,30 @@ pub(crate) struct RawNamedCluster {
     pub nodes: Option<Spanned<Int>>,
     pub replicas: Option<Spanned<Int>>,
     pub clients: Option<Spanned<Int>>,
+    pub publisher: Option<Spanned<RawPublisher>>,
+    pub replicator: Option<Spanned<RawReplicator>>,
+}
+
+/// `publisher = { watches = "a", rules = "channel Rep bucket=rep" }`: the cluster's one
+/// host runs a DX Content Router publisher of another cluster.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPublisher {
+    pub watches: Spanned<String>,
+    pub rules: Option<Spanned<String>>,
+}
+
+/// `replicator = { publisher = "a-pub", from = "a", to = "b", channel = "Rep" }`: the
+/// cluster's one host runs a replicator.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReplicator {
+    pub publisher: Spanned<String>,
+    pub from: Spanned<String>,
+    pub to: Spanned<String>,
+    pub channel: Option<Spanned<String>>,
+    #[serde(default)]
+    pub defects: Vec<Spanned<String>>,
 }
 
 /// One `[[wan]]` link: `between = ["east", "west"]`, optional extra latency and loss.

@@ -439,8 +439,11 @@ fn world_topology(
     wan: &[Spanned<RawWan>],
 ) -> Topology {
     let mut clusters: Vec<NamedCluster> = Vec::new();
+    // Cluster names a publisher or replicator refers to, checked once all are known.
+    let mut refers: Vec<(Range<usize>, String, Role)> = Vec::new();
     for raw in many {
         let r = raw.get_ref();
+        let service = service(c, r, &mut refers);
         let name = r.name.get_ref().trim().to_string();
         if name.is_empty()
             || !name
@@ -455,7 +458,12 @@ fn world_topology(
             c.error(r.name.span(), format!("a second cluster named {name:?}"));
         }
         let nodes = match &r.nodes {
+            None if service != Service::Scsp => 1,
             None => NODES_DEFAULT,
+            Some(n) if service != Service::Scsp && n.get_ref().0 != 1 => {
+                c.error(n.span(), "a publisher or replicator cluster has one host");
+                1
+            }
             Some(n) if (1..=NODES_MAX).contains(&n.get_ref().0) => n.get_ref().0 as usize,
             Some(n) => {
                 c.error(
@@ -498,7 +506,22 @@ fn world_topology(
             nodes,
             replicas,
             clients,
+            service,
         });
+    }
+    for (span, name, role) in refers {
+        let found = clusters.iter().find(|k| k.name == name);
+        let fits = matches!(
+            (found.map(|k| &k.service), role),
+            (Some(Service::Scsp), Role::Scsp) | (Some(Service::Publisher { .. }), Role::Publisher)
+        );
+        if !fits {
+            let what = match role {
+                Role::Scsp => "an SCSP cluster",
+                Role::Publisher => "a publisher cluster",
+            };
+            c.error(span, format!("expected the name of {what}, found {name:?}"));
+        }
     }
     if clusters.len() > CLUSTERS_MAX {
         c.error(
@@ -577,6 +600,78 @@ fn world_topology(
         clusters,
         wan: links,
         service: rucio::Service::Scsp,
+    }
+}
+
+/// What a publisher or replicator names another cluster as.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Scsp,
+    Publisher,
+}
+
+/// A `[[cluster]]`'s service: SCSP nodes, or the `publisher` or `replicator` it declares.
+fn service(
+    c: &mut Checker,
+    r: &RawNamedCluster,
+    refers: &mut Vec<(Range<usize>, String, Role)>,
+) -> Service {
+    let mut named = |n: &Spanned<String>, role| {
+        refers.push((n.span(), n.get_ref().trim().to_string(), role));
+        n.get_ref().trim().to_string()
+    };
+    match (&r.publisher, &r.replicator) {
+        (Some(p), Some(_)) => {
+            c.error(
+                p.span(),
+                "a cluster runs a publisher or a replicator, not both",
+            );
+            Service::Scsp
+        }
+        (Some(p), None) => {
+            let p = p.get_ref();
+            let rules = match &p.rules {
+                None => replisim_sim::publisher::rules::Rules::default(),
+                Some(text) => match replisim_sim::publisher::rules::Rules::parse(text.get_ref()) {
+                    Ok(rules) => rules,
+                    Err(e) => {
+                        c.error(text.span(), e.to_string());
+                        replisim_sim::publisher::rules::Rules::default()
+                    }
+                },
+            };
+            Service::Publisher {
+                watches: named(&p.watches, Role::Scsp),
+                rules,
+            }
+        }
+        (None, Some(rep)) => {
+            let rep = rep.get_ref();
+            let mut defects = BTreeSet::new();
+            for d in &rep.defects {
+                match d
+                    .get_ref()
+                    .parse::<replisim_sim::replicator::ReplicatorDefect>()
+                {
+                    Ok(d) => {
+                        defects.insert(d);
+                    }
+                    Err(e) => c.error(d.span(), e),
+                }
+            }
+            Service::Replicator {
+                publisher: named(&rep.publisher, Role::Publisher),
+                from: named(&rep.from, Role::Scsp),
+                to: named(&rep.to, Role::Scsp),
+                channel: rep
+                    .channel
+                    .as_ref()
+                    .map(|ch| ch.get_ref().clone())
+                    .unwrap_or_else(|| replisim_sim::publisher::rules::PUBLISH_ALL.to_string()),
+                defects,
+            }
+        }
+        (None, None) => Service::Scsp,
     }
 }
 
