@@ -428,8 +428,17 @@ mod tests {
         .expect("publisher rules");
         assert_eq!(publisher.len(), 16);
         assert!(publisher.iter().all(|r| r.id.starts_with("ENUM-")));
-        assert_eq!(scsp.len() + publisher.len() + ds3.len(), all().len());
-        assert_eq!(all().last().map(|r| r.id), Some("BP-20"));
+        let rucio = select_with(&Selection {
+            protocols: vec!["rucio".into()],
+            ..Selection::default()
+        })
+        .expect("rucio rules");
+        assert!(rucio.iter().all(|r| r.id.starts_with("RUC-")));
+        assert_eq!(
+            scsp.len() + publisher.len() + ds3.len() + rucio.len(),
+            all().len()
+        );
+        assert_eq!(all().last().map(|r| r.id), Some("RUC-25"));
         let inferred = select_with(&Selection {
             strengths: vec![Strength::Inf],
             ..Selection::default()

@@ -143,36 +143,40 @@ pub async fn handle(
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let path = percent_decode(parts.uri.path());
-    let reply = match Limited::new(body, BODY_MAX).collect().await {
-        Ok(collected) => {
-            let headers = parts
-                .headers
-                .iter()
-                .filter_map(|(k, v)| {
-                    Some((
-                        k.as_str().to_ascii_lowercase(),
-                        v.to_str().ok()?.to_string(),
-                    ))
-                })
-                .collect();
-            let call = Call {
-                method: parts.method.as_str(),
-                path: &path,
-                query: parse_query(parts.uri.query()),
-                headers,
-                body: collected.to_bytes(),
-            };
-            dispatch(&service, &call)
+    let reply = if let Some(too_long) = target_too_long(&parts.uri, &path) {
+        too_long
+    } else {
+        match Limited::new(body, BODY_MAX).collect().await {
+            Ok(collected) => {
+                let headers = parts
+                    .headers
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((
+                            k.as_str().to_ascii_lowercase(),
+                            v.to_str().ok()?.to_string(),
+                        ))
+                    })
+                    .collect();
+                let call = Call {
+                    method: parts.method.as_str(),
+                    path: &path,
+                    query: parse_query(parts.uri.query()),
+                    headers,
+                    body: collected.to_bytes(),
+                };
+                dispatch(&service, &call)
+            }
+            Err(_) => Reply::failure(
+                &path,
+                &Failure {
+                    status: 400,
+                    code: "BadRequest",
+                    message: "the body could not be read or is too large".into(),
+                    retry_after: None,
+                },
+            ),
         }
-        Err(_) => Reply::failure(
-            &path,
-            &Failure {
-                status: 400,
-                code: "BadRequest",
-                message: "the body could not be read or is too large".into(),
-                retry_after: None,
-            },
-        ),
     };
     let mut builder = Response::builder().status(reply.status);
     for (k, v) in &reply.headers {
@@ -181,6 +185,26 @@ pub async fn handle(
     builder
         .body(Full::new(reply.body))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// **414** with the Error document for a request target (path and query) longer than every
+/// service here reads (`http::limits::URL_BYTES_MAX`), before the body is read or a
+/// signature checked (docs/choices.md H6).
+fn target_too_long(uri: &http::Uri, path: &str) -> Option<Reply> {
+    let len = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    (len > crate::http::limits::URL_BYTES_MAX).then(|| {
+        Reply::failure(
+            path,
+            &bad(
+                414,
+                "RequestUriTooLong",
+                format!(
+                    "the request target is {len} bytes; the limit is {}",
+                    crate::http::limits::URL_BYTES_MAX
+                ),
+            ),
+        )
+    })
 }
 
 fn bad(status: u16, code: &'static str, message: impl Into<String>) -> Failure {
@@ -441,5 +465,25 @@ fn route(
                 call.method, call.path
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_target_past_the_limit_is_414_with_the_error_document() {
+        let long = format!("/bucket/{}", "a".repeat(crate::http::limits::URL_BYTES_MAX));
+        let uri: http::Uri = long.parse().expect("a valid uri");
+        let reply = target_too_long(&uri, &long).expect("refused");
+        assert_eq!(reply.status, 414);
+        let body = String::from_utf8_lossy(&reply.body);
+        assert!(
+            body.contains("<Error>") && body.contains("RequestUriTooLong"),
+            "{body}"
+        );
+        let short: http::Uri = "/bucket/a?operation=START_BULK_PUT".parse().expect("uri");
+        assert!(target_too_long(&short, "/bucket/a").is_none());
     }
 }
