@@ -156,17 +156,16 @@ impl HostFactory for PublisherFactory {
             let Ok(publisher) = start(config, env.disk).await else {
                 return;
             };
-            if let Some(old) = live
+            // One statement, so the guard on `live` is dropped before it is locked again.
+            let old = live
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .replace(publisher)
-            {
+                .replace(publisher.clone());
+            if let Some(old) = old {
                 // The previous incarnation's rules carry over (a rules change is an
                 // operator's edit of the file, which a restart reads again).
                 let rules = old.lock().rules().clone();
-                if let Some(now) = live.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                    now.lock().set_rules(rules);
-                }
+                publisher.lock().set_rules(rules);
             }
             futures::future::pending::<()>().await;
         })
