@@ -47,10 +47,10 @@ fn a_served_cluster_receives_what_the_reference_replicator_copies() {
             .expect("cluster B");
         let publisher_addr: SocketAddr =
             format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        publisher::start(
-            PublisherConfig::new(publisher_addr, a.addrs.clone()),
-            Disk::shared(1 << 24),
-        )
+        // The publisher polls A's nodes on their signed peer API, with A's key.
+        let mut watching_a = PublisherConfig::new(publisher_addr, a.addrs.clone());
+        watching_a.cluster_key = Some(a.key.clone());
+        publisher::start(watching_a, Disk::shared(1 << 24))
         .await
         .expect("publisher listens");
         let from: Vec<String> = a.addrs.iter().map(|x| format!("http://{x}")).collect();
