@@ -49,8 +49,9 @@ mod tests {
 
     #[test]
     fn nesting_is_counted_outside_strings_only() {
-        assert!(!json_too_deep(br#"{"a":[1,{"b":[]}]}"#, 3));
-        assert!(json_too_deep(br#"{"a":[1,{"b":[]}]}"#, 2));
+        // Four levels: the object, its array, the inner object, its array.
+        assert!(!json_too_deep(br#"{"a":[1,{"b":[]}]}"#, 4));
+        assert!(json_too_deep(br#"{"a":[1,{"b":[]}]}"#, 3));
         assert!(!json_too_deep(br#"{"a":"[[[[[[\"[[[["}"#, 1));
         let deep = format!("{}{}", "[".repeat(33), "]".repeat(33));
         assert!(json_too_deep(deep.as_bytes(), JSON_DEPTH_MAX));
