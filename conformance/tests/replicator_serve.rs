@@ -51,8 +51,8 @@ fn a_served_cluster_receives_what_the_reference_replicator_copies() {
         let mut watching_a = PublisherConfig::new(publisher_addr, a.addrs.clone());
         watching_a.cluster_key = Some(a.key.clone());
         publisher::start(watching_a, Disk::shared(1 << 24))
-        .await
-        .expect("publisher listens");
+            .await
+            .expect("publisher listens");
         let from: Vec<String> = a.addrs.iter().map(|x| format!("http://{x}")).collect();
         let args = serve_args(&[
             "--port",
