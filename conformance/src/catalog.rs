@@ -103,6 +103,54 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// A checked rule with the defaults most rules share (one node, no capabilities); the
+    /// families' own table helpers start from it and override what differs.
+    pub const fn checked(
+        id: &'static str,
+        title: &'static str,
+        source: &'static str,
+        strength: Strength,
+        roles: &'static [Role],
+        check: CheckFn,
+        clauses: &'static [ClauseSpec],
+    ) -> Rule {
+        Rule {
+            id,
+            title,
+            source,
+            strength,
+            nodes_min: 1,
+            needs: Capabilities::NONE,
+            roles,
+            uses: Capabilities::NONE,
+            check: Check::Run(check),
+            clauses,
+        }
+    }
+
+    /// A rule without a check, listed with the reason (skipped when run).
+    pub const fn without_check(
+        id: &'static str,
+        title: &'static str,
+        source: &'static str,
+        strength: Strength,
+        roles: &'static [Role],
+        reason: &'static str,
+    ) -> Rule {
+        Rule {
+            id,
+            title,
+            source,
+            strength,
+            nodes_min: 1,
+            needs: Capabilities::NONE,
+            roles,
+            uses: Capabilities::NONE,
+            check: Check::Unchecked(reason),
+            clauses: &[],
+        }
+    }
+
     /// The protocol family, from the id prefix: `SCSP-3` → `scsp`.
     pub fn protocol(&self) -> String {
         protocol_of(self.id)
@@ -258,16 +306,9 @@ const fn unchecked(
     reason: &'static str,
 ) -> Rule {
     Rule {
-        id,
-        title,
-        source,
-        strength,
         nodes_min,
         needs,
-        roles: families::scsp::ROLES,
-        uses: Capabilities::NONE,
-        check: Check::Unchecked(reason),
-        clauses: &[],
+        ..Rule::without_check(id, title, source, strength, families::scsp::ROLES, reason)
     }
 }
 

@@ -11,9 +11,9 @@ use replisim_sim::rt;
 
 use super::client::{content, retry_after, Ds3};
 use super::{contract, current, ROLES};
-use crate::catalog::{Check, CheckFn, CheckFuture, Rule, Strength};
+use crate::catalog::{CheckFn, CheckFuture, Rule, Strength};
 use crate::clause::{consistency, doc, ClauseSpec};
-use crate::target::{Capabilities, Ctx};
+use crate::target::Ctx;
 use crate::verdict::Verdict;
 
 const fn rule(
@@ -26,16 +26,8 @@ const fn rule(
     clauses: &'static [ClauseSpec],
 ) -> Rule {
     Rule {
-        id,
-        title,
-        source,
-        strength,
         nodes_min,
-        needs: Capabilities::NONE,
-        roles: ROLES,
-        uses: Capabilities::NONE,
-        check: Check::Run(check),
-        clauses,
+        ..Rule::checked(id, title, source, strength, ROLES, check, clauses)
     }
 }
 
@@ -45,18 +37,7 @@ const fn unchecked(
     source: &'static str,
     why: &'static str,
 ) -> Rule {
-    Rule {
-        id,
-        title,
-        source,
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities::NONE,
-        roles: ROLES,
-        uses: Capabilities::NONE,
-        check: Check::Unchecked(why),
-        clauses: &[],
-    }
+    Rule::without_check(id, title, source, Strength::Must, ROLES, why)
 }
 
 macro_rules! ds3_check {

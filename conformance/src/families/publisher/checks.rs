@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::api::{self, counts, lines, Api, Watch, FILTERED_CHANNEL, PUBLISH_ALL};
-use crate::catalog::{Check, Rule, Strength};
+use crate::catalog::{Rule, Strength};
 use crate::clause::{consistency, doc, ClauseSpec};
 use crate::families::Role;
 use crate::rules::common::expect_status;
@@ -26,18 +26,7 @@ const fn rule(
     check: crate::catalog::CheckFn,
     clauses: &'static [ClauseSpec],
 ) -> Rule {
-    Rule {
-        id,
-        title,
-        source,
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities::NONE,
-        roles,
-        uses: Capabilities::NONE,
-        check: Check::Run(check),
-        clauses,
-    }
+    Rule::checked(id, title, source, Strength::Must, roles, check, clauses)
 }
 
 /// Every ENUM rule, each with its check.

@@ -12,9 +12,8 @@ use replisim_sim::rucio::host::RucioHosts;
 use replisim_sim::world::WorldBuilder;
 
 use super::{CleanupFuture, CleanupJob, Family, Role, SimParams};
-use crate::catalog::{Check, CheckFn, Rule, Strength};
+use crate::catalog::{CheckFn, Rule, Strength};
 use crate::clause::ClauseSpec;
-use crate::target::Capabilities;
 
 pub mod api;
 pub mod bad;
@@ -50,18 +49,7 @@ pub(crate) fn rule(
     check: CheckFn,
     clauses: &'static [ClauseSpec],
 ) -> Rule {
-    Rule {
-        id,
-        title,
-        source,
-        strength,
-        nodes_min: 1,
-        needs: Capabilities::NONE,
-        roles: ROLES,
-        uses: Capabilities::NONE,
-        check: Check::Run(check),
-        clauses,
-    }
+    Rule::checked(id, title, source, strength, ROLES, check, clauses)
 }
 
 fn unchecked(
@@ -70,18 +58,7 @@ fn unchecked(
     source: &'static str,
     why: &'static str,
 ) -> Rule {
-    Rule {
-        id,
-        title,
-        source,
-        strength: Strength::Must,
-        nodes_min: 1,
-        needs: Capabilities::NONE,
-        roles: ROLES,
-        uses: Capabilities::NONE,
-        check: Check::Unchecked(why),
-        clauses: &[],
-    }
+    Rule::without_check(id, title, source, Strength::Must, ROLES, why)
 }
 
 /// Every rucio rule.
