@@ -11,6 +11,9 @@
 // one, and boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+#[macro_use]
+mod defect_table;
+
 pub mod chrome_trace;
 pub mod clock;
 pub mod ds3;

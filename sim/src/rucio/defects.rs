@@ -19,38 +19,7 @@ use crate::rucio::error::Failure;
 use crate::rucio::rest::{serve, Call, Reply, JSON, STREAM};
 use crate::rucio::state::ReplicaState;
 
-/// Declares the defects with their command-line name, the rule they break and a summary.
-macro_rules! defects {
-    ($( $variant:ident = $name:literal, $rule:literal, $summary:literal; )+) => {
-        /// One deliberate deviation of the reference catalog.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum Defect {
-            $( #[doc = $summary] $variant, )+
-        }
-
-        impl Defect {
-            /// Every defect, in a stable order.
-            pub const ALL: &'static [Defect] = &[$(Defect::$variant),+];
-
-            /// The kebab-case name (mutant tables, `--defect`).
-            pub fn name(self) -> &'static str {
-                match self { $(Defect::$variant => $name),+ }
-            }
-
-            /// The rule it breaks.
-            pub fn breaks(self) -> &'static str {
-                match self { $(Defect::$variant => $rule),+ }
-            }
-
-            /// What it does, in a line.
-            pub fn summary(self) -> &'static str {
-                match self { $(Defect::$variant => $summary),+ }
-            }
-        }
-    };
-}
-
-defects! {
+defect_table! {
     PostAnswers200 = "rucio-post-answers-200", "RUC-1", "POST /replicas answers 200 (seed 003's outdated code)";
     PutAnswersBody = "rucio-put-answers-body", "RUC-1", "PUT /replicas answers 200 with a body";
     DeleteAllowed = "rucio-delete-allowed", "RUC-1", "privileged accounts may DELETE replicas over REST";
@@ -96,12 +65,6 @@ defects! {
     EmptyList404 = "rucio-empty-list-404", "RUC-23", "an empty list result is 404";
     DidsAnswerNothing = "rucio-dids-answer-nothing", "RUC-25", "POST /replicas/dids answers an empty stream";
     DidsRseOptional = "rucio-dids-rse-optional", "RUC-25", "POST /replicas/dids without rse answers an empty stream";
-}
-
-impl std::fmt::Display for Defect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 impl FromStr for Defect {

@@ -3,42 +3,9 @@
 //! the catalog proves it has teeth. Each breaks one documented behaviour that a check or a
 //! scenario observes over HTTP (or, for `INV-` ones, a fault invariant a sweep judges).
 
-use std::fmt;
 use std::str::FromStr;
 
-/// Declares the defects once: the enum (with each one's doc), its stable order, and the
-/// name, rule and summary tables, so a new defect is one line.
-macro_rules! defects {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $rule:literal, $summary:literal; )+) => {
-        /// One deliberate deviation from the protocol.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum Defect {
-            $( $(#[$doc])* $variant, )+
-        }
-
-        impl Defect {
-            /// Every defect, in a stable order.
-            pub const ALL: &'static [Defect] = &[$(Defect::$variant),+];
-
-            /// The kebab-case name used on the command line.
-            pub fn name(self) -> &'static str {
-                match self { $(Defect::$variant => $name),+ }
-            }
-
-            /// The rule id this defect is meant to break: the rule that must catch it.
-            pub fn breaks(self) -> &'static str {
-                match self { $(Defect::$variant => $rule),+ }
-            }
-
-            /// One line on what the defect does, for `replisim mutants`.
-            pub fn summary(self) -> &'static str {
-                match self { $(Defect::$variant => $summary),+ }
-            }
-        }
-    };
-}
-
-defects! {
+defect_table! {
     /// Breaks SCSP-3/SCSP-4: redirect `Location` carries no `auth=` token.
     RedirectWithoutAuth = "redirect-without-auth", "SCSP-3", "redirect Location carries no auth= token";
     /// Breaks SCSP-1: 201 for an unnamed object omits `Content-UUID`.
@@ -374,12 +341,6 @@ defects! {
     Ds3ReadyBeforeLoaded = "ds3-ready-before-loaded", "BP-19", "GET chunks are offered before they are in cache";
     /// Breaks BP-19: CachedSizeInBytes of a GET job drops as chunks are read.
     Ds3CachedDropsOnRead = "ds3-cached-drops-on-read", "BP-19", "a GET job's CachedSizeInBytes drops as it is read";
-}
-
-impl fmt::Display for Defect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 impl FromStr for Defect {
