@@ -301,7 +301,7 @@ fn run_sim_rule(
     };
     let profile = options.profile();
     let family = family_of(&rule);
-    let roles: BTreeSet<Role> = family.sim_roles.iter().copied().collect();
+    let roles: BTreeSet<Role> = family.sim_roles.iter().map(|r| r.role).collect();
     if let Some(v) = verdict_before_running(&rule, &roles, nodes, full, profile) {
         return result(&rule, v, Vec::new(), started);
     }
@@ -371,25 +371,19 @@ fn main_role(rule: &Rule) -> Role {
     }
 }
 
-/// The endpoints of each role a family's simulated world serves: the first cluster for
-/// `scsp`, the cluster named after the role for the others, or every host of the world for
-/// a family that serves one role from clusters of other names (DS3's source and target).
+/// The endpoints of each role a family's simulated world serves: the hosts of the clusters
+/// the family names for it (`Family::sim_roles`).
 fn sim_targets(world: &World, family: &Family) -> Targets {
     let mut args = Vec::new();
-    for role in family.sim_roles {
-        let addrs = match role {
-            Role::Scsp => world.clusters().first().map(|c| c.hosts.clone()),
-            other => world
-                .cluster_addrs(other.as_str())
-                .or_else(|| (family.sim_roles.len() == 1).then(|| world.addrs())),
-        };
-        let urls: Vec<String> = addrs
-            .unwrap_or_default()
-            .into_iter()
+    for served in family.sim_roles {
+        let urls: Vec<String> = served
+            .clusters
+            .iter()
+            .flat_map(|name| world.cluster_addrs(name).unwrap_or_default())
             .map(|a| format!("http://{a}"))
             .collect();
         if !urls.is_empty() {
-            args.push(format!("{role}={}", urls.join(",")));
+            args.push(format!("{}={}", served.role, urls.join(",")));
         }
     }
     Targets::parse(&args).unwrap_or_default()

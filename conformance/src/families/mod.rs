@@ -256,13 +256,22 @@ pub struct Family {
     /// Deletes what one rule wrote on a shared target, found in its transcript (run after
     /// each rule unless `--no-cleanup`).
     pub cleanup: fn(CleanupJob) -> CleanupFuture,
-    /// The simulated world one rule of this family runs in. Its first cluster holds the
-    /// `scsp` role's hosts; every other role's hosts are the cluster named after the role
-    /// (`publisher`), which is how the runner finds each role's endpoints.
+    /// The simulated world one rule of this family runs in.
     pub world: fn(&SimParams) -> WorldBuilder,
-    /// The roles the family's simulated world serves (rules needing others are skipped in
-    /// the simulator with the role's reason).
-    pub sim_roles: &'static [Role],
+    /// The roles the family's simulated world serves, each with the clusters of that world
+    /// whose hosts serve it: the runner's only way to find a role's endpoints. Rules needing
+    /// other roles are skipped in the simulator with the role's reason.
+    pub sim_roles: &'static [SimRole],
+}
+
+/// A role served in a family's simulated world, and by which of its clusters (by name, in
+/// the order their endpoints are given to the rules: DS3's `source` before `target`).
+#[derive(Clone, Copy, Debug)]
+pub struct SimRole {
+    /// The role.
+    pub role: Role,
+    /// The names of the clusters whose hosts serve it.
+    pub clusters: &'static [&'static str],
 }
 
 impl std::fmt::Debug for Family {

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use replisim_sim::world::{WorldBuilder, WorldConfig};
 
-use super::{Cleanup, CleanupFuture, CleanupJob, Family, Role, SimParams};
+use super::{Cleanup, CleanupFuture, CleanupJob, Family, Role, SimParams, SimRole};
 use crate::catalog::Rule;
 use crate::client::{Client, Endpoint, Exchange, Request, Session};
 use crate::rules;
+use replisim_sim::world::SCSP_CLUSTER;
 
 /// The roles SCSP rules talk to: SCSP nodes only.
 pub const ROLES: &[Role] = &[Role::Scsp];
@@ -26,7 +27,10 @@ pub const FAMILY: Family = Family {
     namespace: bucket_for,
     cleanup,
     world,
-    sim_roles: ROLES,
+    sim_roles: &[SimRole {
+        role: Role::Scsp,
+        clusters: &[SCSP_CLUSTER],
+    }],
 };
 
 /// Every SCSP rule with a check, from the rule modules, in the order the modules list them.

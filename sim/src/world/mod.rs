@@ -81,9 +81,13 @@ impl WorldConfig {
             .alternatives(self.alternatives);
         WorldBuilder::new()
             .disk_bytes(self.disk_bytes)
-            .cluster("replisim", self.nodes, node)
+            .cluster(SCSP_CLUSTER, self.nodes, node)
     }
 }
+
+/// The name of the SCSP cluster `WorldConfig::builder` makes: the families find its hosts
+/// by it.
+pub const SCSP_CLUSTER: &str = "replisim";
 
 /// The port every simulated host serves on.
 pub const NODE_PORT: u16 = 80;

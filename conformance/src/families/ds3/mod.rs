@@ -18,7 +18,7 @@ use replisim_sim::ds3::host::Ds3Factory;
 use replisim_sim::scsp::defects::Defect;
 use replisim_sim::world::{Link, WorldBuilder};
 
-use super::{CleanupFuture, CleanupJob, Family, Role, SimParams};
+use super::{CleanupFuture, CleanupJob, Family, Role, SimParams, SimRole};
 use crate::catalog::Rule;
 
 pub mod cli;
@@ -40,7 +40,10 @@ pub const FAMILY: Family = Family {
     namespace: bucket_for,
     cleanup,
     world,
-    sim_roles: ROLES,
+    sim_roles: &[SimRole {
+        role: Role::Ds3,
+        clusters: &["source", "target"],
+    }],
 };
 
 /// The waits a target is configured with, as the user states them (or the simulator knows).

@@ -10,8 +10,9 @@ use replisim_sim::publisher::host::{PublisherConfig, PublisherFactory};
 use replisim_sim::publisher::rules::Rules;
 use replisim_sim::world::{Link, WorldBuilder};
 
-use super::{Cleanup, CleanupFuture, CleanupJob, Family, Role, SimParams};
+use super::{Cleanup, CleanupFuture, CleanupJob, Family, Role, SimParams, SimRole};
 use crate::catalog::Rule;
+use replisim_sim::world::SCSP_CLUSTER;
 
 /// The roles publisher rules talk to.
 pub const ROLES: &[Role] = &[Role::Scsp, Role::Publisher];
@@ -29,7 +30,16 @@ pub const FAMILY: Family = Family {
     namespace: super::scsp::bucket_for,
     cleanup,
     world,
-    sim_roles: ROLES,
+    sim_roles: &[
+        SimRole {
+            role: Role::Scsp,
+            clusters: &[SCSP_CLUSTER],
+        },
+        SimRole {
+            role: Role::Publisher,
+            clusters: &["publisher"],
+        },
+    ],
 };
 
 fn all() -> Vec<Rule> {

@@ -11,7 +11,7 @@
 use replisim_sim::rucio::host::RucioHosts;
 use replisim_sim::world::WorldBuilder;
 
-use super::{CleanupFuture, CleanupJob, Family, Role, SimParams};
+use super::{CleanupFuture, CleanupJob, Family, Role, SimParams, SimRole};
 use crate::catalog::{CheckFn, Rule, Strength};
 use crate::clause::ClauseSpec;
 
@@ -37,7 +37,10 @@ pub const FAMILY: Family = Family {
     namespace: names_for,
     cleanup,
     world,
-    sim_roles: ROLES,
+    sim_roles: &[SimRole {
+        role: Role::Rucio,
+        clusters: &["rucio"],
+    }],
 };
 
 /// A checked rule of the family.
