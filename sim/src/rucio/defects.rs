@@ -71,6 +71,7 @@ defect_table! {
     NecromancerNoCopy = "rucio-necromancer-no-copy", "RUC-20", "the necromancer marks a BAD replica AVAILABLE without copying its bytes";
     NecromancerLosesRecoverable = "rucio-necromancer-loses-recoverable", "RUC-20", "the necromancer marks a file lost although another RSE holds it";
     LostStillListed = "rucio-lost-still-listed", "RUC-20", "a lost file's BAD replica stays listed";
+    ExpiryIgnoresLifetime = "rucio-expiry-ignores-lifetime", "RUC-24", "the judge-cleaner ends every rule with a lifetime at once";
     ExpiryNoTombstone = "rucio-expiry-no-tombstone", "RUC-24", "a rule's expiry releases its locks but sets no tombstone";
     ExpiryLruInFuture = "rucio-expiry-lru-in-future", "RUC-24", "an expired rule's AVAILABLE replicas get a tombstone a day ahead instead of their LRU time";
     ExpiryDropsAllLocks = "rucio-expiry-drops-all-locks", "RUC-24", "a rule's expiry drops every lock of its replicas, other rules' too";

@@ -166,10 +166,13 @@ impl Catalog {
     /// nothing here records accesses, so the creation time). A replica still COPYING for
     /// the rule (its lock was REPLICATING) becomes UNAVAILABLE with OBSOLETE.
     pub fn expire_rules(&mut self, now: SystemTime) -> Expired {
+        let at_once = self
+            .defects
+            .contains(&crate::rucio::defects::Defect::ExpiryIgnoresLifetime);
         let ended: Vec<String> = self
             .rules
             .iter()
-            .filter(|(_, r)| r.life.expires_at.is_some_and(|at| at <= now))
+            .filter(|(_, r)| r.life.expires_at.is_some_and(|at| at <= now || at_once))
             .map(|(id, _)| id.clone())
             .collect();
         let mut out = Expired::default();
