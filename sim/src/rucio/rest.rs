@@ -478,9 +478,54 @@ fn invalid_state(value: &Value, index: usize) -> Failure {
     )
 }
 
-/// Validates the `state` of every file against the schema (names and letters).
+/// The longest scope the server's `dids` schema accepts (`SCOPE_LENGTH`).
+pub const SCOPE_LENGTH: usize = 25;
+
+/// Whether `scope` matches the schema's `^[a-zA-Z_\-.0-9]+$`.
+fn scope_pattern_ok(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The server's jsonschema refusal of a file's string `scope` longer than
+/// [`SCOPE_LENGTH`] or outside the pattern, word for word (tools/rucio/calibration.json,
+/// `scope.*` cases): the length is judged first, as the schema lists `maxLength` before
+/// `pattern`.
+fn invalid_scope(scope: &str, index: usize) -> Option<Failure> {
+    let shown = py_repr(scope);
+    let (problem, keyword) = if scope.chars().count() > SCOPE_LENGTH {
+        (format!("{shown} is too long"), "maxLength")
+    } else if !scope_pattern_ok(scope) {
+        (
+            format!("{shown} does not match '^[a-zA-Z_\\\\-.0-9]+$'"),
+            "pattern",
+        )
+    } else {
+        return None;
+    };
+    Some(Failure::rucio(
+        500,
+        "InvalidObject",
+        format!(
+            "Problem validating dids: {problem}\n\nFailed validating '{keyword}' in schema['items']['properties']['scope']:\n    {{'description': 'Scope name',\n     'type': 'string',\n     'maxLength': {SCOPE_LENGTH},\n     'pattern': '^[a-zA-Z_\\\\-.0-9]+$'}}\n\nOn instance[{index}]['scope']:\n    {shown}"
+        ),
+    ))
+}
+
+/// Validates every file against the `dids` schema as far as the reference follows it:
+/// a string `scope` (length, then pattern), then the `state` (names and letters); the
+/// first failing file in order decides.
 fn check_states(files: &[Value]) -> Result<(), Failure> {
     for (i, f) in files.iter().enumerate() {
+        if let Some(refusal) = f
+            .get("scope")
+            .and_then(Value::as_str)
+            .and_then(|scope| invalid_scope(scope, i))
+        {
+            return Err(refusal);
+        }
         if let Some(v) = f.get("state") {
             if !v.as_str().is_some_and(ReplicaState::schema_accepts) {
                 return Err(invalid_state(v, i));
