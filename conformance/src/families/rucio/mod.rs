@@ -80,12 +80,16 @@ fn cleanup(_job: CleanupJob) -> CleanupFuture {
 /// and the storage of the RSEs EAST and WEST: a 2-node SCSP cluster each (`east`, `west`),
 /// where the daemons the simulator runs on demand (RUC-20, RUC-24) copy and delete bytes.
 fn world(params: &SimParams) -> WorldBuilder {
+    world_with_storage(params.rucio_defects.clone())
+}
+
+/// The catalog host (with `defects`) and the RSEs' clusters: the rule worlds and the
+/// `rucio-storage` scenarios.
+pub fn world_with_storage(
+    defects: std::collections::BTreeSet<replisim_sim::rucio::defects::Defect>,
+) -> WorldBuilder {
     WorldBuilder::new()
-        .cluster(
-            RUCIO_CLUSTER,
-            1,
-            RucioHosts::new(params.rucio_defects.clone()),
-        )
+        .cluster(RUCIO_CLUSTER, 1, RucioHosts::new(defects))
         .cluster("east", 2, replisim_sim::scsp::node())
         .cluster("west", 2, replisim_sim::scsp::node())
         .wan(RUCIO_CLUSTER, "east", Link::new())
