@@ -341,10 +341,10 @@ mod tests {
     fn clause_sources_name_the_daemon_documents() {
         for c in RUC_20.iter().chain(RUC_24.iter()) {
             assert!(
-                c.basis.tag().contains("RUCIO/"),
-                "{} has basis {}",
+                c.basis.detail().starts_with("RUCIO/"),
+                "{} cites {}",
                 c.slug,
-                c.basis.tag()
+                c.basis.detail()
             );
         }
         assert_eq!(rules().len(), 2);
