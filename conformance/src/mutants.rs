@@ -504,7 +504,40 @@ pub const RUCIO_MUTANTS: &[(&str, &[&str])] = &[
     ("rucio-empty-list-404", &["RUC-23.empty-200"]),
     ("rucio-dids-answer-nothing", &["RUC-25.maps-pfn"]),
     ("rucio-dids-rse-optional", &["RUC-25.rse-required"]),
+    (
+        "rucio-necromancer-never-replicates",
+        &["RUC-20.recovered", "RUC-20.bytes-restored"],
+    ),
+    ("rucio-necromancer-no-copy", &["RUC-20.bytes-restored"]),
+    (
+        "rucio-necromancer-loses-recoverable",
+        &["RUC-20.recovered", "RUC-20.bytes-restored"],
+    ),
+    ("rucio-lost-still-listed", &["RUC-20.lost-unlisted"]),
+    (
+        "rucio-expiry-ignores-lifetime",
+        &["RUC-24.not-before-expiry"],
+    ),
+    (
+        "rucio-expiry-no-tombstone",
+        &["RUC-24.obsolete-reaped", "RUC-24.lru-reaped"],
+    ),
+    ("rucio-expiry-lru-in-future", &["RUC-24.lru-reaped"]),
+    ("rucio-expiry-drops-all-locks", &["RUC-24.locked-kept"]),
+    (
+        "rucio-reaper-future-tombstones",
+        &["RUC-24.future-tombstone-kept"],
+    ),
+    (
+        "rucio-reaper-keeps-bytes",
+        &["RUC-24.lru-reaped", "RUC-24.obsolete-reaped"],
+    ),
 ];
+
+/// The Rucio defects that break a rule only the simulator can check (its control runs
+/// the daemons), so `conformance/tests/mutants.rs` runs them in the simulator rather than
+/// against a catalog served on loopback.
+pub const RUCIO_DAEMON_RULES: &[&str] = &["RUC-20", "RUC-24"];
 
 /// The clauses a defect must fail; `None` when the table does not list it.
 pub fn clauses_of(defect: &str) -> Option<&'static [&'static str]> {

@@ -134,6 +134,8 @@ pub struct RunOptions {
     pub publisher_defects: replisim_sim::publisher::defects::PublisherDefects,
     /// The other choices the simulated reference publisher makes (docs/choices.md P-rows).
     pub publisher_alternatives: replisim_sim::publisher::alternatives::PublisherAlternatives,
+    /// Deliberate defects of the simulated Rucio catalog and its daemons (`rucio` family).
+    pub rucio_defects: BTreeSet<replisim_sim::rucio::defects::Defect>,
 }
 
 impl RunOptions {
@@ -157,6 +159,7 @@ impl RunOptions {
             alternatives: Default::default(),
             publisher_defects: Default::default(),
             publisher_alternatives: Default::default(),
+            rucio_defects: BTreeSet::new(),
         }
     }
 
@@ -320,6 +323,7 @@ fn run_sim_rule(
         alternatives: options.alternatives,
         publisher_defects: options.publisher_defects.clone(),
         publisher_alternatives: options.publisher_alternatives,
+        rucio_defects: options.rucio_defects.clone(),
     };
     let outcome = try_simulate(seed, budget * 2, move || async move {
         let world = match (family.world)(&params).build() {

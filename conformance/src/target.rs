@@ -139,6 +139,45 @@ pub trait Control: Send + Sync {
         let _ = (node, on);
         unsupported("retire nodes")
     }
+    /// Runs one round of the Rucio catalog's daemons now, on the target's clock: minos,
+    /// the auditor, the necromancer, the judge-cleaner and the reaper (RUC-20, RUC-24).
+    /// Returns what they did, in a line. Rucio's REST API offers no way to run a daemon,
+    /// so only the simulator's control can.
+    fn run_rucio_daemons(&self) -> ControlFuture<'_, Result<String, String>> {
+        unsupported("run Rucio's daemons (necromancer, judge-cleaner, reaper) on demand")
+    }
+    /// Stores `body` as the bytes of `scope:name` on RSE `rse`'s storage (its deterministic
+    /// PFN), as an upload would before the replica is registered.
+    fn put_rse_file(
+        &self,
+        rse: &str,
+        scope: &str,
+        name: &str,
+        body: bytes::Bytes,
+    ) -> ControlFuture<'_, Result<(), String>> {
+        let _ = (rse, scope, name, body);
+        unsupported("write to an RSE's storage")
+    }
+    /// The bytes of `scope:name` on RSE `rse`'s storage; `None` when it holds none.
+    fn rse_file(
+        &self,
+        rse: &str,
+        scope: &str,
+        name: &str,
+    ) -> ControlFuture<'_, Result<Option<bytes::Bytes>, String>> {
+        let _ = (rse, scope, name);
+        unsupported("read an RSE's storage")
+    }
+    /// Deletes the bytes of `scope:name` from RSE `rse`'s storage (a site losing a file).
+    fn delete_rse_file(
+        &self,
+        rse: &str,
+        scope: &str,
+        name: &str,
+    ) -> ControlFuture<'_, Result<(), String>> {
+        let _ = (rse, scope, name);
+        unsupported("delete from an RSE's storage")
+    }
     /// How many nodes hold a live copy of the object at `path` (`/bucket/name` or `/<uuid>`)
     /// in the default domain; `None` when the target cannot tell (introspection).
     fn replicas_of(&self, path: &str) -> ControlFuture<'_, Option<usize>> {

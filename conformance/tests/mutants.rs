@@ -153,6 +153,27 @@ fn every_rucio_mutant_fails_its_mapped_clauses() {
             problems.push(format!("{defect} is not in mutants::RUCIO_MUTANTS"));
             continue;
         };
+        if mutants::RUCIO_DAEMON_RULES.contains(&defect.breaks()) {
+            // Only the simulator's control runs the daemons: the daemon rules run there,
+            // with the defect in the simulated catalog.
+            let daemon_rules: Vec<catalog::Rule> = rules
+                .iter()
+                .filter(|r| mutants::RUCIO_DAEMON_RULES.contains(&r.id))
+                .copied()
+                .collect();
+            let mut options = RunOptions::sim(3);
+            options.rucio_defects = BTreeSet::from([defect]);
+            let failed = failed_clauses(&runner::run(&daemon_rules, &options));
+            for clause in mapped {
+                if !failed.contains(*clause) {
+                    problems.push(format!(
+                        "{defect} does not fail {clause} in the simulator (it fails {failed:?})"
+                    ));
+                }
+            }
+            eprintln!("{defect} (simulator): fails {mapped:?}; all failed {failed:?}");
+            continue;
+        }
         let addr = runtime
             .block_on(serve_bootstrapped(
                 "127.0.0.1:0".parse().expect("loopback"),
@@ -184,4 +205,56 @@ fn every_rucio_mutant_fails_its_mapped_clauses() {
         eprintln!("{defect}: fails {mapped:?}; all failed {failed:?}");
     }
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// The daemon rules pass in the simulator without defects, and are skipped (never passed)
+/// against a catalog that offers no daemon control, with the reason.
+#[test]
+fn rucio_daemon_rules_pass_in_the_simulator_and_skip_without_daemon_control() {
+    use replisim_conformance::families::Targets;
+    use replisim_conformance::verdict::Outcome;
+    use replisim_sim::rucio::server::serve_bootstrapped;
+
+    let rules: Vec<catalog::Rule> = catalog::all()
+        .into_iter()
+        .filter(|r| mutants::RUCIO_DAEMON_RULES.contains(&r.id))
+        .collect();
+    assert_eq!(rules.len(), 2);
+    for result in runner::run(&rules, &RunOptions::sim(5)) {
+        assert_eq!(
+            result.verdict.outcome,
+            Outcome::Pass,
+            "{}: {:?}",
+            result.id,
+            result.verdict
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let addr = runtime
+        .block_on(serve_bootstrapped(
+            "127.0.0.1:0".parse().expect("loopback"),
+            1,
+            BTreeSet::new(),
+        ))
+        .expect("a catalog on an ephemeral loopback port");
+    let mut options = RunOptions::sim(5);
+    options.target = TargetSpec::Roles(
+        Targets::parse(&[format!("rucio=http://{addr}")]).expect("a rucio target"),
+    );
+    let results = std::thread::spawn(move || runner::run(&rules, &options))
+        .join()
+        .expect("runner thread");
+    for result in results {
+        assert_eq!(result.verdict.outcome, Outcome::Skip, "{}", result.id);
+        assert!(
+            result.verdict.evidence.contains("cannot run its daemons"),
+            "{}: {}",
+            result.id,
+            result.verdict.evidence
+        );
+    }
 }

@@ -189,7 +189,7 @@ fn steps_need_exactly_one_action() {
         "name = \"x\"\n[[step]]\nsleep = \"1s\"\nfault = { fault = \"heal\" }\n",
         2,
         1,
-        "expected exactly one action (send, raw, sleep, wait_for, fault, retire, unretire or check), found sleep and fault",
+        "expected exactly one action (send, raw, sleep, wait_for, fault, retire, unretire, check or rucio_daemons), found sleep and fault",
     );
     check(
         "name = \"x\"\n[[step]]\nnote = \"nothing\"\n",
@@ -202,6 +202,22 @@ fn steps_need_exactly_one_action() {
         4,
         10,
         "`expect` belongs to a send or raw step",
+    );
+}
+
+#[test]
+fn rucio_daemons_need_the_rucio_storage_service() {
+    check(
+        "name = \"x\"\n[[step]]\nrucio_daemons = true\n",
+        3,
+        17,
+        "rucio_daemons needs [cluster] service = \"rucio-storage\"",
+    );
+    check(
+        "name = \"x\"\n[cluster]\nservice = \"rucio-storage\"\nnodes = 3\n[[step]]\nrucio_daemons = true\n",
+        4,
+        9,
+        "a `rucio-storage` world has 5 hosts",
     );
 }
 

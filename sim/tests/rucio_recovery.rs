@@ -94,6 +94,7 @@ fn run(seed: u64, config: RecoveryConfig) -> Outcome {
                             md5: None,
                             pfn: None,
                             state: ReplicaState::Available,
+                            tombstone: None,
                         };
                         let mut c = catalog.lock().unwrap_or_else(|p| p.into_inner());
                         c.add_replicas("root", rse, &[file], false)

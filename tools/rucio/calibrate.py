@@ -362,6 +362,24 @@ def run(server):
         "grouping": "NONE", "weight": None, "lifetime": None, "locked": False, "subscription_id": None})
     tomb("tombstone.locked", ["RUC-21"], [{"rse": "EAST", "scope": "test", "name": "f1"}])
 
+    # --- a scope longer than the dids schema's SCOPE_LENGTH (25), or outside its pattern:
+    # refused by the schema (500 InvalidObject) where the gateway validates files against it
+    # (POST and PUT /replicas), an unknown scope everywhere else
+    long_scope = "s" * 26
+    long_file = dict(f("f9"), scope=long_scope)
+    call("scope.add_26", ["RUC-5"], "POST", "/replicas", {"rse": "EAST", "files": [long_file]})
+    call("scope.add_25", ["RUC-5"], "POST", "/replicas", {"rse": "EAST", "files": [dict(f("f9"), scope="s" * 25)]})
+    call("scope.add_26_second", ["RUC-5"], "POST", "/replicas", {"rse": "EAST", "files": [f("f9"), long_file]})
+    call("scope.add_pattern", ["RUC-5"], "POST", "/replicas", {"rse": "EAST", "files": [dict(f("f9"), scope="no-scope!")]})
+    call("scope.add_26_unknown_rse", ["RUC-5"], "POST", "/replicas", {"rse": "NOSUCH", "files": [long_file]})
+    call("scope.put_26", ["RUC-13"], "PUT", "/replicas", {"rse": "EAST", "files": [{"scope": long_scope, "name": "f1", "state": "A"}]})
+    call("scope.get_26", ["RUC-22"], "GET", "/replicas/%s/f1" % long_scope)
+    call("scope.list_26", ["RUC-22"], "POST", "/replicas/list", {"dids": [{"scope": long_scope, "name": "f1"}]})
+    call("scope.tombstone_26", ["RUC-21"], "POST", "/replicas/tombstone", {"replicas": [{"rse": "EAST", "scope": long_scope, "name": "f1"}]})
+    call("scope.delete_26", ["RUC-15"], "DELETE", "/replicas", {"rse": "EAST", "files": [{"scope": long_scope, "name": "f1"}]})
+    call("scope.bad_26", ["RUC-17"], "POST", "/replicas/bad", {"replicas": [pfn("EAST", "f1", scope=long_scope)], "reason": "calibration"})
+    call("scope.dids_26", ["RUC-25"], "POST", "/replicas/dids", {"pfns": [pfn("EAST", "f1", scope=long_scope)], "rse": "EAST"})
+
     # --- final state of every file, for the reference's end-to-end comparison
     call("final.states", [], "POST", "/replicas/list",
          {"dids": dids("f1", "f2", "f3", "f4", "f5", "f6", "c1", "h1"), "all_states": True})

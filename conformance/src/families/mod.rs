@@ -236,6 +236,8 @@ pub struct SimParams {
     pub publisher_defects: PublisherDefects,
     /// The other choices the reference publisher makes.
     pub publisher_alternatives: PublisherAlternatives,
+    /// Deliberate defects of the reference Rucio catalog and its daemons (`rucio` family).
+    pub rucio_defects: BTreeSet<replisim_sim::rucio::defects::Defect>,
 }
 
 /// One protocol family of the harness. Plain data and function pointers, so that the

@@ -266,8 +266,8 @@ pub fn run_sim(scenario: &Scenario, seed: u64) -> Outcome {
     let outcome = try_simulate(seed, limit, move || async move {
         let sc = shared;
         let topo = &sc.cluster;
-        let world = if topo.service == super::rucio::Service::Rucio {
-            match super::rucio::world().build() {
+        let world = if topo.service.is_rucio() {
+            match super::rucio::world(topo.service).build() {
                 Ok(world) => Arc::new(world),
                 Err(e) => panic!("the rucio world did not build: {e}"),
             }
@@ -529,6 +529,17 @@ impl Run<'_> {
                 self.plain(step, format!("check {what}"), outcome)
             }
             Action::WaitFor(w) => self.wait_for(step, w).await,
+            Action::RucioDaemons => {
+                let outcome = match self.backend.control() {
+                    Some(control) => {
+                        self.backend
+                            .on_client(async move { control.run_rucio_daemons().await })
+                            .await
+                    }
+                    None => Err("a real target cannot run Rucio's daemons".to_string()),
+                };
+                self.plain(step, "rucio daemons".to_string(), outcome.map(Some))
+            }
         }
     }
 

@@ -210,6 +210,8 @@ pub enum Action {
     },
     /// Judge a condition on the disks now.
     Check(Condition),
+    /// Run one round of the Rucio catalog's daemons (`service = "rucio-storage"`).
+    RucioDaemons,
 }
 
 /// Which node a request starts at.

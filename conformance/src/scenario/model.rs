@@ -192,6 +192,7 @@ pub(crate) struct RawStep {
     pub retire: Option<Spanned<Int>>,
     pub unretire: Option<Spanned<Int>>,
     pub check: Option<Spanned<RawCondition>>,
+    pub rucio_daemons: Option<Spanned<bool>>,
     pub expect: Option<Spanned<RawExpect>>,
     pub capture: Option<BTreeMap<Spanned<String>, Spanned<RawCapture>>>,
 }

@@ -49,6 +49,8 @@ struct Checker<'a> {
     /// The `[[cluster]]` names (empty for a one-cluster `[cluster]` file).
     cluster_names: Vec<String>,
     known: BTreeSet<String>,
+    /// The hosts serve the Rucio catalog with its RSEs' storage (`rucio_daemons` steps).
+    rucio_storage: bool,
 }
 
 impl Checker<'_> {
@@ -197,6 +199,7 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioErrors> 
         clients: 1,
         cluster_names: Vec::new(),
         known: BUILTIN_VARIABLES.iter().map(|s| s.to_string()).collect(),
+        rucio_storage: false,
     };
     let raw: RawScenario = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -307,8 +310,9 @@ fn topology(c: &mut Checker, raw: &RawCluster) -> Topology {
         }),
     };
     let nodes = match &raw.nodes {
-        // A Rucio catalog is one service on one host.
+        // A Rucio catalog is one service on one host (plus its RSEs' clusters).
         None if service == rucio::Service::Rucio => 1,
+        None if service == rucio::Service::RucioStorage => rucio::STORAGE_HOSTS,
         None => NODES_DEFAULT,
         Some(n) if (1..=NODES_MAX).contains(&n.get_ref().0) => n.get_ref().0 as usize,
         Some(n) => {
@@ -326,6 +330,21 @@ fn topology(c: &mut Checker, raw: &RawCluster) -> Topology {
             }
         }
         needs_control.push("service = \"rucio\"".to_string());
+    }
+    if service == rucio::Service::RucioStorage {
+        if nodes != rucio::STORAGE_HOSTS {
+            if let Some(n) = &raw.nodes {
+                c.error(
+                    n.span(),
+                    format!(
+                        "a `rucio-storage` world has {} hosts: the catalog and two 2-node RSE clusters",
+                        rucio::STORAGE_HOSTS
+                    ),
+                );
+            }
+        }
+        needs_control.push("service = \"rucio-storage\"".to_string());
+        c.rucio_storage = true;
     }
     c.nodes = nodes;
     let replicas = match &raw.replicas {
@@ -688,12 +707,14 @@ fn step(c: &mut Checker, number: usize, raw: &Spanned<RawStep>) -> Option<Step> 
         (s.retire.is_some(), "retire"),
         (s.unretire.is_some(), "unretire"),
         (s.check.is_some(), "check"),
+        (s.rucio_daemons.is_some(), "rucio_daemons"),
     ] {
         if present {
             actions.push(name);
         }
     }
-    const ACTIONS: &str = "send, raw, sleep, wait_for, fault, retire, unretire or check";
+    const ACTIONS: &str =
+        "send, raw, sleep, wait_for, fault, retire, unretire, check or rucio_daemons";
     if actions.len() != 1 {
         let found = if actions.is_empty() {
             "none".to_string()
@@ -759,6 +780,22 @@ fn step(c: &mut Checker, number: usize, raw: &Spanned<RawStep>) -> Option<Step> 
             node: c.node(n)?,
             on: false,
         }
+    } else if let Some(run) = &s.rucio_daemons {
+        if !*run.get_ref() {
+            c.error(
+                run.span(),
+                format!("step {number}: `rucio_daemons = true` runs them; false is no step"),
+            );
+            return None;
+        }
+        if !c.rucio_storage {
+            c.error(
+                run.span(),
+                format!("step {number}: rucio_daemons needs [cluster] service = \"rucio-storage\""),
+            );
+            return None;
+        }
+        Action::RucioDaemons
     } else if let Some(cond) = &s.check {
         let r = cond.get_ref();
         Action::Check(condition(

@@ -36,13 +36,20 @@ pub struct Replica {
     /// The path after the protocol prefix (computed on deterministic RSEs, given on
     /// non-deterministic ones).
     pub path: String,
-    /// Set by `/replicas/tombstone`: the reaper may delete it.
+    /// When the reaper may delete it: [`OBSOLETE`] from `/replicas/tombstone` and for
+    /// obsolete replicas, the LRU time when its last rule expired, or a time given on add.
     pub tombstone: Option<SystemTime>,
     /// Replication-rule locks held on it.
     pub locks: u32,
     /// When a TEMPORARY_UNAVAILABLE replica becomes AVAILABLE again.
     pub expires_at: Option<SystemTime>,
+    /// When it was registered (stamped by the REST layer and the daemons, which know the
+    /// time); the LRU tombstone of a replica nobody accessed.
+    pub created_at: Option<SystemTime>,
 }
+
+/// Rucio's tombstone for replicas to delete first (`constants.py` OBSOLETE, 1970-01-01).
+pub const OBSOLETE: SystemTime = SystemTime::UNIX_EPOCH;
 
 /// A row of the bad-replicas history (what `/replicas/bad` and minos record).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +105,8 @@ pub struct NewFile {
     pub pfn: Option<String>,
     /// Initial state (AVAILABLE when absent).
     pub state: ReplicaState,
+    /// A tombstone given with the file (`tombstone` in the file dict).
+    pub tombstone: Option<SystemTime>,
 }
 
 /// The whole catalog.
@@ -257,6 +266,13 @@ impl Catalog {
         &self.lost
     }
 
+    /// Gives every replica registered since the last call its creation time `now`.
+    pub fn stamp_created(&mut self, now: SystemTime) {
+        for r in self.replicas.values_mut() {
+            r.created_at.get_or_insert(now);
+        }
+    }
+
     /// The history of bad declarations.
     pub fn bad_replicas(&self) -> &[BadReplica] {
         &self.bad_replicas
@@ -363,9 +379,10 @@ impl Catalog {
                 .or_insert(Replica {
                     state: f.state,
                     path,
-                    tombstone: None,
+                    tombstone: f.tombstone,
                     locks: 0,
                     expires_at: None,
+                    created_at: None,
                 });
         }
         Ok(())
@@ -464,14 +481,15 @@ impl Catalog {
     }
 
     /// POST /replicas/tombstone, one replica: permission (500, as recorded), RSE (500),
-    /// then existence (404) and locks (423). A tombstone does not change the state.
+    /// then existence (404) and locks (423). A tombstone does not change the state; it is
+    /// [`OBSOLETE`], as in Rucio's `core/replica.py set_tombstone`, so the next reaper pass
+    /// deletes the replica.
     pub fn set_tombstone(
         &mut self,
         issuer: &str,
         rse: &str,
         scope: &str,
         name: &str,
-        now: SystemTime,
     ) -> Result<(), Failure> {
         if !self.auth.privileged(issuer) {
             return Err(Failure::rucio(
@@ -496,7 +514,7 @@ impl Catalog {
                 format!("Replica {scope}:{name} on RSE {rse} is locked."),
             ));
         }
-        replica.tombstone = Some(now);
+        replica.tombstone = Some(OBSOLETE);
         Ok(())
     }
 }
@@ -514,6 +532,7 @@ fn py_set(items: &BTreeSet<String>) -> String {
 mod tests {
     use super::*;
     use crate::rucio::bootstrap::bootstrapped;
+    use crate::rucio::rules::RuleLife;
 
     fn file(name: &str, bytes: u64) -> NewFile {
         NewFile {
@@ -524,6 +543,7 @@ mod tests {
             md5: None,
             pfn: None,
             state: ReplicaState::Available,
+            tombstone: None,
         }
     }
 
@@ -612,29 +632,34 @@ mod tests {
     #[test]
     fn tombstones_respect_locks() {
         let mut c = bootstrapped(3, &["EAST", "WEST"]);
-        let now = SystemTime::UNIX_EPOCH;
         c.add_replicas("root", "EAST", &[file("f1", 10)], false)
             .expect("add");
-        c.set_tombstone("root", "EAST", "test", "f1", now)
+        c.set_tombstone("root", "EAST", "test", "f1")
             .expect("tombstone");
         assert_eq!(
             c.replica("test", "f1", "EAST").and_then(|r| r.tombstone),
-            Some(now)
+            Some(OBSOLETE)
         );
         let dids = [("test".to_string(), "f1".to_string())];
         let rses = ["EAST".to_string()].into_iter().collect();
         assert_eq!(
-            c.add_rule("root", "root", &dids, &rses, 1)
+            c.add_rule("root", "root", &dids, &rses, 1, RuleLife::default())
                 .map_err(|f| f.class()),
             Err(Some("InsufficientAccountLimit"))
         );
         c.set_account_limit("root", "root", "EAST", 100)
             .expect("limit");
-        c.add_rule("root", "root", &dids, &rses, 1).expect("rule");
-        let locked = c.set_tombstone("root", "EAST", "test", "f1", now);
+        c.add_rule("root", "root", &dids, &rses, 1, RuleLife::default())
+            .expect("rule");
+        assert_eq!(
+            c.replica("test", "f1", "EAST").and_then(|r| r.tombstone),
+            None,
+            "a lock clears the tombstone"
+        );
+        let locked = c.set_tombstone("root", "EAST", "test", "f1");
         assert_eq!(locked.map_err(|f| f.status()), Err(423));
         assert_eq!(
-            c.set_tombstone("nobody", "EAST", "test", "f1", now)
+            c.set_tombstone("nobody", "EAST", "test", "f1")
                 .map_err(|f| f.status()),
             Err(500)
         );

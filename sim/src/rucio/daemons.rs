@@ -1,12 +1,14 @@
 //! The daemons the replicas API depends on but the calibration server does not run
 //! (docs/choices.md): minos (applies queued bad PFNs), minos' temporary-expiration pass,
-//! and the necromancer's decision. Each is one deterministic step over the catalog at a
-//! given time; who calls them, and when, is the caller's business (a simulated world
-//! schedules them on its clock).
+//! the necromancer's decision and the reaper's choice (the judge-cleaner, which expires
+//! rules, is in `rules`). Each is one deterministic step over the catalog at a given time;
+//! who calls them, and when, is the caller's business (a simulated world schedules them on
+//! its clock, `recovery` runs them as a round).
 
 use std::time::SystemTime;
 
 use crate::rucio::catalog::{BadReplica, Catalog, Did};
+use crate::rucio::defects::Defect;
 use crate::rucio::state::{BadPfnState, ReplicaState};
 
 /// What the necromancer decided for one BAD replica.
@@ -112,6 +114,9 @@ impl Catalog {
             .map(|(k, _)| k.clone())
             .collect();
         let mut out = Vec::new();
+        let never = self.defects.contains(&Defect::NecromancerNeverReplicates);
+        let loses = self.defects.contains(&Defect::NecromancerLosesRecoverable);
+        let keeps_lost = self.defects.contains(&Defect::LostStillListed);
         for (scope, name, rse) in bad {
             let source = self
                 .replicas_of(&scope, &name)
@@ -121,10 +126,12 @@ impl Catalog {
                         && r.state == ReplicaState::Available
                         && self.rses.get(*on).is_some_and(|x| x.read)
                 })
-                .map(|(on, _)| on.to_string());
+                .map(|(on, _)| on.to_string())
+                .filter(|_| !loses);
             let key = (scope.clone(), name.clone(), rse.clone());
             let did = (scope, name);
             match source {
+                Some(_) if never => {}
                 Some(source) => {
                     if let Some(r) = self.replicas.get_mut(&key) {
                         r.state = ReplicaState::Copying;
@@ -132,13 +139,54 @@ impl Catalog {
                     out.push(Recovery::Replicate { did, rse, source });
                 }
                 None => {
-                    self.replicas.remove(&key);
+                    if !keeps_lost {
+                        self.replicas.remove(&key);
+                    }
                     self.lost.insert(did.clone());
                     out.push(Recovery::Lost { did, rse });
                 }
             }
         }
         out
+    }
+
+    /// The reaper's choice at `now` (Rucio's `list_and_mark_unlocked_replicas`, greedy:
+    /// every RSE, whatever its free space): unlocked replicas whose tombstone has passed,
+    /// AVAILABLE, UNAVAILABLE, BAD or already BEING_DELETED (a deletion that did not
+    /// finish is retried). They become BEING_DELETED; [`Catalog::reaped`] removes each
+    /// once its bytes are deleted. Locked replicas and future tombstones are never chosen.
+    pub fn reaper_candidates(&mut self, now: SystemTime) -> Vec<(Did, String)> {
+        let any_time = self.defects.contains(&Defect::ReaperFutureTombstones);
+        let mut out = Vec::new();
+        for ((scope, name, rse), r) in self.replicas.iter_mut() {
+            let due = r
+                .tombstone
+                .is_some_and(|at| at < now || (any_time && r.locks == 0));
+            let state_ok = matches!(
+                r.state,
+                ReplicaState::Available
+                    | ReplicaState::Unavailable
+                    | ReplicaState::Bad
+                    | ReplicaState::BeingDeleted
+            );
+            if r.locks == 0 && due && state_ok {
+                r.state = ReplicaState::BeingDeleted;
+                out.push(((scope.clone(), name.clone()), rse.clone()));
+            }
+        }
+        out
+    }
+
+    /// The reaper deleted a replica's bytes: the row goes.
+    pub fn reaped(&mut self, did: &Did, rse: &str) {
+        let key = (did.0.clone(), did.1.clone(), rse.to_string());
+        if self
+            .replicas
+            .get(&key)
+            .is_some_and(|r| r.state == ReplicaState::BeingDeleted)
+        {
+            self.replicas.remove(&key);
+        }
     }
 
     /// The recovery copy of a [`Recovery::Replicate`] landed: the replica is AVAILABLE.
@@ -173,6 +221,7 @@ mod tests {
             md5: None,
             pfn: None,
             state: ReplicaState::Available,
+            tombstone: None,
         }
     }
 
@@ -286,6 +335,63 @@ mod tests {
         c.recovered(&f1, "EAST");
         assert_eq!(state(&c, "f1", "EAST"), Some(ReplicaState::Available));
         assert!(c.run_necromancer().is_empty(), "nothing bad is left");
+    }
+
+    #[test]
+    fn expired_rules_tombstone_what_they_released_and_the_reaper_takes_only_that() {
+        use crate::rucio::catalog::OBSOLETE;
+        use crate::rucio::rules::RuleLife;
+        let mut c = bootstrapped(1, &["EAST", "WEST"]);
+        let mut files = vec![file("lru"), file("obs"), file("kept"), file("future")];
+        files[1].state = ReplicaState::Unavailable;
+        files[3].tombstone = Some(t(1000));
+        c.add_replicas("root", "EAST", &files, false).expect("add");
+        c.stamp_created(t(5));
+        c.set_account_limit("root", "root", "EAST", 1000)
+            .expect("limit");
+        let rses = ["EAST".to_string()].into_iter().collect();
+        let did = |n: &str| ("test".to_string(), n.to_string());
+        let short = RuleLife {
+            expires_at: Some(t(60)),
+            purge_replicas: false,
+        };
+        let dids = [did("lru"), did("obs"), did("kept")];
+        c.add_rule("root", "root", &dids, &rses, 1, short)
+            .expect("rule");
+        c.add_rule(
+            "root",
+            "root",
+            &[did("kept")],
+            &rses,
+            1,
+            RuleLife::default(),
+        )
+        .expect("rule");
+        assert!(c.expire_rules(t(59)).rules.is_empty(), "not before its end");
+        assert!(c.reaper_candidates(t(59)).is_empty());
+        let expired = c.expire_rules(t(60));
+        assert_eq!(expired.rules.len(), 1);
+        let tomb = |c: &Catalog, n: &str| c.replica("test", n, "EAST").and_then(|r| r.tombstone);
+        assert_eq!(tomb(&c, "lru"), Some(t(5)), "LRU: the creation time");
+        assert_eq!(tomb(&c, "obs"), Some(OBSOLETE), "UNAVAILABLE: obsolete");
+        assert_eq!(tomb(&c, "kept"), None, "still locked by the other rule");
+        let mut doomed = c.reaper_candidates(t(61));
+        doomed.sort();
+        assert_eq!(
+            doomed,
+            vec![(did("lru"), "EAST".into()), (did("obs"), "EAST".into())]
+        );
+        for (d, rse) in &doomed {
+            c.reaped(d, rse);
+        }
+        assert_eq!(state(&c, "lru", "EAST"), None);
+        assert_eq!(state(&c, "kept", "EAST"), Some(ReplicaState::Available));
+        assert_eq!(state(&c, "future", "EAST"), Some(ReplicaState::Available));
+        assert_eq!(
+            c.reaper_candidates(t(1001)).len(),
+            1,
+            "its tombstone passed"
+        );
     }
 
     #[test]

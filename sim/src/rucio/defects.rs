@@ -3,9 +3,11 @@
 //! 41.5.1 contradicts), so the rucio family's clauses can be shown to catch them
 //! (conformance/src/mutants.rs). Off by default; `Catalog::with_defects` switches them on.
 //!
-//! They work at the REST boundary: a defect rewrites the request before the clean catalog
-//! sees it, answers in its place, or rewrites its answer. The decision core stays free of
-//! them, so a clean catalog runs exactly the calibrated code.
+//! The REST defects work at the boundary: a defect rewrites the request before the clean
+//! catalog sees it, answers in its place, or rewrites its answer, so the decision core of
+//! the API stays free of them. No request reaches the daemons (RUC-20 necromancer, RUC-24
+//! judge-cleaner and reaper), so their defects are switches inside the daemon steps
+//! (`daemons`, `rules`, `recovery`), each one `if` on the catalog's defect set.
 
 use std::str::FromStr;
 use std::time::SystemTime;
@@ -65,6 +67,34 @@ defect_table! {
     EmptyList404 = "rucio-empty-list-404", "RUC-23", "an empty list result is 404";
     DidsAnswerNothing = "rucio-dids-answer-nothing", "RUC-25", "POST /replicas/dids answers an empty stream";
     DidsRseOptional = "rucio-dids-rse-optional", "RUC-25", "POST /replicas/dids without rse answers an empty stream";
+    NecromancerNeverReplicates = "rucio-necromancer-never-replicates", "RUC-20", "the necromancer leaves a recoverable BAD replica BAD";
+    NecromancerNoCopy = "rucio-necromancer-no-copy", "RUC-20", "the necromancer marks a BAD replica AVAILABLE without copying its bytes";
+    NecromancerLosesRecoverable = "rucio-necromancer-loses-recoverable", "RUC-20", "the necromancer marks a file lost although another RSE holds it";
+    LostStillListed = "rucio-lost-still-listed", "RUC-20", "a lost file's BAD replica stays listed";
+    ExpiryIgnoresLifetime = "rucio-expiry-ignores-lifetime", "RUC-24", "the judge-cleaner ends every rule with a lifetime at once";
+    ExpiryNoTombstone = "rucio-expiry-no-tombstone", "RUC-24", "a rule's expiry releases its locks but sets no tombstone";
+    ExpiryLruInFuture = "rucio-expiry-lru-in-future", "RUC-24", "an expired rule's AVAILABLE replicas get a tombstone a day ahead instead of their LRU time";
+    ExpiryDropsAllLocks = "rucio-expiry-drops-all-locks", "RUC-24", "a rule's expiry drops every lock of its replicas, other rules' too";
+    ReaperFutureTombstones = "rucio-reaper-future-tombstones", "RUC-24", "the reaper deletes replicas whose tombstone is still in the future";
+    ReaperKeepsBytes = "rucio-reaper-keeps-bytes", "RUC-24", "the reaper removes the catalog row but leaves the bytes on the RSE";
+}
+
+/// The tombstone the judge-cleaner gives a replica whose last lock went, with the RUC-24
+/// defects in play (`None`: no tombstone at all).
+pub(crate) fn expiry_tombstone(
+    defects: &std::collections::BTreeSet<Defect>,
+    replica: &crate::rucio::catalog::Replica,
+    purge_replicas: bool,
+    now: SystemTime,
+) -> Option<SystemTime> {
+    if defects.contains(&Defect::ExpiryNoTombstone) {
+        return None;
+    }
+    let right = crate::rucio::rules::released_tombstone(replica, purge_replicas);
+    if defects.contains(&Defect::ExpiryLruInFuture) && right != crate::rucio::catalog::OBSOLETE {
+        return Some(now + std::time::Duration::from_secs(86_400));
+    }
+    Some(right)
 }
 
 impl FromStr for Defect {

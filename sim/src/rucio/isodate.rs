@@ -1,5 +1,5 @@
-//! The one date format the replicas API reads (`expires_at`, Python's
-//! `'%Y-%m-%dT%H:%M:%S.%f'`). Hand-written: a single fixed format does not justify a date
+//! The date formats the replicas API reads: `expires_at` (Python's
+//! `'%Y-%m-%dT%H:%M:%S.%f'`) and Rucio's `DATE_FORMAT` of JSON bodies. Hand-written: two fixed formats do not justify a date
 //! crate, and the calendar arithmetic is the standard days-from-civil conversion.
 
 use std::time::{Duration, SystemTime};
@@ -44,6 +44,60 @@ pub fn format(t: SystemTime) -> String {
         rem / 60 % 60,
         rem % 60,
         since.subsec_micros()
+    )
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+
+/// Parses Rucio's `DATE_FORMAT` (`%a, %d %b %Y %H:%M:%S UTC`), the form the server's JSON
+/// decoder (`common/utils.py datetime_parser`) turns into a date wherever a string value
+/// ends in ` UTC` (a replica's `tombstone` on add). The weekday name must be one, not the
+/// right one, as with `strptime`.
+pub fn parse_rucio_date(text: &str) -> Option<SystemTime> {
+    let rest = text.strip_suffix(" UTC")?;
+    let (weekday, rest) = rest.split_once(", ")?;
+    if !WEEKDAYS.contains(&weekday) {
+        return None;
+    }
+    let mut parts = rest.split(' ');
+    let (day, month, year, clock) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || year.len() != 4 {
+        return None;
+    }
+    let m = MONTHS.iter().position(|n| *n == month)? as i64 + 1;
+    let num = |t: &str| -> Option<i64> {
+        (!t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())?
+    };
+    let mut c = clock.split(':');
+    let (h, mi, s) = (num(c.next()?)?, num(c.next()?)?, num(c.next()?)?);
+    let (y, d) = (num(year)?, num(day)?);
+    if c.next().is_some() || d < 1 || d > days_in_month(y, m) || h > 23 || mi > 59 || s > 61 {
+        return None;
+    }
+    let secs = u64::try_from(days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + s).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Formats a time as Rucio's `DATE_FORMAT` (whole seconds).
+pub fn format_rucio_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} UTC",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
     )
 }
 
@@ -102,6 +156,25 @@ mod tests {
             "2024-01-01T00:00:00.1234567",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn rucio_date_format_round_trips() {
+        let t = parse_rucio_date("Wed, 02 Dec 2026 06:00:00 UTC").expect("valid");
+        assert_eq!(format(t), "2026-12-02T06:00:00.000000");
+        assert_eq!(format_rucio_date(t), "Wed, 02 Dec 2026 06:00:00 UTC");
+        assert_eq!(
+            format_rucio_date(SystemTime::UNIX_EPOCH),
+            "Thu, 01 Jan 1970 00:00:00 UTC"
+        );
+        for bad in [
+            "Wed, 02 Dec 2026 06:00:00",
+            "Xyz, 02 Dec 2026 06:00:00 UTC",
+            "Wed, 31 Feb 2026 06:00:00 UTC",
+            "Wed, 02 Dec 2026 25:00:00 UTC",
+        ] {
+            assert_eq!(parse_rucio_date(bad), None, "{bad}");
         }
     }
 }

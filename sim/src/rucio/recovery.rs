@@ -7,7 +7,10 @@
 //! auditor that reads every AVAILABLE replica's bytes from its cluster (gone → BAD;
 //! cluster unreachable → TEMPORARY_UNAVAILABLE for a while), and the necromancer, whose
 //! re-replication copies the bytes from a good RSE's cluster to the bad one's over SCSP,
-//! or which marks the file lost when no good copy is left. The property the recovery tests
+//! or which marks the file lost when no good copy is left; then the judge-cleaner, which
+//! ends expired rules and tombstones the replicas they released, and the reaper, which
+//! deletes tombstoned replicas' bytes from their cluster and then their rows (RUC-24).
+//! The property the recovery tests
 //! hold it to: once a round has run with the clusters reachable, the catalog reports no
 //! replica AVAILABLE whose bytes are gone.
 
@@ -21,6 +24,7 @@ use http::{Method, StatusCode};
 use crate::http::pool::Pool;
 use crate::rucio::catalog::{BadReplica, Catalog, Did};
 use crate::rucio::daemons::Recovery;
+use crate::rucio::defects::Defect;
 use crate::rucio::server::SharedCatalog;
 use crate::rucio::state::ReplicaState;
 use crate::workload::send_following;
@@ -94,6 +98,11 @@ impl Storage {
         Err(last)
     }
 
+    /// Whether `rse` has a cluster (an RSE without one stores no bytes here).
+    pub fn serves(&self, rse: &str) -> bool {
+        self.clusters.contains_key(rse)
+    }
+
     /// Creates the bucket on every RSE's cluster (an existing one is fine).
     pub async fn prepare(&self) -> Result<(), String> {
         for rse in self.clusters.keys() {
@@ -158,6 +167,13 @@ pub struct Round {
     pub lost: Vec<Did>,
     /// Copies that failed (the replica is BAD again; the next round retries).
     pub copy_failed: Vec<(Did, String, String)>,
+    /// Rules whose lifetime ended (the judge-cleaner).
+    pub expired_rules: Vec<String>,
+    /// Replicas deleted by the reaper: bytes, then row.
+    pub reaped: Vec<(Did, String)>,
+    /// Deletions whose bytes could not be deleted (the replica stays BEING_DELETED; the
+    /// next round retries).
+    pub reap_failed: Vec<(Did, String, String)>,
 }
 
 impl Catalog {
@@ -237,7 +253,8 @@ impl Default for RecoveryConfig {
     }
 }
 
-/// One round of minos, the auditor and the necromancer at `now` (the simulated clock).
+/// One round of minos, the auditor, the necromancer, the judge-cleaner and the reaper at
+/// `now` (the simulated clock).
 pub async fn recover(
     catalog: &SharedCatalog,
     storage: &Storage,
@@ -247,6 +264,7 @@ pub async fn recover(
     let mut round = Round::default();
     let audit = {
         let mut c = locked(catalog);
+        c.stamp_created(now);
         c.run_minos(now);
         c.expire_temporary_unavailable(now);
         if config.audit {
@@ -271,10 +289,18 @@ pub async fn recover(
             }
         }
     }
-    let actions = locked(catalog).run_necromancer();
+    let (actions, no_copy) = {
+        let mut c = locked(catalog);
+        let no_copy = c.defects.contains(&Defect::NecromancerNoCopy);
+        (c.run_necromancer(), no_copy)
+    };
     for action in actions {
         match action {
             Recovery::Lost { did, .. } => round.lost.push(did),
+            Recovery::Replicate { did, rse, .. } if no_copy => {
+                locked(catalog).recovered(&did, &rse);
+                round.replicated.push((did, rse));
+            }
             Recovery::Replicate { did, rse, source } => {
                 let copied = match storage.get(&source, &did.0, &did.1).await {
                     Found::Present(body) => storage.put(&rse, &did.0, &did.1, body).await,
@@ -295,5 +321,32 @@ pub async fn recover(
             }
         }
     }
+    reap(catalog, storage, now, &mut round).await;
     round
+}
+
+/// The judge-cleaner and the reaper of a round: expire rules, then delete every replica
+/// whose tombstone has passed, its bytes first (a replica whose bytes cannot be deleted
+/// now stays BEING_DELETED for the next round).
+async fn reap(catalog: &SharedCatalog, storage: &Storage, now: SystemTime, round: &mut Round) {
+    let (doomed, keep_bytes) = {
+        let mut c = locked(catalog);
+        round.expired_rules = c.expire_rules(now).rules;
+        let keep_bytes = c.defects.contains(&Defect::ReaperKeepsBytes);
+        (c.reaper_candidates(now), keep_bytes)
+    };
+    for (did, rse) in doomed {
+        let deleted = if keep_bytes || !storage.serves(&rse) {
+            Ok(())
+        } else {
+            storage.delete(&rse, &did.0, &did.1).await
+        };
+        match deleted {
+            Ok(()) => {
+                locked(catalog).reaped(&did, &rse);
+                round.reaped.push((did, rse));
+            }
+            Err(e) => round.reap_failed.push((did, rse, e)),
+        }
+    }
 }

@@ -230,14 +230,14 @@ fn route(c: &mut Catalog, call: &Call<'_>, now: SystemTime) -> Result<Reply, Fai
             });
             Ok(Reply::new(200, JSON, doc.to_string()))
         }
-        ("POST", ["replicas"]) => atomically(c, |c| add(c, &issuer, call)),
+        ("POST", ["replicas"]) => atomically(c, |c| add(c, &issuer, call, now)),
         ("PUT", ["replicas"]) => atomically(c, |c| update(c, &issuer, call)),
         ("DELETE", ["replicas"]) => atomically(c, |c| delete(c, &issuer, call)),
         ("POST", ["replicas", "list"]) => list(c, call),
         ("POST", ["replicas", "dids"]) => dids(c, call),
         ("POST", ["replicas", "bad"]) => atomically(c, |c| bad(c, &issuer, call, now)),
         ("POST", ["replicas", "bad", "pfns"]) => bad_pfns(c, &issuer, call, now),
-        ("POST", ["replicas", "tombstone"]) => atomically(c, |c| tombstone(c, &issuer, call, now)),
+        ("POST", ["replicas", "tombstone"]) => atomically(c, |c| tombstone(c, &issuer, call)),
         ("GET", ["replicas", scope, name @ ..]) => get(c, call, scope, &name.join("/")),
         ("POST", ["dids", ..]) => {
             let body = json_body(call.body)?;
@@ -262,7 +262,7 @@ fn route(c: &mut Catalog, call: &Call<'_>, now: SystemTime) -> Result<Reply, Fai
             c.set_account_limit(&issuer, account, rse, bytes)?;
             Ok(Reply::created())
         }
-        ("POST", ["rules"]) => rule(c, &issuer, call),
+        ("POST", ["rules"]) => rule(c, &issuer, call, now),
         _ => Ok(Reply::new(404, HTML, NOT_FOUND_PAGE)),
     }
 }
@@ -478,9 +478,54 @@ fn invalid_state(value: &Value, index: usize) -> Failure {
     )
 }
 
-/// Validates the `state` of every file against the schema (names and letters).
+/// The longest scope the server's `dids` schema accepts (`SCOPE_LENGTH`).
+pub const SCOPE_LENGTH: usize = 25;
+
+/// Whether `scope` matches the schema's `^[a-zA-Z_\-.0-9]+$`.
+fn scope_pattern_ok(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// The server's jsonschema refusal of a file's string `scope` longer than
+/// [`SCOPE_LENGTH`] or outside the pattern, word for word (tools/rucio/calibration.json,
+/// `scope.*` cases): the length is judged first, as the schema lists `maxLength` before
+/// `pattern`.
+fn invalid_scope(scope: &str, index: usize) -> Option<Failure> {
+    let shown = py_repr(scope);
+    let (problem, keyword) = if scope.chars().count() > SCOPE_LENGTH {
+        (format!("{shown} is too long"), "maxLength")
+    } else if !scope_pattern_ok(scope) {
+        (
+            format!("{shown} does not match '^[a-zA-Z_\\\\-.0-9]+$'"),
+            "pattern",
+        )
+    } else {
+        return None;
+    };
+    Some(Failure::rucio(
+        500,
+        "InvalidObject",
+        format!(
+            "Problem validating dids: {problem}\n\nFailed validating '{keyword}' in schema['items']['properties']['scope']:\n    {{'description': 'Scope name',\n     'type': 'string',\n     'maxLength': {SCOPE_LENGTH},\n     'pattern': '^[a-zA-Z_\\\\-.0-9]+$'}}\n\nOn instance[{index}]['scope']:\n    {shown}"
+        ),
+    ))
+}
+
+/// Validates every file against the `dids` schema as far as the reference follows it:
+/// a string `scope` (length, then pattern), then the `state` (names and letters); the
+/// first failing file in order decides.
 fn check_states(files: &[Value]) -> Result<(), Failure> {
     for (i, f) in files.iter().enumerate() {
+        if let Some(refusal) = f
+            .get("scope")
+            .and_then(Value::as_str)
+            .and_then(|scope| invalid_scope(scope, i))
+        {
+            return Err(refusal);
+        }
         if let Some(v) = f.get("state") {
             if !v.as_str().is_some_and(ReplicaState::schema_accepts) {
                 return Err(invalid_state(v, i));
@@ -502,7 +547,7 @@ fn state_of(value: &Value) -> Result<ReplicaState, Failure> {
     })
 }
 
-fn add(c: &mut Catalog, issuer: &str, call: &Call<'_>) -> Result<Reply, Failure> {
+fn add(c: &mut Catalog, issuer: &str, call: &Call<'_>, now: SystemTime) -> Result<Reply, Failure> {
     let body = json_body(call.body)?;
     let rse = string_field_required(&body, "rse")?;
     let files = list_of(param(&body, "files")?, "files")?;
@@ -525,9 +570,14 @@ fn add(c: &mut Catalog, issuer: &str, call: &Call<'_>) -> Result<Reply, Failure>
                 Some(v) => state_of(v)?,
                 None => ReplicaState::Available,
             },
+            tombstone: f
+                .get("tombstone")
+                .and_then(Value::as_str)
+                .and_then(crate::rucio::isodate::parse_rucio_date),
         });
     }
     c.add_replicas(issuer, &rse, &parsed, ignore)?;
+    c.stamp_created(now);
     Ok(Reply::created())
 }
 
@@ -719,12 +769,7 @@ fn bad_pfns(
     Ok(Reply::created())
 }
 
-fn tombstone(
-    c: &mut Catalog,
-    issuer: &str,
-    call: &Call<'_>,
-    now: SystemTime,
-) -> Result<Reply, Failure> {
+fn tombstone(c: &mut Catalog, issuer: &str, call: &Call<'_>) -> Result<Reply, Failure> {
     let body = json_body(call.body)?;
     for r in list_of(param(&body, "replicas")?, "replicas")? {
         c.set_tombstone(
@@ -732,13 +777,12 @@ fn tombstone(
             &string_field(r, "rse")?,
             &string_field(r, "scope")?,
             &string_field(r, "name")?,
-            now,
         )?;
     }
     Ok(Reply::created())
 }
 
-fn rule(c: &mut Catalog, issuer: &str, call: &Call<'_>) -> Result<Reply, Failure> {
+fn rule(c: &mut Catalog, issuer: &str, call: &Call<'_>, now: SystemTime) -> Result<Reply, Failure> {
     let body = json_body(call.body)?;
     let mut dids = Vec::new();
     for d in list_of(param(&body, "dids")?, "dids")? {
@@ -752,7 +796,18 @@ fn rule(c: &mut Catalog, issuer: &str, call: &Call<'_>) -> Result<Reply, Failure
     let copies = param(&body, "copies")?.as_u64().unwrap_or(0) as usize;
     let expr = string_field_required(&body, "rse_expression")?;
     let rses = rse_set(&expr);
-    let id = atomically(c, |c| c.add_rule(issuer, &account, &dids, &rses, copies))?;
+    let life = crate::rucio::rules::RuleLife {
+        expires_at: body
+            .get("lifetime")
+            .and_then(Value::as_u64)
+            .map(|secs| now + std::time::Duration::from_secs(secs)),
+        purge_replicas: flag(&body, "purge_replicas"),
+    };
+    let id = atomically(c, |c| {
+        let id = c.add_rule(issuer, &account, &dids, &rses, copies, life)?;
+        c.stamp_created(now);
+        Ok(id)
+    })?;
     Ok(Reply::new(201, HTML, serde_json::json!([id]).to_string()))
 }
 

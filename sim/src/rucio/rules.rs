@@ -1,9 +1,12 @@
-//! Account limits and replication rules, only as far as the replicas API observes them: a
-//! rule locks the replicas it covers, and a locked replica refuses a tombstone (RUC-21).
+//! Account limits and replication rules, only as far as the replicas API and the deletion
+//! daemons observe them: a rule locks the replicas it covers, a locked replica refuses a
+//! tombstone (RUC-21), and a rule whose lifetime ends releases its locks and tombstones
+//! the replicas nothing protects any more (the judge-cleaner, RUC-24).
 
 use std::collections::BTreeSet;
+use std::time::SystemTime;
 
-use crate::rucio::catalog::{Catalog, Did, Replica};
+use crate::rucio::catalog::{Catalog, Did, Replica, OBSOLETE};
 use crate::rucio::error::Failure;
 use crate::rucio::state::ReplicaState;
 
@@ -16,6 +19,27 @@ pub struct Rule {
     pub dids: Vec<Did>,
     /// The RSEs it placed locks on.
     pub rses: Vec<String>,
+    /// Its lifetime.
+    pub life: RuleLife,
+}
+
+/// How long a rule lives and what its end does to the replicas (`lifetime`,
+/// `purge_replicas` of POST /rules/).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleLife {
+    /// When the judge-cleaner removes it; `None` lives forever.
+    pub expires_at: Option<SystemTime>,
+    /// Its released replicas get the [`OBSOLETE`] tombstone whatever their state.
+    pub purge_replicas: bool,
+}
+
+/// What the judge-cleaner did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// The rules removed.
+    pub rules: Vec<String>,
+    /// Replicas whose last lock went, with the tombstone they got.
+    pub tombstoned: Vec<(Did, String, SystemTime)>,
 }
 
 impl Catalog {
@@ -57,6 +81,7 @@ impl Catalog {
         dids: &[Did],
         rses: &BTreeSet<String>,
         copies: usize,
+        life: RuleLife,
     ) -> Result<String, Failure> {
         if issuer != "root" && issuer != account {
             return Err(Failure::rucio(
@@ -115,6 +140,7 @@ impl Catalog {
                         tombstone: None,
                         locks: 0,
                         expires_at: None,
+                        created_at: None,
                     });
                 replica.locks += 1;
                 replica.tombstone = None;
@@ -127,8 +153,82 @@ impl Catalog {
                 account: account.to_string(),
                 dids: dids.to_vec(),
                 rses: chosen,
+                life,
             },
         );
         Ok(id)
+    }
+
+    /// The judge-cleaner at `now`: every rule whose lifetime has ended is removed, and each
+    /// of its locks released. A replica left without locks gets its tombstone the way
+    /// Rucio's `core/rule.py` (`__delete_lock_and_update_replica`) gives it: OBSOLETE for a
+    /// purging rule or an UNAVAILABLE replica, else its last access, else its creation (LRU;
+    /// nothing here records accesses, so the creation time). A replica still COPYING for
+    /// the rule (its lock was REPLICATING) becomes UNAVAILABLE with OBSOLETE.
+    pub fn expire_rules(&mut self, now: SystemTime) -> Expired {
+        let at_once = self
+            .defects
+            .contains(&crate::rucio::defects::Defect::ExpiryIgnoresLifetime);
+        let ended: Vec<String> = self
+            .rules
+            .iter()
+            .filter(|(_, r)| r.life.expires_at.is_some_and(|at| at <= now || at_once))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut out = Expired::default();
+        let drop_all = self
+            .defects
+            .contains(&crate::rucio::defects::Defect::ExpiryDropsAllLocks);
+        for id in ended {
+            let Some(rule) = self.rules.remove(&id) else {
+                continue;
+            };
+            for rse in &rule.rses {
+                for (scope, name) in &rule.dids {
+                    let key = (scope.clone(), name.clone(), rse.clone());
+                    let Some(replica) = self.replicas.get_mut(&key) else {
+                        continue;
+                    };
+                    replica.locks = if drop_all {
+                        0
+                    } else {
+                        replica.locks.saturating_sub(1)
+                    };
+                    if replica.locks > 0 {
+                        continue;
+                    }
+                    let tombstone = crate::rucio::defects::expiry_tombstone(
+                        &self.defects,
+                        replica,
+                        rule.life.purge_replicas,
+                        now,
+                    );
+                    if replica.state == ReplicaState::Copying {
+                        replica.state = ReplicaState::Unavailable;
+                    }
+                    replica.tombstone = tombstone;
+                    if let Some(at) = tombstone {
+                        out.tombstoned
+                            .push(((scope.clone(), name.clone()), rse.clone(), at));
+                    }
+                }
+            }
+            out.rules.push(id);
+        }
+        out
+    }
+}
+
+/// The tombstone Rucio gives a replica whose last lock a rule's end released.
+pub fn released_tombstone(replica: &Replica, purge_replicas: bool) -> SystemTime {
+    if purge_replicas
+        || matches!(
+            replica.state,
+            ReplicaState::Unavailable | ReplicaState::Copying
+        )
+    {
+        OBSOLETE
+    } else {
+        replica.created_at.unwrap_or(OBSOLETE)
     }
 }

@@ -181,6 +181,7 @@ pub fn run_seed(seed: u64) -> Result<SeedOutcome, String> {
             alternatives: Default::default(),
             publisher_defects: Default::default(),
             publisher_alternatives: Default::default(),
+            rucio_defects: Default::default(),
         };
         let world = Arc::new(
             (super::FAMILY.world)(&params)

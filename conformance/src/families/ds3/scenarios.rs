@@ -46,6 +46,7 @@ pub fn run(name: &'static str, seed: u64) -> Result<String, String> {
             alternatives: Default::default(),
             publisher_defects: Default::default(),
             publisher_alternatives: Default::default(),
+            rucio_defects: Default::default(),
         };
         let world = (super::FAMILY.world)(&params)
             .build()

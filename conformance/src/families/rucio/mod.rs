@@ -5,18 +5,21 @@
 //!
 //! Where Rucio 41.5.1 answers otherwise than the code-derived spec, the rule texts here
 //! follow the server and say "corrected" (docs/rucio.md lists each disagreement with the
-//! recorded case that shows it). Rules that need a daemon (necromancer, reaper) have no
-//! check: the replicas API offers no way to run one.
+//! recorded case that shows it). Rules that need a daemon (necromancer, judge-cleaner,
+//! reaper) are checked where the target's control runs them on demand (the simulator) and
+//! skipped elsewhere: the replicas API offers no way to run one.
 
 use replisim_sim::rucio::host::RucioHosts;
-use replisim_sim::world::WorldBuilder;
+use replisim_sim::world::{Link, WorldBuilder};
 
 use super::{CleanupFuture, CleanupJob, Family, Role, SimParams, SimRole};
 use crate::catalog::{CheckFn, Rule, Strength};
 use crate::clause::ClauseSpec;
+use crate::simcontrol::RUCIO_CLUSTER;
 
 pub mod api;
 pub mod bad;
+pub mod daemons;
 pub mod listing;
 pub mod replicas;
 
@@ -55,32 +58,12 @@ pub(crate) fn rule(
     Rule::checked(id, title, source, strength, ROLES, check, clauses)
 }
 
-fn unchecked(
-    id: &'static str,
-    title: &'static str,
-    source: &'static str,
-    why: &'static str,
-) -> Rule {
-    Rule::without_check(id, title, source, Strength::Must, ROLES, why)
-}
-
 /// Every rucio rule.
 fn all() -> Vec<Rule> {
     let mut rules = replicas::rules();
     rules.extend(listing::rules());
     rules.extend(bad::rules());
-    rules.push(unchecked(
-        "RUC-20",
-        "the necromancer re-replicates a BAD replica from another RSE, or marks the file lost when none is left",
-        "RUCIO/necromancer",
-        "needs the necromancer daemon, which the replicas REST API cannot run (Rucio's real server runs no daemon here; the simulator's recovery is sim/src/rucio/daemons.rs)",
-    ));
-    rules.push(unchecked(
-        "RUC-24",
-        "the reaper deletes replicas with a tombstone, never locked ones or future tombstones",
-        "RUCIO/deletion",
-        "needs the reaper daemon, which the replicas REST API cannot run",
-    ));
+    rules.extend(daemons::rules());
     rules
 }
 
@@ -96,7 +79,23 @@ fn cleanup(_job: CleanupJob) -> CleanupFuture {
     Box::pin(async { None })
 }
 
-/// One reference catalog host (`--nodes` does not apply: a Rucio server is one service).
-fn world(_params: &SimParams) -> WorldBuilder {
-    WorldBuilder::new().cluster("rucio", 1, RucioHosts::new(Default::default()))
+/// One reference catalog host (`--nodes` does not apply: a Rucio server is one service),
+/// and the storage of the RSEs EAST and WEST: a 2-node SCSP cluster each (`east`, `west`),
+/// where the daemons the simulator runs on demand (RUC-20, RUC-24) copy and delete bytes.
+fn world(params: &SimParams) -> WorldBuilder {
+    world_with_storage(params.rucio_defects.clone())
+}
+
+/// The catalog host (with `defects`) and the RSEs' clusters: the rule worlds and the
+/// `rucio-storage` scenarios.
+pub fn world_with_storage(
+    defects: std::collections::BTreeSet<replisim_sim::rucio::defects::Defect>,
+) -> WorldBuilder {
+    WorldBuilder::new()
+        .cluster(RUCIO_CLUSTER, 1, RucioHosts::new(defects))
+        .cluster("east", 2, replisim_sim::scsp::node())
+        .cluster("west", 2, replisim_sim::scsp::node())
+        .wan(RUCIO_CLUSTER, "east", Link::new())
+        .wan(RUCIO_CLUSTER, "west", Link::new())
+        .wan("east", "west", Link::new())
 }
