@@ -45,6 +45,7 @@ pub fn run(name: &'static str, seed: u64) -> Result<String, String> {
             defects: Default::default(),
             alternatives: Default::default(),
             publisher_defects: Default::default(),
+            ds3_defects: Default::default(),
             publisher_alternatives: Default::default(),
         };
         let world = (super::FAMILY.world)(&params)
