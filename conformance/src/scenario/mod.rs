@@ -255,7 +255,7 @@ pub struct SendSpec {
     /// Bound on the exchange (default 10 s).
     pub timeout: Option<Duration>,
     /// Sign as this DS3 user (`sign`): `Date` and `Authorization: AWS id:signature`.
-    pub sign: Option<replisim_sim::ds3::auth::User>,
+    pub sign: Option<Box<replisim_sim::ds3::auth::User>>,
 }
 
 /// A request body.

@@ -178,10 +178,18 @@ pub fn exchanges(
             if let Some(r) = response.as_mut() {
                 match (i == last, result) {
                     (true, Ok(final_answer)) => {
-                        // XML documents (DS3) are shown whole, one element a line.
-                        r.body =
-                            super::ds3::pretty_xml(&String::from_utf8_lossy(&final_answer.body))
-                                .unwrap_or_else(|| body_text(&final_answer.body, BODY_CHARS_MAX));
+                        // Plain `application/xml` documents (DS3's) are shown whole, one
+                        // element a line; other types as they came.
+                        let plain_xml = r
+                            .headers
+                            .get("content-type")
+                            .is_some_and(|t| t.split(';').next() == Some("application/xml"));
+                        r.body = plain_xml
+                            .then(|| {
+                                super::ds3::pretty_xml(&String::from_utf8_lossy(&final_answer.body))
+                            })
+                            .flatten()
+                            .unwrap_or_else(|| body_text(&final_answer.body, BODY_CHARS_MAX));
                         r.trailers = fields(&final_answer.trailers);
                     }
                     _ => r.body = body_text(e.response_body_preview.as_bytes(), BODY_CHARS_MAX),

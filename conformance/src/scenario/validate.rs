@@ -461,10 +461,11 @@ fn world_topology(
             None if service != Service::Scsp => 1,
             None => NODES_DEFAULT,
             Some(n) if service != Service::Scsp && n.get_ref().0 != 1 => {
-                c.error(
-                    n.span(),
-                    "a DS3 system, publisher or replicator cluster has one host",
-                );
+                let what = match service {
+                    Service::Ds3 { .. } => "a DS3 system has one host (its gateway)",
+                    _ => "a publisher or replicator cluster has one host",
+                };
+                c.error(n.span(), what);
                 1
             }
             Some(n) if (1..=NODES_MAX).contains(&n.get_ref().0) => n.get_ref().0 as usize,
@@ -898,7 +899,7 @@ fn send_spec(c: &mut Checker, raw: &Spanned<RawSend>) -> Option<SendSpec> {
     let sign = match &s.sign {
         None => Some(None),
         Some(u) => match super::ds3::user(u.get_ref()) {
-            Ok(user) => Some(Some(user)),
+            Ok(user) => Some(Some(Box::new(user))),
             Err(e) => {
                 c.error(u.span(), e);
                 None

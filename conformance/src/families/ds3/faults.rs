@@ -15,17 +15,18 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use replisim_sim::ds3::auth::{Credentials, User};
 use replisim_sim::ds3::defects::Defect;
 use replisim_sim::faults::Fault;
 use replisim_sim::rt;
-use replisim_sim::world::try_simulate;
+use replisim_sim::world::{try_simulate, World};
 
 use super::client::Ds3;
-use super::scenarios::{replicating_fixture_user, sim_ctx};
-use crate::client::Limits;
+use crate::clause::{Clauses, Profile};
+use crate::client::{Client, Endpoint, Limits};
 use crate::simcontrol::SimControl;
 use crate::sweep::{SeedRunner, SeedSummary};
-use crate::target::Control;
+use crate::target::{Control, Ctx};
 use crate::verdict::Verdict;
 
 /// What one seed showed.
@@ -59,6 +60,29 @@ pub const INVARIANT: &str = "replicated-identical-or-incomplete";
 
 const BUCKET: &str = "replicated";
 const OBJECTS: [(&str, u64); 3] = [("o1", 20 << 10), ("o2", 9), ("o3", 17 << 10)];
+
+/// A context for the experiment's client outside the rule runner: the world's hosts as
+/// nodes (source, target), a fresh client, no clauses judged.
+fn sim_ctx(world: &World, bucket: &str, limits: Limits, control: Option<Arc<dyn Control>>) -> Ctx {
+    let client = Client::new(limits);
+    Ctx {
+        nodes: world.addrs().into_iter().map(Endpoint::http).collect(),
+        client: client.clone(),
+        bucket: bucket.into(),
+        control,
+        clauses: Clauses::new("BP-0", &[], Profile::Reference, Some(client)),
+        targets: Default::default(),
+    }
+}
+
+/// The fixture user allowed to replicate.
+fn replicating_fixture_user() -> Result<User, String> {
+    Credentials::fixture()
+        .users()
+        .find(|u| u.replicate)
+        .cloned()
+        .ok_or_else(|| "no fixture user may replicate".to_string())
+}
 
 /// Retries `step` up to 12 times, 2 s apart; the last failure otherwise.
 async fn retry<T, F, Fut>(mut step: F) -> Result<T, Verdict>

@@ -26,7 +26,6 @@ pub mod client;
 pub mod contract;
 pub mod faults;
 pub mod rules;
-pub mod scenarios;
 
 /// The roles DS3 rules talk to.
 pub const ROLES: &[Role] = &[Role::Ds3];
