@@ -394,6 +394,8 @@ pub struct SweepArgs {
     /// The replication worlds take the faults wan-partition, drop-answers, wan-loss,
     /// wan-latency, crash-replicator, crash-publisher, crash-node, and the replicator
     /// defects ack-before-apply, ignore-deletes, no-restart-on-404, drop-metadata.
+    /// `ds3` replicates a DS3 job between two BlackPearl systems while their gateways crash
+    /// and the WAN between them is cut (its defects are the `ds3-` ones).
     #[arg(long, default_value = "scsp")]
     pub world: String,
     /// Run only shard K of N (K from 0): the range cut into N consecutive blocks, block K.
@@ -490,7 +492,7 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
-    let (defects, publisher_defects) = match split_defects(&args.defects) {
+    let (defects, publisher_defects, ds3_defects) = match split_defects(&args.defects) {
         Ok(d) => d,
         Err(e) => return usage_error(&e),
     };
@@ -567,7 +569,7 @@ fn check(args: CheckArgs) -> ExitCode {
             defects,
         }
     } else {
-        if !defects.is_empty() || !publisher_defects.is_empty() {
+        if !defects.is_empty() || !publisher_defects.is_empty() || !ds3_defects.is_empty() {
             return usage_error(
                 "--defect switches the simulated reference node; it cannot apply to --target",
             );
@@ -600,6 +602,7 @@ fn check(args: CheckArgs) -> ExitCode {
     options.profile = profile;
     options.alternatives = alternatives;
     options.publisher_defects = publisher_defects;
+    options.ds3_defects = ds3_defects;
     let profile = options.profile();
     println!(
         "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}, profile {}",
@@ -727,21 +730,25 @@ fn parse_defects(names: &[String]) -> Result<BTreeSet<Defect>, String> {
     names.iter().map(|n| n.parse::<Defect>()).collect()
 }
 
-/// `check --defect` names a defect of the SCSP node or of the publisher; an unknown name
-/// is an error listing both.
-fn split_defects(
-    names: &[String],
-) -> Result<
-    (
-        BTreeSet<Defect>,
-        replisim_sim::publisher::defects::PublisherDefects,
-    ),
-    String,
-> {
+/// `check --defect` names a defect of the SCSP node, of the publisher or of the DS3
+/// gateway; an unknown name is an error listing them all.
+type SplitDefects = (
+    BTreeSet<Defect>,
+    replisim_sim::publisher::defects::PublisherDefects,
+    BTreeSet<replisim_sim::ds3::defects::Defect>,
+);
+
+fn split_defects(names: &[String]) -> Result<SplitDefects, String> {
+    use replisim_sim::ds3::defects::Defect as Ds3Defect;
     use replisim_sim::publisher::defects::PublisherDefect;
     let mut scsp = BTreeSet::new();
     let mut publisher = BTreeSet::new();
+    let mut ds3 = BTreeSet::new();
     for name in names {
+        if let Ok(d) = name.parse::<Ds3Defect>() {
+            ds3.insert(d);
+            continue;
+        }
         match (name.parse::<Defect>(), name.parse::<PublisherDefect>()) {
             (Ok(d), _) => {
                 scsp.insert(d);
@@ -751,17 +758,22 @@ fn split_defects(
             }
             (Err(scsp_error), Err(_)) => {
                 let known: Vec<&str> = PublisherDefect::all().iter().map(|d| d.name()).collect();
+                let ds3_known: Vec<&str> = Ds3Defect::ALL.iter().map(|d| d.name()).collect();
                 return Err(format!(
-                    "{scsp_error}; publisher defects: {}",
-                    known.join(", ")
+                    "{scsp_error}; publisher defects: {}; DS3 defects: {}",
+                    known.join(", "),
+                    ds3_known.join(", ")
                 ));
             }
         }
     }
-    Ok((scsp, publisher))
+    Ok((scsp, publisher, ds3))
 }
 
 fn sweep(args: SweepArgs) -> ExitCode {
+    if args.world == "ds3" {
+        return ds3_sweep(&args);
+    }
     if args.world != "scsp" {
         return crate::replication_sweep::command(&args);
     }
@@ -781,6 +793,39 @@ fn sweep(args: SweepArgs) -> ExitCode {
         return sweep_trace(&runner, seed, path);
     }
     run_sweep(&args, seeds, &runner)
+}
+
+/// `sweep --world ds3`: the DS3 replication experiment (families/ds3/faults.rs) through
+/// the sweep's seed runner; `--defect` names DS3 gateway defects.
+fn ds3_sweep(args: &SweepArgs) -> ExitCode {
+    use replisim_sim::ds3::defects::Defect as Ds3Defect;
+    let seeds = match (&args.seeds, args.seed) {
+        (Some(range), None) => match crate::sweep::parse_seeds(range) {
+            Ok(r) => r,
+            Err(e) => return usage_error(&e),
+        },
+        (None, Some(seed)) => seed..seed.saturating_add(1),
+        _ => return usage_error("give --seeds A..B or --seed N"),
+    };
+    if args.trace.is_some() {
+        return usage_error("--trace is for the scsp world; the ds3 world records no timeline");
+    }
+    if args.faults != "all" {
+        return usage_error(
+            "the ds3 world's faults are fixed (crash-source, crash-target, partition-systems); drop --faults",
+        );
+    }
+    let defects = match args
+        .defects
+        .iter()
+        .map(|n| n.parse::<Ds3Defect>())
+        .collect::<Result<BTreeSet<_>, _>>()
+    {
+        Ok(d) => d,
+        Err(e) => return usage_error(&e),
+    };
+    let runner = crate::families::ds3::faults::Ds3Seeds { defects };
+    run_sweep(args, seeds, &runner)
 }
 
 /// The SCSP world's settings from the flags.
@@ -1223,6 +1268,14 @@ pub fn mutants_table() -> String {
         };
         out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
     }
+    for d in replisim_sim::ds3::defects::Defect::ALL {
+        let fails = match crate::mutants::clauses_of(d.name()) {
+            Some([]) => format!("{} (replisim sweep --world ds3)", d.breaks()),
+            Some(clauses) => clauses.join(", "),
+            None => format!("{} (not mapped to clauses)", d.breaks()),
+        };
+        out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
+    }
     for d in replisim_sim::publisher::defects::PublisherDefect::all() {
         let fails = match crate::mutants::clauses_of(d.name()) {
             Some(clauses) if !clauses.is_empty() => clauses.join(", "),
@@ -1370,6 +1423,9 @@ mod tests {
         let mutants = mutants_table();
         for d in Defect::ALL {
             assert!(mutants.contains(d.name()));
+        }
+        for d in replisim_sim::ds3::defects::Defect::ALL {
+            assert!(mutants.contains(d.name()), "{d}");
         }
     }
 }

@@ -320,7 +320,13 @@ pub const MUTANTS: &[(&str, &[&str])] = &[
         "fast-update-stored-empty",
         &["SCSP-19.fast-reads-acknowledged"],
     ),
-    // The DS3 gateway (families/ds3).
+];
+
+/// The DS3 gateway's defects (`sim/src/ds3/defects.rs`) → BP clause ids of the ds3 family
+/// they must fail. A defect that breaks the replication invariant instead maps to no
+/// clause; `replisim sweep --world ds3` catches it.
+pub const DS3_MUTANTS: &[(&str, &[&str])] = &[
+    ("ds3-cache-in-memory", &[]),
     ("ds3-new-ids-on-replicate", &["BP-14.same-ids"]),
     (
         "ds3-completed-counts-cached",
@@ -545,6 +551,7 @@ pub fn clauses_of(defect: &str) -> Option<&'static [&'static str]> {
         .iter()
         .chain(PUBLISHER_MUTANTS)
         .chain(RUCIO_MUTANTS)
+        .chain(DS3_MUTANTS)
         .find(|(name, _)| *name == defect)
         .map(|(_, clauses)| *clauses)
 }
@@ -567,6 +574,7 @@ pub fn unmapped_clauses() -> Vec<String> {
                 .iter()
                 .chain(PUBLISHER_MUTANTS)
                 .chain(RUCIO_MUTANTS)
+                .chain(DS3_MUTANTS)
                 .any(|(_, c)| c.contains(&id.as_str()))
         })
         .collect()
@@ -580,7 +588,12 @@ mod tests {
     fn every_mapped_clause_exists_and_names_are_unique() {
         let all = checked_clauses();
         let mut names = std::collections::BTreeSet::new();
-        for (name, clauses) in MUTANTS.iter().chain(PUBLISHER_MUTANTS).chain(RUCIO_MUTANTS) {
+        for (name, clauses) in MUTANTS
+            .iter()
+            .chain(PUBLISHER_MUTANTS)
+            .chain(RUCIO_MUTANTS)
+            .chain(DS3_MUTANTS)
+        {
             assert!(names.insert(*name), "{name} twice");
             for c in *clauses {
                 assert!(all.iter().any(|a| a == c), "{name}: no clause {c}");

@@ -132,6 +132,8 @@ pub struct RunOptions {
     pub alternatives: replisim_sim::scsp::alternatives::Alternatives,
     /// Deliberate defects of the simulated reference publisher (`publisher` family).
     pub publisher_defects: replisim_sim::publisher::defects::PublisherDefects,
+    /// Deliberate defects of the simulated reference DS3 gateways (`ds3` family).
+    pub ds3_defects: BTreeSet<replisim_sim::ds3::defects::Defect>,
     /// The other choices the simulated reference publisher makes (docs/choices.md P-rows).
     pub publisher_alternatives: replisim_sim::publisher::alternatives::PublisherAlternatives,
     /// Deliberate defects of the simulated Rucio catalog and its daemons (`rucio` family).
@@ -158,6 +160,7 @@ impl RunOptions {
             profile: None,
             alternatives: Default::default(),
             publisher_defects: Default::default(),
+            ds3_defects: BTreeSet::new(),
             publisher_alternatives: Default::default(),
             rucio_defects: BTreeSet::new(),
         }
@@ -322,6 +325,7 @@ fn run_sim_rule(
         defects,
         alternatives: options.alternatives,
         publisher_defects: options.publisher_defects.clone(),
+        ds3_defects: options.ds3_defects.clone(),
         publisher_alternatives: options.publisher_alternatives,
         rucio_defects: options.rucio_defects.clone(),
     };

@@ -258,3 +258,45 @@ fn rucio_daemon_rules_pass_in_the_simulator_and_skip_without_daemon_control() {
         );
     }
 }
+
+/// Every defect of the reference DS3 gateway (`sim/src/ds3/defects.rs`), switched on alone
+/// in the simulated systems, fails the BP clauses `mutants::DS3_MUTANTS` maps it to; one
+/// mapped to no clause breaks the replication invariant, which `replisim sweep --world ds3`
+/// judges (conformance/tests/ds3_sweep.rs).
+#[test]
+fn every_ds3_mutant_fails_its_mapped_clauses() {
+    use replisim_sim::ds3::defects::Defect as Ds3Defect;
+    let rules: Vec<catalog::Rule> = catalog::all()
+        .into_iter()
+        .filter(|r| r.is_checked() && r.protocol() == "ds3")
+        .collect();
+    assert!(rules.len() >= 18, "{} checked ds3 rules", rules.len());
+    let mut problems = Vec::new();
+    for &defect in Ds3Defect::ALL {
+        let Some(mapped) = mutants::clauses_of(defect.name()) else {
+            problems.push(format!("{defect} is not in mutants::DS3_MUTANTS"));
+            continue;
+        };
+        if mapped.is_empty() {
+            assert!(
+                defect.breaks().starts_with("INV-"),
+                "{defect} maps to no clause but breaks {}",
+                defect.breaks()
+            );
+            continue;
+        }
+        let mut options = RunOptions::sim(3);
+        options.ds3_defects = BTreeSet::from([defect]);
+        let results = runner::run(&rules, &options);
+        let failed = failed_clauses(&results);
+        for clause in mapped {
+            if !failed.contains(*clause) {
+                problems.push(format!(
+                    "{defect} does not fail {clause} (it fails {failed:?})"
+                ));
+            }
+        }
+        eprintln!("{defect}: fails {mapped:?}; all failed {failed:?}");
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}

@@ -403,3 +403,72 @@ fn publisher_and_replicator_clusters_are_checked() {
         "unknown field `watch`",
     );
 }
+
+#[test]
+fn ds3_systems_signing_and_xml_paths_are_checked() {
+    let head = "name = \"x\"\n[[cluster]]\nname = \"s\"\n";
+    let step = "[[step]]\nsleep = \"1s\"\n";
+    check(
+        &format!("{head}ds3 = {{ defects = [\"ds3-nope\"] }}\n{step}"),
+        4,
+        20,
+        "unknown DS3 defect `ds3-nope`",
+    );
+    check(
+        &format!("{head}ds3 = {{ cache = 1 }}\n{step}"),
+        4,
+        9,
+        "unknown field `cache`",
+    );
+    check(
+        &format!("{head}nodes = 2\nds3 = {{}}\n{step}"),
+        4,
+        9,
+        "a DS3 system has one host",
+    );
+    check(
+        &format!("{head}ds3 = {{}}\npublisher = {{ watches = \"s\" }}\n{step}"),
+        4,
+        7,
+        "a cluster runs one service",
+    );
+    let ds3 = format!("{head}ds3 = {{}}\n");
+    check(
+        &format!("{ds3}[[step]]\nsend = {{ path = \"/b\", sign = \"bob\" }}\n"),
+        6,
+        30,
+        "no DS3 user \"bob\"; the simulated systems know",
+    );
+    check(
+        &format!(
+            "{ds3}[[step]]\nsend = {{ path = \"/b\" }}\nexpect = {{ xml = {{ \"Error//Code\" = \"x\" }} }}\n"
+        ),
+        7,
+        20,
+        "expected element names separated by `/`",
+    );
+    check(
+        &format!(
+            "{ds3}[[step]]\nsend = {{ path = \"/b\" }}\nexpect = {{ xml = {{ \"A@b#\" = \"1\" }} }}\n"
+        ),
+        7,
+        20,
+        "`#` counts elements",
+    );
+    check(
+        &format!(
+            "{ds3}[[step]]\nsend = {{ path = \"/b\" }}\ncapture = {{ job = {{ xml = \"A/B[x]\" }} }}\n"
+        ),
+        7,
+        19,
+        "expected `[n]` with a whole number",
+    );
+    check(
+        &format!(
+            "{ds3}[[step]]\nsend = {{ path = \"/b\" }}\ncapture = {{ job = {{ xml = \"A@B\", header = \"Date\" }} }}\n"
+        ),
+        7,
+        19,
+        "exactly one of `header`, `trailer`, `xml` or `body = true`",
+    );
+}

@@ -234,6 +234,8 @@ pub struct SimParams {
     pub alternatives: Alternatives,
     /// Deliberate defects of the reference publisher (worlds that run one).
     pub publisher_defects: PublisherDefects,
+    /// Deliberate defects of the reference DS3 gateways (`ds3` family).
+    pub ds3_defects: BTreeSet<replisim_sim::ds3::defects::Defect>,
     /// The other choices the reference publisher makes.
     pub publisher_alternatives: PublisherAlternatives,
     /// Deliberate defects of the reference Rucio catalog and its daemons (`rucio` family).

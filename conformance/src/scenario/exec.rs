@@ -243,6 +243,9 @@ fn several_clusters(topo: &super::Topology) -> Result<World, String> {
                 let host = ReplicatorHost::new(config, publisher, from, to);
                 b.cluster(&k.name, k.nodes, host)
             }
+            super::Service::Ds3 { defects } => {
+                b.cluster(&k.name, k.nodes, super::ds3::factory(defects))
+            }
         };
     }
     for w in &topo.wan {
@@ -587,7 +590,7 @@ impl Run<'_> {
             }
         };
         let action = format!("{method} {target} → {label}");
-        let mut req = Request::new(method, target);
+        let mut req = Request::new(method.clone(), target.clone());
         for (name, value) in &spec.headers {
             let v = self.render(value).map_err(|e| (action.clone(), e))?;
             req = req.header(name.clone(), v);
@@ -605,6 +608,22 @@ impl Run<'_> {
                 Some((format!("[{bytes} bytes: {pattern:?} repeated]"), *bytes))
             }
         };
+        if let Some(user) = &spec.sign {
+            let named = |n: &str| {
+                req.headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let (md5, content_type) = (named("Content-MD5"), named("Content-Type"));
+            let date = httpdate::fmt_http_date(rt::wall_now());
+            for (k, v) in
+                super::ds3::signing_headers(user, &method, &target, &md5, &content_type, &date)
+            {
+                req = req.header(k, v);
+            }
+        }
         req.expect_continue = spec.expect_continue;
         req.omit_host = spec.omit_host;
         req.omit_content_length = spec.omit_content_length;
@@ -986,6 +1005,19 @@ fn judge(
             wrong.push(format!("expected redirects {list:?}, got {got:?}"));
         }
     }
+    for (path, fe) in &expect.xml {
+        let found = match path.value(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                wrong.push(format!("expected XML at {}: {e}", path.source()));
+                continue;
+            }
+        };
+        let values: Vec<&str> = found.iter().map(String::as_str).collect();
+        if let Some(w) = field_mismatch("XML value", path.source(), fe, &values, lookup)? {
+            wrong.push(w);
+        }
+    }
     if wrong.is_empty() {
         Ok(())
     } else {
@@ -1049,6 +1081,11 @@ fn captures(
             CaptureSource::Body => (
                 Some(String::from_utf8_lossy(&response.body).into_owned()),
                 "body",
+            ),
+            CaptureSource::Xml(path) => (
+                path.value(&String::from_utf8_lossy(&response.body))
+                    .map_err(|e| format!("capture {}: {e}", cap.name))?,
+                path.source(),
             ),
         };
         let value = value.ok_or_else(|| {

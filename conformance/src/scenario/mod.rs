@@ -16,6 +16,7 @@
 //! is a [`ScenarioError`] with a location; every problem while running is a failed step.
 
 mod cli;
+pub mod ds3;
 mod exec;
 mod model;
 pub mod rucio;
@@ -139,6 +140,11 @@ pub enum Service {
         /// Deliberate replicator defects.
         defects: BTreeSet<replisim_sim::replicator::ReplicatorDefect>,
     },
+    /// A BlackPearl DS3 system: one reference gateway.
+    Ds3 {
+        /// Deliberate gateway defects.
+        defects: BTreeSet<replisim_sim::ds3::defects::Defect>,
+    },
 }
 
 /// One `[[wan]]` link.
@@ -250,6 +256,8 @@ pub struct SendSpec {
     pub omit_content_length: bool,
     /// Bound on the exchange (default 10 s).
     pub timeout: Option<Duration>,
+    /// Sign as this DS3 user (`sign`): `Date` and `Authorization: AWS id:signature`.
+    pub sign: Option<Box<replisim_sim::ds3::auth::User>>,
 }
 
 /// A request body.
@@ -304,6 +312,8 @@ pub struct Expect {
     pub body_sent: Option<bool>,
     /// The redirect statuses followed (with `follow = true`).
     pub redirects: Option<Vec<u16>>,
+    /// Values the XML body must hold, by path.
+    pub xml: Vec<(ds3::XmlPath, FieldExpect)>,
 }
 
 /// What a header or trailer must be.
@@ -348,6 +358,8 @@ pub enum CaptureSource {
     Trailer(String),
     /// The response body as text.
     Body,
+    /// A value in the XML body.
+    Xml(ds3::XmlPath),
 }
 
 /// A `wait_for` step.

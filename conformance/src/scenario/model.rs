@@ -146,6 +146,17 @@ pub(crate) struct RawNamedCluster {
     pub clients: Option<Spanned<Int>>,
     pub publisher: Option<Spanned<RawPublisher>>,
     pub replicator: Option<Spanned<RawReplicator>>,
+    /// A BlackPearl DS3 system (scenario/ds3.rs).
+    pub ds3: Option<Spanned<RawDs3>>,
+}
+
+/// `ds3 = { defects = ["ds3-no-retry-after"] }`: the cluster's one host is a reference DS3
+/// gateway.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDs3 {
+    #[serde(default)]
+    pub defects: Vec<Spanned<String>>,
 }
 
 /// `publisher = { watches = "a", rules = "channel Rep bucket=rep" }`: the cluster's one
@@ -219,6 +230,8 @@ pub(crate) struct RawSend {
     #[serde(default)]
     pub omit_content_length: bool,
     pub timeout: Option<Spanned<String>>,
+    /// Sign the request DS3-style as this fixture user.
+    pub sign: Option<Spanned<String>>,
 }
 
 /// `body_repeat = { pattern = "abc", bytes = 70000 }`.
@@ -317,6 +330,9 @@ pub(crate) struct RawExpect {
     pub informational: Option<Vec<Spanned<Int>>>,
     pub body_sent: Option<bool>,
     pub redirects: Option<Vec<Spanned<Int>>>,
+    /// Values in an XML body, by path (scenario/ds3.rs).
+    #[serde(default)]
+    pub xml: BTreeMap<Spanned<String>, Spanned<RawMatch>>,
 }
 
 /// `status = 201` or `status = [201, 409]` (any of).
@@ -397,6 +413,8 @@ pub(crate) struct RawCaptureFrom {
     pub trailer: Option<String>,
     #[serde(default)]
     pub body: bool,
+    /// A value in an XML body, by path.
+    pub xml: Option<String>,
     pub regex: Option<String>,
 }
 

@@ -178,7 +178,18 @@ pub fn exchanges(
             if let Some(r) = response.as_mut() {
                 match (i == last, result) {
                     (true, Ok(final_answer)) => {
-                        r.body = body_text(&final_answer.body, BODY_CHARS_MAX);
+                        // Plain `application/xml` documents (DS3's) are shown whole, one
+                        // element a line; other types as they came.
+                        let plain_xml = r
+                            .headers
+                            .get("content-type")
+                            .is_some_and(|t| t.split(';').next() == Some("application/xml"));
+                        r.body = plain_xml
+                            .then(|| {
+                                super::ds3::pretty_xml(&String::from_utf8_lossy(&final_answer.body))
+                            })
+                            .flatten()
+                            .unwrap_or_else(|| body_text(&final_answer.body, BODY_CHARS_MAX));
                         r.trailers = fields(&final_answer.trailers);
                     }
                     _ => r.body = body_text(e.response_body_preview.as_bytes(), BODY_CHARS_MAX),
@@ -285,6 +296,8 @@ struct Normalizer {
     auth: Regex,
     handoff: Regex,
     uuid: Regex,
+    dashed_uuid: Regex,
+    ds3_signature: Regex,
     uuids: BTreeMap<String, usize>,
     nodes: Vec<(String, String)>,
 }
@@ -296,6 +309,10 @@ impl Normalizer {
             auth: compile(r"(?i)\bauth=([^&\s<>]*)")?,
             handoff: compile(r"\bhandoff=([0-9]+_[0-9.]+_[0-9A-Za-z.]+)")?,
             uuid: compile(r"(?i)\b[0-9a-f]{32}\b")?,
+            dashed_uuid: compile(
+                r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+            )?,
+            ds3_signature: compile(r"(Authorization: AWS [^:\s]+:)[A-Za-z0-9+/=]+")?,
             uuids: BTreeMap::new(),
             nodes: nodes
                 .iter()
@@ -328,17 +345,25 @@ impl Normalizer {
             .handoff
             .replace_all(&replaced, "handoff=[handoff]")
             .into_owned();
-        // UUIDs: 32 hex digits standing alone; numbered in order of first appearance.
-        let uuids = &mut self.uuids;
+        // A DS3 signature covers the date and the ids in the path: it says nothing a
+        // reader can check by eye.
         out = self
-            .uuid
-            .replace_all(&out, |c: &regex::Captures| {
-                let key = c[0].to_ascii_lowercase();
-                let next = uuids.len() + 1;
-                let n = *uuids.entry(key).or_insert(next);
-                format!("[uuid-{n}]")
-            })
+            .ds3_signature
+            .replace_all(&out, "${1}[signature]")
             .into_owned();
+        // UUIDs: 32 hex digits standing alone, or the dashed form DS3 uses; numbered in
+        // order of first appearance.
+        let uuids = &mut self.uuids;
+        for re in [&self.uuid, &self.dashed_uuid] {
+            out = re
+                .replace_all(&out, |c: &regex::Captures| {
+                    let key = c[0].to_ascii_lowercase();
+                    let next = uuids.len() + 1;
+                    let n = *uuids.entry(key).or_insert(next);
+                    format!("[uuid-{n}]")
+                })
+                .into_owned();
+        }
         for (addr, name) in &self.nodes {
             out = out.replace(addr.as_str(), name);
         }

@@ -480,7 +480,11 @@ fn world_topology(
             None if service != Service::Scsp => 1,
             None => NODES_DEFAULT,
             Some(n) if service != Service::Scsp && n.get_ref().0 != 1 => {
-                c.error(n.span(), "a publisher or replicator cluster has one host");
+                let what = match service {
+                    Service::Ds3 { .. } => "a DS3 system has one host (its gateway)",
+                    _ => "a publisher or replicator cluster has one host",
+                };
+                c.error(n.span(), what);
                 1
             }
             Some(n) if (1..=NODES_MAX).contains(&n.get_ref().0) => n.get_ref().0 as usize,
@@ -639,6 +643,24 @@ fn service(
         refers.push((n.span(), n.get_ref().trim().to_string(), role));
         n.get_ref().trim().to_string()
     };
+    if let Some(d) = &r.ds3 {
+        if r.publisher.is_some() || r.replicator.is_some() {
+            c.error(
+                d.span(),
+                "a cluster runs one service: a DS3 system, a publisher or a replicator",
+            );
+        }
+        let mut defects = BTreeSet::new();
+        for name in &d.get_ref().defects {
+            match name.get_ref().parse::<replisim_sim::ds3::defects::Defect>() {
+                Ok(defect) => {
+                    defects.insert(defect);
+                }
+                Err(e) => c.error(name.span(), e),
+            }
+        }
+        return Service::Ds3 { defects };
+    }
     match (&r.publisher, &r.replicator) {
         (Some(p), Some(_)) => {
             c.error(
@@ -911,7 +933,18 @@ fn send_spec(c: &mut Checker, raw: &Spanned<RawSend>) -> Option<SendSpec> {
             }
         },
     };
+    let sign = match &s.sign {
+        None => Some(None),
+        Some(u) => match super::ds3::user(u.get_ref()) {
+            Ok(user) => Some(Some(Box::new(user))),
+            Err(e) => {
+                c.error(u.span(), e);
+                None
+            }
+        },
+    };
     let (target, path, body, timeout, client) = (target?, path?, body?, timeout?, client?);
+    let sign = sign?;
     ok.then_some(SendSpec {
         target,
         client,
@@ -924,6 +957,7 @@ fn send_spec(c: &mut Checker, raw: &Spanned<RawSend>) -> Option<SendSpec> {
         omit_host: s.omit_host,
         omit_content_length: s.omit_content_length,
         timeout,
+        sign,
     })
 }
 
@@ -1064,8 +1098,30 @@ fn expect(c: &mut Checker, raw: Option<&Spanned<RawExpect>>) -> Option<Expect> {
         None => Some(None),
         Some(list) => statuses(c, list).map(Some),
     };
+    let mut xml = Some(Vec::new());
+    for (path, m) in &e.xml {
+        let parsed = super::ds3::XmlPath::parse(path.get_ref());
+        let want = match m.get_ref() {
+            RawMatch::Present(true) => Some(FieldExpect::Present),
+            RawMatch::Present(false) => Some(FieldExpect::Absent),
+            RawMatch::Text(t) => c.matcher(t, m.span()).map(FieldExpect::Value),
+        };
+        match (parsed, want) {
+            (Ok(p), Some(w)) => {
+                if let Some(list) = xml.as_mut() {
+                    list.push((p, w));
+                }
+            }
+            (Err(msg), _) => {
+                c.error(path.span(), msg);
+                xml = None;
+            }
+            (_, None) => xml = None,
+        }
+    }
     let error = error?;
     let expects_answer = !status.as_ref().is_some_and(|s| s.is_empty())
+        || !e.xml.is_empty()
         || !e.headers.is_empty()
         || !e.trailers.is_empty()
         || e.body.is_some()
@@ -1089,6 +1145,7 @@ fn expect(c: &mut Checker, raw: Option<&Spanned<RawExpect>>) -> Option<Expect> {
         informational: informational?,
         body_sent: e.body_sent,
         redirects: redirects?,
+        xml: xml?,
     })
 }
 
@@ -1127,10 +1184,20 @@ fn captures(
         let (source_kind, regex) = match source.get_ref() {
             RawCapture::Header(h) => (Some(CaptureSource::Header(h.clone())), None),
             RawCapture::From(f) => {
+                let xml = match f.xml.as_deref().map(super::ds3::XmlPath::parse) {
+                    None => None,
+                    Some(Ok(p)) => Some(CaptureSource::Xml(p)),
+                    Some(Err(msg)) => {
+                        c.error(source.span(), msg);
+                        ok = false;
+                        continue;
+                    }
+                };
                 let picked: Vec<CaptureSource> = [
                     f.header.clone().map(CaptureSource::Header),
                     f.trailer.clone().map(CaptureSource::Trailer),
                     f.body.then_some(CaptureSource::Body),
+                    xml,
                 ]
                 .into_iter()
                 .flatten()
@@ -1140,7 +1207,7 @@ fn captures(
                 } else {
                     c.error(
                         source.span(),
-                        "a capture takes exactly one of `header`, `trailer` or `body = true`",
+                        "a capture takes exactly one of `header`, `trailer`, `xml` or `body = true`",
                     );
                     None
                 };

@@ -17,10 +17,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::ds3::auth::User;
+use crate::ds3::defects::Defect;
 use crate::ds3::durable::{Area, Storage};
 use crate::ds3::ids;
 use crate::ds3::xml::{self, BulkRequest, MasterObjectList};
-use crate::scsp::defects::Defect;
 
 /// Every knob of the gateway (docs/choices.md, rows D1..).
 #[derive(Debug, Clone)]
@@ -309,6 +309,9 @@ pub struct Gateway {
     storage: Storage,
     state: State,
     saves: u64,
+    /// Received blobs held only in memory (`Defect::CacheInMemory`): lost with the
+    /// incarnation, written straight to the permanent store when their chunk persists.
+    held: BTreeMap<String, Bytes>,
 }
 
 impl Gateway {
@@ -323,6 +326,7 @@ impl Gateway {
             storage,
             state,
             saves: 0,
+            held: BTreeMap::new(),
         }
     }
 
@@ -365,7 +369,7 @@ impl Gateway {
             self.advance_job(id, now);
         }
         let retention = self.config.retention_ms;
-        if !self.config.has(Defect::Ds3JobsKeptForever) {
+        if !self.config.has(Defect::JobsKeptForever) {
             self.state
                 .jobs
                 .retain(|_, j| j.ended_ms.is_none_or(|e| now < e.saturating_add(retention)));
@@ -386,7 +390,7 @@ impl Gateway {
             >= job
                 .last_activity_ms
                 .saturating_add(self.config.idle_timeout_ms)
-            && !self.config.has(Defect::Ds3JobNeverExpires)
+            && !self.config.has(Defect::JobNeverExpires)
         {
             self.end_job(id, now, EndKind::Expire);
             return;
@@ -416,13 +420,20 @@ impl Gateway {
         }
         if job.chunks.iter().all(|c| c.persisted)
             && (job.closed || !job.aggregating)
-            && !self.config.has(Defect::Ds3JobNeverCompletes)
+            && !self.config.has(Defect::JobNeverCompletes)
         {
             job.status = Status::Completed;
             job.ended_ms = Some(now);
         }
         for blob in to_persist {
-            let _ = self.storage.persist_blob(&blob);
+            match self.held.remove(&blob) {
+                Some(bytes) => {
+                    let _ = self.storage.put_blob(Area::Permanent, &blob, bytes);
+                }
+                None => {
+                    let _ = self.storage.persist_blob(&blob);
+                }
+            }
         }
     }
 
@@ -430,7 +441,7 @@ impl Gateway {
     /// (highest number first) for NONE.
     fn load_order(&self, job: &JobRec) -> Vec<usize> {
         let mut order: Vec<usize> = (0..job.chunks.len()).collect();
-        let in_order = job.in_order && !self.config.has(Defect::Ds3InOrderIgnored);
+        let in_order = job.in_order && !self.config.has(Defect::InOrderIgnored);
         if !in_order {
             order.reverse();
         }
@@ -507,7 +518,7 @@ impl Gateway {
         }
         let max = options
             .max_upload_size
-            .filter(|_| !self.config.has(Defect::Ds3MaxUploadIgnored))
+            .filter(|_| !self.config.has(Defect::MaxUploadIgnored))
             .unwrap_or(self.config.max_upload_size);
         if max == 0 || max > self.config.max_upload_size {
             return Err(fail(
@@ -532,7 +543,7 @@ impl Gateway {
         let blobs = match kind {
             Kind::Put => {
                 let mut blobs = self.put_blobs(bucket, request, max)?;
-                if self.config.has(Defect::Ds3DropsLastBlob) && blobs.len() > 1 {
+                if self.config.has(Defect::DropsLastBlob) && blobs.len() > 1 {
                     blobs.pop();
                 }
                 blobs
@@ -541,8 +552,8 @@ impl Gateway {
         };
         // Aggregation: same user, bucket, type and order guarantee, within the window.
         let window = self.config.aggregation_window_ms;
-        let endless = self.config.has(Defect::Ds3AggregationWindowEndless);
-        let target = if options.aggregating && !self.config.has(Defect::Ds3AggregatingIgnored) {
+        let endless = self.config.has(Defect::AggregationWindowEndless);
+        let target = if options.aggregating && !self.config.has(Defect::AggregatingIgnored) {
             self.state
                 .jobs
                 .values()
@@ -718,7 +729,7 @@ impl Gateway {
     }
 
     fn render(&self, job: &JobRec, chunks: impl Iterator<Item = usize>) -> MasterObjectList {
-        let counts_cached = self.config.has(Defect::Ds3CompletedCountsCached);
+        let counts_cached = self.config.has(Defect::CompletedCountsCached);
         let (cached, completed) = match job.kind {
             Kind::Put => {
                 let received: u64 = job.blobs().filter(|b| b.received).map(|b| b.length).sum();
@@ -726,7 +737,7 @@ impl Gateway {
                 (received, if counts_cached { received } else { persisted })
             }
             Kind::Get | Kind::Verify => {
-                let drops = self.config.has(Defect::Ds3CachedDropsOnRead);
+                let drops = self.config.has(Defect::CachedDropsOnRead);
                 let loaded: u64 = job
                     .chunks
                     .iter()
@@ -843,7 +854,7 @@ impl Gateway {
         let job = self.job_ref(id)?;
         if job.status != Status::InProgress {
             let status = if job.status == Status::Canceled
-                && self.config.has(Defect::Ds3StatusOutsideContract)
+                && self.config.has(Defect::StatusOutsideContract)
             {
                 409
             } else {
@@ -856,7 +867,7 @@ impl Gateway {
         if kind == Kind::Put {
             // Offer allocated chunks still missing blobs; allocate more in order while the
             // cache has room.
-            let skip_alloc = self.config.has(Defect::Ds3ChunkOfferedBeforeAllocation);
+            let skip_alloc = self.config.has(Defect::ChunkOfferedBeforeAllocation);
             let mut free = self.cache_free();
             let job = self
                 .state
@@ -898,7 +909,7 @@ impl Gateway {
             .into_iter()
             .filter(|&i| {
                 let c = &job.chunks[i];
-                let early = self.config.has(Defect::Ds3ReadyBeforeLoaded) && c.load_at.is_some();
+                let early = self.config.has(Defect::ReadyBeforeLoaded) && c.load_at.is_some();
                 (c.loaded || early) && !c.released
             })
             .take(want)
@@ -926,7 +937,7 @@ impl Gateway {
     }
 
     fn with_retry(&self, list: MasterObjectList, retry_after: Option<u64>) -> Ready {
-        let retry_after = retry_after.filter(|_| !self.config.has(Defect::Ds3NoRetryAfter));
+        let retry_after = retry_after.filter(|_| !self.config.has(Defect::NoRetryAfter));
         Ready { list, retry_after }
     }
 
@@ -965,7 +976,7 @@ impl Gateway {
         if job.kind != Kind::Put {
             return Err(fail(400, "NotPutJob", "only PUT job chunks are allocated"));
         }
-        if job.aggregating && !self.config.has(Defect::Ds3AllocateAggregating) {
+        if job.aggregating && !self.config.has(Defect::AllocateAggregating) {
             return Err(fail(
                 404,
                 "NotFound",
@@ -1003,8 +1014,8 @@ impl Gateway {
                 return Err(fail(400, "InvalidPriority", format!("priority `{p}`")));
             }
         }
-        let ignored = self.config.has(Defect::Ds3ModifyIgnored);
-        let keeps_timer = self.config.has(Defect::Ds3ModifyKeepsIdleTimer);
+        let ignored = self.config.has(Defect::ModifyIgnored);
+        let keeps_timer = self.config.has(Defect::ModifyKeepsIdleTimer);
         let job = self
             .state
             .jobs
@@ -1050,13 +1061,13 @@ impl Gateway {
     pub fn cancel(&mut self, now: u64, id: &str, force: bool) -> Result<(), Failure> {
         self.advance(now);
         let job = self.job_ref(id)?;
-        if job.status != Status::InProgress || self.config.has(Defect::Ds3CancelIgnored) {
+        if job.status != Status::InProgress || self.config.has(Defect::CancelIgnored) {
             return Ok(());
         }
         let how = match (force, &self.config) {
-            (true, c) if c.has(Defect::Ds3ForceKeepsCached) => EndKind::Truncate,
+            (true, c) if c.has(Defect::ForceKeepsCached) => EndKind::Truncate,
             (true, _) => EndKind::Cancel,
-            (false, c) if c.has(Defect::Ds3TruncateDropsReceived) => EndKind::Cancel,
+            (false, c) if c.has(Defect::TruncateDropsReceived) => EndKind::Cancel,
             (false, _) => EndKind::Truncate,
         };
         self.end_job(id, now, how);
@@ -1064,7 +1075,7 @@ impl Gateway {
     }
 
     fn end_job(&mut self, id: &str, now: u64, how: EndKind) {
-        let keep_partial = self.config.has(Defect::Ds3CancelKeepsPartial);
+        let keep_partial = self.config.has(Defect::CancelKeepsPartial);
         let Some(job) = self.state.jobs.get_mut(id) else {
             return;
         };
@@ -1185,9 +1196,13 @@ impl Gateway {
             ));
         }
         let blob_id = blob.id.clone();
-        self.storage
-            .put_blob(Area::Cache, &blob_id, body)
-            .map_err(|e| fail(409, "DiskFull", format!("{e:?}")))?;
+        if self.config.has(Defect::CacheInMemory) {
+            self.held.insert(blob_id.clone(), body);
+        } else {
+            self.storage
+                .put_blob(Area::Cache, &blob_id, body)
+                .map_err(|e| fail(409, "DiskFull", format!("{e:?}")))?;
+        }
         let job = self
             .state
             .jobs
@@ -1294,8 +1309,10 @@ impl Gateway {
         let mut out = Vec::with_capacity(rec.length as usize);
         for (id, _, _) in &rec.blobs {
             let bytes = self
-                .storage
-                .get_blob(Area::Cache, id)
+                .held
+                .get(id)
+                .cloned()
+                .or_else(|| self.storage.get_blob(Area::Cache, id))
                 .or_else(|| self.storage.get_blob(Area::Permanent, id))
                 .ok_or_else(|| fail(404, "NotFound", "a blob of the object is gone"))?;
             out.extend_from_slice(&bytes);
@@ -1388,7 +1405,7 @@ impl Gateway {
         payload: &Payload,
     ) -> Result<Option<MasterObjectList>, Failure> {
         self.advance(now);
-        if !user.replicate && !self.config.has(Defect::Ds3ReplicateIgnoresPermission) {
+        if !user.replicate && !self.config.has(Defect::ReplicateIgnoresPermission) {
             return Err(fail(
                 403,
                 "Forbidden",
@@ -1398,7 +1415,7 @@ impl Gateway {
         let priority = match priority {
             Some(p)
                 if !CLIENT_PRIORITIES.contains(&p.to_ascii_uppercase().as_str())
-                    && !self.config.has(Defect::Ds3ReplicateAnyPriority) =>
+                    && !self.config.has(Defect::ReplicateAnyPriority) =>
             {
                 return Err(fail(
                     403,
@@ -1415,7 +1432,7 @@ impl Gateway {
         if self.state.jobs.contains_key(&payload.id) {
             return self.job(now, &payload.id).map(Some);
         }
-        let new_ids = self.config.has(Defect::Ds3NewIdsOnReplicate);
+        let new_ids = self.config.has(Defect::NewIdsOnReplicate);
         let objects: BTreeMap<&str, &crate::ds3::replicate::PayloadObject> =
             payload.objects.iter().map(|o| (o.id.as_str(), o)).collect();
         let blobs: BTreeMap<&str, &crate::ds3::replicate::PayloadBlob> =

@@ -12,12 +12,12 @@ use http_body_util::{BodyExt, Full, Limited};
 
 use crate::clock::HostClock;
 use crate::ds3::auth::{self, Credentials, Signed};
+use crate::ds3::defects::Defect;
 use crate::ds3::gateway::{
     parse_created_at, Changes, Failure, Gateway, JobFilter, JobOptions, Kind,
 };
 use crate::ds3::replicate::Payload;
 use crate::ds3::xml::{self, ErrorBody};
-use crate::scsp::defects::Defect;
 
 /// Request bodies larger than this are refused (400) before they are read.
 pub const BODY_MAX: usize = 64 << 20;
@@ -300,10 +300,7 @@ fn route(
                 .map_err(|_| bad(400, "InvalidBody", "the body is not UTF-8"))?;
             if op == "START_BULK_PUT" && flag(call, "replicate") {
                 let payload = Payload::parse(text).map_err(|e| bad(403, "InvalidPayload", e))?;
-                let outside = gw
-                    .config()
-                    .defects
-                    .contains(&Defect::Ds3StatusOutsideContract);
+                let outside = gw.config().defects.contains(&Defect::StatusOutsideContract);
                 return Ok(
                     match gw.replicate_put(now, user, bucket, param(call, "priority"), &payload)? {
                         Some(m) if outside => Reply::xml(201, xml::to_xml(&m)),
@@ -432,7 +429,7 @@ fn route(
             if !call.headers.contains_key("content-length") {
                 return Err(bad(411, "LengthRequired", "Content-Length is required"));
             }
-            let lax = gw.config().defects.contains(&Defect::Ds3PutWithoutOffset);
+            let lax = gw.config().defects.contains(&Defect::PutWithoutOffset);
             let offset = num_param(call, "offset")?.or(if lax { Some(0) } else { None });
             let (Some(job), Some(offset)) = (param(call, "job"), offset) else {
                 return Err(bad(

@@ -5,9 +5,10 @@
 //! Decision core as plain state, time as an argument (`gateway`); the disk layer
 //! (`durable`); the wire documents (`xml`, `replicate`); signing (`auth`); the HTTP layer
 //! (`http`); the host factory and real-socket server (`host`); seeded ids (`ids`).
-//! Its deliberate deviations are `Ds3*` lines of the one defect table, `scsp::defects`.
+//! Its deliberate deviations are its own defect table (`defects`).
 
 pub mod auth;
+pub mod defects;
 pub mod durable;
 pub mod gateway;
 pub mod host;

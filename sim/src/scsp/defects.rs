@@ -288,59 +288,6 @@ defect_table! {
     /// Breaks SCSP-19: an update within a second of the stored version is acknowledged (201)
     /// but stored without its body, so reads return content no update wrote.
     FastUpdateStoredEmpty = "fast-update-stored-empty", "SCSP-19", "an update within a second is stored without its body";
-    // The DS3 gateway's defects (sim/src/ds3): one table for every family, so that
-    // `--defect`, the runner and the mutants test treat them alike.
-    /// Breaks BP-14: Replicate PUT Job makes new job, chunk and blob ids on the target.
-    Ds3NewIdsOnReplicate = "ds3-new-ids-on-replicate", "BP-14", "Replicate PUT Job gives the target job new ids";
-    /// Breaks BP-10: CompletedSizeInBytes counts bytes in cache, not bytes persisted.
-    Ds3CompletedCountsCached = "ds3-completed-counts-cached", "BP-10", "CompletedSizeInBytes counts cached bytes";
-    /// Breaks BP-5: Get Job Chunks Ready offers PUT chunks without reserving cache for them.
-    Ds3ChunkOfferedBeforeAllocation = "ds3-chunk-offered-before-allocation", "BP-5", "a chunk is offered before it is allocated";
-    /// Breaks BP-8: IN_ORDER GET jobs load chunks in tape order like NONE.
-    Ds3InOrderIgnored = "ds3-in-order-ignored", "BP-8", "IN_ORDER is ignored";
-    /// Breaks BP-4: an empty ready list carries no Retry-After.
-    Ds3NoRetryAfter = "ds3-no-retry-after", "BP-4", "an empty chunk list has no Retry-After";
-    /// Breaks BP-3: idle jobs never expire.
-    Ds3JobNeverExpires = "ds3-job-never-expires", "BP-3", "a job never expires";
-    /// Breaks BP-11: cancel keeps partially received objects (readable, short).
-    Ds3CancelKeepsPartial = "ds3-cancel-keeps-partial", "BP-11", "cancel keeps partial objects";
-    /// Breaks BP-18 and BP-15: Get Job Chunks Ready for a canceled job answers 409 (its
-    /// contract set is 200, 403, 404, 410) and Replicate PUT Job answers 201, not 200.
-    Ds3StatusOutsideContract = "ds3-status-outside-contract", "BP-18", "a status outside the contract's set";
-    /// Breaks BP-1: the last blob of a bulk PUT is left out of the job.
-    Ds3DropsLastBlob = "ds3-drops-last-blob", "BP-1", "a bulk PUT leaves out its last blob";
-    /// Breaks BP-2: `max_upload_size` is ignored (one blob per object).
-    Ds3MaxUploadIgnored = "ds3-max-upload-size-ignored", "BP-2", "max_upload_size is ignored";
-    /// Breaks BP-3: Modify Job does not reset the idle timer.
-    Ds3ModifyKeepsIdleTimer = "ds3-modify-keeps-idle-timer", "BP-3", "Modify Job does not reset the idle timer";
-    /// Breaks BP-6: Allocate Job Chunk allocates chunks of aggregating jobs.
-    Ds3AllocateAggregating = "ds3-allocate-aggregating", "BP-6", "aggregating jobs' chunks are allocated (200)";
-    /// Breaks BP-9: `aggregating=true` never appends to an open job.
-    Ds3AggregatingIgnored = "ds3-aggregating-ignored", "BP-9", "aggregating jobs are never appended to";
-    /// Breaks BP-9: the 30-minute aggregation window never ends.
-    Ds3AggregationWindowEndless = "ds3-aggregation-window-endless", "BP-9", "the aggregation window never ends";
-    /// Breaks BP-10: a PUT job never reaches COMPLETED.
-    Ds3JobNeverCompletes = "ds3-job-never-completes", "BP-10", "a PUT job never completes";
-    /// Breaks BP-11: Cancel answers 204 and does nothing.
-    Ds3CancelIgnored = "ds3-cancel-ignored", "BP-11", "cancel answers 204 and does nothing";
-    /// Breaks BP-11: cancel with `force` keeps objects fully in cache.
-    Ds3ForceKeepsCached = "ds3-force-keeps-cached", "BP-11", "force keeps cached objects";
-    /// Breaks BP-12: truncate deletes objects fully received in cache.
-    Ds3TruncateDropsReceived = "ds3-truncate-drops-received", "BP-12", "truncate drops received objects";
-    /// Breaks BP-13: Modify Active Job answers 200 and changes nothing.
-    Ds3ModifyIgnored = "ds3-modify-ignored", "BP-13", "Modify Active Job changes nothing";
-    /// Breaks BP-14: Replicate PUT Job accepts the system priorities CRITICAL/BACKGROUND.
-    Ds3ReplicateAnyPriority = "ds3-replicate-any-priority", "BP-14", "Replicate PUT Job accepts any priority";
-    /// Breaks BP-15: a user without replication permission may replicate.
-    Ds3ReplicateIgnoresPermission = "ds3-replicate-ignores-permission", "BP-15", "replication ignores the user's permission";
-    /// Breaks BP-16: ended jobs are never forgotten.
-    Ds3JobsKeptForever = "ds3-jobs-kept-forever", "BP-16", "ended jobs are kept forever";
-    /// Breaks BP-17: a PUT with `job` but no `offset` is taken as offset 0.
-    Ds3PutWithoutOffset = "ds3-put-without-offset-accepted", "BP-17", "a job PUT without offset is accepted";
-    /// Breaks BP-19: GET chunks are offered while they are still loading.
-    Ds3ReadyBeforeLoaded = "ds3-ready-before-loaded", "BP-19", "GET chunks are offered before they are in cache";
-    /// Breaks BP-19: CachedSizeInBytes of a GET job drops as chunks are read.
-    Ds3CachedDropsOnRead = "ds3-cached-drops-on-read", "BP-19", "a GET job's CachedSizeInBytes drops as it is read";
 }
 
 impl FromStr for Defect {
@@ -368,9 +315,7 @@ mod tests {
         for &d in Defect::ALL {
             assert_eq!(d.name().parse::<Defect>(), Ok(d));
             assert!(seen.insert(d.name()));
-            assert!(["SCSP-", "INV-", "BP-"]
-                .iter()
-                .any(|p| d.breaks().starts_with(p)));
+            assert!(["SCSP-", "INV-"].iter().any(|p| d.breaks().starts_with(p)));
         }
         assert!("nope".parse::<Defect>().unwrap_err().contains("known:"));
     }

@@ -11,7 +11,7 @@ use replisim_sim::store::Disk;
 use super::{Settings, Times};
 
 /// `replisim serve` options for DS3 gateways.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Ds3ServeArgs {
     /// Also serve reference BlackPearl DS3 gateways (one per system; see --ds3-systems).
     #[arg(long)]
@@ -35,6 +35,54 @@ pub struct Ds3ServeArgs {
     /// How long ended jobs stay visible (default 30 days, `720h`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub ds3_retention: Option<Duration>,
+    /// Largest chunk the gateways cut a job into (`16384`, `16K`, `64M`, `1G`). The
+    /// default is small, 16 KiB, so that the harness's kilobyte-sized jobs span several
+    /// chunks and chunk order (BP-8) can be seen; real systems cut gigabytes.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "16K")]
+    pub ds3_chunk_size: u64,
+}
+
+impl Default for Ds3ServeArgs {
+    fn default() -> Self {
+        Self {
+            ds3: false,
+            ds3_systems: 2,
+            ds3_port: 8180,
+            ds3_credentials: None,
+            ds3_idle_timeout: None,
+            ds3_aggregation_window: None,
+            ds3_retention: None,
+            ds3_chunk_size: SERVE_CHUNK_BYTES,
+        }
+    }
+}
+
+/// The chunk size `serve --ds3` uses unless `--ds3-chunk-size` says otherwise.
+pub const SERVE_CHUNK_BYTES: u64 = 16 << 10;
+
+/// `16384`, `16K`, `64M` or `1G` (binary multiples), at least 1 KiB.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (16384, 16K, 64M, 1G)"))?;
+    let shift = match unit.trim_end_matches(['B', 'b', 'i']) {
+        "" => 0,
+        "K" | "k" => 10,
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use K, M or G)")),
+    };
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{s}` is too large"))?;
+    if bytes < 1024 {
+        return Err(format!(
+            "`{s}`: a chunk of less than 1 KiB holds no useful job"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// `replisim check` options for DS3 targets.
@@ -141,6 +189,7 @@ pub async fn start_serve(
                 .ok_or("--ds3-port: the range runs past 65535")?
         };
         let mut config = GatewayConfig::new(replisim_sim::rt::splitmix64(seed ^ i as u64), "ds3");
+        config.chunk_bytes = args.ds3_chunk_size;
         if let Some(d) = args.ds3_idle_timeout {
             config.idle_timeout_ms = d.as_millis() as u64;
         }
@@ -160,7 +209,11 @@ pub async fn start_serve(
         .map_err(|e| format!("could not start DS3 system {}: {e}", i + 1))?;
         addrs.push(addr);
     }
-    println!("replisim serve: {} DS3 systems", addrs.len());
+    println!(
+        "replisim serve: {} DS3 systems, chunks of at most {} bytes",
+        addrs.len(),
+        args.ds3_chunk_size
+    );
     for (i, a) in addrs.iter().enumerate() {
         let role = match i {
             0 => "source",
@@ -196,6 +249,13 @@ mod tests {
         assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
         assert!(parse_duration("h").is_err());
         assert!(parse_duration("5w").is_err());
+        assert_eq!(parse_size("16K"), Ok(SERVE_CHUNK_BYTES));
+        assert_eq!(parse_size("16384"), Ok(16384));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("12").unwrap_err().contains("1 KiB"));
+        assert!(parse_size("5T").is_err());
+        assert!(parse_size("K").is_err());
         let fresh = fresh_credentials();
         assert_eq!(fresh.users().filter(|u| u.replicate).count(), 1);
         assert_eq!(fresh.users().count(), 2);

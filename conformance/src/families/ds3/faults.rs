@@ -6,21 +6,27 @@
 //! systems, or the client reports the job not complete. A target job that says COMPLETED
 //! with different bytes, or a client that reports complete without it, is a violation.
 //! Faults go through the fault vocabulary (`SimControl::apply`), as everywhere else.
+//!
+//! [`Ds3Seeds`] is this experiment as a world of `replisim sweep --world ds3` (shards,
+//! resume, progress and flat memory come from `crate::sweep`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use replisim_sim::ds3::auth::{Credentials, User};
+use replisim_sim::ds3::defects::Defect;
 use replisim_sim::faults::Fault;
 use replisim_sim::rt;
-use replisim_sim::world::try_simulate;
+use replisim_sim::world::{try_simulate, World};
 
 use super::client::Ds3;
-use super::scenarios::{replicating_fixture_user, sim_ctx};
-use crate::client::Limits;
-use crate::families::SimParams;
+use crate::clause::{Clauses, Profile};
+use crate::client::{Client, Endpoint, Limits};
 use crate::simcontrol::SimControl;
-use crate::target::Control;
+use crate::sweep::{SeedRunner, SeedSummary};
+use crate::target::{Control, Ctx};
 use crate::verdict::Verdict;
 
 /// What one seed showed.
@@ -28,14 +34,55 @@ use crate::verdict::Verdict;
 pub struct SeedOutcome {
     /// The client saw the target's job COMPLETED.
     pub complete: bool,
+    /// Why the client reports the job not complete (its last failed step), if it does.
+    pub incomplete: Option<String>,
     /// Faults applied.
     pub faults: usize,
+    /// Faults applied, by kind ([`FAULT_KINDS`]).
+    pub by_kind: BTreeMap<String, u64>,
     /// What broke the guarantee, if anything.
     pub violation: Option<String>,
+    /// Simulated time of the seed.
+    pub simulated: Duration,
+    /// The world's trace digest (same seed and defects, same digest).
+    pub digest: String,
 }
+
+/// The nemesis's fault kinds, as the sweep names them.
+pub const FAULT_KINDS: [&str; 3] = ["crash-source", "crash-target", "partition-systems"];
+
+/// How long a received chunk waits in cache before it is persisted, in this experiment:
+/// long enough that the nemesis's crashes land while data is only in cache.
+pub const PERSIST_DELAY: Duration = Duration::from_secs(5);
+
+/// The one invariant this experiment judges.
+pub const INVARIANT: &str = "replicated-identical-or-incomplete";
 
 const BUCKET: &str = "replicated";
 const OBJECTS: [(&str, u64); 3] = [("o1", 20 << 10), ("o2", 9), ("o3", 17 << 10)];
+
+/// A context for the experiment's client outside the rule runner: the world's hosts as
+/// nodes (source, target), a fresh client, no clauses judged.
+fn sim_ctx(world: &World, bucket: &str, limits: Limits, control: Option<Arc<dyn Control>>) -> Ctx {
+    let client = Client::new(limits);
+    Ctx {
+        nodes: world.addrs().into_iter().map(Endpoint::http).collect(),
+        client: client.clone(),
+        bucket: bucket.into(),
+        control,
+        clauses: Clauses::new("BP-0", &[], Profile::Reference, Some(client)),
+        targets: Default::default(),
+    }
+}
+
+/// The fixture user allowed to replicate.
+fn replicating_fixture_user() -> Result<User, String> {
+    Credentials::fixture()
+        .users()
+        .find(|u| u.replicate)
+        .cloned()
+        .ok_or_else(|| "no fixture user may replicate".to_string())
+}
 
 /// Retries `step` up to 12 times, 2 s apart; the last failure otherwise.
 async fn retry<T, F, Fut>(mut step: F) -> Result<T, Verdict>
@@ -88,6 +135,13 @@ async fn replicate(ds3: &Ds3) -> Result<String, Verdict> {
         let d = ds3.clone();
         let dst = dst.clone();
         async move {
+            // A retry after a lost answer may find the job already done (the ready list
+            // of a COMPLETED job is 410).
+            if let Ok(m) = d.job(1, &dst.job_id).await {
+                if m.status == "COMPLETED" {
+                    return Ok(());
+                }
+            }
             d.upload_all(1, &dst, 30).await?;
             let m = d
                 .wait_status(1, &dst.job_id, "COMPLETED", Duration::from_secs(30))
@@ -103,17 +157,26 @@ async fn replicate(ds3: &Ds3) -> Result<String, Verdict> {
     Ok(dst.job_id)
 }
 
-/// A seeded schedule of crashes, restarts and WAN cuts, then everything healed.
-async fn nemesis(control: Arc<SimControl>, seed: u64) -> usize {
+/// A seeded schedule of crashes, restarts and WAN cuts, then everything healed; the
+/// faults that took effect, by kind.
+async fn nemesis(control: Arc<SimControl>, seed: u64) -> BTreeMap<String, u64> {
     let mut x = rt::splitmix64(seed ^ 0xd53);
     let mut next = |n: u64| {
         x = rt::splitmix64(x);
         x % n
     };
-    let mut applied = 0;
-    for _ in 0..5 {
-        rt::sleep(Duration::from_secs(1 + next(8))).await;
-        let (fault, repair) = match next(3) {
+    let mut applied = BTreeMap::new();
+    // The first fault comes within 3 s, while the replication is still sending: the
+    // client's whole run takes simulated seconds.
+    for round in 0..5 {
+        let gap = if round == 0 {
+            next(3000)
+        } else {
+            500 + next(4000)
+        };
+        rt::sleep(Duration::from_millis(gap)).await;
+        let kind = next(3) as usize;
+        let (fault, repair) = match kind {
             0 => (Fault::Crash { node: 1 }, Fault::Restart { node: 1 }),
             1 => (Fault::Crash { node: 0 }, Fault::Restart { node: 0 }),
             _ => (
@@ -125,9 +188,10 @@ async fn nemesis(control: Arc<SimControl>, seed: u64) -> usize {
             ),
         };
         if control.apply(fault).await.is_ok() {
-            applied += 1;
+            let name = FAULT_KINDS[[1, 0, 2][kind]];
+            *applied.entry(name.to_string()).or_insert(0) += 1;
         }
-        rt::sleep(Duration::from_secs(1 + next(6))).await;
+        rt::sleep(Duration::from_millis(500 + next(3000))).await;
         let _ = control.apply(repair).await;
     }
     let _ = control.heal_all().await;
@@ -172,22 +236,23 @@ async fn judge(ds3: &Ds3, job: Option<&str>) -> Result<(Option<String>, Vec<Stri
     Ok((status, differ))
 }
 
-/// Runs one seed.
+/// Runs one seed with the reference gateways.
 pub fn run_seed(seed: u64) -> Result<SeedOutcome, String> {
+    run_seed_with(seed, &BTreeSet::new())
+}
+
+/// Runs one seed with `defects` switched on in both systems' gateways.
+pub fn run_seed_with(seed: u64, defects: &BTreeSet<Defect>) -> Result<SeedOutcome, String> {
+    let defects = defects.clone();
     let outcome = try_simulate(seed, Duration::from_secs(3600), move || async move {
-        let params = SimParams {
-            nodes: 1,
-            defects: Default::default(),
-            alternatives: Default::default(),
-            publisher_defects: Default::default(),
-            publisher_alternatives: Default::default(),
-            rucio_defects: Default::default(),
-        };
+        let mut config = super::sim_gateway(&defects);
+        config.persist_delay_ms = PERSIST_DELAY.as_millis() as u64;
         let world = Arc::new(
-            (super::FAMILY.world)(&params)
+            super::systems(config)
                 .build()
                 .map_err(|e| format!("world: {e}"))?,
         );
+        let start = rt::now();
         rt::sleep(Duration::from_millis(10)).await;
         let control = Arc::new(SimControl::new(world.clone()));
         let limits = Limits {
@@ -195,11 +260,14 @@ pub fn run_seed(seed: u64) -> Result<SeedOutcome, String> {
             ..Limits::default()
         };
         let ctx = sim_ctx(&world, BUCKET, limits, Some(control.clone()));
-        world
+        let traced = world.clone();
+        let outcome = world
             .on_client(async move {
                 let ds3 = Ds3::new(&ctx, replicating_fixture_user()?);
-                let (done, faults) = futures::join!(replicate(&ds3), nemesis(control, seed));
+                let (done, by_kind) = futures::join!(replicate(&ds3), nemesis(control, seed));
+                let faults = by_kind.values().sum::<u64>() as usize;
                 let job = done.as_ref().ok().cloned();
+                let incomplete = done.as_ref().err().map(|v| v.evidence.clone());
                 let (status, differ) = judge(&ds3, job.as_deref())
                     .await
                     .map_err(|v| format!("judging after healing: {}", v.evidence))?;
@@ -218,11 +286,70 @@ pub fn run_seed(seed: u64) -> Result<SeedOutcome, String> {
                 };
                 Ok::<SeedOutcome, String>(SeedOutcome {
                     complete,
+                    incomplete,
                     faults,
+                    by_kind,
                     violation,
+                    simulated: Duration::ZERO,
+                    digest: String::new(),
                 })
             })
-            .await
+            .await;
+        outcome.map(|mut o| {
+            if let Some(v) = &o.violation {
+                traced.trace().record("checker", v.clone());
+            }
+            o.simulated = rt::now().saturating_duration_since(start);
+            o.digest = traced.trace().digest();
+            o
+        })
     });
     outcome.map_err(|e| e.message)?
+}
+
+/// The DS3 replication experiment as a sweep world: every seed runs [`run_seed_with`]
+/// with the same defects.
+#[derive(Debug, Clone, Default)]
+pub struct Ds3Seeds {
+    /// Defects switched on in both systems' gateways.
+    pub defects: BTreeSet<Defect>,
+}
+
+impl SeedRunner for Ds3Seeds {
+    fn world(&self) -> &str {
+        "ds3"
+    }
+
+    fn replay_args(&self) -> String {
+        let mut args = String::from(" --world ds3");
+        for d in &self.defects {
+            args.push_str(&format!(" --defect {d}"));
+        }
+        args
+    }
+
+    fn fault_kinds(&self) -> Vec<String> {
+        FAULT_KINDS.iter().map(|k| k.to_string()).collect()
+    }
+
+    fn invariants(&self) -> Vec<String> {
+        vec![INVARIANT.to_string()]
+    }
+
+    fn traces(&self) -> bool {
+        false
+    }
+
+    fn run_seed(&self, seed: u64) -> Result<SeedSummary, String> {
+        let o = run_seed_with(seed, &self.defects)?;
+        Ok(SeedSummary {
+            faults: o.by_kind,
+            violations: o
+                .violation
+                .map(|v| vec![(INVARIANT.to_string(), v)])
+                .unwrap_or_default(),
+            simulated: o.simulated,
+            digest: o.digest,
+        })
+    }
 }

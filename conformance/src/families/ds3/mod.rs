@@ -13,9 +13,9 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use replisim_sim::ds3::auth::{Credentials, User};
+use replisim_sim::ds3::defects::Defect;
 use replisim_sim::ds3::gateway::GatewayConfig;
 use replisim_sim::ds3::host::Ds3Factory;
-use replisim_sim::scsp::defects::Defect;
 use replisim_sim::world::{Link, WorldBuilder};
 
 use super::{CleanupFuture, CleanupJob, Family, Role, SimParams, SimRole};
@@ -26,7 +26,6 @@ pub mod client;
 pub mod contract;
 pub mod faults;
 pub mod rules;
-pub mod scenarios;
 
 /// The roles DS3 rules talk to.
 pub const ROLES: &[Role] = &[Role::Ds3];
@@ -140,18 +139,20 @@ pub fn sim_gateway(defects: &std::collections::BTreeSet<Defect>) -> GatewayConfi
     c.aggregation_window_ms = window.as_millis() as u64;
     c.retention_ms = retention.as_millis() as u64;
     c.retry_after_secs = 2;
-    c.defects = defects
-        .iter()
-        .copied()
-        .filter(|d| d.breaks().starts_with("BP-"))
-        .collect();
+    c.defects = defects.clone();
     c
 }
 
 /// Two systems, `source` and `target`, one gateway each, joined by a WAN link (the
 /// harness's client sits on the source's LAN).
 fn world(params: &SimParams) -> WorldBuilder {
-    let factory = Ds3Factory::new(sim_gateway(&params.defects), Credentials::fixture());
+    systems(sim_gateway(&params.ds3_defects))
+}
+
+/// The two systems of [`world`] with gateways built from `config` (the fault sweep slows
+/// persistence so that its crashes land while chunks are in cache).
+pub fn systems(config: GatewayConfig) -> WorldBuilder {
+    let factory = Ds3Factory::new(config, Credentials::fixture());
     WorldBuilder::new()
         .disk_bytes(64 << 20)
         .cluster("source", 1, factory.clone())
