@@ -580,13 +580,13 @@ fn check(args: CheckArgs) -> ExitCode {
         }
     };
     let described = match &target {
-        TargetSpec::Sim { nodes, .. } if args.defects.is_empty() => {
-            format!("simulated cluster of {nodes} nodes")
+        TargetSpec::Sim { nodes, .. } => {
+            let mut text = simulated_worlds(&rules, *nodes);
+            if !args.defects.is_empty() {
+                text.push_str(&format!(" with defects {}", args.defects.join(",")));
+            }
+            text
         }
-        TargetSpec::Sim { nodes, .. } => format!(
-            "simulated cluster of {nodes} nodes with defects {}",
-            args.defects.join(",")
-        ),
         TargetSpec::Http { .. } | TargetSpec::Roles(_) => {
             target.targets().map(|t| t.describe()).unwrap_or_default()
         }
@@ -826,6 +826,25 @@ fn ds3_sweep(args: &SweepArgs) -> ExitCode {
     };
     let runner = crate::families::ds3::faults::Ds3Seeds { defects };
     run_sweep(args, seeds, &runner)
+}
+
+/// What a simulated `check` runs against, for the report's header: SCSP rules run in a
+/// cluster of `nodes` reference nodes (so does the publisher family, with a publisher
+/// beside it); DS3 and Rucio in worlds of their own (two DS3 systems; a Rucio catalog with
+/// its RSEs' clusters).
+fn simulated_worlds(rules: &[crate::catalog::Rule], nodes: usize) -> String {
+    let mut families: Vec<String> = rules.iter().map(|r| r.protocol()).collect();
+    families.dedup();
+    families.sort();
+    families.dedup();
+    match families.as_slice() {
+        [only] if only == "scsp" => format!("simulated cluster of {nodes} nodes"),
+        _ if families.iter().any(|f| f == "scsp" || f == "publisher") => format!(
+            "simulated worlds ({}; SCSP clusters of {nodes} nodes)",
+            families.join(", ")
+        ),
+        _ => format!("simulated worlds ({})", families.join(", ")),
+    }
 }
 
 /// The SCSP world's settings from the flags.
