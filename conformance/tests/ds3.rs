@@ -163,6 +163,9 @@ fn start_gateways(runtime: &tokio::runtime::Runtime) -> Vec<SocketAddr> {
         .collect()
 }
 
+/// `ds3::configure` is process-wide: the tests that set it run one at a time.
+static SETTINGS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn outcomes(results: &[RuleResult], want: Outcome) -> Vec<&'static str> {
     results
         .iter()
@@ -173,6 +176,7 @@ fn outcomes(results: &[RuleResult], want: Outcome) -> Vec<&'static str> {
 
 #[test]
 fn the_ds3_family_over_tcp_is_partial_only_for_unstated_waits_then_passes() {
+    let _settings = SETTINGS.lock().unwrap_or_else(|p| p.into_inner());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -326,6 +330,7 @@ fn start_serve_binary(dir: &std::path::Path) -> (Served, Vec<String>) {
 /// chunks), and only the clauses waiting for unstated hours are PARTIAL.
 #[test]
 fn serve_ds3_with_its_default_chunk_size_passes_bp_8_over_tcp() {
+    let _settings = SETTINGS.lock().unwrap_or_else(|p| p.into_inner());
     let dir = std::env::temp_dir().join(format!("replisim-ds3-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (_served, urls) = start_serve_binary(&dir);
