@@ -1434,6 +1434,23 @@ mod tests {
     }
 
     #[test]
+    fn check_defects_name_scsp_publisher_and_ds3_defects() {
+        let names: Vec<String> = ["omit-content-uuid", "ds3-no-retry-after"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (scsp, publisher, ds3) = split_defects(&names).expect("known names");
+        assert_eq!(scsp, BTreeSet::from([Defect::OmitContentUuid]));
+        assert!(publisher.is_empty());
+        assert_eq!(
+            ds3,
+            BTreeSet::from([replisim_sim::ds3::defects::Defect::NoRetryAfter])
+        );
+        let err = split_defects(&["nope".to_string()]).unwrap_err();
+        assert!(err.contains("DS3 defects: ds3-"), "{err}");
+    }
+
+    #[test]
     fn listings_name_every_rule_and_defect() {
         let rules = rules_table();
         for r in catalog::all() {

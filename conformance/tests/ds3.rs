@@ -163,6 +163,9 @@ fn start_gateways(runtime: &tokio::runtime::Runtime) -> Vec<SocketAddr> {
         .collect()
 }
 
+/// `ds3::configure` is process-wide: the tests that set it run one at a time.
+static SETTINGS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn outcomes(results: &[RuleResult], want: Outcome) -> Vec<&'static str> {
     results
         .iter()
@@ -173,6 +176,7 @@ fn outcomes(results: &[RuleResult], want: Outcome) -> Vec<&'static str> {
 
 #[test]
 fn the_ds3_family_over_tcp_is_partial_only_for_unstated_waits_then_passes() {
+    let _settings = SETTINGS.lock().unwrap_or_else(|p| p.into_inner());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -326,6 +330,7 @@ fn start_serve_binary(dir: &std::path::Path) -> (Served, Vec<String>) {
 /// chunks), and only the clauses waiting for unstated hours are PARTIAL.
 #[test]
 fn serve_ds3_with_its_default_chunk_size_passes_bp_8_over_tcp() {
+    let _settings = SETTINGS.lock().unwrap_or_else(|p| p.into_inner());
     let dir = std::env::temp_dir().join(format!("replisim-ds3-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (_served, urls) = start_serve_binary(&dir);
@@ -357,4 +362,43 @@ fn serve_ds3_with_its_default_chunk_size_passes_bp_8_over_tcp() {
         outcomes(&results, Outcome::Partial),
         vec!["BP-3", "BP-9", "BP-16"]
     );
+}
+
+/// The DS3 scenario files have teeth: with a gateway defect switched on in their systems
+/// (`ds3 = { defects = [...] }`), the step that observes the broken clause fails, naming
+/// the header or the XML value it expected.
+#[test]
+fn ds3_scenario_files_fail_with_the_defect_their_steps_observe() {
+    use replisim_conformance::scenario::{parse, run_sim};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .join("scenarios");
+    for (file, defect, says) in [
+        (
+            "ds3_bulk_get_retry_after.toml",
+            "ds3-no-retry-after",
+            "Retry-After",
+        ),
+        (
+            "ds3_replication.toml",
+            "ds3-new-ids-on-replicate",
+            "MasterObjectList@JobId",
+        ),
+        ("ds3_job_expiry.toml", "ds3-job-never-expires", "CANCELED"),
+        ("ds3_cancel.toml", "ds3-cancel-keeps-partial", "404"),
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).expect("scenario file");
+        assert!(run_sim(&parse(file, &text).expect("parses"), 0).passed());
+        let broken = text.replace("ds3 = {}", &format!("ds3 = {{ defects = [\"{defect}\"] }}"));
+        let outcome = run_sim(&parse(file, &broken).expect("parses"), 0);
+        let failure = outcome
+            .failure
+            .unwrap_or_else(|| panic!("{file} passes with {defect}"));
+        assert!(
+            failure.message.contains(says),
+            "{file} with {defect}: {}",
+            failure.message
+        );
+    }
 }
