@@ -849,7 +849,7 @@ fn sweep_trace(runner: &crate::sweep::ScspSeeds, seed: u64, path: &std::path::Pa
 
 /// The seeds of a sweep with any world kind: sharding, resuming, checkpoints, progress,
 /// the summary and the exit status.
-fn run_sweep(
+pub(crate) fn run_sweep(
     args: &SweepArgs,
     seeds: std::ops::Range<u64>,
     runner: &dyn crate::sweep::SeedRunner,
