@@ -236,7 +236,9 @@ pub fn run(
                     let ns = u64::try_from(simulated.as_nanos()).unwrap_or(u64::MAX);
                     result.tally.add_seed(seed, digest, &faults, fail, ns);
                     if let Some((took, bound)) = outcome.as_ref().ok().and_then(|s| s.catch_up) {
-                        result.tally.add_catch_up(result::CatchUp::of(seed, took, bound));
+                        result
+                            .tally
+                            .add_catch_up(result::CatchUp::of(seed, took, bound));
                     }
                     result.done.insert(seed);
                     *done += 1;
@@ -343,7 +345,10 @@ mod tests {
         assert_eq!(whole.tally.failing, 15 + 1);
         assert_eq!(whole.tally.faults.get("odd"), Some(&50));
         let catch_up = whole.tally.catch_up.expect("measured");
-        assert_eq!((catch_up.seeds, catch_up.max_ms, catch_up.max_seed), (99, 990, 99));
+        assert_eq!(
+            (catch_up.seeds, catch_up.max_ms, catch_up.max_seed),
+            (99, 990, 99)
+        );
         assert_eq!(catch_up.worst_permille, 495);
         assert_eq!(
             whole.tally.failures[0].replay,

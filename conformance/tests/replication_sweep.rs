@@ -55,7 +55,10 @@ fn a_sharded_replication_sweep_merges_to_the_whole_run() {
             Some(replisim_conformance::sweep::Shard { index, count: 2 }),
         );
         plan.jobs = 1;
-        parts.push((format!("shard {index}"), run(&runner, plan, &|_| {}, &|_| {})));
+        parts.push((
+            format!("shard {index}"),
+            run(&runner, plan, &|_| {}, &|_| {}),
+        ));
     }
     let merged = replisim_conformance::sweep::merge(&parts).expect("shards merge");
     assert_eq!(merged.tally, whole.tally, "catch-up statistics included");
