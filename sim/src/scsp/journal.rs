@@ -312,6 +312,93 @@ mod tests {
         assert_eq!(decode_page("journal 1 2 3\n{not json\n"), None);
     }
 
+    fn node() -> NodeContext {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let cluster = std::sync::Arc::new(crate::scsp::config::ClusterConfig::new(vec![addr]));
+        NodeContext::new(0, cluster, 1 << 24, crate::trace::Trace::disabled())
+    }
+
+    fn revision(key: &str, ms: u64, deleted: bool) -> Record {
+        crate::scsp::compose::record(
+            key.to_string(),
+            Kind::Alias,
+            Version {
+                stamp_ms: ms,
+                node: 0,
+            },
+            deleted,
+            Bytes::from_static(b"x"),
+            BTreeMap::new(),
+        )
+    }
+
+    #[test]
+    fn nothing_is_recorded_until_a_consumer_asks_then_every_revision_is() {
+        let ctx = node();
+        record(&ctx, &revision("u/aa", 1, false));
+        let first = read(&ctx, 0, 0, PAGE_MAX);
+        assert!(
+            first.head.gap_after(0, 0),
+            "a new consumer starts with a gap"
+        );
+        assert_eq!(
+            (first.head.first, first.head.last),
+            (1, 0),
+            "nothing recorded"
+        );
+        let epoch = first.head.epoch;
+        for ms in 2..=4 {
+            record(&ctx, &revision("u/aa", ms, ms == 4));
+        }
+        let context = crate::scsp::compose::record(
+            "b//photos".into(),
+            Kind::Bucket,
+            Version {
+                stamp_ms: 5,
+                node: 0,
+            },
+            false,
+            Bytes::new(),
+            BTreeMap::new(),
+        );
+        record(&ctx, &context);
+        let page = read(&ctx, epoch, 0, PAGE_MAX);
+        let seen: Vec<(u64, u64, bool)> = page
+            .entries
+            .iter()
+            .map(|e| (e.seq, e.version.stamp_ms, e.deleted))
+            .collect();
+        assert_eq!(seen, [(1, 2, false), (2, 3, false), (3, 4, true)]);
+        assert_eq!(read(&ctx, epoch, 2, PAGE_MAX).entries.len(), 1);
+        assert_eq!(read(&ctx, epoch, 0, 2).entries.len(), 2, "the limit holds");
+        // Synced: a crash keeps every entry; the records are no SCSP objects.
+        Disk::lock(&ctx.disk).crash();
+        assert_eq!(read(&ctx, epoch, 0, PAGE_MAX).entries.len(), 3);
+        assert!(Objects::lock(&ctx.disk)
+            .records()
+            .all(|(k, _)| !is_journal_key(&k)));
+        // A wiped disk starts a new epoch: the old cursor sees a gap.
+        Disk::lock(&ctx.disk).wipe();
+        let after_wipe = read(&ctx, epoch, 3, PAGE_MAX);
+        assert!(after_wipe.head.gap_after(epoch, 3));
+        assert!(after_wipe.entries.is_empty());
+    }
+
+    #[test]
+    fn old_entries_are_trimmed_and_a_consumer_behind_them_sees_a_gap() {
+        let ctx = node();
+        let epoch = read(&ctx, 0, 0, PAGE_MAX).head.epoch;
+        let total = RETAINED + 10;
+        for ms in 1..=total {
+            record(&ctx, &revision("u/bb", ms, false));
+        }
+        let head = read(&ctx, epoch, total, PAGE_MAX).head;
+        assert_eq!((head.first, head.last), (11, total));
+        assert!(head.gap_after(epoch, 5), "entries 6..=10 are gone");
+        assert!(!head.gap_after(epoch, 10));
+        assert_eq!(read(&ctx, epoch, 10, PAGE_MAX).entries[0].seq, 11);
+    }
+
     #[test]
     fn a_gap_is_another_epoch_a_trimmed_entry_or_a_cursor_beyond_the_head() {
         let head = Head {
