@@ -290,7 +290,7 @@ impl CatchUp {
     }
 
     /// Both together.
-    pub fn add(self, other: CatchUp) -> Self {
+    pub fn combined(self, other: CatchUp) -> Self {
         let slower = (other.max_ms, std::cmp::Reverse(other.max_seed))
             > (self.max_ms, std::cmp::Reverse(self.max_seed));
         let max = if slower { other } else { self };
@@ -358,7 +358,7 @@ impl Tally {
     /// Counts one seed's catch-up in.
     pub fn add_catch_up(&mut self, one: CatchUp) {
         self.catch_up = Some(match self.catch_up {
-            Some(c) => c.add(one),
+            Some(c) => c.combined(one),
             None => one,
         });
     }

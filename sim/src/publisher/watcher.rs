@@ -238,7 +238,7 @@ impl Watcher {
                 Read::Nothing => {}
             }
         }
-        found.sort_by(|a, b| a.version.cmp(&b.version));
+        found.sort_by_key(|seen| seen.version);
         let mut registered = 0;
         let mut complete = true;
         for seen in found {
