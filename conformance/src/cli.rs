@@ -393,7 +393,8 @@ pub struct SweepArgs {
     /// cluster B and its replicator over a WAN) or `replication-both` (both directions).
     /// The replication worlds take the faults wan-partition, drop-answers, wan-loss,
     /// wan-latency, crash-replicator, crash-publisher, crash-node, and the replicator
-    /// defects ack-before-apply, ignore-deletes, no-restart-on-404, drop-metadata.
+    /// defects ack-before-apply, ignore-deletes, no-restart-on-404, drop-metadata (and the
+    /// publishers' defects, e.g. publisher-diffs-inventories).
     #[arg(long, default_value = "scsp")]
     pub world: String,
     /// Run only shard K of N (K from 0): the range cut into N consecutive blocks, block K.

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use replisim_sim::publisher::defects::PublisherDefect;
 use replisim_sim::replication::check::ReplicationInvariant;
 use replisim_sim::replication::sweep::{
     run_seed, ReplicationReport, ReplicationSweepConfig, WanFault,
@@ -121,6 +122,11 @@ impl SeedRunner for ReplicationSeeds {
             .collect()
     }
 
+    fn traces(&self) -> bool {
+        // `--trace` writes the SCSP world's timeline only.
+        false
+    }
+
     fn run_seed(&self, seed: u64) -> Result<SeedSummary, String> {
         let config = self.config.clone();
         match with_wall_limit(self.wall_limit, move || run_seed(seed, &config))? {
@@ -136,11 +142,18 @@ pub fn runner(args: &SweepArgs) -> Result<ReplicationSeeds, String> {
     let config = &mut runner.config;
     config.faults = WanFault::parse_list(&args.faults)?;
     for name in &args.defects {
-        config
-            .spec
-            .replicator
-            .defects
-            .insert(name.parse::<ReplicatorDefect>()?);
+        // A replicator defect, or one of the publisher's (its watcher's, in practice).
+        match name.parse::<ReplicatorDefect>() {
+            Ok(d) => {
+                config.spec.replicator.defects.insert(d);
+            }
+            Err(replicator) => match name.parse::<PublisherDefect>() {
+                Ok(d) => {
+                    config.spec.publisher_defects.insert(d);
+                }
+                Err(_) => return Err(replicator),
+            },
+        }
     }
     if !(1..=250).contains(&args.nodes) {
         return Err("--nodes must be between 1 and 250".into());

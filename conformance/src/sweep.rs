@@ -47,6 +47,11 @@ pub trait SeedRunner: Sync {
     fn invariants(&self) -> Vec<String>;
     /// Runs one seed; `Err` carries the message of a simulation that panicked (a bug).
     fn run_seed(&self, seed: u64) -> Result<SeedSummary, String>;
+    /// Whether `replisim sweep --seed N --trace FILE` can write this world's timeline (the
+    /// replay line of a failing seed offers it then).
+    fn traces(&self) -> bool {
+        true
+    }
 }
 
 /// The SCSP cluster under the nemesis: [`replisim_sim::sweep::run_seed`].
@@ -155,6 +160,7 @@ fn failure(
     seed: u64,
     outcome: &Result<SeedSummary, String>,
     replay_args: &str,
+    traces: bool,
 ) -> Option<FailingSeed> {
     match outcome {
         Err(message) => Some(FailingSeed {
@@ -180,9 +186,11 @@ fn failure(
                     .take(result::DETAILS_KEPT)
                     .map(|(_, text)| text.clone())
                     .collect(),
-                replay: format!(
-                    "replisim sweep --seed {seed}{replay_args} --trace seed-{seed}.json"
-                ),
+                replay: if traces {
+                    format!("replisim sweep --seed {seed}{replay_args} --trace seed-{seed}.json")
+                } else {
+                    format!("replisim sweep --seed {seed}{replay_args}")
+                },
             })
         }
     }
@@ -225,7 +233,7 @@ pub fn run(
                 let next = dispenser.lock().unwrap_or_else(|p| p.into_inner()).next();
                 let Some(seed) = next else { break };
                 let outcome = runner.run_seed(seed);
-                let fail = failure(seed, &outcome, &replay_args);
+                let fail = failure(seed, &outcome, &replay_args, runner.traces());
                 let (report, snapshot) = {
                     let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
                     let (result, last_checkpoint, done) = &mut *guard;

@@ -138,7 +138,8 @@ fn the_cli_runs_the_replication_world_and_names_failing_seeds() {
     assert!(
         text.contains("replay: replisim sweep --seed")
             && text.contains("--world replication")
-            && text.contains("--defect ignore-deletes"),
+            && text.contains("--defect ignore-deletes")
+            && !text.contains("--trace"),
         "{text}"
     );
 

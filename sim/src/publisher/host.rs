@@ -126,6 +126,11 @@ impl PublisherFactory {
         }
     }
 
+    /// Switches deliberate defects on for every later incarnation.
+    pub fn set_defects(&mut self, defects: PublisherDefects) {
+        self.template.defects = defects;
+    }
+
     /// A rules-file change on the running publisher: every enumerator is deleted (ENUM-15).
     /// Later incarnations keep the new rules.
     pub fn reload_rules(&self, text: &str) -> Result<(), String> {
