@@ -393,7 +393,8 @@ pub struct SweepArgs {
     /// cluster B and its replicator over a WAN) or `replication-both` (both directions).
     /// The replication worlds take the faults wan-partition, drop-answers, wan-loss,
     /// wan-latency, crash-replicator, crash-publisher, crash-node, and the replicator
-    /// defects ack-before-apply, ignore-deletes, no-restart-on-404, drop-metadata.
+    /// defects ack-before-apply, ignore-deletes, no-restart-on-404, drop-metadata (and the
+    /// publishers' defects, e.g. publisher-diffs-inventories).
     /// `ds3` replicates a DS3 job between two BlackPearl systems while their gateways crash
     /// and the WAN between them is cut (its defects are the `ds3-` ones).
     #[arg(long, default_value = "scsp")]
@@ -913,7 +914,7 @@ fn sweep_trace(runner: &crate::sweep::ScspSeeds, seed: u64, path: &std::path::Pa
 
 /// The seeds of a sweep with any world kind: sharding, resuming, checkpoints, progress,
 /// the summary and the exit status.
-fn run_sweep(
+pub(crate) fn run_sweep(
     args: &SweepArgs,
     seeds: std::ops::Range<u64>,
     runner: &dyn crate::sweep::SeedRunner,

@@ -401,6 +401,10 @@ pub const PUBLISHER_MUTANTS: &[(&str, &[&str])] = &[
     ("uuid-alias-once", &["ENUM-5.alias-repeats"]),
     ("event-reports-every-event", &["ENUM-6.last-only"]),
     ("metadata-skips-deleted", &["ENUM-7.every-event"]),
+    (
+        "publisher-diffs-inventories",
+        &["ENUM-7.every-event", "ENUM-5.alias-repeats"],
+    ),
     ("delete-filtered", &["ENUM-8.delete-on-every-channel"]),
     ("acked-on-send", &["ENUM-9.unacked-redelivered"]),
     (

@@ -16,7 +16,7 @@ pub mod progress;
 pub mod result;
 
 pub use progress::Progress;
-pub use result::{merge, summary, FailingSeed, SeedSet, Shard, SweepResult, Tally};
+pub use result::{merge, summary, CatchUp, FailingSeed, SeedSet, Shard, SweepResult, Tally};
 
 /// What one seed of any world kind tells the sweep: only what is aggregated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub struct SeedSummary {
     pub simulated: Duration,
     /// The seed's trace digest (same seed, same digest).
     pub digest: String,
+    /// How long the world took to catch up after its faults, and the bound it is held to
+    /// (worlds that measure it: replication).
+    pub catch_up: Option<(Duration, Duration)>,
 }
 
 /// A world kind a sweep can run: it names itself and its settings (what merged results
@@ -92,6 +95,7 @@ impl SeedRunner for ScspSeeds {
                 .collect(),
             simulated: report.simulated,
             digest: report.digest,
+            catch_up: None,
         })
     }
 }
@@ -239,6 +243,11 @@ pub fn run(
                     };
                     let ns = u64::try_from(simulated.as_nanos()).unwrap_or(u64::MAX);
                     result.tally.add_seed(seed, digest, &faults, fail, ns);
+                    if let Some((took, bound)) = outcome.as_ref().ok().and_then(|s| s.catch_up) {
+                        result
+                            .tally
+                            .add_catch_up(result::CatchUp::of(seed, took, bound));
+                    }
                     result.done.insert(seed);
                     *done += 1;
                     let report = Progress {
@@ -330,6 +339,7 @@ mod tests {
                 },
                 simulated: Duration::from_millis(seed),
                 digest: format!("{:x}", seed * 31),
+                catch_up: Some((Duration::from_millis(seed * 10), Duration::from_secs(2))),
             })
         }
     }
@@ -342,6 +352,12 @@ mod tests {
         assert_eq!(whole.tally.crashed, 1);
         assert_eq!(whole.tally.failing, 15 + 1);
         assert_eq!(whole.tally.faults.get("odd"), Some(&50));
+        let catch_up = whole.tally.catch_up.expect("measured");
+        assert_eq!(
+            (catch_up.seeds, catch_up.max_ms, catch_up.max_seed),
+            (99, 990, 99)
+        );
+        assert_eq!(catch_up.worst_permille, 495);
         assert_eq!(
             whole.tally.failures[0].replay,
             "replisim sweep --seed 0 --arith --trace seed-0.json"

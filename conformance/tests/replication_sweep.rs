@@ -3,17 +3,27 @@
 //! seeds; the binary's exit codes, summary and replay line.
 
 use std::process::Command;
+use std::time::Duration;
 
-use replisim_conformance::replication_sweep::{run, summary};
-use replisim_sim::replication::sweep::ReplicationSweepConfig;
+use replisim_conformance::replication_sweep::ReplicationSeeds;
+use replisim_conformance::sweep::{run, summary, Plan, SeedRunner, SweepResult};
 use replisim_sim::replicator::ReplicatorDefect;
+
+/// Runs `seeds` of `runner` on `jobs` threads through the sweep's seed runner.
+fn sweep(runner: &ReplicationSeeds, seeds: std::ops::Range<u64>, jobs: usize) -> SweepResult {
+    let mut plan = Plan::fresh(runner, seeds, None);
+    plan.jobs = jobs;
+    run(runner, plan, &|_| {}, &|_| {})
+}
 
 #[test]
 fn sixty_seeds_with_wan_faults_and_crashes_keep_every_replication_invariant() {
-    let outcome = run(0..60, 2, &ReplicationSweepConfig::new(), &|_, _, _| {});
-    let text = summary(&outcome, "");
-    assert_eq!(outcome.failing(), 0, "{text}");
-    assert_eq!(outcome.reports.len(), 60);
+    let runner = ReplicationSeeds::new("replication").expect("known world");
+    let result = sweep(&runner, 0..60, 2);
+    let text = summary(&result);
+    assert_eq!(result.tally.failing, 0, "{text}");
+    assert_eq!(result.tally.seeds, 60);
+    assert!(result.complete());
     assert!(
         text.contains("violations: holds 0, deletes 0, catch-up 0, quiet 0"),
         "{text}"
@@ -26,24 +36,60 @@ fn sixty_seeds_with_wan_faults_and_crashes_keep_every_replication_invariant() {
     ] {
         assert!(text.contains(kind), "{kind} never injected: {text}");
     }
-    assert!(outcome
-        .reports
-        .iter()
-        .all(|r| r.catch_up.is_some_and(|t| t <= r.bound)));
+    // Every seed caught up, within its bound.
+    let catch_up = result.tally.catch_up.expect("catch-up measured");
+    assert_eq!(catch_up.seeds, 60, "{text}");
+    assert!(catch_up.worst_permille <= 1000, "{text}");
+    assert!(text.contains("catch-up after the heal: 60 seeds"), "{text}");
+}
+
+#[test]
+fn a_sharded_replication_sweep_merges_to_the_whole_run() {
+    let runner = ReplicationSeeds::new("replication-both").expect("known world");
+    let whole = sweep(&runner, 0..4, 2);
+    let mut parts = Vec::new();
+    for index in 0..2 {
+        let mut plan = Plan::fresh(
+            &runner,
+            0..4,
+            Some(replisim_conformance::sweep::Shard { index, count: 2 }),
+        );
+        plan.jobs = 1;
+        parts.push((
+            format!("shard {index}"),
+            run(&runner, plan, &|_| {}, &|_| {}),
+        ));
+    }
+    let merged = replisim_conformance::sweep::merge(&parts).expect("shards merge");
+    assert_eq!(merged.tally, whole.tally, "catch-up statistics included");
+    assert_eq!(runner.world(), "replication-both");
+}
+
+#[test]
+fn a_seed_that_hangs_is_a_failing_seed_with_its_replay_command() {
+    let mut runner = ReplicationSeeds::new("replication").expect("known world");
+    // No seed finishes within zero wall time: each is given up and reported.
+    runner.wall_limit = Duration::ZERO;
+    let result = sweep(&runner, 0..2, 2);
+    assert_eq!((result.tally.failing, result.tally.crashed), (2, 2));
+    let text = summary(&result);
+    assert!(text.contains("wall time"), "{text}");
+    assert!(
+        text.contains("replay: replisim sweep --seed 0 --world replication"),
+        "{text}"
+    );
 }
 
 #[test]
 fn acknowledging_before_applying_is_caught_within_50_seeds() {
-    let mut config = ReplicationSweepConfig::new();
-    config
+    let mut runner = ReplicationSeeds::new("replication").expect("known world");
+    runner
+        .config
         .spec
         .replicator
         .defects
         .insert(ReplicatorDefect::AckBeforeApply);
-    let caught = (0..50).find(|seed| {
-        let outcome = run(*seed..*seed + 1, 1, &config, &|_, _, _| {});
-        outcome.failing() > 0
-    });
+    let caught = (0..50).find(|seed| sweep(&runner, *seed..*seed + 1, 1).tally.failing > 0);
     assert!(caught.is_some(), "ack-before-apply survived 50 seeds");
 }
 
@@ -92,7 +138,8 @@ fn the_cli_runs_the_replication_world_and_names_failing_seeds() {
     assert!(
         text.contains("replay: replisim sweep --seed")
             && text.contains("--world replication")
-            && text.contains("--defect ignore-deletes"),
+            && text.contains("--defect ignore-deletes")
+            && !text.contains("--trace"),
         "{text}"
     );
 

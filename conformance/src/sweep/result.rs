@@ -251,6 +251,71 @@ pub struct Tally {
     pub digest: String,
     /// The lowest failing seeds, at most [`FAILURES_KEPT`], by seed.
     pub failures: Vec<FailingSeed>,
+    /// Catch-up times against their bounds, for worlds that measure one (replication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<CatchUp>,
+}
+
+/// Catch-up after the heal, over the seeds that measured it: what `replisim merge` adds up
+/// like the counts (every field is order-free).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatchUp {
+    /// Seeds that caught up (a seed that did not is a violation of its own).
+    pub seeds: u64,
+    /// Sum of their catch-up times, in milliseconds (for the mean).
+    pub total_ms: u64,
+    /// The longest catch-up, in milliseconds, and its seed and bound (lowest seed on ties).
+    pub max_ms: u64,
+    /// The seed of the longest.
+    pub max_seed: u64,
+    /// The bound of that seed, in milliseconds.
+    pub max_bound_ms: u64,
+    /// The highest catch-up/bound ratio of any seed, in thousandths.
+    pub worst_permille: u64,
+}
+
+impl CatchUp {
+    /// One seed's catch-up and bound.
+    pub fn of(seed: u64, took: std::time::Duration, bound: std::time::Duration) -> Self {
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let (took_ms, bound_ms) = (ms(took), ms(bound));
+        Self {
+            seeds: 1,
+            total_ms: took_ms,
+            max_ms: took_ms,
+            max_seed: seed,
+            max_bound_ms: bound_ms,
+            worst_permille: took_ms.saturating_mul(1000) / bound_ms.max(1),
+        }
+    }
+
+    /// Both together.
+    pub fn combined(self, other: CatchUp) -> Self {
+        let slower = (other.max_ms, std::cmp::Reverse(other.max_seed))
+            > (self.max_ms, std::cmp::Reverse(self.max_seed));
+        let max = if slower { other } else { self };
+        Self {
+            seeds: self.seeds + other.seeds,
+            total_ms: self.total_ms.saturating_add(other.total_ms),
+            max_ms: max.max_ms,
+            max_seed: max.max_seed,
+            max_bound_ms: max.max_bound_ms,
+            worst_permille: self.worst_permille.max(other.worst_permille),
+        }
+    }
+
+    /// The summary line.
+    pub fn line(&self) -> String {
+        format!(
+            "catch-up after the heal: {} seeds, mean {:.1} s, max {:.1} s (seed {}, bound {:.1} s); at most {:.0}% of the bound",
+            self.seeds,
+            self.total_ms as f64 / self.seeds.max(1) as f64 / 1000.0,
+            self.max_ms as f64 / 1000.0,
+            self.max_seed,
+            self.max_bound_ms as f64 / 1000.0,
+            self.worst_permille as f64 / 10.0
+        )
+    }
 }
 
 impl Tally {
@@ -290,6 +355,14 @@ impl Tally {
         }
     }
 
+    /// Counts one seed's catch-up in.
+    pub fn add_catch_up(&mut self, one: CatchUp) {
+        self.catch_up = Some(match self.catch_up {
+            Some(c) => c.combined(one),
+            None => one,
+        });
+    }
+
     fn keep_failure(&mut self, f: FailingSeed) {
         let at = self.failures.partition_point(|x| x.seed < f.seed);
         if at < FAILURES_KEPT {
@@ -313,6 +386,9 @@ impl Tally {
         self.set_digest(self.digest_value().wrapping_add(other.digest_value()));
         for f in &other.failures {
             self.keep_failure(f.clone());
+        }
+        if let Some(c) = other.catch_up {
+            self.add_catch_up(c);
         }
     }
 }
@@ -591,6 +667,9 @@ pub fn summary(result: &SweepResult) -> String {
         "violations: {}",
         in_order(&result.invariants, &violations, "none")
     );
+    if let Some(c) = &t.catch_up {
+        let _ = writeln!(out, "{}", c.line());
+    }
     let missing = result.pending();
     if !missing.is_empty() {
         let set = missing.iter().fold(SeedSet::default(), |mut s, r| {

@@ -142,6 +142,13 @@ impl Publisher {
             .map_err(|e| PublisherError::Disk(format!("{e:?}")))
     }
 
+    /// Registers a revision from a node's event journal (see [`Journal::register_revision`]).
+    pub fn register_revision(&mut self, seen: Observed) -> Result<Option<Event>, PublisherError> {
+        self.journal
+            .register_revision(seen)
+            .map_err(|e| PublisherError::Disk(format!("{e:?}")))
+    }
+
     /// Replaces the rules. Every enumerator is deleted: subscribers get 404 and Start again
     /// (ENUM-15), because their positions were computed under the old rules.
     pub fn set_rules(&mut self, rules: Rules) {

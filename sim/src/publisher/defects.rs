@@ -37,6 +37,10 @@ pub enum PublisherDefect {
     EventReportsEveryEvent,
     /// ENUM-7: Metadata enumerators skip the events of objects deleted since.
     MetadataSkipsDeleted,
+    /// ENUM-7: events are learnt by diffing inventories only, without the nodes' event
+    /// journals: a revision overwritten before the next poll is no event (the watcher
+    /// before docs/choices.md row P2 was settled).
+    DiffsInventories,
     /// ENUM-8: deletes are filtered by the channel's rules like other events.
     DeleteFiltered,
     /// ENUM-9: items count as acknowledged when sent: an answer lost on the wire loses them.
@@ -138,6 +142,12 @@ const TABLE: &[(PublisherDefect, &str, &str, &str)] = {
             "metadata-skips-deleted",
             "ENUM-7",
             "Metadata enumerators skip objects deleted since",
+        ),
+        (
+            DiffsInventories,
+            "publisher-diffs-inventories",
+            "ENUM-7",
+            "events come from inventory diffs only: a revision overwritten between two polls is lost",
         ),
         (
             DeleteFiltered,

@@ -43,6 +43,13 @@ impl DurableLog {
         Disk::lock(&self.disk).sync();
     }
 
+    /// The record stored under `name` (synced or still pending).
+    pub fn get(&self, name: &str) -> Option<Bytes> {
+        Disk::lock(&self.disk)
+            .get(&format!("{PREFIX}{name}"))
+            .map(|e| e.body.clone())
+    }
+
     /// Every record this log holds (synced or still pending), in name order.
     pub fn read_all(&self) -> Vec<(String, Bytes)> {
         Disk::lock(&self.disk)

@@ -1,7 +1,8 @@
 //! A publisher as one host of a world: the factory a simulated host (or `serve`) runs on
 //! every incarnation. Each start reads the journal back from the host's disk, begins with
-//! no enumerators (a restart ends them all: 404, the subscriber starts again) and full
-//! inventories, then serves the Enumerator API and polls the cluster.
+//! no enumerators (a restart ends them all: 404, the subscriber starts again), full
+//! inventories and the node-journal cursors it saved, then serves the Enumerator API and
+//! polls the cluster.
 
 use std::any::Any;
 use std::io;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use crate::publisher::alternatives::PublisherAlternatives;
 use crate::publisher::core::Publisher;
-use crate::publisher::defects::PublisherDefects;
+use crate::publisher::defects::{PublisherDefect, PublisherDefects};
 use crate::publisher::durable::DurableLog;
 use crate::publisher::http::{self, SharedPublisher};
 use crate::publisher::rules::Rules;
@@ -74,13 +75,17 @@ pub fn start_on(
 ) -> SharedPublisher {
     let publisher = SharedPublisher::new(
         Publisher::new(
-            DurableLog::new(disk),
+            DurableLog::new(disk.clone()),
             config.rules.clone(),
             rt::random_u64(),
         )
         .with_knobs(config.defects.clone(), config.alternatives),
     );
-    let mut watcher = Watcher::new(config.nodes.clone(), config.node_timeout);
+    let mut watcher =
+        Watcher::new(config.nodes.clone(), config.node_timeout).durable(DurableLog::new(disk));
+    if config.defects.contains(&PublisherDefect::DiffsInventories) {
+        watcher = watcher.inventories_only();
+    }
     if let Some(key) = &config.cluster_key {
         watcher = watcher.signed(key.clone());
     }
@@ -119,6 +124,11 @@ impl PublisherFactory {
             template,
             live: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Switches deliberate defects on for every later incarnation.
+    pub fn set_defects(&mut self, defects: PublisherDefects) {
+        self.template.defects = defects;
     }
 
     /// A rules-file change on the running publisher: every enumerator is deleted (ENUM-15).

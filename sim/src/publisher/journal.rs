@@ -1,7 +1,7 @@
 //! The durable event journal: every object event the publisher has registered, in the order
 //! it registered them, each synced to disk before any enumerator can see it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::publisher::durable::DurableLog;
 use crate::publisher::event::{Event, EventCode, ObjectClass};
@@ -42,6 +42,9 @@ pub struct Observed {
 pub struct Journal {
     events: Vec<Event>,
     latest: BTreeMap<(String, String), Latest>,
+    /// Every (domain, object, version) registered: a revision is one event however many
+    /// times, and from however many sources, it is seen.
+    versions: BTreeSet<(String, String, (u64, u32))>,
     log: DurableLog,
 }
 
@@ -53,6 +56,7 @@ impl Journal {
         let mut journal = Self {
             events: Vec::new(),
             latest: BTreeMap::new(),
+            versions: BTreeSet::new(),
             log,
         };
         let mut events: Vec<Event> = journal
@@ -74,6 +78,15 @@ impl Journal {
     }
 
     fn index(&mut self, event: &Event) {
+        let version = (event.version_ms, event.version_node);
+        self.versions
+            .insert((event.domain.clone(), event.object.clone(), version));
+        let key = (event.domain.clone(), event.object.clone());
+        // A late event (an older revision registered after a newer one) is not the
+        // object's latest.
+        if self.latest.get(&key).is_some_and(|l| l.version > version) {
+            return;
+        }
         self.latest.insert(
             (event.domain.clone(), event.object.clone()),
             Latest {
@@ -130,12 +143,54 @@ impl Journal {
             created_ms,
             meta: seen.meta,
         };
+        self.append(event).map(Some)
+    }
+
+    /// Registers a revision a node's event journal reports: like [`Journal::register`]
+    /// when it is newer than anything known; an older revision never registered before
+    /// (journals of several nodes are read one after the other, so a newer revision can
+    /// arrive first) becomes a late event, which Metadata and UUID enumerators return and
+    /// which is never the object's last (Event enumerators, ENUM-6).
+    pub fn register_revision(&mut self, seen: Observed) -> Result<Option<Event>, DiskError> {
+        let Some(known) = self.latest(&seen.domain, &seen.object) else {
+            return self.register(seen);
+        };
+        if known.version < seen.version {
+            return self.register(seen);
+        }
+        let version = seen.version;
+        if self
+            .versions
+            .contains(&(seen.domain.clone(), seen.object.clone(), version))
+        {
+            return Ok(None);
+        }
+        let code = match (seen.deleted, seen.class) {
+            (true, _) => EventCode::Deleted,
+            (false, ObjectClass::Alias) => EventCode::AliasWritten,
+            (false, _) => EventCode::Updated,
+        };
+        let event = Event {
+            seq: self.events.len() as u64 + 1,
+            object: seen.object,
+            domain: seen.domain,
+            class: seen.class,
+            code,
+            version_ms: version.0,
+            version_node: version.1,
+            created_ms: known.created_ms,
+            meta: seen.meta,
+        };
+        self.append(event).map(Some)
+    }
+
+    fn append(&mut self, event: Event) -> Result<Event, DiskError> {
         self.log
             .put(&format!("{:020}", event.seq), event.encode())?;
         self.log.sync();
         self.index(&event);
         self.events.push(event.clone());
-        Ok(Some(event))
+        Ok(event)
     }
 
     /// Events after sequence number `after`, oldest first.
@@ -209,6 +264,36 @@ mod tests {
         };
         assert_eq!(code(&mut j, 10), Some((EventCode::Deleted, 10)));
         assert_eq!(code(&mut j, 20), None, "a second marker is no event");
+    }
+
+    #[test]
+    fn an_older_revision_arriving_late_is_one_event_never_the_last() {
+        let disk = Disk::shared(1 << 20);
+        let mut j = Journal::open(DurableLog::new(disk.clone()));
+        let alias = |ms, deleted| seen("a1", ObjectClass::Alias, ms, deleted);
+        let code = |j: &mut Journal, ms, deleted| {
+            j.register_revision(alias(ms, deleted))
+                .expect("room")
+                .map(|e| e.code)
+        };
+        assert_eq!(code(&mut j, 10, false), Some(EventCode::AliasWritten));
+        assert_eq!(code(&mut j, 30, true), Some(EventCode::Deleted));
+        assert_eq!(
+            code(&mut j, 20, false),
+            Some(EventCode::AliasWritten),
+            "the revision between them, read late from another node"
+        );
+        assert_eq!(code(&mut j, 20, false), None, "the same revision twice");
+        assert_eq!(code(&mut j, 10, false), None);
+        let latest = j.latest("", "a1").expect("known");
+        assert_eq!((latest.seq, latest.deleted), (2, true));
+        let reopened = Journal::open(DurableLog::new(disk));
+        assert_eq!(
+            reopened.latest("", "a1"),
+            Some(latest),
+            "the same after a restart"
+        );
+        assert_eq!(reopened.len(), 3);
     }
 
     #[test]

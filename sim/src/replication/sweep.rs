@@ -150,7 +150,8 @@ impl Default for ReplicationSweepConfig {
 
 /// The catch-up bound (ARCHITECTURE.md, "Replication catch-up bound") for a world and a
 /// number of journal events. After the heal: an exchange cut by the fault may hang for
-/// one `request_timeout`, then one `retry_interval`; the publisher sees the last write
+/// one `request_timeout`, then one `retry_interval` (and one `restart_backoff` when the
+/// session ended); the publisher sees the last write
 /// within one poll and a replicator that found nothing asks again within one
 /// `idle_interval`; a replicator whose session ended re-reads the whole journal, each
 /// item costing at most seven exchanges (Next, GET from A and its redirect, HEAD of B,
@@ -164,6 +165,7 @@ pub fn catch_up_bound(spec: &ReplicationSpec, events: usize) -> Duration {
     let per_item = exchange * 7;
     r.request_timeout
         + r.retry_interval
+        + r.restart_backoff
         + spec.publisher_poll
         + r.idle_interval
         + per_item * u32::try_from(events).unwrap_or(u32::MAX)

@@ -60,6 +60,8 @@ pub struct ReplicationSpec {
     pub publisher_poll: Duration,
     /// SCSP health interval in both clusters.
     pub health_interval: Duration,
+    /// Deliberate defects of the publishers (none in the reference).
+    pub publisher_defects: crate::publisher::defects::PublisherDefects,
 }
 
 impl ReplicationSpec {
@@ -75,6 +77,7 @@ impl ReplicationSpec {
             replicator: ReplicatorConfig::new(unset, Vec::new(), Vec::new()),
             publisher_poll: Duration::from_secs(1),
             health_interval: Duration::from_secs(10),
+            publisher_defects: Default::default(),
         }
     }
 
@@ -95,7 +98,12 @@ impl ReplicationSpec {
                 .replicas(2)
                 .health_interval(self.health_interval)
         };
-        let publisher = publisher_factory(A, self.rules.clone(), self.publisher_poll);
+        let publisher_of = |source: &str| {
+            let mut f = publisher_factory(source, self.rules.clone(), self.publisher_poll);
+            f.set_defects(self.publisher_defects.clone());
+            f
+        };
+        let publisher = publisher_of(A);
         let replicator = ReplicatorHost::new(self.replicator.clone(), A_PUB, A, B);
         let local = Link::new();
         let mut b = World::builder()
@@ -106,7 +114,7 @@ impl ReplicationSpec {
             .wan(A, A_PUB, local)
             .wan(B, B_REP, local);
         if self.bidirectional {
-            let back = publisher_factory(B, self.rules.clone(), self.publisher_poll);
+            let back = publisher_of(B);
             b = b
                 .cluster(B_PUB, 1, back)
                 .cluster(

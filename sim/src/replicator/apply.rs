@@ -120,7 +120,7 @@ async fn place(
         Err(e) => return Outcome::Retry(format!("writing B: {e}")),
     };
     let wanted = lifepoint_reps(&item.meta).unwrap_or(config.replicas);
-    if written.replicas.is_some_and(|n| n >= wanted) {
+    if !config.read_back_always && written.replicas.is_some_and(|n| n >= wanted) {
         return Outcome::Applied;
     }
     // Fewer replicas than asked (or no count): B holds it only if a read finds it.

@@ -1,4 +1,5 @@
-//! A replicator's knobs (docs/choices.md RP1..RP8) and its named defects.
+//! A replicator's knobs (docs/choices.md RP1..RP10), its alternative choices and its named
+//! defects.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -99,6 +100,59 @@ pub struct ReplicatorConfig {
     pub replicas: usize,
     /// Deliberate defects (all off by default).
     pub defects: BTreeSet<ReplicatorDefect>,
+    /// Read every write back from B before acknowledging, even when its 201 reports enough
+    /// replicas (RP5; an alternative, off in the reference).
+    pub read_back_always: bool,
+    /// Wait after a 404 before starting a new session (RP8; zero in the reference).
+    pub restart_backoff: Duration,
+}
+
+/// The replicator's other choices where the documents are silent (docs/choices.md RP10):
+/// each is a way a real replicator could behave, so the replication invariants must hold
+/// under it too (the choice sweep, `conformance/tests/choice_sweep.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReplicatorAlternative {
+    /// RP5: acknowledge only after a read-back of B, whatever `Replica-Count` says.
+    ReadBackAlways,
+    /// RP8: wait 5 s after a 404 before starting a new session.
+    RestartBackoff,
+    /// RP3: wait 3 s after an empty answer instead of 1 s.
+    SlowIdle,
+}
+
+impl ReplicatorAlternative {
+    /// Every alternative, in a stable order.
+    pub const ALL: [ReplicatorAlternative; 3] = [
+        ReplicatorAlternative::ReadBackAlways,
+        ReplicatorAlternative::RestartBackoff,
+        ReplicatorAlternative::SlowIdle,
+    ];
+
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicatorAlternative::ReadBackAlways => "read-back-always",
+            ReplicatorAlternative::RestartBackoff => "restart-backoff=5s",
+            ReplicatorAlternative::SlowIdle => "idle=3s",
+        }
+    }
+
+    /// Switches this choice on in `config`.
+    pub fn apply(self, config: &mut ReplicatorConfig) {
+        match self {
+            ReplicatorAlternative::ReadBackAlways => config.read_back_always = true,
+            ReplicatorAlternative::RestartBackoff => {
+                config.restart_backoff = Duration::from_secs(5)
+            }
+            ReplicatorAlternative::SlowIdle => config.idle_interval = Duration::from_secs(3),
+        }
+    }
+}
+
+impl fmt::Display for ReplicatorAlternative {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl ReplicatorConfig {
@@ -116,6 +170,8 @@ impl ReplicatorConfig {
             enumerator_timeout_s: 3600,
             replicas: 2,
             defects: BTreeSet::new(),
+            read_back_always: false,
+            restart_backoff: Duration::ZERO,
         }
     }
 
@@ -136,5 +192,21 @@ mod tests {
         }
         let err = "ack-late".parse::<ReplicatorDefect>().unwrap_err();
         assert!(err.contains("ack-before-apply"), "{err}");
+    }
+
+    #[test]
+    fn each_alternative_changes_its_knob_only() {
+        let unset = SocketAddr::from(([0, 0, 0, 0], 0));
+        let reference = ReplicatorConfig::new(unset, Vec::new(), Vec::new());
+        for alternative in ReplicatorAlternative::ALL {
+            let mut changed = reference.clone();
+            alternative.apply(&mut changed);
+            let differs = [
+                changed.read_back_always != reference.read_back_always,
+                changed.restart_backoff != reference.restart_backoff,
+                changed.idle_interval != reference.idle_interval,
+            ];
+            assert_eq!(differs.iter().filter(|d| **d).count(), 1, "{alternative}");
+        }
     }
 }

@@ -17,5 +17,5 @@ pub mod scsp;
 pub mod service;
 pub mod session;
 
-pub use self::config::{ReplicatorConfig, ReplicatorDefect};
+pub use self::config::{ReplicatorAlternative, ReplicatorConfig, ReplicatorDefect};
 pub use self::host::ReplicatorHost;

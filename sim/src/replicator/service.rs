@@ -206,7 +206,7 @@ impl Replicator {
             self.session.enumerator = None;
             self.session.token = None;
             self.save().await;
-            return Duration::ZERO;
+            return self.config.restart_backoff;
         }
         if answer.status != 200 {
             self.note(format!("Next answered {}", answer.status));

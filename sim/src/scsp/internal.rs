@@ -8,6 +8,7 @@ use crate::scsp::cluster_view::local_bid;
 use crate::scsp::config::NodeContext;
 use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
+use crate::scsp::journal;
 use crate::scsp::object::Version;
 use crate::scsp::peer::{
     self, decode_record, encode_record, Inventory, InventoryItem, INTERNAL_PREFIX,
@@ -68,6 +69,16 @@ pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body>
             text(wire::encode_inventory(
                 &delta.unwrap_or_else(|| inventory(ctx)),
             ))
+        }
+        (Method::GET, "journal") => {
+            let number = |name| query.get(name).and_then(|v| v.parse::<u64>().ok());
+            let page = journal::read(
+                ctx,
+                number("epoch").unwrap_or(0),
+                number("after").unwrap_or(0),
+                number("limit").map_or(journal::PAGE_MAX, |n| n as usize),
+            );
+            text(journal::encode_page(&page))
         }
         (Method::PUT, "replica") => accept_replica(ctx, body),
         (Method::GET, "replica") => {
@@ -130,6 +141,8 @@ pub fn inventory_since(ctx: &NodeContext, since: u64) -> Option<Inventory> {
                 version: r.version,
                 deleted: r.deleted,
             }),
+            // The journal's own keys are not objects: no peer ever listed them.
+            None if journal::is_journal_key(&key) => {}
             None => gone.push(key.clone()),
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! Entry point: `server::run(ctx)`. A request goes `router` → `read` or `write` (every
 //! mutating method) → `placement` (bids gathered by `cluster_view` over `peer`) → either a
-//! `redirect` or local service with `replication`; `health` repairs in the background.
+//! `redirect` or local service with `replication`; `health` repairs in the background;
+//! `journal` records each acknowledged revision for the publisher.
 
 pub mod alternatives;
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod defects;
 pub mod handoff;
 pub mod health;
 pub mod internal;
+pub mod journal;
 pub mod key;
 pub mod limits;
 pub mod metadata;

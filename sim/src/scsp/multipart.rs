@@ -675,6 +675,7 @@ async fn assemble(
             ),
         );
     }
+    crate::scsp::journal::record(ctx, &record);
     // The upload is over: its state goes, on every node.
     let closed = compose::record(
         upload_key(&state.id),

@@ -22,6 +22,7 @@ use crate::scsp::config::NodeContext;
 use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
 use crate::scsp::handoff::{self, Handoff};
+use crate::scsp::journal;
 use crate::scsp::key::{new_uuid, Locator, ObjectKey};
 use crate::scsp::limits;
 use crate::scsp::metadata;
@@ -964,8 +965,10 @@ async fn store_and_replicate(
             );
             let _ = ctx.persist(&mut Objects::lock(&ctx.disk), marker.clone());
             replication::push_to(ctx, &marker, candidates, plan.sync_replicas - 1).await;
+            journal::record(ctx, &marker);
         }
     }
+    journal::record(ctx, &record);
     ctx.trace(format!(
         "{} {} v{} stored replicas {replicas}/{} sync {}",
         req.method,

@@ -350,6 +350,7 @@ impl SeedRunner for Ds3Seeds {
                 .unwrap_or_default(),
             simulated: o.simulated,
             digest: o.digest,
+            catch_up: None,
         })
     }
 }

@@ -206,9 +206,8 @@ pub fn counts(lines: &[String], ours: &[String]) -> BTreeMap<String, usize> {
     counts
 }
 
-/// A Metadata enumerator on `PublishAll` started before a check's writes: after each write
-/// the check waits for the item about it, so every revision is published before the next
-/// (the watcher of a polling publisher would fold two quick revisions into one).
+/// A Metadata enumerator on `PublishAll` started before a check's writes, so a check can wait
+/// until the item about a write has been published before it goes on.
 pub struct Watch<'a> {
     api: &'a Api<'a>,
     id: String,

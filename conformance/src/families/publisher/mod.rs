@@ -53,6 +53,9 @@ fn world(params: &SimParams) -> WorldBuilder {
     template.rules = Rules::parse(RULES_FILE).unwrap_or_default();
     template.defects = params.publisher_defects.clone();
     template.alternatives = params.publisher_alternatives;
+    // Longer than the three revisions ENUM-7 writes a second apart (SCSP's version
+    // resolution): a publisher that only diffs inventories between polls cannot see them all.
+    template.poll_interval = std::time::Duration::from_secs(5);
     super::scsp::world(params)
         .cluster(
             Role::Publisher.as_str(),
