@@ -262,6 +262,47 @@ struct ObjectRec {
     created_ms: u64,
     /// (blob id, offset, length).
     blobs: Vec<(String, u64, u64)>,
+    /// Older versions still listed beside this one (only `Defect::KeepLatestKeepsBoth`).
+    #[serde(default)]
+    shadowed: Vec<ObjectRec>,
+}
+
+/// How a bucket's data policy treats a name put again (contract type VersioningLevel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    /// A bulk PUT naming a stored object is refused.
+    None,
+    /// The new version replaces the old one once it is whole.
+    KeepLatest,
+}
+
+impl Versioning {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Versioning::None => "NONE",
+            Versioning::KeepLatest => "KEEP_LATEST",
+        }
+    }
+}
+
+/// A data policy made by Create Data Policy (only its versioning matters here).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PolicyRec {
+    id: String,
+    name: String,
+    versioning: Versioning,
+}
+
+/// A bucket made by Create Bucket (buckets named only by a bulk request have no record:
+/// they take re-puts as KEEP_LATEST, as before data policies existed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BucketRec {
+    id: String,
+    name: String,
+    policy_id: String,
+    versioning: Versioning,
+    user_id: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -270,10 +311,24 @@ struct State {
     jobs: BTreeMap<String, JobRec>,
     /// Key: `bucket/name`.
     objects: BTreeMap<String, ObjectRec>,
+    /// Data policies by id.
+    #[serde(default)]
+    policies: BTreeMap<String, PolicyRec>,
+    /// Created buckets by name.
+    #[serde(default)]
+    buckets: BTreeMap<String, BucketRec>,
 }
 
 fn object_key(bucket: &str, name: &str) -> String {
     format!("{bucket}/{name}")
+}
+
+fn policy_doc(p: &PolicyRec) -> xml::DataPolicyDoc {
+    xml::DataPolicyDoc {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        versioning: p.versioning.as_str().to_string(),
+    }
 }
 
 /// Which jobs Get Jobs lists.
@@ -540,6 +595,9 @@ impl Gateway {
                 ));
             }
         }
+        if kind == Kind::Put {
+            self.refuse_reput(bucket, request)?;
+        }
         let blobs = match kind {
             Kind::Put => {
                 let mut blobs = self.put_blobs(bucket, request, max)?;
@@ -610,6 +668,35 @@ impl Gateway {
         self.advance_job(&id, now);
         self.save()?;
         self.job(now, &id)
+    }
+
+    /// A bulk PUT into a bucket whose policy says versioning NONE may not name an object
+    /// it holds (400 OBJECT_ALREADY_EXISTS: the SDK test shows 409, which is outside the
+    /// contract's set for Create Bulk PUT; docs/choices.md D-VER).
+    fn refuse_reput(&self, bucket: &str, request: &BulkRequest) -> Result<(), Failure> {
+        let Some(b) = self.state.buckets.get(bucket) else {
+            return Ok(());
+        };
+        let refuses =
+            b.versioning == Versioning::None || self.config.has(Defect::KeepLatestRefusesReput);
+        if !refuses {
+            return Ok(());
+        }
+        match request.objects.iter().find(|o| {
+            self.state
+                .objects
+                .contains_key(&object_key(bucket, &o.name))
+        }) {
+            Some(o) => Err(fail(
+                400,
+                "OBJECT_ALREADY_EXISTS",
+                format!(
+                    "`{}` is in bucket `{bucket}` and its data policy keeps no other version",
+                    o.name
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn put_blobs(
@@ -1120,6 +1207,7 @@ impl Gateway {
                                 .iter()
                                 .map(|b| (b.id.clone(), b.offset, b.length))
                                 .collect(),
+                            shadowed: Vec::new(),
                         },
                     );
                 }
@@ -1232,12 +1320,33 @@ impl Gateway {
                     .iter()
                     .map(|b| (b.id.clone(), b.offset, b.length))
                     .collect(),
+                shadowed: Vec::new(),
             };
-            if let Some(old) = self.state.objects.insert(key, rec.clone()) {
+            let keep_latest = self
+                .state
+                .buckets
+                .get(bucket)
+                .is_some_and(|b| b.versioning == Versioning::KeepLatest);
+            let previous = self.state.objects.get(&key).filter(|o| o.id != rec.id);
+            if keep_latest && previous.is_some() && self.config.has(Defect::KeepLatestServesOld) {
+                // The defect: the old version stays the visible one.
+            } else if keep_latest
+                && previous.is_some()
+                && self.config.has(Defect::KeepLatestKeepsBoth)
+            {
+                let mut rec = rec;
+                if let Some(mut old) = self.state.objects.remove(&key) {
+                    rec.shadowed = std::mem::take(&mut old.shadowed);
+                    rec.shadowed.push(old);
+                }
+                self.state.objects.insert(key, rec);
+            } else if let Some(old) = self.state.objects.insert(key, rec.clone()) {
                 if old.id != rec.id {
-                    for (b, _, _) in &old.blobs {
-                        self.storage.remove_blob(Area::Cache, b);
-                        self.storage.remove_blob(Area::Permanent, b);
+                    for o in std::iter::once(&old).chain(&old.shadowed) {
+                        for (b, _, _) in &o.blobs {
+                            self.storage.remove_blob(Area::Cache, b);
+                            self.storage.remove_blob(Area::Permanent, b);
+                        }
                     }
                 }
             }
@@ -1272,6 +1381,13 @@ impl Gateway {
             ));
         };
         let chunk = &job.chunks[ci];
+        if !chunk.loaded && self.config.has(Defect::RedirectNeverClears) {
+            return Err(fail(
+                307,
+                "TemporaryRedirect",
+                "the chunk is not in cache yet",
+            ));
+        }
         if !chunk.loaded {
             let mut f = fail(503, "NotInCache", "the chunk is not in cache yet");
             f.retry_after = Some(self.config.retry_after_secs);
@@ -1327,15 +1443,195 @@ impl Gateway {
             .objects
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, o)| {
-                (
-                    k[prefix.len()..].to_string(),
-                    o.id.clone(),
-                    o.version,
-                    o.length,
-                )
+            .flat_map(|(k, o)| {
+                let name = k[prefix.len()..].to_string();
+                std::iter::once(o)
+                    .chain(&o.shadowed)
+                    .map(move |o| (name.clone(), o.id.clone(), o.version, o.length))
             })
             .collect()
+    }
+
+    // ---------------------------------------------------------------- data policies, buckets
+
+    /// Create Data Policy (`POST /_rest_/data_policy?name=&versioning=`): 201 with the
+    /// policy; 400 for a missing or taken name, an unknown versioning, or
+    /// KEEP_MULTIPLE_VERSIONS, which the reference does not keep (docs/choices.md D-VER).
+    pub fn create_data_policy(
+        &mut self,
+        name: Option<&str>,
+        versioning: Option<&str>,
+    ) -> Result<xml::DataPolicyDoc, Failure> {
+        let name = name
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| fail(400, "MissingName", "name= is required"))?;
+        let versioning =
+            match versioning.map(str::to_ascii_uppercase).as_deref() {
+                None | Some("KEEP_LATEST") => Versioning::KeepLatest,
+                Some("NONE") => Versioning::None,
+                Some("KEEP_MULTIPLE_VERSIONS") => {
+                    return Err(fail(
+                        400,
+                        "UnsupportedVersioning",
+                        "this system keeps one version per name: versioning NONE or KEEP_LATEST",
+                    ))
+                }
+                Some(other) => return Err(fail(
+                    400,
+                    "InvalidVersioning",
+                    format!(
+                        "versioning `{other}` is not NONE, KEEP_LATEST or KEEP_MULTIPLE_VERSIONS"
+                    ),
+                )),
+            };
+        if self.state.policies.values().any(|p| p.name == name) {
+            return Err(fail(
+                400,
+                "AlreadyExists",
+                format!("a data policy named `{name}` exists"),
+            ));
+        }
+        let id = self.draw();
+        let rec = PolicyRec {
+            id: id.clone(),
+            name: name.to_string(),
+            versioning,
+        };
+        self.state.policies.insert(id, rec.clone());
+        self.save()?;
+        Ok(policy_doc(&rec))
+    }
+
+    fn policy_key(&self, id_or_name: &str) -> Option<String> {
+        self.state
+            .policies
+            .values()
+            .find(|p| p.id == id_or_name || p.name == id_or_name)
+            .map(|p| p.id.clone())
+    }
+
+    /// Delete Data Policy by id or name: 204 (404 when there is none). A bucket made with
+    /// it keeps the versioning it was made with.
+    pub fn delete_data_policy(&mut self, id_or_name: &str) -> Result<(), Failure> {
+        let key = self
+            .policy_key(id_or_name)
+            .ok_or_else(|| fail(404, "NotFound", format!("no data policy `{id_or_name}`")))?;
+        self.state.policies.remove(&key);
+        self.save()
+    }
+
+    /// Create Bucket (`POST /_rest_/bucket?name=[&data_policy_id=]`, the policy by id or
+    /// name): 201 with the bucket; 409 when the name is taken (by a created bucket or one
+    /// holding objects); 400 for a missing name or an unknown policy. Without a policy the
+    /// bucket takes re-puts as KEEP_LATEST.
+    pub fn create_bucket(
+        &mut self,
+        user: &User,
+        name: Option<&str>,
+        policy: Option<&str>,
+    ) -> Result<xml::BucketDoc, Failure> {
+        let name = name
+            .filter(|n| !n.is_empty() && !n.contains('/') && *n != "_rest_")
+            .ok_or_else(|| fail(400, "InvalidBucketName", "name= is required"))?;
+        if self.state.buckets.contains_key(name) || !self.list_objects(name).is_empty() {
+            return Err(fail(
+                409,
+                "BucketAlreadyExists",
+                format!("bucket `{name}` exists"),
+            ));
+        }
+        let (policy_id, versioning) = match policy {
+            None => (String::new(), Versioning::KeepLatest),
+            Some(p) => {
+                let key = self.policy_key(p).ok_or_else(|| {
+                    fail(400, "InvalidDataPolicy", format!("no data policy `{p}`"))
+                })?;
+                let rec = &self.state.policies[&key];
+                (rec.id.clone(), rec.versioning)
+            }
+        };
+        let rec = BucketRec {
+            id: self.draw(),
+            name: name.to_string(),
+            policy_id,
+            versioning,
+            user_id: user.id.clone(),
+        };
+        self.state.buckets.insert(name.to_string(), rec.clone());
+        self.save()?;
+        Ok(xml::BucketDoc {
+            id: rec.id,
+            name: rec.name,
+            data_policy_id: rec.policy_id,
+            user_id: rec.user_id,
+        })
+    }
+
+    /// Delete Bucket by name or id: 204; with `force` its objects go too, without it a
+    /// bucket holding objects is 409; 404 when there is no such bucket. Jobs of the bucket
+    /// still in progress are canceled.
+    pub fn delete_bucket(
+        &mut self,
+        now: u64,
+        id_or_name: &str,
+        force: bool,
+    ) -> Result<(), Failure> {
+        self.advance(now);
+        let name = self
+            .state
+            .buckets
+            .values()
+            .find(|b| b.id == id_or_name || b.name == id_or_name)
+            .map(|b| b.name.clone())
+            .unwrap_or_else(|| id_or_name.to_string());
+        let known = self.state.buckets.contains_key(&name);
+        let prefix = format!("{name}/");
+        let keys: Vec<String> = self
+            .state
+            .objects
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !known && keys.is_empty() {
+            return Err(fail(404, "NotFound", format!("no bucket `{id_or_name}`")));
+        }
+        if !keys.is_empty() && !force {
+            return Err(fail(
+                409,
+                "BucketNotEmpty",
+                format!("bucket `{name}` holds objects; delete them or use force"),
+            ));
+        }
+        let open: Vec<String> = self
+            .state
+            .jobs
+            .values()
+            .filter(|j| j.bucket == name && j.status == Status::InProgress)
+            .map(|j| j.id.clone())
+            .collect();
+        for id in open {
+            self.end_job(&id, now, EndKind::Cancel);
+        }
+        let keys: Vec<String> = self
+            .state
+            .objects
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(o) = self.state.objects.remove(&key) {
+                for o in std::iter::once(&o).chain(&o.shadowed) {
+                    for (b, _, _) in &o.blobs {
+                        self.storage.remove_blob(Area::Cache, b);
+                        self.storage.remove_blob(Area::Permanent, b);
+                    }
+                }
+            }
+        }
+        self.state.buckets.remove(&name);
+        self.save()
     }
 
     // ---------------------------------------------------------------- replication
