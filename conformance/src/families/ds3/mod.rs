@@ -25,7 +25,9 @@ pub mod cli;
 pub mod client;
 pub mod contract;
 pub mod faults;
+pub mod redirects;
 pub mod rules;
+pub mod versioning;
 
 /// The roles DS3 rules talk to.
 pub const ROLES: &[Role] = &[Role::Ds3];
