@@ -672,7 +672,7 @@ impl Gateway {
 
     /// A bulk PUT into a bucket whose policy says versioning NONE may not name an object
     /// it holds (400 OBJECT_ALREADY_EXISTS: the SDK test shows 409, which is outside the
-    /// contract's set for Create Bulk PUT; docs/choices.md D-VER).
+    /// contract's set for Create Bulk PUT; docs/choices.md D12).
     fn refuse_reput(&self, bucket: &str, request: &BulkRequest) -> Result<(), Failure> {
         let Some(b) = self.state.buckets.get(bucket) else {
             return Ok(());
@@ -1456,7 +1456,7 @@ impl Gateway {
 
     /// Create Data Policy (`POST /_rest_/data_policy?name=&versioning=`): 201 with the
     /// policy; 400 for a missing or taken name, an unknown versioning, or
-    /// KEEP_MULTIPLE_VERSIONS, which the reference does not keep (docs/choices.md D-VER).
+    /// KEEP_MULTIPLE_VERSIONS, which the reference does not keep (docs/choices.md D12).
     pub fn create_data_policy(
         &mut self,
         name: Option<&str>,
@@ -2218,5 +2218,106 @@ mod tests {
         );
         assert_eq!(parse_created_at("1453402461"), Some(1_453_402_461_000));
         assert_eq!(iso_ms(1_453_402_461_000), "2016-01-21T18:54:21.000Z");
+    }
+
+    fn reput(g: &mut Gateway, bucket: &str, fill: u8, size: u64) -> Result<(), Failure> {
+        let m = g.create_job(
+            0,
+            &user(),
+            bucket,
+            Kind::Put,
+            &JobOptions::default(),
+            &objects(&[("a", size)]),
+        )?;
+        for c in &m.chunks {
+            for b in &c.objects {
+                let body = Bytes::from(vec![fill; b.length as usize]);
+                g.put_blob(0, bucket, &b.name, &m.job_id, b.offset, body)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn keep_latest_buckets_take_a_reput_and_list_one_object_with_the_new_bytes() {
+        let (mut g, _) = gateway(1 << 20);
+        let p = g
+            .create_data_policy(Some("kl"), Some("KEEP_LATEST"))
+            .expect("policy");
+        assert_eq!(p.versioning, "KEEP_LATEST");
+        let b = g
+            .create_bucket(&user(), Some("bk"), Some("kl"))
+            .expect("bucket by policy name");
+        assert_eq!(b.data_policy_id, p.id);
+        reput(&mut g, "bk", b'1', 4).expect("first put");
+        reput(&mut g, "bk", b'2', 6).expect("second put");
+        let listed = g.list_objects("bk");
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].3, 6);
+        assert_eq!(
+            g.read_object("bk", "a").expect("read"),
+            Bytes::from(vec![b'2'; 6])
+        );
+        // Cleanup: a bucket with objects needs force; then the policy goes.
+        assert_eq!(g.delete_bucket(0, "bk", false).unwrap_err().status, 409);
+        g.delete_bucket(0, &b.id, true).expect("force by id");
+        assert!(g.list_objects("bk").is_empty());
+        assert_eq!(g.delete_bucket(0, "bk", true).unwrap_err().status, 404);
+        g.delete_data_policy(&p.id).expect("policy deleted");
+        assert_eq!(g.delete_data_policy(&p.id).unwrap_err().status, 404);
+    }
+
+    #[test]
+    fn versioning_none_refuses_a_reput_and_unsupported_levels_are_400() {
+        let (mut g, _) = gateway(1 << 20);
+        g.create_data_policy(Some("none"), Some("NONE"))
+            .expect("policy");
+        g.create_bucket(&user(), Some("bn"), Some("none"))
+            .expect("bucket");
+        reput(&mut g, "bn", b'1', 4).expect("first put");
+        let f = reput(&mut g, "bn", b'2', 4).unwrap_err();
+        assert_eq!((f.status, f.code), (400, "OBJECT_ALREADY_EXISTS"));
+        for bad in ["KEEP_MULTIPLE_VERSIONS", "SOMETIMES"] {
+            let f = g.create_data_policy(Some("x"), Some(bad)).unwrap_err();
+            assert_eq!(f.status, 400, "{bad}");
+        }
+        assert_eq!(
+            g.create_data_policy(Some("none"), None).unwrap_err().status,
+            400
+        );
+        assert_eq!(
+            g.create_bucket(&user(), Some("bn"), None).unwrap_err().status,
+            409
+        );
+        assert_eq!(
+            g.create_bucket(&user(), Some("bx"), Some("nope"))
+                .unwrap_err()
+                .status,
+            400
+        );
+    }
+
+    #[test]
+    fn keep_latest_defects_keep_both_refuse_or_keep_the_old_version() {
+        for (defect, listed, second_ok, bytes) in [
+            (Defect::KeepLatestKeepsBoth, 2, true, vec![b'2'; 6]),
+            (Defect::KeepLatestRefusesReput, 1, false, vec![b'1'; 4]),
+            (Defect::KeepLatestServesOld, 1, true, vec![b'1'; 4]),
+        ] {
+            let (mut g, _) = gateway(1 << 20);
+            g.config.defects.insert(defect);
+            g.create_data_policy(Some("kl"), Some("KEEP_LATEST"))
+                .expect("policy");
+            g.create_bucket(&user(), Some("bk"), Some("kl"))
+                .expect("bucket");
+            reput(&mut g, "bk", b'1', 4).expect("first put");
+            assert_eq!(reput(&mut g, "bk", b'2', 6).is_ok(), second_ok, "{defect}");
+            assert_eq!(g.list_objects("bk").len(), listed, "{defect}");
+            assert_eq!(
+                g.read_object("bk", "a").expect("read"),
+                Bytes::from(bytes),
+                "{defect}"
+            );
+        }
     }
 }
