@@ -1465,25 +1465,26 @@ impl Gateway {
         let name = name
             .filter(|n| !n.is_empty())
             .ok_or_else(|| fail(400, "MissingName", "name= is required"))?;
-        let versioning =
-            match versioning.map(str::to_ascii_uppercase).as_deref() {
-                None | Some("KEEP_LATEST") => Versioning::KeepLatest,
-                Some("NONE") => Versioning::None,
-                Some("KEEP_MULTIPLE_VERSIONS") => {
-                    return Err(fail(
-                        400,
-                        "UnsupportedVersioning",
-                        "this system keeps one version per name: versioning NONE or KEEP_LATEST",
-                    ))
-                }
-                Some(other) => return Err(fail(
+        let versioning = match versioning.map(str::to_ascii_uppercase).as_deref() {
+            None | Some("KEEP_LATEST") => Versioning::KeepLatest,
+            Some("NONE") => Versioning::None,
+            Some("KEEP_MULTIPLE_VERSIONS") => {
+                return Err(fail(
+                    400,
+                    "UnsupportedVersioning",
+                    "this system keeps one version per name: versioning NONE or KEEP_LATEST",
+                ))
+            }
+            Some(other) => {
+                return Err(fail(
                     400,
                     "InvalidVersioning",
                     format!(
                         "versioning `{other}` is not NONE, KEEP_LATEST or KEEP_MULTIPLE_VERSIONS"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         if self.state.policies.values().any(|p| p.name == name) {
             return Err(fail(
                 400,
@@ -2286,7 +2287,9 @@ mod tests {
             400
         );
         assert_eq!(
-            g.create_bucket(&user(), Some("bn"), None).unwrap_err().status,
+            g.create_bucket(&user(), Some("bn"), None)
+                .unwrap_err()
+                .status,
             409
         );
         assert_eq!(

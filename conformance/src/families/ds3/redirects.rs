@@ -37,7 +37,12 @@ pub async fn check_bp_7(ctx: &Ctx) -> Result<(), Verdict> {
     let get = ds3
         .create_mol(0, &ctx.bucket, "START_BULK_GET", &[("a", 0)], "")
         .await?;
-    let Some(blob) = get.chunks.first().and_then(|ch| ch.objects.first()).cloned() else {
+    let Some(blob) = get
+        .chunks
+        .first()
+        .and_then(|ch| ch.objects.first())
+        .cloned()
+    else {
         return Err(Verdict::fail("the GET job has no blob"));
     };
     let target = format!(
@@ -56,8 +61,13 @@ pub async fn check_bp_7(ctx: &Ctx) -> Result<(), Verdict> {
         }
         retried = Some(("GET", last));
     }
-    ds3.send(0, "GET", &format!("/_rest_/job_chunk?job={}", get.job_id), None)
-        .await?;
+    ds3.send(
+        0,
+        "GET",
+        &format!("/_rest_/job_chunk?job={}", get.job_id),
+        None,
+    )
+    .await?;
     // A PUT job whose blob is sent before any ready list offered its chunk.
     let put = ds3
         .create_mol(0, &ctx.bucket, "START_BULK_PUT", &[("p", 512)], "")
@@ -87,8 +97,7 @@ pub async fn check_bp_7(ctx: &Ctx) -> Result<(), Verdict> {
         .iter()
         .filter(|s| s.status == 307)
         .filter(|s| {
-            let with_error =
-                xml::from_xml::<ErrorBody>(&String::from_utf8_lossy(&s.body)).is_ok();
+            let with_error = xml::from_xml::<ErrorBody>(&String::from_utf8_lossy(&s.body)).is_ok();
             !is_object_request(s) || !with_error
         })
         .map(|s| format!("{} {} → 307", s.method, s.target))

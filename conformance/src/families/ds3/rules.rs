@@ -142,7 +142,8 @@ const BP_19: [ClauseSpec; 2] = [
     doc("cached-never-decreases", "a GET job's CachedSizeInBytes never decreases: after every chunk was loaded and read it still counts every byte", "SL4.1/11"),
 ];
 
-/// Every BP rule.
+/// Every BP rule (one line each, as a table).
+#[rustfmt::skip]
 pub fn all() -> Vec<Rule> {
     vec![
         rule("BP-1", "Create Bulk PUT: 200, a MasterObjectList covering every byte once", "SL4.1/12", Strength::Must, 1, bp_1, &BP_1),

@@ -18,7 +18,7 @@ use crate::verdict::Verdict;
 pub const BP_20: [ClauseSpec; 3] = [
     doc("reput-accepted", "in a bucket whose data policy has versioning KEEP_LATEST, a second bulk PUT of the same names with new content is created (200), takes every blob (200) and completes, like the first", "DS3PY"),
     doc("one-visible", "afterwards Get Bucket (GET /{bucket}) lists exactly one object per name", "DS3PY"),
-    doc("latest-content", "a bulk GET of each name reads the second PUT's bytes (KEEP_LATEST keeps the latest)", "DS3PY"),
+    doc("latest-content", "a bulk GET of each name reads the second PUT's bytes (the contract's VersioningLevel KEEP_LATEST: the latest version is the one kept)", "DS3AG"),
 ];
 
 /// The names and sizes of the first and the second PUT (the second content is longer, so
@@ -88,7 +88,12 @@ pub async fn check_bp_20(ctx: &Ctx) -> Result<(), Verdict> {
         .send(0, "DELETE", &format!("/_rest_/bucket/{bucket}?force"), None)
         .await;
     let _ = ds3
-        .send(0, "DELETE", &format!("/_rest_/data_policy/{policy_id}"), None)
+        .send(
+            0,
+            "DELETE",
+            &format!("/_rest_/data_policy/{policy_id}"),
+            None,
+        )
         .await;
     outcome
 }
@@ -137,7 +142,10 @@ async fn reput(ctx: &Ctx, ds3: &Ds3, bucket: &str) -> Result<(), Verdict> {
         "reput-accepted",
         done.status == "COMPLETED",
         format!("the second job {} COMPLETED", second.job_id),
-        format!("the second job is {} two minutes after its last blob", done.status),
+        format!(
+            "the second job is {} two minutes after its last blob",
+            done.status
+        ),
     )?;
     let listed = ds3.send(0, "GET", &format!("/{bucket}"), None).await?;
     let list: xml::ListBucketResult = if listed.status == 200 {
@@ -165,7 +173,10 @@ async fn reput(ctx: &Ctx, ds3: &Ds3, bucket: &str) -> Result<(), Verdict> {
     for (name, size) in SECOND {
         let got = read.get(name).cloned().unwrap_or_default();
         if got != content(name, 0, size) {
-            wrong.push(format!("{name}: {} bytes, not the {size} put last", got.len()));
+            wrong.push(format!(
+                "{name}: {} bytes, not the {size} put last",
+                got.len()
+            ));
         }
     }
     c.record(
