@@ -26,30 +26,14 @@ fn checked_rules() -> Vec<catalog::Rule> {
         .collect()
 }
 
-/// Rules the reference cannot pass by design, because its own choice leaves a clause
-/// unobserved: BP-7's retry clause needs a 307, which the reference never sends
-/// (docs/choices.md D13). They must be PARTIAL, never PASS or FAIL.
-const PARTIAL_IN_REFERENCE: &[&str] = &["BP-7"];
-
 #[test]
 fn clean_reference_passes_every_rule_on_100_seeds() {
     let rules = checked_rules();
     for seed in 0..100 {
         let results = runner::run(&rules, &RunOptions::sim(seed));
         assert_eq!(results.len(), rules.len());
-        let bad: Vec<String> = failures(&results)
-            .into_iter()
-            .filter(|f| {
-                !PARTIAL_IN_REFERENCE
-                    .iter()
-                    .any(|id| f.starts_with(&format!("{id} Partial:")))
-            })
-            .collect();
+        let bad = failures(&results);
         assert!(bad.is_empty(), "seed {seed}: {bad:#?}");
-        for id in PARTIAL_IN_REFERENCE {
-            let r = results.iter().find(|r| r.id == *id).expect("ran");
-            assert_eq!(r.verdict.outcome, Outcome::Partial, "seed {seed}: {r:#?}");
-        }
     }
 }
 

@@ -93,22 +93,12 @@ fn contract_problems(results: &[RuleResult]) -> (usize, Vec<String>) {
 fn every_answer_of_the_ds3_checks_is_in_the_contract_and_failures_carry_error_xml() {
     for seed in 1..=3 {
         let results = runner::run(&ds3_rules(), &RunOptions::sim(seed));
-        // BP-7's retry clause needs a 307, which the reference never sends (it answers
-        // 503 with Retry-After): PARTIAL, never PASS. Everything else passes.
         let failed: Vec<String> = results
             .iter()
             .filter(|r| r.verdict.outcome != Outcome::Pass)
-            .filter(|r| !(r.id == "BP-7" && r.verdict.outcome == Outcome::Partial))
             .map(|r| format!("{}: {}", r.id, r.verdict.evidence))
             .collect();
         assert!(failed.is_empty(), "seed {seed}: {failed:#?}");
-        let bp7 = results.iter().find(|r| r.id == "BP-7").expect("BP-7 ran");
-        assert_eq!(bp7.verdict.outcome, Outcome::Partial, "{bp7:#?}");
-        assert!(
-            bp7.verdict.evidence.contains("BP-7.retry-gets-past"),
-            "{}",
-            bp7.verdict.evidence
-        );
         let (seen, problems) = contract_problems(&results);
         assert!(seen > 100, "only {seen} exchanges judged");
         // Every operation the gateway implements was met at least once.
@@ -202,7 +192,8 @@ fn the_ds3_family_over_tcp_is_partial_only_for_unstated_waits_then_passes() {
     let mut options = RunOptions::sim(3);
     options.target = TargetSpec::Roles(targets);
     options.rule_timeout = Duration::from_secs(60);
-    // Without stated waits: the long-wait clauses are not observed, never passed.
+    // Without stated waits: the long-wait clauses are not observed, never passed; nor is
+    // BP-7's retry, as these gateways are never busy (no 307).
     ds3::configure(Settings::default());
     let rules = ds3_rules();
     let first = {
@@ -373,7 +364,7 @@ fn serve_ds3_with_its_default_chunk_size_passes_bp_8_over_tcp() {
         "{:#?}",
         results.iter().find(|r| r.id == "BP-8")
     );
-    // BP-7 too: the reference never answers 307, so its retry clause is not observed.
+    // BP-7 too: `serve --ds3` is never busy, so no 307 and its retry clause is not observed.
     assert_eq!(
         outcomes(&results, Outcome::Partial),
         vec!["BP-3", "BP-7", "BP-9", "BP-16"]

@@ -47,6 +47,10 @@ pub struct GatewayConfig {
     pub load_delay_ms: u64,
     /// `Retry-After` seconds when the cache is full.
     pub retry_after_secs: u64,
+    /// A system too busy to serve at once: the first this many GETs of each blob of a GET
+    /// job are answered 307 (BP-7; the SDK's "The server is busy"), then it is served as
+    /// usual. 0 (never 307) by default (docs/choices.md D13).
+    pub busy_redirects: u32,
     /// Deliberate deviations (all off by default).
     pub defects: BTreeSet<Defect>,
 }
@@ -67,6 +71,7 @@ impl GatewayConfig {
             persist_delay_ms: 2000,
             load_delay_ms: 1000,
             retry_after_secs: 5,
+            busy_redirects: 0,
             defects: BTreeSet::new(),
         }
     }
@@ -367,6 +372,9 @@ pub struct Gateway {
     /// Received blobs held only in memory (`Defect::CacheInMemory`): lost with the
     /// incarnation, written straight to the permanent store when their chunk persists.
     held: BTreeMap<String, Bytes>,
+    /// 307s sent per (job, blob) under `busy_redirects` (memory only: a restarted gateway
+    /// is busy afresh).
+    redirected: BTreeMap<(String, String), u32>,
 }
 
 impl Gateway {
@@ -382,6 +390,7 @@ impl Gateway {
             state,
             saves: 0,
             held: BTreeMap::new(),
+            redirected: BTreeMap::new(),
         }
     }
 
@@ -1381,6 +1390,21 @@ impl Gateway {
             ));
         };
         let chunk = &job.chunks[ci];
+        let busy = self.config.busy_redirects;
+        if busy > 0 {
+            let key = (job_id.to_string(), chunk.blobs[bi].id.clone());
+            let sent = self.redirected.entry(key).or_default();
+            if *sent < busy {
+                *sent += 1;
+                return Err(fail(
+                    307,
+                    "ServerBusy",
+                    "the system is busy; send the same request again",
+                ));
+            }
+        }
+        let job = self.job_ref(job_id)?;
+        let chunk = &job.chunks[ci];
         if !chunk.loaded && self.config.has(Defect::RedirectNeverClears) {
             return Err(fail(
                 307,
@@ -2322,5 +2346,46 @@ mod tests {
                 "{defect}"
             );
         }
+    }
+
+    #[test]
+    fn a_busy_gateway_answers_each_blob_get_307_that_many_times_then_serves_it() {
+        let (mut g, _) = gateway(1 << 20);
+        g.config.busy_redirects = 2;
+        g.config.chunk_bytes = 1 << 10;
+        reput(&mut g, "b", b'7', 4).expect("stored");
+        g.advance(10_000);
+        let m = g
+            .create_job(
+                10_000,
+                &user(),
+                "b",
+                Kind::Get,
+                &JobOptions::default(),
+                &objects(&[("a", 0)]),
+            )
+            .expect("GET job");
+        // Loaded once the load delay passed (D2).
+        let later = 20_000;
+        g.chunks_ready(later, &m.job_id, None).expect("ready");
+        let get = |g: &mut Gateway| g.get_blob(later, "b", "a", &m.job_id, 0);
+        assert_eq!(get(&mut g).unwrap_err().status, 307);
+        assert_eq!(get(&mut g).unwrap_err().status, 307);
+        assert_eq!(get(&mut g).expect("served"), Bytes::from(vec![b'7'; 4]));
+        // Not busy: never 307.
+        let (mut quiet, _) = gateway(1 << 20);
+        reput(&mut quiet, "b", b'7', 4).expect("stored");
+        let m = quiet
+            .create_job(
+                0,
+                &user(),
+                "b",
+                Kind::Get,
+                &JobOptions::default(),
+                &objects(&[("a", 0)]),
+            )
+            .expect("GET job");
+        let first = quiet.get_blob(0, "b", "a", &m.job_id, 0);
+        assert_ne!(first.err().map(|f| f.status), Some(307));
     }
 }

@@ -4,17 +4,16 @@
 //! this: where it sends 307 (only those object requests, with the Error document the
 //! contract gives GetObject's 307), and that the SDK's immediate retries get past it. The
 //! check meets every condition the documents tie to 307: a GET of a blob not yet in cache,
-//! ready lists while nothing is ready, and a PUT before its chunk was offered.
+//! ready lists while nothing is ready, and a PUT before its chunk was offered. The
+//! reference sends 307 only when busy (docs/choices.md D13), as the simulated systems are;
+//! a target that sends none leaves the retry clause not observed.
 
 use replisim_sim::ds3::xml::{self, ErrorBody};
 
-use super::client::{Ds3, Seen};
+use super::client::{Ds3, Seen, MAX_REDIRECT};
 use crate::clause::{doc, ClauseSpec};
 use crate::target::Ctx;
 use crate::verdict::Verdict;
-
-/// The SDK's default `maxRedirect` (ds3_go_sdk ConnectionInfo.RedirectRetryCount).
-pub const MAX_REDIRECT: usize = 5;
 
 /// The clauses of BP-7.
 pub const BP_7: [ClauseSpec; 2] = [
