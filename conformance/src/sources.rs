@@ -251,6 +251,11 @@ pub const SOURCES: [Source; 51] = [
         "https://github.com/SpectraLogic/ds3_autogen",
     ),
     pf(
+        "DS3GO",
+        "SpectraLogic ds3_go_sdk: ds3/networking/httpRedirect.go (a 307 is sent again at once, RedirectRetryCount = 5 sends)",
+        "https://github.com/SpectraLogic/ds3_go_sdk",
+    ),
+    pf(
         "DS3PY",
         "SpectraLogic ds3_python3_sdk: tests/clientTests.py",
         "https://github.com/SpectraLogic/ds3_python3_sdk",

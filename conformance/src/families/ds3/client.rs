@@ -325,8 +325,8 @@ impl Ds3 {
     }
 
     /// GET one blob of a GET job, waiting out 503 + `Retry-After` (bounded), and sending
-    /// the same request again at once after a 307, as the SDK does, up to
-    /// [`MAX_REDIRECT`] times in a row (then the 307 is the answer).
+    /// the same request again at once after a 307, as the SDK does, at most
+    /// [`MAX_REDIRECT`] sends in a row (then the 307 is the answer).
     pub async fn get_blob(
         &self,
         system: usize,
@@ -339,7 +339,7 @@ impl Ds3 {
         for _ in 0..30 + MAX_REDIRECT {
             let r = self.send(system, "GET", &target, None).await?;
             match r.status {
-                307 if redirects < MAX_REDIRECT => redirects += 1,
+                307 if redirects + 1 < MAX_REDIRECT => redirects += 1,
                 503 => {
                     redirects = 0;
                     rt::sleep(retry_after(&r)).await;
@@ -351,8 +351,9 @@ impl Ds3 {
     }
 }
 
-/// The SDK's default `maxRedirect`: how many times in a row it sends a request answered 307
-/// again (ds3_go_sdk httpRedirect.go, `RedirectRetryCount`).
+/// The SDK's default `maxRedirect`: how many times in all it sends a request while the
+/// answers are 307 (ds3_go_sdk `RedirectRetryCount`, 5; httpRedirect.go loops that many
+/// sends, then fails "The server is busy").
 pub const MAX_REDIRECT: usize = 5;
 
 /// A response's `Retry-After` in seconds (1 s when absent or not a number; at most a

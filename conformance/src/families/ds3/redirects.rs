@@ -1,6 +1,6 @@
 //! BP-7: object GET (and a PUT of an unallocated chunk) may answer 307, which the SDK
-//! (httpRedirect.go) answers by sending the same request again at once, up to
-//! `maxRedirect` (5) times, then failing "The server is busy". What a server shows of
+//! (ds3_go_sdk httpRedirect.go) answers by sending the same request again at once, at most
+//! `maxRedirect` (5) sends in all, then failing "The server is busy". What a server shows of
 //! this: where it sends 307 (only those object requests, with the Error document the
 //! contract gives GetObject's 307), and that the SDK's immediate retries get past it. The
 //! check meets every condition the documents tie to 307: a GET of a blob not yet in cache,
@@ -18,7 +18,7 @@ use crate::verdict::Verdict;
 /// The clauses of BP-7.
 pub const BP_7: [ClauseSpec; 2] = [
     doc("only-object-requests", "in a sequence meeting every 307 condition (GET of a blob not in cache, ready lists while nothing is ready, PUT of an unoffered chunk), only object GET or PUT answers 307, and a 307 carries the Error document", "DS3AG"),
-    doc("retry-gets-past", "an object request answered 307, sent again at once as the SDK does, is answered otherwise within maxRedirect (5) tries", "DS3AG"),
+    doc("retry-gets-past", "an object request answered 307, sent again at once as the SDK does, is answered otherwise within maxRedirect (5) sends in all", "DS3GO"),
 ];
 
 /// Whether an answer is to an object request (`/{bucket}/{object}`, not `/_rest_/`).
@@ -52,7 +52,7 @@ pub async fn check_bp_7(ctx: &Ctx) -> Result<(), Verdict> {
     let mut retried = None;
     if first.status == 307 {
         let mut last = first.status;
-        for _ in 0..MAX_REDIRECT {
+        for _ in 1..MAX_REDIRECT {
             last = ds3.send(0, "GET", &target, None).await?.status;
             if last != 307 {
                 break;
@@ -75,7 +75,7 @@ pub async fn check_bp_7(ctx: &Ctx) -> Result<(), Verdict> {
         let first_put = ds3.put_blob(0, &ctx.bucket, &put.job_id, pblob).await?;
         if first_put.status == 307 && retried.is_none() {
             let mut last = first_put.status;
-            for _ in 0..MAX_REDIRECT {
+            for _ in 1..MAX_REDIRECT {
                 last = ds3
                     .put_blob(0, &ctx.bucket, &put.job_id, pblob)
                     .await?
@@ -120,7 +120,7 @@ pub async fn check_bp_7(ctx: &Ctx) -> Result<(), Verdict> {
                 last != 307,
                 format!("object {method} answered 307, then {last} on an immediate retry"),
                 format!(
-                    "object {method} still answered 307 after {MAX_REDIRECT} immediate retries: the SDK fails (\"The server is busy\")"
+                    "object {method} still answered 307 on all {MAX_REDIRECT} immediate sends: the SDK fails (\"The server is busy\")"
                 ),
             );
         }

@@ -152,7 +152,7 @@ pub fn all() -> Vec<Rule> {
         rule("BP-4", "An empty ready list carries Retry-After", "SL4.1/02", Strength::Must, 1, bp_4, &BP_4),
         rule("BP-5", "A PUT chunk offered as ready is allocated: its blobs are accepted", "SL3.0/16", Strength::Must, 1, bp_5, &BP_5),
         rule("BP-6", "Allocate Job Chunk on an aggregating PUT job answers 404", "SL4.1/03", Strength::Must, 1, bp_6, &BP_6),
-        rule("BP-7", "A 307 on object GET/PUT is retried by the client up to maxRedirect times", "DS3AG", Strength::Must, 1, bp_7, &redirects::BP_7),
+        rule("BP-7", "A 307 on object GET/PUT is retried by the client up to maxRedirect times", "DS3AG,DS3GO", Strength::Must, 1, bp_7, &redirects::BP_7),
         rule("BP-8", "IN_ORDER GET jobs offer chunks in ChunkNumber order", "SL4.1/11", Strength::Must, 1, bp_8, &BP_8),
         rule("BP-9", "Aggregating jobs append within 30 minutes", "SL4.1/12", Strength::Must, 1, bp_9, &BP_9),
         rule("BP-10", "A fully transferred and persisted job is COMPLETED", "DS3PY", Strength::Must, 1, bp_10, &BP_10),
