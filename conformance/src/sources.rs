@@ -19,7 +19,7 @@ const fn pf(key: &'static str, title: &'static str, url: &'static str) -> Source
 }
 
 /// Every document the catalog cites, in the order `docs/rules.md` lists them.
-pub const SOURCES: [Source; 51] = [
+pub const SOURCES: [Source; 52] = [
     pf(
         "SWARM/normal-write",
         "Swarm documentation: Normal Responses to WRITE (DataCore Swarm, public space; search the title)",
