@@ -379,6 +379,11 @@ pub const DS3_MUTANTS: &[(&str, &[&str])] = &[
         "ds3-cached-drops-on-read",
         &["BP-19.cached-never-decreases"],
     ),
+    ("ds3-keep-latest-keeps-both", &["BP-20.one-visible"]),
+    ("ds3-keep-latest-refuses-reput", &["BP-20.reput-accepted"]),
+    ("ds3-keep-latest-serves-old", &["BP-20.latest-content"]),
+    ("ds3-307-never-clears", &["BP-7.retry-gets-past"]),
+    ("ds3-307-on-bulk", &["BP-7.only-object-requests"]),
 ];
 
 /// Publisher defect name (`sim/src/publisher/defects.rs`) → ENUM clause ids it must fail.

@@ -19,7 +19,7 @@ const fn pf(key: &'static str, title: &'static str, url: &'static str) -> Source
 }
 
 /// Every document the catalog cites, in the order `docs/rules.md` lists them.
-pub const SOURCES: [Source; 51] = [
+pub const SOURCES: [Source; 52] = [
     pf(
         "SWARM/normal-write",
         "Swarm documentation: Normal Responses to WRITE (DataCore Swarm, public space; search the title)",
@@ -249,6 +249,11 @@ pub const SOURCES: [Source; 51] = [
         "DS3AG",
         "SpectraLogic ds3_autogen: the BlackPearl API contract 6.0.0 (specs/6_0_0_3247577_contract.xml; Apache-2.0)",
         "https://github.com/SpectraLogic/ds3_autogen",
+    ),
+    pf(
+        "DS3GO",
+        "SpectraLogic ds3_go_sdk: ds3/networking/httpRedirect.go (a 307 is sent again at once, RedirectRetryCount = 5 sends)",
+        "https://github.com/SpectraLogic/ds3_go_sdk",
     ),
     pf(
         "DS3PY",

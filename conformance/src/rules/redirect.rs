@@ -405,10 +405,14 @@ impl Findings {
 /// resend accepted there) and writes what it found into the SCSP-3 and SCSP-4 results of
 /// the run, when they ran. A broken redirect fails the clause, with a copy of the exchange
 /// appended to that rule's transcript; redirects that held make a clause that the rule's
-/// own check could not observe pass.
+/// own check could not observe pass. DS3 systems are not SCSP nodes: their 307 is DS3's
+/// (BP-7, with the Error document), so `ds3` results are not judged here.
 pub fn judge_redirects(results: &mut [RuleResult]) {
     let mut found = Findings::default();
     for r in results.iter() {
+        if crate::catalog::protocol_of(r.id) == "ds3" {
+            continue;
+        }
         for (i, e) in r.transcript.iter().enumerate() {
             let Some(seen) = Seen::of_exchange(e) else {
                 continue;

@@ -58,6 +58,20 @@ defect_table! {
     ReadyBeforeLoaded = "ds3-ready-before-loaded", "BP-19", "GET chunks are offered before they are in cache";
     /// Breaks BP-19: CachedSizeInBytes of a GET job drops as chunks are read.
     CachedDropsOnRead = "ds3-cached-drops-on-read", "BP-19", "a GET job's CachedSizeInBytes drops as it is read";
+    /// Breaks BP-20: in a KEEP_LATEST bucket a re-put object leaves the old version listed
+    /// beside the new one.
+    KeepLatestKeepsBoth = "ds3-keep-latest-keeps-both", "BP-20", "KEEP_LATEST keeps the old version visible beside the new";
+    /// Breaks BP-20: a KEEP_LATEST bucket refuses a bulk PUT of names it holds, as NONE does.
+    KeepLatestRefusesReput = "ds3-keep-latest-refuses-reput", "BP-20", "KEEP_LATEST refuses to re-put a name";
+    /// Breaks BP-20: a re-put object in a KEEP_LATEST bucket never replaces the old one.
+    KeepLatestServesOld = "ds3-keep-latest-serves-old", "BP-20", "KEEP_LATEST keeps serving the old version";
+    /// Breaks BP-7: a GET of a blob not yet in cache answers 307 instead of 503 with
+    /// `Retry-After`; the load takes longer than the SDK's immediate retries, so it never
+    /// clears for them.
+    RedirectNeverClears = "ds3-307-never-clears", "BP-7", "a GET of a blob not in cache answers 307 until it is loaded";
+    /// Breaks BP-7: Get Job Chunks Ready answers 307 where an empty list with `Retry-After`
+    /// belongs (a 307 outside object GET).
+    RedirectOnBulk = "ds3-307-on-bulk", "BP-7", "Get Job Chunks Ready answers 307 while nothing is ready";
     /// Breaks the replication invariant: received blobs are acknowledged but held only in
     /// the gateway's memory until their chunk persists, so a crash of the gateway loses
     /// them while its saved state still says received, and the job then reports

@@ -47,6 +47,10 @@ pub struct GatewayConfig {
     pub load_delay_ms: u64,
     /// `Retry-After` seconds when the cache is full.
     pub retry_after_secs: u64,
+    /// A system too busy to serve at once: the first this many GETs of each blob of a GET
+    /// job are answered 307 (BP-7; the SDK's "The server is busy"), then it is served as
+    /// usual. 0 (never 307) by default (docs/choices.md D13).
+    pub busy_redirects: u32,
     /// Deliberate deviations (all off by default).
     pub defects: BTreeSet<Defect>,
 }
@@ -67,6 +71,7 @@ impl GatewayConfig {
             persist_delay_ms: 2000,
             load_delay_ms: 1000,
             retry_after_secs: 5,
+            busy_redirects: 0,
             defects: BTreeSet::new(),
         }
     }
@@ -262,6 +267,47 @@ struct ObjectRec {
     created_ms: u64,
     /// (blob id, offset, length).
     blobs: Vec<(String, u64, u64)>,
+    /// Older versions still listed beside this one (only `Defect::KeepLatestKeepsBoth`).
+    #[serde(default)]
+    shadowed: Vec<ObjectRec>,
+}
+
+/// How a bucket's data policy treats a name put again (contract type VersioningLevel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    /// A bulk PUT naming a stored object is refused.
+    None,
+    /// The new version replaces the old one once it is whole.
+    KeepLatest,
+}
+
+impl Versioning {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Versioning::None => "NONE",
+            Versioning::KeepLatest => "KEEP_LATEST",
+        }
+    }
+}
+
+/// A data policy made by Create Data Policy (only its versioning matters here).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PolicyRec {
+    id: String,
+    name: String,
+    versioning: Versioning,
+}
+
+/// A bucket made by Create Bucket (buckets named only by a bulk request have no record:
+/// they take re-puts as KEEP_LATEST, as before data policies existed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BucketRec {
+    id: String,
+    name: String,
+    policy_id: String,
+    versioning: Versioning,
+    user_id: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -270,10 +316,24 @@ struct State {
     jobs: BTreeMap<String, JobRec>,
     /// Key: `bucket/name`.
     objects: BTreeMap<String, ObjectRec>,
+    /// Data policies by id.
+    #[serde(default)]
+    policies: BTreeMap<String, PolicyRec>,
+    /// Created buckets by name.
+    #[serde(default)]
+    buckets: BTreeMap<String, BucketRec>,
 }
 
 fn object_key(bucket: &str, name: &str) -> String {
     format!("{bucket}/{name}")
+}
+
+fn policy_doc(p: &PolicyRec) -> xml::DataPolicyDoc {
+    xml::DataPolicyDoc {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        versioning: p.versioning.as_str().to_string(),
+    }
 }
 
 /// Which jobs Get Jobs lists.
@@ -312,6 +372,9 @@ pub struct Gateway {
     /// Received blobs held only in memory (`Defect::CacheInMemory`): lost with the
     /// incarnation, written straight to the permanent store when their chunk persists.
     held: BTreeMap<String, Bytes>,
+    /// 307s sent per (job, blob) under `busy_redirects` (memory only: a restarted gateway
+    /// is busy afresh).
+    redirected: BTreeMap<(String, String), u32>,
 }
 
 impl Gateway {
@@ -327,6 +390,7 @@ impl Gateway {
             state,
             saves: 0,
             held: BTreeMap::new(),
+            redirected: BTreeMap::new(),
         }
     }
 
@@ -540,6 +604,9 @@ impl Gateway {
                 ));
             }
         }
+        if kind == Kind::Put {
+            self.refuse_reput(bucket, request)?;
+        }
         let blobs = match kind {
             Kind::Put => {
                 let mut blobs = self.put_blobs(bucket, request, max)?;
@@ -610,6 +677,35 @@ impl Gateway {
         self.advance_job(&id, now);
         self.save()?;
         self.job(now, &id)
+    }
+
+    /// A bulk PUT into a bucket whose policy says versioning NONE may not name an object
+    /// it holds (400 OBJECT_ALREADY_EXISTS: the SDK test shows 409, which is outside the
+    /// contract's set for Create Bulk PUT; docs/choices.md D12).
+    fn refuse_reput(&self, bucket: &str, request: &BulkRequest) -> Result<(), Failure> {
+        let Some(b) = self.state.buckets.get(bucket) else {
+            return Ok(());
+        };
+        let refuses =
+            b.versioning == Versioning::None || self.config.has(Defect::KeepLatestRefusesReput);
+        if !refuses {
+            return Ok(());
+        }
+        match request.objects.iter().find(|o| {
+            self.state
+                .objects
+                .contains_key(&object_key(bucket, &o.name))
+        }) {
+            Some(o) => Err(fail(
+                400,
+                "OBJECT_ALREADY_EXISTS",
+                format!(
+                    "`{}` is in bucket `{bucket}` and its data policy keeps no other version",
+                    o.name
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn put_blobs(
@@ -1120,6 +1216,7 @@ impl Gateway {
                                 .iter()
                                 .map(|b| (b.id.clone(), b.offset, b.length))
                                 .collect(),
+                            shadowed: Vec::new(),
                         },
                     );
                 }
@@ -1232,12 +1329,33 @@ impl Gateway {
                     .iter()
                     .map(|b| (b.id.clone(), b.offset, b.length))
                     .collect(),
+                shadowed: Vec::new(),
             };
-            if let Some(old) = self.state.objects.insert(key, rec.clone()) {
+            let keep_latest = self
+                .state
+                .buckets
+                .get(bucket)
+                .is_some_and(|b| b.versioning == Versioning::KeepLatest);
+            let previous = self.state.objects.get(&key).filter(|o| o.id != rec.id);
+            if keep_latest && previous.is_some() && self.config.has(Defect::KeepLatestServesOld) {
+                // The defect: the old version stays the visible one.
+            } else if keep_latest
+                && previous.is_some()
+                && self.config.has(Defect::KeepLatestKeepsBoth)
+            {
+                let mut rec = rec;
+                if let Some(mut old) = self.state.objects.remove(&key) {
+                    rec.shadowed = std::mem::take(&mut old.shadowed);
+                    rec.shadowed.push(old);
+                }
+                self.state.objects.insert(key, rec);
+            } else if let Some(old) = self.state.objects.insert(key, rec.clone()) {
                 if old.id != rec.id {
-                    for (b, _, _) in &old.blobs {
-                        self.storage.remove_blob(Area::Cache, b);
-                        self.storage.remove_blob(Area::Permanent, b);
+                    for o in std::iter::once(&old).chain(&old.shadowed) {
+                        for (b, _, _) in &o.blobs {
+                            self.storage.remove_blob(Area::Cache, b);
+                            self.storage.remove_blob(Area::Permanent, b);
+                        }
                     }
                 }
             }
@@ -1272,6 +1390,28 @@ impl Gateway {
             ));
         };
         let chunk = &job.chunks[ci];
+        let busy = self.config.busy_redirects;
+        if busy > 0 {
+            let key = (job_id.to_string(), chunk.blobs[bi].id.clone());
+            let sent = self.redirected.entry(key).or_default();
+            if *sent < busy {
+                *sent += 1;
+                return Err(fail(
+                    307,
+                    "ServerBusy",
+                    "the system is busy; send the same request again",
+                ));
+            }
+        }
+        let job = self.job_ref(job_id)?;
+        let chunk = &job.chunks[ci];
+        if !chunk.loaded && self.config.has(Defect::RedirectNeverClears) {
+            return Err(fail(
+                307,
+                "TemporaryRedirect",
+                "the chunk is not in cache yet",
+            ));
+        }
         if !chunk.loaded {
             let mut f = fail(503, "NotInCache", "the chunk is not in cache yet");
             f.retry_after = Some(self.config.retry_after_secs);
@@ -1327,15 +1467,196 @@ impl Gateway {
             .objects
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, o)| {
-                (
-                    k[prefix.len()..].to_string(),
-                    o.id.clone(),
-                    o.version,
-                    o.length,
-                )
+            .flat_map(|(k, o)| {
+                let name = k[prefix.len()..].to_string();
+                std::iter::once(o)
+                    .chain(&o.shadowed)
+                    .map(move |o| (name.clone(), o.id.clone(), o.version, o.length))
             })
             .collect()
+    }
+
+    // ---------------------------------------------------------------- data policies, buckets
+
+    /// Create Data Policy (`POST /_rest_/data_policy?name=&versioning=`): 201 with the
+    /// policy; 400 for a missing or taken name, an unknown versioning, or
+    /// KEEP_MULTIPLE_VERSIONS, which the reference does not keep (docs/choices.md D12).
+    pub fn create_data_policy(
+        &mut self,
+        name: Option<&str>,
+        versioning: Option<&str>,
+    ) -> Result<xml::DataPolicyDoc, Failure> {
+        let name = name
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| fail(400, "MissingName", "name= is required"))?;
+        let versioning = match versioning.map(str::to_ascii_uppercase).as_deref() {
+            None | Some("KEEP_LATEST") => Versioning::KeepLatest,
+            Some("NONE") => Versioning::None,
+            Some("KEEP_MULTIPLE_VERSIONS") => {
+                return Err(fail(
+                    400,
+                    "UnsupportedVersioning",
+                    "this system keeps one version per name: versioning NONE or KEEP_LATEST",
+                ))
+            }
+            Some(other) => {
+                return Err(fail(
+                    400,
+                    "InvalidVersioning",
+                    format!(
+                        "versioning `{other}` is not NONE, KEEP_LATEST or KEEP_MULTIPLE_VERSIONS"
+                    ),
+                ))
+            }
+        };
+        if self.state.policies.values().any(|p| p.name == name) {
+            return Err(fail(
+                400,
+                "AlreadyExists",
+                format!("a data policy named `{name}` exists"),
+            ));
+        }
+        let id = self.draw();
+        let rec = PolicyRec {
+            id: id.clone(),
+            name: name.to_string(),
+            versioning,
+        };
+        self.state.policies.insert(id, rec.clone());
+        self.save()?;
+        Ok(policy_doc(&rec))
+    }
+
+    fn policy_key(&self, id_or_name: &str) -> Option<String> {
+        self.state
+            .policies
+            .values()
+            .find(|p| p.id == id_or_name || p.name == id_or_name)
+            .map(|p| p.id.clone())
+    }
+
+    /// Delete Data Policy by id or name: 204 (404 when there is none). A bucket made with
+    /// it keeps the versioning it was made with.
+    pub fn delete_data_policy(&mut self, id_or_name: &str) -> Result<(), Failure> {
+        let key = self
+            .policy_key(id_or_name)
+            .ok_or_else(|| fail(404, "NotFound", format!("no data policy `{id_or_name}`")))?;
+        self.state.policies.remove(&key);
+        self.save()
+    }
+
+    /// Create Bucket (`POST /_rest_/bucket?name=[&data_policy_id=]`, the policy by id or
+    /// name): 201 with the bucket; 409 when the name is taken (by a created bucket or one
+    /// holding objects); 400 for a missing name or an unknown policy. Without a policy the
+    /// bucket takes re-puts as KEEP_LATEST.
+    pub fn create_bucket(
+        &mut self,
+        user: &User,
+        name: Option<&str>,
+        policy: Option<&str>,
+    ) -> Result<xml::BucketDoc, Failure> {
+        let name = name
+            .filter(|n| !n.is_empty() && !n.contains('/') && *n != "_rest_")
+            .ok_or_else(|| fail(400, "InvalidBucketName", "name= is required"))?;
+        if self.state.buckets.contains_key(name) || !self.list_objects(name).is_empty() {
+            return Err(fail(
+                409,
+                "BucketAlreadyExists",
+                format!("bucket `{name}` exists"),
+            ));
+        }
+        let (policy_id, versioning) = match policy {
+            None => (String::new(), Versioning::KeepLatest),
+            Some(p) => {
+                let key = self.policy_key(p).ok_or_else(|| {
+                    fail(400, "InvalidDataPolicy", format!("no data policy `{p}`"))
+                })?;
+                let rec = &self.state.policies[&key];
+                (rec.id.clone(), rec.versioning)
+            }
+        };
+        let rec = BucketRec {
+            id: self.draw(),
+            name: name.to_string(),
+            policy_id,
+            versioning,
+            user_id: user.id.clone(),
+        };
+        self.state.buckets.insert(name.to_string(), rec.clone());
+        self.save()?;
+        Ok(xml::BucketDoc {
+            id: rec.id,
+            name: rec.name,
+            data_policy_id: rec.policy_id,
+            user_id: rec.user_id,
+        })
+    }
+
+    /// Delete Bucket by name or id: 204; with `force` its objects go too, without it a
+    /// bucket holding objects is 409; 404 when there is no such bucket. Jobs of the bucket
+    /// still in progress are canceled.
+    pub fn delete_bucket(
+        &mut self,
+        now: u64,
+        id_or_name: &str,
+        force: bool,
+    ) -> Result<(), Failure> {
+        self.advance(now);
+        let name = self
+            .state
+            .buckets
+            .values()
+            .find(|b| b.id == id_or_name || b.name == id_or_name)
+            .map(|b| b.name.clone())
+            .unwrap_or_else(|| id_or_name.to_string());
+        let known = self.state.buckets.contains_key(&name);
+        let prefix = format!("{name}/");
+        let keys: Vec<String> = self
+            .state
+            .objects
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !known && keys.is_empty() {
+            return Err(fail(404, "NotFound", format!("no bucket `{id_or_name}`")));
+        }
+        if !keys.is_empty() && !force {
+            return Err(fail(
+                409,
+                "BucketNotEmpty",
+                format!("bucket `{name}` holds objects; delete them or use force"),
+            ));
+        }
+        let open: Vec<String> = self
+            .state
+            .jobs
+            .values()
+            .filter(|j| j.bucket == name && j.status == Status::InProgress)
+            .map(|j| j.id.clone())
+            .collect();
+        for id in open {
+            self.end_job(&id, now, EndKind::Cancel);
+        }
+        let keys: Vec<String> = self
+            .state
+            .objects
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(o) = self.state.objects.remove(&key) {
+                for o in std::iter::once(&o).chain(&o.shadowed) {
+                    for (b, _, _) in &o.blobs {
+                        self.storage.remove_blob(Area::Cache, b);
+                        self.storage.remove_blob(Area::Permanent, b);
+                    }
+                }
+            }
+        }
+        self.state.buckets.remove(&name);
+        self.save()
     }
 
     // ---------------------------------------------------------------- replication
@@ -1922,5 +2243,149 @@ mod tests {
         );
         assert_eq!(parse_created_at("1453402461"), Some(1_453_402_461_000));
         assert_eq!(iso_ms(1_453_402_461_000), "2016-01-21T18:54:21.000Z");
+    }
+
+    fn reput(g: &mut Gateway, bucket: &str, fill: u8, size: u64) -> Result<(), Failure> {
+        let m = g.create_job(
+            0,
+            &user(),
+            bucket,
+            Kind::Put,
+            &JobOptions::default(),
+            &objects(&[("a", size)]),
+        )?;
+        for c in &m.chunks {
+            for b in &c.objects {
+                let body = Bytes::from(vec![fill; b.length as usize]);
+                g.put_blob(0, bucket, &b.name, &m.job_id, b.offset, body)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn keep_latest_buckets_take_a_reput_and_list_one_object_with_the_new_bytes() {
+        let (mut g, _) = gateway(1 << 20);
+        let p = g
+            .create_data_policy(Some("kl"), Some("KEEP_LATEST"))
+            .expect("policy");
+        assert_eq!(p.versioning, "KEEP_LATEST");
+        let b = g
+            .create_bucket(&user(), Some("bk"), Some("kl"))
+            .expect("bucket by policy name");
+        assert_eq!(b.data_policy_id, p.id);
+        reput(&mut g, "bk", b'1', 4).expect("first put");
+        reput(&mut g, "bk", b'2', 6).expect("second put");
+        let listed = g.list_objects("bk");
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].3, 6);
+        assert_eq!(
+            g.read_object("bk", "a").expect("read"),
+            Bytes::from(vec![b'2'; 6])
+        );
+        // Cleanup: a bucket with objects needs force; then the policy goes.
+        assert_eq!(g.delete_bucket(0, "bk", false).unwrap_err().status, 409);
+        g.delete_bucket(0, &b.id, true).expect("force by id");
+        assert!(g.list_objects("bk").is_empty());
+        assert_eq!(g.delete_bucket(0, "bk", true).unwrap_err().status, 404);
+        g.delete_data_policy(&p.id).expect("policy deleted");
+        assert_eq!(g.delete_data_policy(&p.id).unwrap_err().status, 404);
+    }
+
+    #[test]
+    fn versioning_none_refuses_a_reput_and_unsupported_levels_are_400() {
+        let (mut g, _) = gateway(1 << 20);
+        g.create_data_policy(Some("none"), Some("NONE"))
+            .expect("policy");
+        g.create_bucket(&user(), Some("bn"), Some("none"))
+            .expect("bucket");
+        reput(&mut g, "bn", b'1', 4).expect("first put");
+        let f = reput(&mut g, "bn", b'2', 4).unwrap_err();
+        assert_eq!((f.status, f.code), (400, "OBJECT_ALREADY_EXISTS"));
+        for bad in ["KEEP_MULTIPLE_VERSIONS", "SOMETIMES"] {
+            let f = g.create_data_policy(Some("x"), Some(bad)).unwrap_err();
+            assert_eq!(f.status, 400, "{bad}");
+        }
+        assert_eq!(
+            g.create_data_policy(Some("none"), None).unwrap_err().status,
+            400
+        );
+        assert_eq!(
+            g.create_bucket(&user(), Some("bn"), None)
+                .unwrap_err()
+                .status,
+            409
+        );
+        assert_eq!(
+            g.create_bucket(&user(), Some("bx"), Some("nope"))
+                .unwrap_err()
+                .status,
+            400
+        );
+    }
+
+    #[test]
+    fn keep_latest_defects_keep_both_refuse_or_keep_the_old_version() {
+        for (defect, listed, second_ok, bytes) in [
+            (Defect::KeepLatestKeepsBoth, 2, true, vec![b'2'; 6]),
+            (Defect::KeepLatestRefusesReput, 1, false, vec![b'1'; 4]),
+            (Defect::KeepLatestServesOld, 1, true, vec![b'1'; 4]),
+        ] {
+            let (mut g, _) = gateway(1 << 20);
+            g.config.defects.insert(defect);
+            g.create_data_policy(Some("kl"), Some("KEEP_LATEST"))
+                .expect("policy");
+            g.create_bucket(&user(), Some("bk"), Some("kl"))
+                .expect("bucket");
+            reput(&mut g, "bk", b'1', 4).expect("first put");
+            assert_eq!(reput(&mut g, "bk", b'2', 6).is_ok(), second_ok, "{defect}");
+            assert_eq!(g.list_objects("bk").len(), listed, "{defect}");
+            assert_eq!(
+                g.read_object("bk", "a").expect("read"),
+                Bytes::from(bytes),
+                "{defect}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_busy_gateway_answers_each_blob_get_307_that_many_times_then_serves_it() {
+        let (mut g, _) = gateway(1 << 20);
+        g.config.busy_redirects = 2;
+        g.config.chunk_bytes = 1 << 10;
+        reput(&mut g, "b", b'7', 4).expect("stored");
+        g.advance(10_000);
+        let m = g
+            .create_job(
+                10_000,
+                &user(),
+                "b",
+                Kind::Get,
+                &JobOptions::default(),
+                &objects(&[("a", 0)]),
+            )
+            .expect("GET job");
+        // Loaded once the load delay passed (D2).
+        let later = 20_000;
+        g.chunks_ready(later, &m.job_id, None).expect("ready");
+        let get = |g: &mut Gateway| g.get_blob(later, "b", "a", &m.job_id, 0);
+        assert_eq!(get(&mut g).unwrap_err().status, 307);
+        assert_eq!(get(&mut g).unwrap_err().status, 307);
+        assert_eq!(get(&mut g).expect("served"), Bytes::from(vec![b'7'; 4]));
+        // Not busy: never 307.
+        let (mut quiet, _) = gateway(1 << 20);
+        reput(&mut quiet, "b", b'7', 4).expect("stored");
+        let m = quiet
+            .create_job(
+                0,
+                &user(),
+                "b",
+                Kind::Get,
+                &JobOptions::default(),
+                &objects(&[("a", 0)]),
+            )
+            .expect("GET job");
+        let first = quiet.get_blob(0, "b", "a", &m.job_id, 0);
+        assert_ne!(first.err().map(|f| f.status), Some(307));
     }
 }

@@ -349,6 +349,10 @@ fn route(
                 Err(f) if f.status == 410 => return Ok(Reply::empty(410)),
                 Err(f) => return Err(f),
             };
+            if ready.list.chunks.is_empty() && gw.config().defects.contains(&Defect::RedirectOnBulk)
+            {
+                return Err(bad(307, "TemporaryRedirect", "no chunk is ready yet"));
+            }
             let mut r = mol(ready.list);
             if let Some(s) = ready.retry_after {
                 r.headers.push(("Retry-After".into(), s.to_string()));
@@ -412,17 +416,33 @@ fn route(
             gw.cancel(now, id, flag(call, "force"))?;
             Ok(Reply::empty(204))
         }
+        ("POST", ["_rest_", "data_policy"]) => {
+            let p = gw.create_data_policy(param(call, "name"), param(call, "versioning"))?;
+            Ok(Reply::xml(201, xml::to_xml(&p)))
+        }
+        ("DELETE", ["_rest_", "data_policy", id]) => {
+            gw.delete_data_policy(id)?;
+            Ok(Reply::empty(204))
+        }
+        ("POST", ["_rest_", "bucket"]) => {
+            let b = gw.create_bucket(user, param(call, "name"), param(call, "data_policy_id"))?;
+            Ok(Reply::xml(201, xml::to_xml(&b)))
+        }
+        ("DELETE", ["_rest_", "bucket", id]) => {
+            gw.delete_bucket(now, id, flag(call, "force"))?;
+            Ok(Reply::empty(204))
+        }
         ("PUT", [bucket]) if !bucket.is_empty() && *bucket != "_rest_" => Ok(Reply::empty(200)),
         ("GET", [bucket]) if !bucket.is_empty() && *bucket != "_rest_" => {
-            let mut out = String::from("<ListBucketResult>");
-            for (name, _, _, len) in gw.list_objects(bucket) {
-                out.push_str(&format!(
-                    "<Contents><Key>{}</Key><Size>{len}</Size></Contents>",
-                    quick_xml::escape::escape(&name)
-                ));
-            }
-            out.push_str("</ListBucketResult>");
-            Ok(Reply::xml(200, out))
+            let list = xml::ListBucketResult {
+                name: bucket.to_string(),
+                contents: gw
+                    .list_objects(bucket)
+                    .into_iter()
+                    .map(|(key, _, _, size)| xml::Contents { key, size })
+                    .collect(),
+            };
+            Ok(Reply::xml(200, xml::to_xml(&list)))
         }
         ("PUT", [bucket, rest @ ..]) if !rest.is_empty() && *bucket != "_rest_" => {
             let name = rest.join("/");

@@ -209,6 +209,64 @@ pub struct BulkObject {
     pub offset: Option<u64>,
 }
 
+/// Create Data Policy's answer (contract type DataPolicy, root `Data`): the fields BP-20
+/// needs; a reader ignores the others a real server sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "Data")]
+pub struct DataPolicyDoc {
+    /// The policy's id.
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// Its unique name.
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// NONE | KEEP_LATEST | KEEP_MULTIPLE_VERSIONS.
+    #[serde(rename = "Versioning", default)]
+    pub versioning: String,
+}
+
+/// Create Bucket's answer (contract type Bucket, root `Data`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "Data")]
+pub struct BucketDoc {
+    /// The bucket's id.
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// Its name.
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// The data policy it was created with.
+    #[serde(rename = "DataPolicyId", default)]
+    pub data_policy_id: String,
+    /// The owner.
+    #[serde(rename = "UserId", default)]
+    pub user_id: String,
+}
+
+/// Get Bucket's answer (`GET /{bucket}`, contract type BucketObjectsApiBean): the visible
+/// objects, one `Contents` each.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "ListBucketResult")]
+pub struct ListBucketResult {
+    /// The bucket's name.
+    #[serde(rename = "Name", default)]
+    pub name: String,
+    /// The objects.
+    #[serde(rename = "Contents", default)]
+    pub contents: Vec<Contents>,
+}
+
+/// One listed object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contents {
+    /// The object's name.
+    #[serde(rename = "Key")]
+    pub key: String,
+    /// Its size in bytes.
+    #[serde(rename = "Size", default)]
+    pub size: u64,
+}
+
 /// Writes a document as XML text.
 pub fn to_xml<T: Serialize>(doc: &T) -> String {
     // The types above have only strings, numbers and nested structs: serializing them

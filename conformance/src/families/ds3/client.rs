@@ -324,7 +324,9 @@ impl Ds3 {
         Ok(done)
     }
 
-    /// GET one blob of a GET job, waiting out 503 + `Retry-After` (bounded).
+    /// GET one blob of a GET job, waiting out 503 + `Retry-After` (bounded), and sending
+    /// the same request again at once after a 307, as the SDK does, at most
+    /// [`MAX_REDIRECT`] sends in a row (then the 307 is the answer).
     pub async fn get_blob(
         &self,
         system: usize,
@@ -333,16 +335,26 @@ impl Ds3 {
         blob: &xml::Blob,
     ) -> Result<Response, Verdict> {
         let target = format!("/{bucket}/{}?job={job}&offset={}", blob.name, blob.offset);
-        for _ in 0..30 {
+        let mut redirects = 0;
+        for _ in 0..30 + MAX_REDIRECT {
             let r = self.send(system, "GET", &target, None).await?;
-            if r.status != 503 {
-                return Ok(r);
+            match r.status {
+                307 if redirects + 1 < MAX_REDIRECT => redirects += 1,
+                503 => {
+                    redirects = 0;
+                    rt::sleep(retry_after(&r)).await;
+                }
+                _ => return Ok(r),
             }
-            rt::sleep(retry_after(&r)).await;
         }
         Err(Verdict::fail(format!("GET {target} stayed 503")))
     }
 }
+
+/// The SDK's default `maxRedirect`: how many times in all it sends a request while the
+/// answers are 307 (ds3_go_sdk `RedirectRetryCount`, 5; httpRedirect.go loops that many
+/// sends, then fails "The server is busy").
+pub const MAX_REDIRECT: usize = 5;
 
 /// A response's `Retry-After` in seconds (1 s when absent or not a number; at most a
 /// minute, so a check never waits long on one answer).

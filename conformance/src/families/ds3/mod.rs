@@ -25,7 +25,9 @@ pub mod cli;
 pub mod client;
 pub mod contract;
 pub mod faults;
+pub mod redirects;
 pub mod rules;
+pub mod versioning;
 
 /// The roles DS3 rules talk to.
 pub const ROLES: &[Role] = &[Role::Ds3];
@@ -144,10 +146,17 @@ pub fn sim_gateway(defects: &std::collections::BTreeSet<Defect>) -> GatewayConfi
 }
 
 /// Two systems, `source` and `target`, one gateway each, joined by a WAN link (the
-/// harness's client sits on the source's LAN).
+/// harness's client sits on the source's LAN). Their gateways are busy: the first GET of
+/// each blob answers 307 ([`SIM_BUSY_REDIRECTS`]), so BP-7's retry is observed.
 fn world(params: &SimParams) -> WorldBuilder {
-    systems(sim_gateway(&params.ds3_defects))
+    let mut config = sim_gateway(&params.ds3_defects);
+    config.busy_redirects = SIM_BUSY_REDIRECTS;
+    systems(config)
 }
+
+/// How many 307s the family's simulated gateways send for each blob GET before serving it
+/// (docs/choices.md D13): fewer than the SDK's `maxRedirect`, so its retries get past them.
+pub const SIM_BUSY_REDIRECTS: u32 = 1;
 
 /// The two systems of [`world`] with gateways built from `config` (the fault sweep slows
 /// persistence so that its crashes land while chunks are in cache).

@@ -10,7 +10,7 @@ use replisim_sim::ds3::xml::MasterObjectList;
 use replisim_sim::rt;
 
 use super::client::{content, retry_after, Ds3};
-use super::{contract, current, ROLES};
+use super::{contract, current, redirects, versioning, ROLES};
 use crate::catalog::{CheckFn, CheckFuture, Rule, Strength};
 use crate::clause::{consistency, doc, ClauseSpec};
 use crate::target::Ctx;
@@ -31,17 +31,8 @@ const fn rule(
     }
 }
 
-const fn unchecked(
-    id: &'static str,
-    title: &'static str,
-    source: &'static str,
-    why: &'static str,
-) -> Rule {
-    Rule::without_check(id, title, source, Strength::Must, ROLES, why)
-}
-
 macro_rules! ds3_check {
-    ($name:ident, $body:ident) => {
+    ($name:ident, $body:path) => {
         fn $name(ctx: Ctx) -> CheckFuture {
             Box::pin(async move { $body(&ctx).await })
         }
@@ -151,7 +142,8 @@ const BP_19: [ClauseSpec; 2] = [
     doc("cached-never-decreases", "a GET job's CachedSizeInBytes never decreases: after every chunk was loaded and read it still counts every byte", "SL4.1/11"),
 ];
 
-/// Every BP rule.
+/// Every BP rule (one line each, as a table).
+#[rustfmt::skip]
 pub fn all() -> Vec<Rule> {
     vec![
         rule("BP-1", "Create Bulk PUT: 200, a MasterObjectList covering every byte once", "SL4.1/12", Strength::Must, 1, bp_1, &BP_1),
@@ -160,7 +152,7 @@ pub fn all() -> Vec<Rule> {
         rule("BP-4", "An empty ready list carries Retry-After", "SL4.1/02", Strength::Must, 1, bp_4, &BP_4),
         rule("BP-5", "A PUT chunk offered as ready is allocated: its blobs are accepted", "SL3.0/16", Strength::Must, 1, bp_5, &BP_5),
         rule("BP-6", "Allocate Job Chunk on an aggregating PUT job answers 404", "SL4.1/03", Strength::Must, 1, bp_6, &BP_6),
-        unchecked("BP-7", "A 307 on object GET/PUT is retried by the client up to maxRedirect times", "DS3AG", "a client behaviour (the SDK's redirect loop), not something a server shows"),
+        rule("BP-7", "A 307 on object GET/PUT is retried by the client up to maxRedirect times", "DS3AG,DS3GO", Strength::Must, 1, bp_7, &redirects::BP_7),
         rule("BP-8", "IN_ORDER GET jobs offer chunks in ChunkNumber order", "SL4.1/11", Strength::Must, 1, bp_8, &BP_8),
         rule("BP-9", "Aggregating jobs append within 30 minutes", "SL4.1/12", Strength::Must, 1, bp_9, &BP_9),
         rule("BP-10", "A fully transferred and persisted job is COMPLETED", "DS3PY", Strength::Must, 1, bp_10, &BP_10),
@@ -173,7 +165,7 @@ pub fn all() -> Vec<Rule> {
         rule("BP-17", "PUT Object inside a job needs job and offset", "SL4.1/12", Strength::Must, 1, bp_17, &BP_17),
         rule("BP-18", "Every answer is in the contract's response-code set", "DS3AG", Strength::Must, 1, bp_18, &BP_18),
         rule("BP-19", "Bulk GET: ready chunks are in cache; CachedSizeInBytes never decreases", "SL4.1/11", Strength::Must, 1, bp_19, &BP_19),
-        unchecked("BP-20", "KEEP_LATEST versioning leaves one visible object per re-put name", "DS3PY", "needs a data policy with versioning KEEP_LATEST; data policies are not in the reference and cannot be set up through the bulk API"),
+        rule("BP-20", "KEEP_LATEST versioning leaves one visible object per re-put name", "DS3PY", Strength::Must, 1, bp_20, &versioning::BP_20),
     ]
 }
 
@@ -183,6 +175,7 @@ ds3_check!(bp_3, check_bp_3);
 ds3_check!(bp_4, check_bp_4);
 ds3_check!(bp_5, check_bp_5);
 ds3_check!(bp_6, check_bp_6);
+ds3_check!(bp_7, redirects::check_bp_7);
 ds3_check!(bp_8, check_bp_8);
 ds3_check!(bp_9, check_bp_9);
 ds3_check!(bp_10, check_bp_10);
@@ -195,6 +188,7 @@ ds3_check!(bp_16, check_bp_16);
 ds3_check!(bp_17, check_bp_17);
 ds3_check!(bp_18, check_bp_18);
 ds3_check!(bp_19, check_bp_19);
+ds3_check!(bp_20, versioning::check_bp_20);
 
 fn client(ctx: &Ctx) -> Ds3 {
     Ds3::new(ctx, current().0)
