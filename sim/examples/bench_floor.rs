@@ -16,6 +16,11 @@
 //! is kept (the machine is shared; the lowest is the one least disturbed). The program prints
 //! both costs and their ratio. `--part floor|sim` runs only one of them, for callgrind.
 //!
+//! `--part hour` instead runs the fault-heavy simulated hour (seed 1, 21,000 operations,
+//! every fault kind at intensity 4 for 3,600 s) and prints its cost, its exchanges per
+//! simulated hour, and the requests pools sent by kind (bids, inventories, replica pushes,
+//! other internal requests, client requests).
+//!
 //! Run: `cargo run --release -p replisim-sim --example bench_floor -- --exchanges 20000 --seeds 20 --rounds 3`
 
 use std::convert::Infallible;
@@ -31,6 +36,9 @@ use hyper_util::rt::TokioIo;
 use replisim_sim::rt;
 use replisim_sim::rt::stats::NetStats;
 use replisim_sim::sweep::{run_seed, SweepConfig};
+use replisim_sim::faults::FaultKind;
+use replisim_sim::http::pool::sent_by_kind;
+use replisim_sim::nemesis::NemesisConfig;
 use replisim_sim::world::try_simulate;
 
 /// The ping-pong server's address.
@@ -165,6 +173,42 @@ fn ping_pong(exchanges: u64) -> Result<Cost, String> {
     })
 }
 
+/// The fault-heavy simulated hour of BENCHMARKS.md (as `replisim sweep --seed 1 --ops 21000
+/// --duration-secs 3600 --intensity 4`): its cost, and its requests by kind.
+fn fault_heavy_hour() -> Result<(), String> {
+    let mut config = SweepConfig::new();
+    config.workload.ops = 21_000;
+    config.nemesis = NemesisConfig::new(FaultKind::ALL.into_iter().collect()).with_intensity(4.0);
+    config.nemesis.duration = Duration::from_secs(3600);
+    config.time_limit = Duration::from_secs(3 * 3600 + 2 * 21_000);
+    let (before, kinds_before) = (NetStats::now(), sent_by_kind());
+    let (report, cpu, wall) = measure(|| run_seed(1, &config).map_err(|e| e.message))?;
+    let net = NetStats::now().since(before);
+    let simulated_h = report.simulated.as_secs_f64() / 3600.0;
+    println!(
+        "hour: seed 1, {} ops, {} faults, {} violations, {:.0} s simulated; cpu {:.2} s, wall {:.2} s; \
+         {} exchanges ({:.0} per simulated hour) on {} connections: {:.2} µs per exchange",
+        report.ops,
+        report.faults.values().sum::<usize>(),
+        report.violations.len(),
+        report.simulated.as_secs_f64(),
+        cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+        net.sent_by_servers,
+        net.sent_by_servers as f64 / simulated_h,
+        net.accepted,
+        cpu.as_secs_f64() * 1e6 / net.sent_by_servers.max(1) as f64
+    );
+    for ((kind, after), (_, earlier)) in sent_by_kind().into_iter().zip(kinds_before) {
+        println!(
+            "hour: {kind:>14} requests {:>8} ({:.0} per simulated hour)",
+            after - earlier,
+            (after - earlier) as f64 / simulated_h
+        );
+    }
+    Ok(())
+}
+
 /// The full simulation: standard sweep seeds `0..seeds`, one at a time.
 fn sweep_seeds(seeds: u64) -> Result<Cost, String> {
     let config = SweepConfig::new();
@@ -220,8 +264,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "--part" => {
                 let v = value()?;
-                if v != "floor" && v != "sim" {
-                    return Err(format!("--part: expected floor or sim, got `{v}`"));
+                if v != "floor" && v != "sim" && v != "hour" {
+                    return Err(format!("--part: expected floor, sim or hour, got `{v}`"));
                 }
                 args.part = Some(v);
             }
@@ -241,6 +285,9 @@ fn best(costs: &[Cost]) -> Option<Cost> {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
+    if args.part.as_deref() == Some("hour") {
+        return fault_heavy_hour();
+    }
     let (mut floors, mut sims) = (Vec::new(), Vec::new());
     for round in 1..=args.rounds {
         if args.part.as_deref() != Some("sim") {
