@@ -33,12 +33,12 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use replisim_sim::rt;
-use replisim_sim::rt::stats::NetStats;
-use replisim_sim::sweep::{run_seed, SweepConfig};
 use replisim_sim::faults::FaultKind;
 use replisim_sim::http::pool::sent_by_kind;
 use replisim_sim::nemesis::NemesisConfig;
+use replisim_sim::rt;
+use replisim_sim::rt::stats::NetStats;
+use replisim_sim::sweep::{run_seed, SweepConfig};
 use replisim_sim::world::try_simulate;
 
 /// The ping-pong server's address.
@@ -124,7 +124,9 @@ fn ping_pong(exchanges: u64) -> Result<Cost, String> {
             client
                 .spawn(async move {
                     rt::sleep(Duration::from_millis(10)).await;
-                    let stream = rt::connect(SERVER).await.map_err(|e| format!("connect: {e}"))?;
+                    let stream = rt::connect(SERVER)
+                        .await
+                        .map_err(|e| format!("connect: {e}"))?;
                     let (mut sender, conn) =
                         hyper::client::conn::http1::handshake(TokioIo::new(stream))
                             .await
@@ -216,13 +218,16 @@ fn sweep_seeds(seeds: u64) -> Result<Cost, String> {
     let (violations, cpu, wall) = measure(|| {
         let mut violations = 0;
         for seed in 0..seeds {
-            let report = run_seed(seed, &config).map_err(|e| format!("seed {seed}: {}", e.message))?;
+            let report =
+                run_seed(seed, &config).map_err(|e| format!("seed {seed}: {}", e.message))?;
             violations += report.violations.len();
         }
         Ok(violations)
     })?;
     if violations > 0 {
-        return Err(format!("{violations} invariant violations in seeds 0..{seeds}"));
+        return Err(format!(
+            "{violations} invariant violations in seeds 0..{seeds}"
+        ));
     }
     let net = NetStats::now().since(before);
     Ok(Cost {

@@ -177,8 +177,9 @@ impl Connections {
     ) -> Result<(StatusCode, Bytes), String> {
         let (mut addr, mut target) = (addr, target.to_string());
         for _ in 0..=REDIRECTS_MAX {
-            let (status, headers, answer) =
-                self.send(addr, method.clone(), &target, body.clone()).await?;
+            let (status, headers, answer) = self
+                .send(addr, method.clone(), &target, body.clone())
+                .await?;
             if status != StatusCode::MOVED_PERMANENTLY && status != StatusCode::TEMPORARY_REDIRECT {
                 return Ok((status, answer));
             }
@@ -269,7 +270,12 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
 }
 
-fn load(entry: SocketAddr, connections: usize, secs: u64, prepare: bool) -> Result<Outcome, String> {
+fn load(
+    entry: SocketAddr,
+    connections: usize,
+    secs: u64,
+    prepare: bool,
+) -> Result<Outcome, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -316,7 +322,9 @@ fn wait_listening(addr: SocketAddr, child: &mut Child) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(format!("nothing listened on {addr} within {START_TIMEOUT:?}"))
+    Err(format!(
+        "nothing listened on {addr} within {START_TIMEOUT:?}"
+    ))
 }
 
 struct Guard(Child);

@@ -40,7 +40,8 @@ const KINDS: [&str; 5] = ["bid", "inventory", "replica", "other internal", "clie
 
 /// Requests sent through any pool, by kind, process-wide (benchmarks read them; nothing in
 /// a simulation does, so they cannot change its course).
-static SENT: [std::sync::atomic::AtomicU64; 5] = [const { std::sync::atomic::AtomicU64::new(0) }; 5];
+static SENT: [std::sync::atomic::AtomicU64; 5] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; 5];
 
 fn count_sent(target: &str) {
     let kind = match target.strip_prefix(crate::scsp::peer::INTERNAL_PREFIX) {

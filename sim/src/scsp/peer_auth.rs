@@ -225,7 +225,8 @@ mod tests {
                 );
                 assert_eq!(sig, expected, "key {i}, round {round}");
                 let other = &keys[(i + 1) % keys.len()];
-                let check = |k| verify(k, "GET", "/_replisim/bid", b"", Some(sig.as_bytes()), 5_000);
+                let check =
+                    |k| verify(k, "GET", "/_replisim/bid", b"", Some(sig.as_bytes()), 5_000);
                 assert_eq!(check(k), Ok(()), "key {i}");
                 assert_eq!(check(other), Err(PeerAuthError::Invalid), "key {i}");
             }

@@ -69,7 +69,9 @@ fn with_decoded<T>(head: &Bytes, f: impl FnOnce(&Record) -> T) -> Option<T> {
     let mut f = Some(f);
     let cached = DECODED.with(|cache| {
         let cache = cache.borrow();
-        let hit = cache.get(&id).filter(|d| d.head.as_ptr() == head.as_ptr())?;
+        let hit = cache
+            .get(&id)
+            .filter(|d| d.head.as_ptr() == head.as_ptr())?;
         f.take().map(|f| f(&hit.record))
     });
     if cached.is_some() {
