@@ -18,7 +18,7 @@ use crate::rt;
 use crate::scsp::config::NodeContext;
 use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
-use crate::scsp::internal::inventory;
+use crate::scsp::internal::{inventory, inventory_since};
 use crate::scsp::object::Version;
 use crate::scsp::peer::{self, Bid, Inventory, InventoryItem};
 use crate::scsp::placement;
@@ -33,8 +33,9 @@ pub const SCRUB_RECORDS_PER_PASS: usize = 64;
 pub struct HealthState {
     /// Each peer's whole inventory as last known (full answers replace it, deltas update it).
     peers: BTreeMap<usize, Inventory>,
-    /// The local disk generation at the last pass.
-    local_generation: Option<u64>,
+    /// This node's own inventory at the last pass that planned (its generation is the local
+    /// disk's then), brought up to date from the disk's changes like a peer's view.
+    local: Option<Inventory>,
     /// The last pass had nothing left to do.
     settled: bool,
     /// Where the scrub continues (the last key checked).
@@ -119,6 +120,28 @@ fn merge(peers: &mut BTreeMap<usize, Inventory>, id: usize, mut answer: Inventor
     let Some(view) = peers.get_mut(&id) else {
         return false;
     };
+    merge_delta(view, answer);
+    true
+}
+
+/// This node's own inventory now: `previous` updated with what changed on the disk since
+/// it was taken, or a walk of the whole disk at the first pass and after a wipe. Rebuilding
+/// it from every record on every pass was most of a busy node's health work.
+fn local_view(ctx: &NodeContext, previous: Option<Inventory>) -> Inventory {
+    let Some(mut view) = previous else {
+        return inventory(ctx);
+    };
+    match inventory_since(ctx, view.generation) {
+        Some(delta) => {
+            merge_delta(&mut view, delta);
+            view
+        }
+        None => inventory(ctx),
+    }
+}
+
+/// Applies a delta answer to a view sorted by key (see [`merge`]).
+fn merge_delta(view: &mut Inventory, answer: Inventory) {
     // A linear merge of the sorted view with the sorted changes: a changed key takes its new
     // item (even when also named gone), a gone key is dropped, every other item moves over.
     let changes = sorted_unique(answer.items);
@@ -144,7 +167,6 @@ fn merge(peers: &mut BTreeMap<usize, Inventory>, id: usize, mut answer: Inventor
     view.capacity_bytes = answer.capacity_bytes;
     view.retiring = answer.retiring;
     view.generation = answer.generation;
-    true
 }
 
 /// One pass; returns how many replicas it pushed.
@@ -212,25 +234,27 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
         }
     }
     let generation = Objects::lock(&ctx.disk).generation();
-    if state.local_generation != Some(generation) {
+    if state.local.as_ref().map(|l| l.generation) != Some(generation) {
         changed = true;
     }
     if !changed {
         return 0;
     }
-    let local = inventory(ctx);
-    state.local_generation = Some(local.generation);
+    state.local = Some(local_view(ctx, state.local.take()));
+    let Some(local) = state.local.as_ref() else {
+        return 0;
+    };
     let mut inventories: Vec<&Inventory> = state
         .peers
         .iter()
         .filter(|(id, _)| answering.contains(id))
         .map(|(_, inv)| inv)
         .collect();
-    inventories.push(&local);
+    inventories.push(local);
     inventories.sort_by_key(|i| i.node);
 
     // Every view is sorted by key with one item per key (`sorted_unique`; the local one is a
-    // walk of the disk), so one cursor per view finds the versions of each local key.
+    // walk of the disk kept up to date by the same merge), so one cursor per view finds the versions of each local key.
     let mut cursors = vec![0usize; inventories.len()];
     let mut held: Vec<(usize, Version)> = Vec::with_capacity(inventories.len());
     let mut pushed = 0;

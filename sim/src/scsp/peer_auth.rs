@@ -61,11 +61,13 @@ impl std::fmt::Display for PeerAuthError {
 /// Keys whose HMAC state a thread keeps ready (a process holds one or two clusters' keys).
 const KEYED_MAX: usize = 8;
 
+/// Key bytes and the HMAC state keyed with them.
+type KeyedStates = Vec<(Box<[u8]>, Hmac<Sha256>)>;
+
 thread_local! {
     /// HMAC states already keyed, by key bytes: keying costs two SHA-256 blocks, as much as
     /// signing a small request, and every node-to-node request is signed and verified.
-    static KEYED: std::cell::RefCell<Vec<(Box<[u8]>, Hmac<Sha256>)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static KEYED: std::cell::RefCell<KeyedStates> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A fresh HMAC keyed with `key` (a copy of a state keyed earlier on this thread).
