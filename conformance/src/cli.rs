@@ -147,10 +147,12 @@ pub struct CheckArgs {
     /// Budget of one HTTP exchange in seconds (connect, send, whole response).
     #[arg(long, default_value_t = 10)]
     pub request_timeout_secs: u64,
-    /// Rules run at once: simulations on this many threads, or HTTP rules in flight. Rules
-    /// that kill, pause or retire nodes always run alone.
-    #[arg(long, default_value_t = 4)]
-    pub jobs: usize,
+    /// Rules run at once: simulations on this many threads (default 4), or HTTP rules in
+    /// flight (default 32: most of a rule's time over HTTP is spent waiting out the
+    /// protocol's clocks, such as the 1 s between updates of a name). Rules that kill,
+    /// pause or retire nodes always run alone.
+    #[arg(long)]
+    pub jobs: Option<usize>,
     /// With --target: a command that injects faults into your cluster, called as
     /// `CMD kill|restart|pause|resume NODE`, `CMD partition NODE...` or `CMD heal`
     /// (NODE: 0-based index into --target). Exit 0 once done; anything else is an error.
@@ -628,7 +630,13 @@ fn check(args: CheckArgs) -> ExitCode {
     }
     options.rule_timeout = Duration::from_secs(args.rule_timeout_secs.max(1));
     options.limits.timeout = Duration::from_secs(args.request_timeout_secs.max(1));
-    options.jobs = args.jobs.max(1);
+    options.jobs = args
+        .jobs
+        .unwrap_or(match options.target {
+            TargetSpec::Sim { .. } => runner::SIM_JOBS_DEFAULT,
+            TargetSpec::Http { .. } | TargetSpec::Roles(_) => runner::HTTP_JOBS_DEFAULT,
+        })
+        .max(1);
     options.fault_hook = args.fault_hook.as_ref().map(|command| HookSpec {
         command: command.clone(),
         timeout: Duration::from_secs(args.fault_hook_timeout_secs.max(1)),
@@ -1391,7 +1399,7 @@ mod tests {
             panic!("not check");
         };
         assert_eq!(a.target.len(), 1);
-        assert_eq!(a.jobs, 2);
+        assert_eq!(a.jobs, Some(2));
         assert_eq!(a.fault_hook.as_deref(), Some("./hook.sh --lab"));
         assert_eq!(a.reports, vec!["json=out.json", "junit=out.xml"]);
         let selection = a.select.selection().expect("selection");

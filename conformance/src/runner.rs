@@ -103,6 +103,14 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Rules run at once in the simulator by default: one simulation per thread.
+pub const SIM_JOBS_DEFAULT: usize = 4;
+
+/// HTTP rules in flight by default. A rule over HTTP mostly waits (updates of a name 1.1 s
+/// apart, expiry and completion waits), so with 4 in flight the catalog took 11 s against
+/// `serve` for 0.1 s of work; with every rule in flight it is bounded by the slowest rule.
+pub const HTTP_JOBS_DEFAULT: usize = 32;
+
 /// Options of one catalog run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {

@@ -20,6 +20,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct FlushIfDirty<S> {
     inner: S,
     dirty: bool,
+    /// Which counter a flushed write goes to (`crate::stats`).
+    side: crate::stats::Side,
     /// Where per-link shaping applies (`None`: not a simulated link). Boxed so a stream
     /// stays small beside the TLS one it sits next to in the client.
     link: Option<Box<Link>>,
@@ -48,8 +50,9 @@ impl LinkEnds for madsim::net::TcpStream {
 }
 
 impl<S: LinkEnds> FlushIfDirty<S> {
-    /// Wraps a stream; starts clean.
-    pub fn new(inner: S) -> Self {
+    /// Wraps a stream; starts clean. `side` says which end of the connection it is.
+    pub fn new(inner: S, side: crate::stats::Side) -> Self {
+        crate::stats::count_connection(side);
         let link = inner.ends().map(|ends| {
             Box::new(Link {
                 ends,
@@ -60,6 +63,7 @@ impl<S: LinkEnds> FlushIfDirty<S> {
         Self {
             inner,
             dirty: false,
+            side,
             link,
         }
     }
@@ -110,6 +114,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FlushIfDirty<S> {
         let result = Pin::new(&mut self.inner).poll_flush(cx);
         if matches!(result, Poll::Ready(Ok(()))) {
             self.dirty = false;
+            crate::stats::count_message(self.side);
             if let Some(link) = self.link.as_mut() {
                 link.released = false;
             }
@@ -120,7 +125,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FlushIfDirty<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.dirty {
             match Pin::new(&mut self.inner).poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.dirty = false,
+                Poll::Ready(Ok(())) => {
+                    self.dirty = false;
+                    crate::stats::count_message(self.side);
+                }
                 other => return other,
             }
         }

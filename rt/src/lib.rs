@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub mod flush;
 pub mod netem;
+pub mod stats;
 pub mod tls;
 
 use crate::flush::FlushIfDirty;
@@ -128,7 +129,7 @@ pub enum Stream {
 pub async fn connect(addr: SocketAddr) -> io::Result<Stream> {
     if in_sim() {
         let s = madsim::net::TcpStream::connect(addr).await?;
-        Ok(Stream::Sim(FlushIfDirty::new(s)))
+        Ok(Stream::Sim(FlushIfDirty::new(s, stats::Side::Client)))
     } else {
         let s = tokio::net::TcpStream::connect(addr).await?;
         s.set_nodelay(true)?;
@@ -184,7 +185,7 @@ impl Listener {
         match self {
             Listener::Sim(l) => {
                 let (s, a) = l.accept().await?;
-                Ok((Stream::Sim(FlushIfDirty::new(s)), a))
+                Ok((Stream::Sim(FlushIfDirty::new(s, stats::Side::Server)), a))
             }
             Listener::Real(l) => {
                 let (s, a) = l.accept().await?;

@@ -93,7 +93,8 @@ fn parents_of(key: &str) -> Vec<String> {
 pub fn in_deleted_context(disk: &Objects<'_>, key: &str) -> bool {
     parents_of(key)
         .iter()
-        .any(|p| disk.get(p).is_some_and(|r| r.deleted))
+        // The entry's flag is the record's `deleted` (records::to_entry): no decoding.
+        .any(|p| disk.raw().get(p).is_some_and(|e| e.removed))
 }
 
 /// What a node goes by: `in_deleted_context`, unless the `recursive-delete-leaves-objects`

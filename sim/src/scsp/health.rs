@@ -18,9 +18,9 @@ use crate::rt;
 use crate::scsp::config::NodeContext;
 use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
-use crate::scsp::internal::inventory;
-use crate::scsp::object::{md5_hex, Version};
-use crate::scsp::peer::{self, Bid, Inventory};
+use crate::scsp::internal::{inventory, inventory_since};
+use crate::scsp::object::Version;
+use crate::scsp::peer::{self, Bid, Inventory, InventoryItem};
 use crate::scsp::placement;
 use crate::scsp::records::Objects;
 use crate::scsp::replication;
@@ -33,8 +33,9 @@ pub const SCRUB_RECORDS_PER_PASS: usize = 64;
 pub struct HealthState {
     /// Each peer's whole inventory as last known (full answers replace it, deltas update it).
     peers: BTreeMap<usize, Inventory>,
-    /// The local disk generation at the last pass.
-    local_generation: Option<u64>,
+    /// This node's own inventory at the last pass that planned (its generation is the local
+    /// disk's then), brought up to date from the disk's changes like a peer's view.
+    local: Option<Inventory>,
     /// The last pass had nothing left to do.
     settled: bool,
     /// Where the scrub continues (the last key checked).
@@ -62,28 +63,25 @@ pub fn scrub(
     limit: usize,
 ) -> (Vec<String>, Option<String>) {
     let mut disk = Objects::lock(&ctx.disk);
-    // The next `limit` keys after the cursor, wrapping round to the start.
-    let mut slice: Vec<String> = disk
-        .records_from(cursor)
-        .take(limit)
-        .map(|(k, _)| k.clone())
-        .collect();
+    // The next `limit` keys after the cursor, wrapping round to the start. The walk reads
+    // the disk's entries directly: a record's digest and content are the entry's digest and
+    // body, so nothing needs decoding.
+    let raw = disk.raw();
+    let mut slice: Vec<(&String, &crate::store::Entry)> =
+        raw.records_from(cursor).take(limit).collect();
     if slice.len() < limit {
-        let wrapped: Vec<String> = disk
+        let wrapped: Vec<_> = raw
             .records()
             .take(limit - slice.len())
-            .map(|(k, _)| k.clone())
-            .filter(|k| !slice.contains(k))
+            .filter(|(k, _)| !slice.iter().any(|(s, _)| s == k))
             .collect();
         slice.extend(wrapped);
     }
-    let next_cursor = slice.last().cloned();
+    let next_cursor = slice.last().map(|(k, _)| (*k).clone());
     let rotten: Vec<String> = slice
         .into_iter()
-        .filter(|k| {
-            disk.get(k)
-                .is_some_and(|r| md5_hex(&r.content) != r.md5_hex)
-        })
+        .filter(|(_, e)| !e.intact())
+        .map(|(k, _)| k.clone())
         .collect();
     for key in &rotten {
         disk.remove(key);
@@ -91,34 +89,84 @@ pub fn scrub(
     (rotten, next_cursor)
 }
 
+/// Sorts items by key and keeps the last of equal keys (what inserting them one by one into
+/// a map keyed by key would keep): the order every view is kept in, so that a pass can walk
+/// all views side by side instead of building a map of every key.
+fn sorted_unique(mut items: Vec<InventoryItem>) -> Vec<InventoryItem> {
+    if items.windows(2).all(|w| w[0].key < w[1].key) {
+        return items;
+    }
+    // Stable, so equal keys stay in arrival order and the last one is the one kept.
+    items.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut out: Vec<InventoryItem> = Vec::with_capacity(items.len());
+    for item in items {
+        match out.last_mut() {
+            Some(last) if last.key == item.key => *last = item,
+            _ => out.push(item),
+        }
+    }
+    out
+}
+
 /// Folds an inventory answer into the view of peer `id`: a full answer replaces it, a delta
 /// updates it. Returns false when a delta arrives with no view to update (the next pass
 /// asks for everything).
-fn merge(peers: &mut BTreeMap<usize, Inventory>, id: usize, answer: Inventory) -> bool {
+fn merge(peers: &mut BTreeMap<usize, Inventory>, id: usize, mut answer: Inventory) -> bool {
     if answer.full {
+        answer.items = sorted_unique(answer.items);
         peers.insert(id, answer);
         return true;
     }
     let Some(view) = peers.get_mut(&id) else {
         return false;
     };
-    let mut items: BTreeMap<String, crate::scsp::peer::InventoryItem> =
-        std::mem::take(&mut view.items)
-            .into_iter()
-            .map(|i| (i.key.clone(), i))
-            .collect();
-    for key in &answer.gone {
-        items.remove(key);
+    merge_delta(view, answer);
+    true
+}
+
+/// This node's own inventory now: `previous` updated with what changed on the disk since
+/// it was taken, or a walk of the whole disk at the first pass and after a wipe. Rebuilding
+/// it from every record on every pass was most of a busy node's health work.
+fn local_view(ctx: &NodeContext, previous: Option<Inventory>) -> Inventory {
+    let Some(mut view) = previous else {
+        return inventory(ctx);
+    };
+    match inventory_since(ctx, view.generation) {
+        Some(delta) => {
+            merge_delta(&mut view, delta);
+            view
+        }
+        None => inventory(ctx),
     }
-    for item in answer.items {
-        items.insert(item.key.clone(), item);
+}
+
+/// Applies a delta answer to a view sorted by key (see [`merge`]).
+fn merge_delta(view: &mut Inventory, answer: Inventory) {
+    // A linear merge of the sorted view with the sorted changes: a changed key takes its new
+    // item (even when also named gone), a gone key is dropped, every other item moves over.
+    let changes = sorted_unique(answer.items);
+    let mut gone: Vec<&String> = answer.gone.iter().collect();
+    gone.sort();
+    let old = std::mem::take(&mut view.items);
+    let mut items = Vec::with_capacity(old.len() + changes.len());
+    let mut changes = changes.into_iter().peekable();
+    for item in old {
+        while let Some(change) = changes.next_if(|c| c.key < item.key) {
+            items.push(change);
+        }
+        if changes.peek().is_some_and(|c| c.key == item.key) {
+            continue;
+        }
+        if gone.binary_search(&&item.key).is_err() {
+            items.push(item);
+        }
     }
-    view.items = items.into_values().collect();
+    items.extend(changes);
+    view.items = items;
     view.free_bytes = answer.free_bytes;
     view.capacity_bytes = answer.capacity_bytes;
     view.retiring = answer.retiring;
     view.generation = answer.generation;
-    true
 }
 
 /// One pass; returns how many replicas it pushed.
@@ -186,44 +234,47 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
         }
     }
     let generation = Objects::lock(&ctx.disk).generation();
-    if state.local_generation != Some(generation) {
+    if state.local.as_ref().map(|l| l.generation) != Some(generation) {
         changed = true;
     }
     if !changed {
         return 0;
     }
-    let local = inventory(ctx);
-    state.local_generation = Some(local.generation);
+    state.local = Some(local_view(ctx, state.local.take()));
+    let Some(local) = state.local.as_ref() else {
+        return 0;
+    };
     let mut inventories: Vec<&Inventory> = state
         .peers
         .iter()
         .filter(|(id, _)| answering.contains(id))
         .map(|(_, inv)| inv)
         .collect();
-    inventories.push(&local);
+    inventories.push(local);
     inventories.sort_by_key(|i| i.node);
 
-    // key -> node -> version held
-    let mut held: BTreeMap<&str, BTreeMap<usize, Version>> = BTreeMap::new();
-    for inv in &inventories {
-        for item in &inv.items {
-            held.entry(item.key.as_str())
-                .or_default()
-                .insert(inv.node, item.version);
-        }
-    }
+    // Every view is sorted by key with one item per key (`sorted_unique`; the local one is a
+    // walk of the disk kept up to date by the same merge), so one cursor per view finds the versions of each local key.
+    let mut cursors = vec![0usize; inventories.len()];
+    let mut held: Vec<(usize, Version)> = Vec::with_capacity(inventories.len());
     let mut pushed = 0;
     let mut short = 0;
     for item in &local.items {
-        let Some(holders_of_key) = held.get(item.key.as_str()) else {
-            continue;
-        };
-        if holders_of_key.values().max() != Some(&item.version) {
+        held.clear();
+        for (inv, at) in inventories.iter().zip(cursors.iter_mut()) {
+            while inv.items.get(*at).is_some_and(|i| i.key < item.key) {
+                *at += 1;
+            }
+            if let Some(i) = inv.items.get(*at).filter(|i| i.key == item.key) {
+                held.push((inv.node, i.version));
+            }
+        }
+        if held.iter().map(|(_, v)| v).max() != Some(&item.version) {
             continue;
         }
-        let holders: BTreeSet<usize> = holders_of_key
+        let holders: BTreeSet<usize> = held
             .iter()
-            .filter(|(_, v)| **v == item.version)
+            .filter(|(_, v)| *v == item.version)
             .map(|(n, _)| *n)
             .collect();
         if holders.first() != Some(&ctx.id) {
@@ -278,7 +329,6 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
 mod tests {
     use super::*;
     use crate::scsp::object::Kind;
-    use crate::scsp::peer::InventoryItem;
 
     fn item(key: &str, ms: u64) -> InventoryItem {
         InventoryItem {
@@ -303,6 +353,39 @@ mod tests {
             items,
             gone: gone.into_iter().map(str::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn views_are_kept_sorted_with_the_last_of_duplicate_keys() {
+        let mut peers = BTreeMap::new();
+        assert!(merge(
+            &mut peers,
+            1,
+            inv(
+                true,
+                3,
+                vec![item("c", 1), item("a", 1), item("c", 7), item("b", 2)],
+                vec![]
+            )
+        ));
+        // A key both changed and gone keeps its change; a gone key that is not held is
+        // ignored; new keys land in order.
+        assert!(merge(
+            &mut peers,
+            1,
+            inv(
+                false,
+                4,
+                vec![item("d", 4), item("b", 5), item("0", 1)],
+                vec!["b", "a", "zz"]
+            )
+        ));
+        let keys: Vec<(&str, u64)> = peers[&1]
+            .items
+            .iter()
+            .map(|i| (i.key.as_str(), i.version.stamp_ms))
+            .collect();
+        assert_eq!(keys, vec![("0", 1), ("b", 5), ("c", 7), ("d", 4)]);
     }
 
     #[test]

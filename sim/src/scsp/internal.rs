@@ -115,12 +115,12 @@ pub fn inventory(ctx: &NodeContext) -> Inventory {
         full: true,
         gone: Vec::new(),
         items: disk
-            .records()
-            .map(|(key, r)| InventoryItem {
+            .summaries()
+            .map(|(key, kind, version, deleted)| InventoryItem {
                 key: key.clone(),
-                kind: r.kind,
-                version: r.version,
-                deleted: r.deleted,
+                kind,
+                version,
+                deleted,
             })
             .collect(),
     }

@@ -58,10 +58,38 @@ impl std::fmt::Display for PeerAuthError {
     }
 }
 
+/// Keys whose HMAC state a thread keeps ready (a process holds one or two clusters' keys).
+const KEYED_MAX: usize = 8;
+
+/// Key bytes and the HMAC state keyed with them.
+type KeyedStates = Vec<(Box<[u8]>, Hmac<Sha256>)>;
+
+thread_local! {
+    /// HMAC states already keyed, by key bytes: keying costs two SHA-256 blocks, as much as
+    /// signing a small request, and every node-to-node request is signed and verified.
+    static KEYED: std::cell::RefCell<KeyedStates> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A fresh HMAC keyed with `key` (a copy of a state keyed earlier on this thread).
+fn keyed(key: &ClusterKey) -> Hmac<Sha256> {
+    KEYED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, m)) = cache.iter().find(|(k, _)| **k == *key.as_bytes()) {
+            return m.clone();
+        }
+        // An HMAC accepts keys of any length, so this cannot fail; the fallback keeps it total.
+        let m = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
+            .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+        if cache.len() >= KEYED_MAX {
+            cache.remove(0);
+        }
+        cache.push((key.as_bytes().into(), m.clone()));
+        m
+    })
+}
+
 fn mac(key: &ClusterKey, method: &str, target: &str, body: &[u8], unix_ms: u64) -> Hmac<Sha256> {
-    // An HMAC accepts keys of any length, so this cannot fail; the fallback keeps it total.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
-        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+    let mut m = keyed(key);
     let body_digest = Sha256::digest(body);
     for part in [
         b"replisim-peer-v1".as_slice(),
@@ -169,6 +197,42 @@ mod tests {
             ),
             invalid
         );
+    }
+
+    #[test]
+    fn keyed_states_kept_per_thread_never_mix_keys() {
+        // More keys than the thread keeps keyed, each used twice: every signature must
+        // still verify with its own key only, and match one made without the kept states.
+        let keys: Vec<ClusterKey> = (0..KEYED_MAX as u64 + 3)
+            .map(|i| ClusterKey::from_seed(i, "c"))
+            .collect();
+        for round in 0..2 {
+            for (i, k) in keys.iter().enumerate() {
+                let sig = sign(k, "GET", "/_replisim/bid", b"", 5_000);
+                let mut fresh = <Hmac<Sha256> as Mac>::new_from_slice(k.as_bytes()).expect("key");
+                let body_digest = Sha256::digest(b"");
+                for part in [
+                    b"replisim-peer-v1".as_slice(),
+                    b"GET",
+                    b"/_replisim/bid",
+                    body_digest.as_slice(),
+                    &5_000u64.to_be_bytes(),
+                ] {
+                    fresh.update(&(part.len() as u32).to_be_bytes());
+                    fresh.update(part);
+                }
+                let expected = format!(
+                    "5000.{}",
+                    crate::scsp::object::hex(&fresh.finalize().into_bytes(), false)
+                );
+                assert_eq!(sig, expected, "key {i}, round {round}");
+                let other = &keys[(i + 1) % keys.len()];
+                let check =
+                    |k| verify(k, "GET", "/_replisim/bid", b"", Some(sig.as_bytes()), 5_000);
+                assert_eq!(check(k), Ok(()), "key {i}");
+                assert_eq!(check(other), Err(PeerAuthError::Invalid), "key {i}");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,345 @@
+//! bench_floor: what one HTTP exchange costs inside the full simulation, against the floor
+//! of a raw madsim + hyper ping-pong, measured in the same run.
+//!
+//! 1. **The floor.** One madsim simulation with two hosts. The server host runs hyper's
+//!    HTTP/1.1 server on the runtime shim's listener (the same `FlushIfDirty` streams the
+//!    nodes use) and answers every `GET /ping` with a 4-byte body. The client host opens ONE
+//!    keep-alive connection and sends `--exchanges` requests on it, one after another,
+//!    collecting each body. Cost per exchange = CPU of the whole simulation / exchanges.
+//! 2. **The full simulation.** `--seeds` standard sweep seeds (`sweep::run_seed` with
+//!    `SweepConfig::new()`: 4 nodes, the 200-operation workload, every fault kind), one at a
+//!    time. Exchanges are counted by the runtime shim (`rt::stats`): every response leaves an
+//!    accepted socket in one flushed write, so the messages sent by servers are the exchanges
+//!    answered. Cost per exchange = CPU of the seeds / exchanges.
+//!
+//! The two are run alternately `--rounds` times in one process, and the lowest cost of each
+//! is kept (the machine is shared; the lowest is the one least disturbed). The program prints
+//! both costs and their ratio. `--part floor|sim` runs only one of them, for callgrind.
+//!
+//! `--part hour` instead runs the fault-heavy simulated hour (seed 1, 21,000 operations,
+//! every fault kind at intensity 4 for 3,600 s) and prints its cost, its exchanges per
+//! simulated hour, and the requests pools sent by kind (bids, inventories, replica pushes,
+//! other internal requests, client requests).
+//!
+//! Run: `cargo run --release -p replisim-sim --example bench_floor -- --exchanges 20000 --seeds 20 --rounds 3`
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use replisim_sim::faults::FaultKind;
+use replisim_sim::http::pool::sent_by_kind;
+use replisim_sim::nemesis::NemesisConfig;
+use replisim_sim::rt;
+use replisim_sim::rt::stats::NetStats;
+use replisim_sim::sweep::{run_seed, SweepConfig};
+use replisim_sim::world::try_simulate;
+
+/// The ping-pong server's address.
+const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1)), 80);
+/// The ping-pong client's address.
+const CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 77, 0, 2));
+/// The ping-pong answer.
+const PONG: &[u8] = b"pong";
+/// Virtual-time bound of the ping-pong simulation.
+const PING_PONG_TIME_LIMIT: Duration = Duration::from_secs(7 * 86_400);
+
+/// What one measured part did.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    /// CPU of the process over the part.
+    cpu: Duration,
+    /// Wall time over the part.
+    wall: Duration,
+    /// HTTP exchanges answered.
+    exchanges: u64,
+    /// TCP connections accepted.
+    connections: u64,
+}
+
+impl Cost {
+    fn per_exchange_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.exchanges.max(1) as f64
+    }
+}
+
+/// User + system CPU of this process from `/proc/self/stat`, in USER_HZ ticks (10 ms).
+fn process_cpu() -> Result<Duration, String> {
+    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("stat: {e}"))?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or("stat: no ')'")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the ')'.
+    let ticks = |i: usize| -> Result<u64, String> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| format!("stat: field {i}"))
+    };
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+}
+
+fn measure<T>(run: impl FnOnce() -> Result<T, String>) -> Result<(T, Duration, Duration), String> {
+    let cpu_before = process_cpu()?;
+    let start = Instant::now();
+    let out = run()?;
+    let wall = start.elapsed();
+    let cpu = process_cpu()? - cpu_before;
+    Ok((out, cpu, wall))
+}
+
+/// The floor: `exchanges` keep-alive GETs on one connection between two simulated hosts.
+fn ping_pong(exchanges: u64) -> Result<Cost, String> {
+    let before = NetStats::now();
+    let ((), cpu, wall) = measure(|| {
+        try_simulate(0, PING_PONG_TIME_LIMIT, move || async move {
+            let handle = madsim::runtime::Handle::current();
+            let server = handle.create_node().name("pong").ip(SERVER.ip()).build();
+            let client = handle.create_node().name("ping").ip(CLIENT_IP).build();
+            server.spawn(async move {
+                let listener = rt::listen(SERVER).await.expect("bind the ping-pong server");
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    rt::spawn(async move {
+                        let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
+                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(PONG))))
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+            client
+                .spawn(async move {
+                    rt::sleep(Duration::from_millis(10)).await;
+                    let stream = rt::connect(SERVER)
+                        .await
+                        .map_err(|e| format!("connect: {e}"))?;
+                    let (mut sender, conn) =
+                        hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                            .await
+                            .map_err(|e| format!("handshake: {e}"))?;
+                    rt::spawn(async move {
+                        let _ = conn.await;
+                    });
+                    for i in 0..exchanges {
+                        let request = Request::get("/ping")
+                            .header(http::header::HOST, "10.77.0.1")
+                            .body(Full::new(Bytes::new()))
+                            .map_err(|e| format!("request: {e}"))?;
+                        let response = sender
+                            .send_request(request)
+                            .await
+                            .map_err(|e| format!("exchange {i}: {e}"))?;
+                        let body = response
+                            .into_body()
+                            .collect()
+                            .await
+                            .map_err(|e| format!("body {i}: {e}"))?
+                            .to_bytes();
+                        if body != PONG {
+                            return Err(format!("exchange {i}: body {body:?}"));
+                        }
+                    }
+                    Ok::<(), String>(())
+                })
+                .await
+                .map_err(|e| format!("client task: {e}"))?
+        })
+        .map_err(|e| format!("ping-pong simulation: {}", e.message))?
+    })?;
+    let net = NetStats::now().since(before);
+    if net.sent_by_servers != exchanges || net.accepted != 1 {
+        return Err(format!(
+            "ping-pong: {exchanges} exchanges on one connection gave {net:?}; the shim's \
+             counters no longer count one message per response"
+        ));
+    }
+    Ok(Cost {
+        cpu,
+        wall,
+        exchanges: net.sent_by_servers,
+        connections: net.accepted,
+    })
+}
+
+/// The fault-heavy simulated hour of BENCHMARKS.md (as `replisim sweep --seed 1 --ops 21000
+/// --duration-secs 3600 --intensity 4`): its cost, and its requests by kind.
+fn fault_heavy_hour() -> Result<(), String> {
+    let mut config = SweepConfig::new();
+    config.workload.ops = 21_000;
+    config.nemesis = NemesisConfig::new(FaultKind::ALL.into_iter().collect()).with_intensity(4.0);
+    config.nemesis.duration = Duration::from_secs(3600);
+    config.time_limit = Duration::from_secs(3 * 3600 + 2 * 21_000);
+    let (before, kinds_before) = (NetStats::now(), sent_by_kind());
+    let (report, cpu, wall) = measure(|| run_seed(1, &config).map_err(|e| e.message))?;
+    let net = NetStats::now().since(before);
+    let simulated_h = report.simulated.as_secs_f64() / 3600.0;
+    println!(
+        "hour: seed 1, {} ops, {} faults, {} violations, {:.0} s simulated; cpu {:.2} s, wall {:.2} s; \
+         {} exchanges ({:.0} per simulated hour) on {} connections: {:.2} µs per exchange",
+        report.ops,
+        report.faults.values().sum::<usize>(),
+        report.violations.len(),
+        report.simulated.as_secs_f64(),
+        cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+        net.sent_by_servers,
+        net.sent_by_servers as f64 / simulated_h,
+        net.accepted,
+        cpu.as_secs_f64() * 1e6 / net.sent_by_servers.max(1) as f64
+    );
+    for ((kind, after), (_, earlier)) in sent_by_kind().into_iter().zip(kinds_before) {
+        println!(
+            "hour: {kind:>14} requests {:>8} ({:.0} per simulated hour)",
+            after - earlier,
+            (after - earlier) as f64 / simulated_h
+        );
+    }
+    Ok(())
+}
+
+/// The full simulation: standard sweep seeds `0..seeds`, one at a time.
+fn sweep_seeds(seeds: u64) -> Result<Cost, String> {
+    let config = SweepConfig::new();
+    let before = NetStats::now();
+    let (violations, cpu, wall) = measure(|| {
+        let mut violations = 0;
+        for seed in 0..seeds {
+            let report =
+                run_seed(seed, &config).map_err(|e| format!("seed {seed}: {}", e.message))?;
+            violations += report.violations.len();
+        }
+        Ok(violations)
+    })?;
+    if violations > 0 {
+        return Err(format!(
+            "{violations} invariant violations in seeds 0..{seeds}"
+        ));
+    }
+    let net = NetStats::now().since(before);
+    Ok(Cost {
+        cpu,
+        wall,
+        exchanges: net.sent_by_servers,
+        connections: net.accepted,
+    })
+}
+
+struct Args {
+    exchanges: u64,
+    seeds: u64,
+    rounds: u32,
+    part: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        exchanges: 20_000,
+        seeds: 20,
+        rounds: 3,
+        part: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        let number = |v: String| -> Result<u64, String> {
+            match v.parse::<u64>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(format!("{flag}: expected a whole number ≥ 1, got `{v}`")),
+            }
+        };
+        match flag.as_str() {
+            "--exchanges" => args.exchanges = number(value()?)?,
+            "--seeds" => args.seeds = number(value()?)?,
+            "--rounds" => {
+                args.rounds = u32::try_from(number(value()?)?).map_err(|_| "--rounds: too large")?
+            }
+            "--part" => {
+                let v = value()?;
+                if v != "floor" && v != "sim" && v != "hour" {
+                    return Err(format!("--part: expected floor, sim or hour, got `{v}`"));
+                }
+                args.part = Some(v);
+            }
+            other => return Err(format!("unknown flag `{other}`")),
+        }
+    }
+    Ok(args)
+}
+
+fn best(costs: &[Cost]) -> Option<Cost> {
+    costs.iter().copied().min_by(|a, b| {
+        a.per_exchange_us()
+            .partial_cmp(&b.per_exchange_us())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    })
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    if args.part.as_deref() == Some("hour") {
+        return fault_heavy_hour();
+    }
+    let (mut floors, mut sims) = (Vec::new(), Vec::new());
+    for round in 1..=args.rounds {
+        if args.part.as_deref() != Some("sim") {
+            let c = ping_pong(args.exchanges)?;
+            println!(
+                "round {round} floor: {} exchanges on {} connection, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
+                c.exchanges,
+                c.connections,
+                c.cpu.as_secs_f64(),
+                c.wall.as_secs_f64(),
+                c.per_exchange_us()
+            );
+            floors.push(c);
+        }
+        if args.part.as_deref() != Some("floor") {
+            let c = sweep_seeds(args.seeds)?;
+            println!(
+                "round {round} sim:   {} seeds, {} exchanges ({:.1} per seed) on {} connections, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
+                args.seeds,
+                c.exchanges,
+                c.exchanges as f64 / args.seeds as f64,
+                c.connections,
+                c.cpu.as_secs_f64(),
+                c.wall.as_secs_f64(),
+                c.per_exchange_us()
+            );
+            sims.push(c);
+        }
+    }
+    if let (Some(f), Some(s)) = (best(&floors), best(&sims)) {
+        println!(
+            "best of {}: floor {:.2} µs, full simulation {:.2} µs per exchange: ratio {:.2} (goal ≤ 2)",
+            args.rounds,
+            f.per_exchange_us(),
+            s.per_exchange_us(),
+            s.per_exchange_us() / f.per_exchange_us()
+        );
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_floor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
