@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,7 +101,7 @@ pub struct ReplicationSweepConfig {
     pub ops: usize,
     /// Distinct names per bucket.
     pub names: usize,
-    /// Length of the fault phase.
+    /// Least length of the fault phase (it lasts as long as the workload writes).
     pub duration: Duration,
     /// Fault kinds the nemesis draws from.
     pub faults: BTreeSet<WanFault>,
@@ -270,13 +271,16 @@ async fn workload(
     ops
 }
 
-/// Applies a seeded schedule of faults for `duration`, one at a time; returns the counts.
+/// Applies a seeded schedule of faults, one at a time, for at least `duration` and for as
+/// long as the workload still writes (`writing`): faults overlap the whole write period,
+/// so the last events are replicated under faults too. Returns the counts.
 async fn nemesis(
     world: &World,
     spec: &ReplicationSpec,
     kinds: &BTreeSet<WanFault>,
     seed: u64,
     duration: Duration,
+    writing: &AtomicBool,
 ) -> BTreeMap<WanFault, usize> {
     let mut rng = SeededRng::new(seed ^ 0x5eed_fa17);
     let mut counts = BTreeMap::new();
@@ -284,7 +288,10 @@ async fn nemesis(
     let start = rt::now();
     let host = |cluster: &str| world.cluster_hosts(cluster).map(|r| r.start);
     let crashable = |c: &str| world.cluster_hosts(c).map(|r| r.collect::<Vec<_>>());
-    while !kinds.is_empty() && rt::now().saturating_duration_since(start) < duration {
+    while !kinds.is_empty()
+        && (writing.load(Ordering::Relaxed)
+            || rt::now().saturating_duration_since(start) < duration)
+    {
         rt::sleep(Duration::from_millis(1000 + rng.below(4000))).await;
         let kind = kinds[rng.below(kinds.len() as u64) as usize];
         let hold = Duration::from_millis(2000 + rng.below(8000));
@@ -436,9 +443,21 @@ pub fn run_seed(
                 0
             }
         };
+        let writing = AtomicBool::new(true);
         let ((sent_a, sent_b), faults) = futures::join!(
-            async { futures::join!(in_a, in_b) },
-            nemesis(&world, &spec, &config.faults, seed, config.duration)
+            async {
+                let sent = futures::join!(in_a, in_b);
+                writing.store(false, Ordering::Relaxed);
+                sent
+            },
+            nemesis(
+                &world,
+                &spec,
+                &config.faults,
+                seed,
+                config.duration,
+                &writing
+            )
         );
 
         world.heal_all();

@@ -118,6 +118,66 @@ fn purge_under(disk: &mut Objects<'_>, context_key: &str) -> usize {
     doomed.len()
 }
 
+/// The deletions of the objects a newly stored context deletion marker drops (`=now`) or
+/// hides (`recursive`, dropped after the grace period) on this disk: the delete events the
+/// node journals for them (`scsp::journal::record_dropped`, docs/choices.md row P2). Both
+/// cases are events at the context delete, since both make the objects read 404 then; the
+/// later purge of a hidden object is no event. Call it after storing `marker` and before
+/// [`after_store`] drops anything. Each live named object under the context gets a deletion
+/// at the marker's version, or 1 ms after its own version when a skewed clock stamped that
+/// later, so the deletion orders after the object's last revision and replicas of the same
+/// revision on several nodes give the same version. Objects already hidden by another
+/// deleted context (a bucket deleted before its domain) had their deletion then. Empty
+/// for anything but a domain or bucket's deletion marker, and when `previous` was already
+/// one (a replica or repair of a marker this disk had).
+pub fn dropped_objects(
+    disk: &Objects<'_>,
+    previous: Option<&Record>,
+    marker: &Record,
+) -> Vec<Record> {
+    use crate::scsp::object::{Kind, Version};
+    let is_context = matches!(marker.kind, Kind::Domain | Kind::Bucket);
+    if !is_context || !marker.deleted || previous.is_some_and(|p| p.deleted) {
+        return Vec::new();
+    }
+    let prefixes = contained_prefixes(&marker.key);
+    let keys: Vec<String> = disk
+        .raw()
+        .records()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("n/") && prefixes.iter().any(|p| k.starts_with(p.as_str())))
+        .cloned()
+        .collect();
+    keys.into_iter()
+        .filter_map(|k| disk.get(&k))
+        .filter(|r| r.kind == Kind::Named && !r.deleted)
+        .filter(|r| {
+            !parents_of(&r.key)
+                .iter()
+                .filter(|p| **p != marker.key)
+                .any(|p| disk.get(p).is_some_and(|c| c.deleted))
+        })
+        .map(|r| {
+            let version = if r.version < marker.version {
+                marker.version
+            } else {
+                Version {
+                    stamp_ms: r.version.stamp_ms.saturating_add(1),
+                    node: marker.version.node,
+                }
+            };
+            crate::scsp::compose::record(
+                r.key,
+                Kind::Named,
+                version,
+                true,
+                bytes::Bytes::new(),
+                Default::default(),
+            )
+        })
+        .collect()
+}
+
 /// After a context record was stored on this disk: a deletion marker whose time has come
 /// drops the contents now; a live context replacing a marker starts empty. Returns how
 /// many records went.
