@@ -336,6 +336,45 @@ mod tests {
     }
 
     #[test]
+    fn a_new_deletion_marker_drops_each_live_object_once_after_its_last_revision() {
+        let shared = Disk::shared(1 << 20);
+        let mut disk = Objects::lock(&shared);
+        let at = |mut r: Record, ms: u64| {
+            r.version.stamp_ms = ms;
+            r
+        };
+        for r in [
+            record("d/t.org", Kind::Domain, false, None),
+            record("b/t.org/b", Kind::Bucket, false, None),
+            at(record("b/t.org/gone", Kind::Bucket, true, Some(u64::MAX)), 5),
+            at(record("n/t.org/b/x", Kind::Named, false, None), 10),
+            at(record("n/t.org/b/late", Kind::Named, false, None), 90),
+            at(record("n/t.org/b/deleted", Kind::Named, true, None), 10),
+            at(record("n/t.org/gone/y", Kind::Named, false, None), 4),
+            at(record("n/other/b/z", Kind::Named, false, None), 10),
+        ] {
+            disk.write_synced(&r).expect("room");
+        }
+        let marker = at(record("d/t.org", Kind::Domain, true, Some(50)), 50);
+        let previous = disk.get("d/t.org");
+        disk.write_synced(&marker).expect("room");
+        let dropped = dropped_objects(&disk, previous.as_ref(), &marker);
+        let seen: Vec<(&str, u64, bool)> = dropped
+            .iter()
+            .map(|r| (r.key.as_str(), r.version.stamp_ms, r.deleted))
+            .collect();
+        // `late` was stamped after the marker (a skewed clock): its delete comes 1 ms later;
+        // `gone/y` was hidden by its bucket's earlier delete, `deleted` was deleted already.
+        assert_eq!(seen, [("n/t.org/b/late", 91, true), ("n/t.org/b/x", 50, true)]);
+        assert!(
+            dropped_objects(&disk, Some(&marker), &marker).is_empty(),
+            "a marker this disk had already"
+        );
+        let live = record("b/t.org/b", Kind::Bucket, false, None);
+        assert!(dropped_objects(&disk, None, &live).is_empty(), "not a deletion");
+    }
+
+    #[test]
     fn a_rename_moves_the_contents_under_the_new_name() {
         let shared = Disk::shared(1 << 20);
         let mut disk = Objects::lock(&shared);
