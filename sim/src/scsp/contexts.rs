@@ -346,7 +346,10 @@ mod tests {
         for r in [
             record("d/t.org", Kind::Domain, false, None),
             record("b/t.org/b", Kind::Bucket, false, None),
-            at(record("b/t.org/gone", Kind::Bucket, true, Some(u64::MAX)), 5),
+            at(
+                record("b/t.org/gone", Kind::Bucket, true, Some(u64::MAX)),
+                5,
+            ),
             at(record("n/t.org/b/x", Kind::Named, false, None), 10),
             at(record("n/t.org/b/late", Kind::Named, false, None), 90),
             at(record("n/t.org/b/deleted", Kind::Named, true, None), 10),
@@ -365,13 +368,19 @@ mod tests {
             .collect();
         // `late` was stamped after the marker (a skewed clock): its delete comes 1 ms later;
         // `gone/y` was hidden by its bucket's earlier delete, `deleted` was deleted already.
-        assert_eq!(seen, [("n/t.org/b/late", 91, true), ("n/t.org/b/x", 50, true)]);
+        assert_eq!(
+            seen,
+            [("n/t.org/b/late", 91, true), ("n/t.org/b/x", 50, true)]
+        );
         assert!(
             dropped_objects(&disk, Some(&marker), &marker).is_empty(),
             "a marker this disk had already"
         );
         let live = record("b/t.org/b", Kind::Bucket, false, None);
-        assert!(dropped_objects(&disk, None, &live).is_empty(), "not a deletion");
+        assert!(
+            dropped_objects(&disk, None, &live).is_empty(),
+            "not a deletion"
+        );
     }
 
     #[test]
