@@ -379,7 +379,8 @@ pub struct SweepArgs {
     /// Operations of the workload per seed.
     #[arg(long, default_value_t = 200)]
     pub ops: usize,
-    /// Length of the fault phase in simulated seconds (the workload may run longer).
+    /// Length of the fault phase in simulated seconds (the workload may run longer). The
+    /// replication worlds keep their faults this long after the workload's last write too.
     #[arg(long, default_value_t = 60)]
     pub duration_secs: u64,
     /// Nodes in the cluster.

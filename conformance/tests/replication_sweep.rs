@@ -93,6 +93,36 @@ fn acknowledging_before_applying_is_caught_within_50_seeds() {
     assert!(caught.is_some(), "ack-before-apply survived 50 seeds");
 }
 
+/// `replisim sweep --world replication --seeds 0..50 --defect ack-before-apply` with every
+/// other flag at its default (200 operations, 4 nodes, 60 s of faults at least): the faults
+/// last as long as the writes, so the defect is caught within the 50 seeds.
+#[test]
+fn the_default_command_line_catches_acknowledging_before_applying_within_50_seeds() {
+    use clap::Parser;
+    use replisim_conformance::cli::{Cli, Command as Sub};
+    let cli = Cli::try_parse_from([
+        "replisim",
+        "sweep",
+        "--world",
+        "replication",
+        "--seeds",
+        "0..50",
+        "--defect",
+        "ack-before-apply",
+    ])
+    .expect("valid arguments");
+    let Sub::Sweep(args) = cli.command else {
+        panic!("not sweep");
+    };
+    let runner = replisim_conformance::replication_sweep::runner(&args).expect("a runner");
+    assert_eq!((runner.config.ops, runner.config.spec.a_nodes), (200, 4));
+    let caught = (0..50).find(|seed| sweep(&runner, *seed..*seed + 1, 1).tally.failing > 0);
+    assert!(
+        caught.is_some(),
+        "ack-before-apply survived 50 seeds with the defaults"
+    );
+}
+
 fn replisim(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_replisim"))
         .args(args)

@@ -247,3 +247,110 @@ fn a_publisher_crash_and_node_crashes_between_write_and_poll_lose_nothing() {
         assert_eq!(again, metadata);
     });
 }
+
+/// Every item of a fresh Metadata enumerator on `PublishAll`: the object each answer names
+/// and its `Content-Event` code.
+async fn metadata_codes() -> Vec<(String, String)> {
+    let started = call(Method::POST, "/PublishAll").await;
+    assert_eq!(started.status, 201);
+    let id = started.header("content-uuid").expect("id").to_string();
+    let mut token = started
+        .header("content-sync-token")
+        .expect("token")
+        .to_string();
+    let mut items = Vec::new();
+    loop {
+        let next = call(Method::GET, &format!("/{id}?syncToken={token}")).await;
+        assert_eq!(next.status, 200);
+        token = next
+            .header("content-sync-token")
+            .expect("token")
+            .to_string();
+        if next.body.is_empty() && next.header("content-event").is_none() {
+            break;
+        }
+        let object = next
+            .header("content-uuid")
+            .or(next.header("content-name"))
+            .unwrap_or("")
+            .to_string();
+        let code = next.header("content-event").unwrap_or("?").to_string();
+        items.push((object, code));
+    }
+    let _ = call(Method::DELETE, &format!("/{id}")).await;
+    items
+}
+
+/// Writes three objects in bucket `photos` and one in `keep`, then deletes `photos` with
+/// `recursive=now` and bucket `old` (one object) with `recursive` (the grace period); returns
+/// the Metadata enumerator's (object, code) items.
+async fn context_deletes(n: Vec<SocketAddr>) -> Vec<(String, String)> {
+    rt::sleep(Duration::from_millis(500)).await;
+    for bucket in ["/photos", "/keep", "/old"] {
+        scsp(n[0], Method::POST, bucket, b"").await;
+    }
+    // Written through different nodes: each holds some of the objects.
+    for (i, name) in ["/photos/a", "/photos/b", "/photos/c", "/keep/k", "/old/x"]
+        .iter()
+        .enumerate()
+    {
+        scsp(n[i % n.len()], Method::POST, name, b"body").await;
+    }
+    rt::sleep(Duration::from_secs(2)).await;
+    scsp(n[1], Method::DELETE, "/photos?recursive=now", b"").await;
+    scsp(n[2], Method::DELETE, "/old?recursive", b"").await;
+    rt::sleep(Duration::from_secs(3)).await;
+    metadata_codes().await
+}
+
+/// Delete items (code 1) per object.
+fn deletes(items: &[(String, String)]) -> BTreeMap<String, usize> {
+    let mut n = BTreeMap::new();
+    for (object, _) in items.iter().filter(|(_, c)| c == "1") {
+        *n.entry(object.clone()).or_insert(0) += 1;
+    }
+    n
+}
+
+#[test]
+fn a_recursive_bucket_delete_is_a_delete_event_per_object_it_drops() {
+    simulate(13, || async {
+        let (world, _publisher) = cluster_and_publisher(Duration::from_secs(1), &[]);
+        let items = world.on_client(context_deletes(world.addrs())).await;
+        let gone = deletes(&items);
+        for object in ["/photos/a", "/photos/b", "/photos/c", "/old/x"] {
+            assert_eq!(
+                gone.get(object),
+                Some(&1),
+                "{object}: one delete item: {items:?}"
+            );
+        }
+        assert_eq!(gone.get("/keep/k"), None, "{items:?}");
+        // Each delete orders after the object's create: it is the object's last event.
+        for object in ["/photos/a", "/old/x"] {
+            let codes: Vec<&str> = items
+                .iter()
+                .filter(|(o, _)| o == object)
+                .map(|(_, c)| c.as_str())
+                .collect();
+            assert_eq!(codes, ["2", "1"], "{object}: {items:?}");
+        }
+    });
+}
+
+#[test]
+fn a_publisher_that_ignores_context_deletes_lists_none() {
+    simulate(13, || async {
+        let (world, _publisher) = cluster_and_publisher(
+            Duration::from_secs(1),
+            &[PublisherDefect::IgnoresContextDeletes],
+        );
+        let items = world.on_client(context_deletes(world.addrs())).await;
+        let gone = deletes(&items);
+        assert!(gone.is_empty(), "no delete items: {items:?}");
+        assert!(
+            items.iter().any(|(o, c)| o == "/photos/a" && c == "2"),
+            "the creates are there: {items:?}"
+        );
+    });
+}

@@ -99,3 +99,84 @@ fn a_seed_replays_to_the_same_digest() {
     assert_eq!(a.faults, b.faults);
     assert!(!a.faults.is_empty());
 }
+
+/// Live named objects of `disks` whose store key starts with `prefix`.
+fn live_under(disks: &[replisim_sim::store::SharedDisk], prefix: &str) -> usize {
+    replisim_sim::replication::check::newest_named(disks)
+        .iter()
+        .filter(|(k, n)| n.live && k.starts_with(prefix))
+        .count()
+}
+
+/// Writes four objects in A's bucket `rep`, waits until B holds them, deletes the bucket in
+/// A recursively with `recursive` (`=now` or the grace period) and waits a minute; returns
+/// how many of the objects B then still holds.
+fn left_in_b_after_a_recursive_delete(
+    seed: u64,
+    recursive: &'static str,
+    defects: &[replisim_sim::publisher::defects::PublisherDefect],
+) -> usize {
+    use bytes::Bytes;
+    use http::Method;
+    use replisim_sim::replication::world::{ReplicationSpec, A, B};
+    use replisim_sim::replicator::scsp::send;
+    use replisim_sim::rt;
+    use std::time::Duration;
+
+    let mut spec = ReplicationSpec::new();
+    spec.publisher_defects = defects.iter().copied().collect();
+    replisim_sim::world::simulate(seed, move || async move {
+        let world = spec.build().expect("the world builds");
+        let a = world.cluster_addrs(A).expect("cluster A");
+        let written = world
+            .on_client_at(0, {
+                let a = a.clone();
+                async move {
+                    let t = Duration::from_secs(4);
+                    let made = send(a[0], Method::POST, "/rep", &[], Bytes::new(), t).await;
+                    assert!(made.is_ok_and(|r| r.status.is_success()), "bucket created");
+                    for i in 0..4 {
+                        let body = Bytes::from(format!("object {i}"));
+                        let name = format!("/rep/n{i}");
+                        let w = send(a[i % a.len()], Method::POST, &name, &[], body, t).await;
+                        assert!(w.is_ok_and(|r| r.status.is_success()), "{name} written");
+                    }
+                    4
+                }
+            })
+            .await;
+        let b_disks = world.cluster_disks(B);
+        for _ in 0..60 {
+            if live_under(&b_disks, "n//rep/") == written {
+                break;
+            }
+            rt::sleep(Duration::from_secs(1)).await;
+        }
+        assert_eq!(live_under(&b_disks, "n//rep/"), written, "B caught up");
+        world
+            .on_client_at(0, async move {
+                let t = Duration::from_secs(4);
+                let target = format!("/rep?{recursive}");
+                let d = send(a[1], Method::DELETE, &target, &[], Bytes::new(), t).await;
+                assert!(d.is_ok_and(|r| r.status.is_success()), "{target} deleted");
+            })
+            .await;
+        rt::sleep(Duration::from_secs(60)).await;
+        live_under(&b_disks, "n//rep/")
+    })
+}
+
+#[test]
+fn a_recursive_bucket_delete_in_a_deletes_its_objects_in_b() {
+    assert_eq!(
+        left_in_b_after_a_recursive_delete(41, "recursive=now", &[]),
+        0
+    );
+    assert_eq!(left_in_b_after_a_recursive_delete(42, "recursive", &[]), 0);
+    // Without the context deletes' events, B keeps them all.
+    let defect = replisim_sim::publisher::defects::PublisherDefect::IgnoresContextDeletes;
+    assert_eq!(
+        left_in_b_after_a_recursive_delete(41, "recursive=now", &[defect]),
+        4
+    );
+}

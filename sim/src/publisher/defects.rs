@@ -41,6 +41,12 @@ pub enum PublisherDefect {
     /// journals: a revision overwritten before the next poll is no event (the watcher
     /// before docs/choices.md row P2 was settled).
     DiffsInventories,
+    /// ENUM-7: the journal entries of objects a recursive domain or bucket delete dropped
+    /// are skipped, so those objects get no delete event (the publisher before
+    /// docs/choices.md row P2 covered context deletes). No HTTP clause observes it (the
+    /// family writes no contexts); `sim/tests/publisher_journal.rs` and the replication
+    /// world test fail with it, so it maps to no clause in `conformance::mutants`.
+    IgnoresContextDeletes,
     /// ENUM-8: deletes are filtered by the channel's rules like other events.
     DeleteFiltered,
     /// ENUM-9: items count as acknowledged when sent: an answer lost on the wire loses them.
@@ -148,6 +154,12 @@ const TABLE: &[(PublisherDefect, &str, &str, &str)] = {
             "publisher-diffs-inventories",
             "ENUM-7",
             "events come from inventory diffs only: a revision overwritten between two polls is lost",
+        ),
+        (
+            IgnoresContextDeletes,
+            "publisher-ignores-context-deletes",
+            "ENUM-7",
+            "objects a recursive context delete drops get no delete event",
         ),
         (
             DeleteFiltered,

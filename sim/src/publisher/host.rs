@@ -83,6 +83,12 @@ pub fn start_on(
     );
     let mut watcher =
         Watcher::new(config.nodes.clone(), config.node_timeout).durable(DurableLog::new(disk));
+    if config
+        .defects
+        .contains(&PublisherDefect::IgnoresContextDeletes)
+    {
+        watcher = watcher.ignoring_context_deletes();
+    }
     if config.defects.contains(&PublisherDefect::DiffsInventories) {
         watcher = watcher.inventories_only();
     }

@@ -8,11 +8,13 @@
 //! read) is not registered twice, and an older one arriving after a newer one becomes a late
 //! event. The cursors are written to the publisher's disk once their entries are registered,
 //! so neither a publisher crash nor a node crash loses an entry or registers one twice.
+//! The objects a recursive domain or bucket delete drops are journal entries too (a delete
+//! per object, by every node that held one: `scsp::contexts::dropped_objects`).
 //!
 //! Then the inventory diff the publisher used before the journals, now the backstop: it
 //! asks each node what changed since the disk generation it last saw and registers records
 //! newer than the journal's newest for their object — revisions no journal records (stored
-//! but never acknowledged, deletes of a deleted bucket's objects), nodes that keep no
+//! but never acknowledged), nodes that keep no
 //! journal (another implementation: 404), and a journal that reports a gap (trimmed
 //! entries, a wiped disk), after which that node's next inventory is a full one. A node's
 //! generation is remembered only after all its records were registered; after a publisher
@@ -133,6 +135,7 @@ pub struct Watcher {
     cursors: BTreeMap<SocketAddr, Cursor>,
     log: Option<DurableLog>,
     journals: bool,
+    context_deletes: bool,
     pool: Pool,
     timeout: Duration,
 }
@@ -147,6 +150,7 @@ impl Watcher {
             cursors: BTreeMap::new(),
             log: None,
             journals: true,
+            context_deletes: true,
             pool: Pool::idempotent(),
             timeout,
         }
@@ -178,6 +182,13 @@ impl Watcher {
     /// `publisher-diffs-inventories`, the behaviour before journals).
     pub fn inventories_only(mut self) -> Self {
         self.journals = false;
+        self
+    }
+
+    /// Skips the journal entries of objects a recursive context delete dropped (the defect
+    /// `publisher-ignores-context-deletes`): those objects get no delete event.
+    pub fn ignoring_context_deletes(mut self) -> Self {
+        self.context_deletes = false;
         self
     }
 
@@ -226,7 +237,12 @@ impl Watcher {
         for addr in self.nodes.clone() {
             match self.read_journal(addr).await {
                 Read::Entries(entries, cursor) => {
-                    found.extend(entries.iter().filter_map(observed_entry));
+                    found.extend(
+                        entries
+                            .iter()
+                            .filter(|e| self.context_deletes || e.context.is_none())
+                            .filter_map(observed_entry),
+                    );
                     moved.insert(addr, cursor);
                 }
                 Read::Gap(cursor) => {

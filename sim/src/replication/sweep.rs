@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,7 +101,8 @@ pub struct ReplicationSweepConfig {
     pub ops: usize,
     /// Distinct names per bucket.
     pub names: usize,
-    /// Length of the fault phase.
+    /// How long the faults go on after the workload's last write (and at least from the
+    /// start).
     pub duration: Duration,
     /// Fault kinds the nemesis draws from.
     pub faults: BTreeSet<WanFault>,
@@ -270,13 +272,17 @@ async fn workload(
     ops
 }
 
-/// Applies a seeded schedule of faults for `duration`, one at a time; returns the counts.
+/// Applies a seeded schedule of faults, one at a time, for as long as the workload writes
+/// (`writing`) and `duration` beyond its last write (and `duration` at least): the faults
+/// overlap the whole write period and the replication of the last writes, so an item lost
+/// there is not masked by a later write of the same name. Returns the counts.
 async fn nemesis(
     world: &World,
     spec: &ReplicationSpec,
     kinds: &BTreeSet<WanFault>,
     seed: u64,
     duration: Duration,
+    writing: &AtomicBool,
 ) -> BTreeMap<WanFault, usize> {
     let mut rng = SeededRng::new(seed ^ 0x5eed_fa17);
     let mut counts = BTreeMap::new();
@@ -284,7 +290,16 @@ async fn nemesis(
     let start = rt::now();
     let host = |cluster: &str| world.cluster_hosts(cluster).map(|r| r.start);
     let crashable = |c: &str| world.cluster_hosts(c).map(|r| r.collect::<Vec<_>>());
-    while !kinds.is_empty() && rt::now().saturating_duration_since(start) < duration {
+    let mut writes_ended = None;
+    while !kinds.is_empty() {
+        if writes_ended.is_none() && !writing.load(Ordering::Relaxed) {
+            writes_ended = Some(rt::now());
+        }
+        let tail_over =
+            writes_ended.is_some_and(|t| rt::now().saturating_duration_since(t) >= duration);
+        if tail_over && rt::now().saturating_duration_since(start) >= duration {
+            break;
+        }
         rt::sleep(Duration::from_millis(1000 + rng.below(4000))).await;
         let kind = kinds[rng.below(kinds.len() as u64) as usize];
         let hold = Duration::from_millis(2000 + rng.below(8000));
@@ -436,9 +451,21 @@ pub fn run_seed(
                 0
             }
         };
+        let writing = AtomicBool::new(true);
         let ((sent_a, sent_b), faults) = futures::join!(
-            async { futures::join!(in_a, in_b) },
-            nemesis(&world, &spec, &config.faults, seed, config.duration)
+            async {
+                let sent = futures::join!(in_a, in_b);
+                writing.store(false, Ordering::Relaxed);
+                sent
+            },
+            nemesis(
+                &world,
+                &spec,
+                &config.faults,
+                seed,
+                config.duration,
+                &writing
+            )
         );
 
         world.heal_all();

@@ -119,6 +119,66 @@ fn purge_under(disk: &mut Objects<'_>, context_key: &str) -> usize {
     doomed.len()
 }
 
+/// The deletions of the objects a newly stored context deletion marker drops (`=now`) or
+/// hides (`recursive`, dropped after the grace period) on this disk: the delete events the
+/// node journals for them (`scsp::journal::record_dropped`, docs/choices.md row P2). Both
+/// cases are events at the context delete, since both make the objects read 404 then; the
+/// later purge of a hidden object is no event. Call it after storing `marker` and before
+/// [`after_store`] drops anything. Each live named object under the context gets a deletion
+/// at the marker's version, or 1 ms after its own version when a skewed clock stamped that
+/// later, so the deletion orders after the object's last revision and replicas of the same
+/// revision on several nodes give the same version. Objects already hidden by another
+/// deleted context (a bucket deleted before its domain) had their deletion then. Empty
+/// for anything but a domain or bucket's deletion marker, and when `previous` was already
+/// one (a replica or repair of a marker this disk had).
+pub fn dropped_objects(
+    disk: &Objects<'_>,
+    previous: Option<&Record>,
+    marker: &Record,
+) -> Vec<Record> {
+    use crate::scsp::object::{Kind, Version};
+    let is_context = matches!(marker.kind, Kind::Domain | Kind::Bucket);
+    if !is_context || !marker.deleted || previous.is_some_and(|p| p.deleted) {
+        return Vec::new();
+    }
+    let prefixes = contained_prefixes(&marker.key);
+    let keys: Vec<String> = disk
+        .raw()
+        .records()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("n/") && prefixes.iter().any(|p| k.starts_with(p.as_str())))
+        .cloned()
+        .collect();
+    keys.into_iter()
+        .filter_map(|k| disk.get(&k))
+        .filter(|r| r.kind == Kind::Named && !r.deleted)
+        .filter(|r| {
+            !parents_of(&r.key)
+                .iter()
+                .filter(|p| **p != marker.key)
+                .any(|p| disk.get(p).is_some_and(|c| c.deleted))
+        })
+        .map(|r| {
+            let version = if r.version < marker.version {
+                marker.version
+            } else {
+                Version {
+                    stamp_ms: r.version.stamp_ms.saturating_add(1),
+                    node: marker.version.node,
+                }
+            };
+            crate::scsp::compose::record(
+                r.key,
+                Kind::Named,
+                version,
+                true,
+                bytes::Bytes::new(),
+                Default::default(),
+            )
+        })
+        .collect()
+}
+
 /// After a context record was stored on this disk: a deletion marker whose time has come
 /// drops the contents now; a live context replacing a marker starts empty. Returns how
 /// many records went.
@@ -274,6 +334,54 @@ mod tests {
         assert_eq!(purge_due(&mut disk, 1000), 1);
         assert!(disk.get("n//b/x").is_none() && disk.get("n//bb/y").is_some());
         assert!(disk.get("b//b").is_some_and(|r| r.deleted));
+    }
+
+    #[test]
+    fn a_new_deletion_marker_drops_each_live_object_once_after_its_last_revision() {
+        let shared = Disk::shared(1 << 20);
+        let mut disk = Objects::lock(&shared);
+        let at = |mut r: Record, ms: u64| {
+            r.version.stamp_ms = ms;
+            r
+        };
+        for r in [
+            record("d/t.org", Kind::Domain, false, None),
+            record("b/t.org/b", Kind::Bucket, false, None),
+            at(
+                record("b/t.org/gone", Kind::Bucket, true, Some(u64::MAX)),
+                5,
+            ),
+            at(record("n/t.org/b/x", Kind::Named, false, None), 10),
+            at(record("n/t.org/b/late", Kind::Named, false, None), 90),
+            at(record("n/t.org/b/deleted", Kind::Named, true, None), 10),
+            at(record("n/t.org/gone/y", Kind::Named, false, None), 4),
+            at(record("n/other/b/z", Kind::Named, false, None), 10),
+        ] {
+            disk.write_synced(&r).expect("room");
+        }
+        let marker = at(record("d/t.org", Kind::Domain, true, Some(50)), 50);
+        let previous = disk.get("d/t.org");
+        disk.write_synced(&marker).expect("room");
+        let dropped = dropped_objects(&disk, previous.as_ref(), &marker);
+        let seen: Vec<(&str, u64, bool)> = dropped
+            .iter()
+            .map(|r| (r.key.as_str(), r.version.stamp_ms, r.deleted))
+            .collect();
+        // `late` was stamped after the marker (a skewed clock): its delete comes 1 ms later;
+        // `gone/y` was hidden by its bucket's earlier delete, `deleted` was deleted already.
+        assert_eq!(
+            seen,
+            [("n/t.org/b/late", 91, true), ("n/t.org/b/x", 50, true)]
+        );
+        assert!(
+            dropped_objects(&disk, Some(&marker), &marker).is_empty(),
+            "a marker this disk had already"
+        );
+        let live = record("b/t.org/b", Kind::Bucket, false, None);
+        assert!(
+            dropped_objects(&disk, None, &live).is_empty(),
+            "not a deletion"
+        );
     }
 
     #[test]

@@ -194,12 +194,18 @@ fn accept_replica(ctx: &NodeContext, bytes: bytes::Bytes) -> Response<Body> {
     let context = record.kind.is_context().then(|| record.clone());
     match ctx.persist(&mut disk, record) {
         Ok(()) => {
-            if let Some(stored) =
-                context.filter(|_| !ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects))
+            let mut dropped = Vec::new();
+            if let Some(stored) = context
+                .as_ref()
+                .filter(|_| !ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects))
             {
-                contexts::after_store(&mut disk, previous.as_ref(), &stored, ctx.clock.now_ms());
+                dropped = contexts::dropped_objects(&disk, previous.as_ref(), stored);
+                contexts::after_store(&mut disk, previous.as_ref(), stored, ctx.clock.now_ms());
             }
             drop(disk);
+            // The deletions of what a context delete dropped here are events of this node's
+            // journal too (docs/choices.md row P2).
+            crate::scsp::journal::record_dropped(ctx, &key, &dropped);
             ctx.trace(format!(
                 "replica {key} v{} stored",
                 version.castor_system_version()

@@ -97,6 +97,10 @@ pub struct JournalEntry {
     pub deleted: bool,
     /// The revision's persisted metadata.
     pub meta: BTreeMap<String, String>,
+    /// For the deletion of an object a recursive domain or bucket delete dropped: the
+    /// context's store key (no client deleted the object itself; see [`record_dropped`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 /// A read of the journal: the head, and the entries after the asked sequence number.
@@ -142,6 +146,22 @@ fn write_head(disk: &mut Disk, node: usize, head: &Head) -> Result<(), DiskError
 /// write is acknowledged anyway (the consumer's inventory diff still sees the newest
 /// revision: docs/choices.md row P2).
 pub fn record(ctx: &NodeContext, record: &Record) {
+    append(ctx, record, None);
+}
+
+/// Records the deletions of the objects a recursive delete of context `context` dropped
+/// (or hid) on this node, one entry per object (`contexts::dropped_objects` makes them).
+/// Every node that stores the context's deletion marker records the objects it holds, so
+/// an object is recorded by each node holding a replica of it, with the same version for
+/// the same revision: the publisher registers a (object, version) once (docs/choices.md
+/// row P2).
+pub fn record_dropped(ctx: &NodeContext, context: &str, deletions: &[Record]) {
+    for deletion in deletions {
+        append(ctx, deletion, Some(context.to_string()));
+    }
+}
+
+fn append(ctx: &NodeContext, record: &Record, context: Option<String>) {
     if !matches!(record.kind, Kind::Immutable | Kind::Alias | Kind::Named) {
         return;
     }
@@ -157,6 +177,7 @@ pub fn record(ctx: &NodeContext, record: &Record) {
         version: record.version,
         deleted: record.deleted,
         meta: record.meta.clone(),
+        context,
     };
     let body = serde_json::to_vec(&entry).unwrap_or_default();
     let mut written = disk.write(stored(
@@ -304,6 +325,7 @@ mod tests {
                 },
                 deleted: false,
                 meta: BTreeMap::from([("x-a-meta".to_string(), "1".to_string())]),
+                context: Some("b//photos".into()),
             }],
         };
         assert_eq!(decode_page(&encode_page(&page)), Some(page));

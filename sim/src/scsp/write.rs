@@ -911,7 +911,9 @@ async fn store_and_replicate(
 ) -> Outcome {
     let previous = Objects::lock(&ctx.disk).get(&record.key);
     let stored = ctx.persist(&mut Objects::lock(&ctx.disk), record.clone());
+    let mut dropped = Vec::new();
     if stored.is_ok() && !ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) {
+        dropped = contexts::dropped_objects(&Objects::lock(&ctx.disk), previous.as_ref(), &record);
         contexts::after_store(
             &mut Objects::lock(&ctx.disk),
             previous.as_ref(),
@@ -968,6 +970,7 @@ async fn store_and_replicate(
             journal::record(ctx, &marker);
         }
     }
+    journal::record_dropped(ctx, &record.key, &dropped);
     journal::record(ctx, &record);
     ctx.trace(format!(
         "{} {} v{} stored replicas {replicas}/{} sync {}",
