@@ -4,9 +4,8 @@
 //! default; `GatewayConfig::defects` switches them on. Their names keep the `ds3-` prefix,
 //! so one `--defect` flag can name a defect of any service.
 
-use std::str::FromStr;
-
 defect_table! {
+    service = "DS3";
     /// Breaks BP-14: Replicate PUT Job makes new job, chunk and blob ids on the target.
     NewIdsOnReplicate = "ds3-new-ids-on-replicate", "BP-14", "Replicate PUT Job gives the target job new ids";
     /// Breaks BP-10: CompletedSizeInBytes counts bytes in cache, not bytes persisted.
@@ -78,21 +77,6 @@ defect_table! {
     /// COMPLETED over objects whose bytes are gone. Only a crash shows it, so only the
     /// fault sweep (`replisim sweep --world ds3`) catches it.
     CacheInMemory = "ds3-cache-in-memory", "INV-replication", "received blobs live in memory until persisted; a crash loses them yet the job completes";
-}
-
-impl FromStr for Defect {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Defect::ALL
-            .iter()
-            .copied()
-            .find(|d| d.name() == s.trim())
-            .ok_or_else(|| {
-                let names: Vec<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
-                format!("unknown DS3 defect `{s}`; known: {}", names.join(", "))
-            })
-    }
 }
 
 #[cfg(test)]

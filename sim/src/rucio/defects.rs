@@ -9,7 +9,6 @@
 //! judge-cleaner and reaper), so their defects are switches inside the daemon steps
 //! (`daemons`, `rules`, `recovery`), each one `if` on the catalog's defect set.
 
-use std::str::FromStr;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -22,6 +21,7 @@ use crate::rucio::rest::{serve, Call, Reply, JSON, STREAM};
 use crate::rucio::state::ReplicaState;
 
 defect_table! {
+    service = "Rucio";
     PostAnswers200 = "rucio-post-answers-200", "RUC-1", "POST /replicas answers 200 (seed 003's outdated code)";
     PutAnswersBody = "rucio-put-answers-body", "RUC-1", "PUT /replicas answers 200 with a body";
     DeleteAllowed = "rucio-delete-allowed", "RUC-1", "privileged accounts may DELETE replicas over REST";
@@ -95,18 +95,6 @@ pub(crate) fn expiry_tombstone(
         return Some(now + std::time::Duration::from_secs(86_400));
     }
     Some(right)
-}
-
-impl FromStr for Defect {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Defect::ALL
-            .iter()
-            .copied()
-            .find(|d| d.name() == s.trim())
-            .ok_or_else(|| format!("unknown Rucio defect `{s}`"))
-    }
 }
 
 fn class_of(reply: &Reply) -> Option<&str> {

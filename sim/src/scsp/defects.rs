@@ -3,9 +3,8 @@
 //! the catalog proves it has teeth. Each breaks one documented behaviour that a check or a
 //! scenario observes over HTTP (or, for `INV-` ones, a fault invariant a sweep judges).
 
-use std::str::FromStr;
-
 defect_table! {
+    service = "SCSP";
     /// Breaks SCSP-3/SCSP-4: redirect `Location` carries no `auth=` token.
     RedirectWithoutAuth = "redirect-without-auth", "SCSP-3", "redirect Location carries no auth= token";
     /// Breaks SCSP-1: 201 for an unnamed object omits `Content-UUID`.
@@ -288,21 +287,6 @@ defect_table! {
     /// Breaks SCSP-19: an update within a second of the stored version is acknowledged (201)
     /// but stored without its body, so reads return content no update wrote.
     FastUpdateStoredEmpty = "fast-update-stored-empty", "SCSP-19", "an update within a second is stored without its body";
-}
-
-impl FromStr for Defect {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Defect::ALL
-            .iter()
-            .copied()
-            .find(|d| d.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
-                format!("unknown defect `{s}`; known: {}", names.join(", "))
-            })
-    }
 }
 
 #[cfg(test)]
