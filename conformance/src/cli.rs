@@ -137,8 +137,9 @@ pub struct CheckArgs {
     /// Nodes in the simulated cluster.
     #[arg(long, default_value_t = 4)]
     pub nodes: usize,
-    /// Switch on a deliberate defect in the simulated reference node (see `replisim
-    /// mutants`); repeatable.
+    /// Switch on a deliberate defect in a simulated reference service: an SCSP node, the
+    /// publisher, a DS3 gateway or the Rucio catalog (names in `replisim mutants`);
+    /// repeatable.
     #[arg(long = "defect")]
     pub defects: Vec<String>,
     /// Budget per rule in seconds (simulated time in the simulator).
@@ -496,10 +497,11 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
-    let (defects, publisher_defects, ds3_defects) = match split_defects(&args.defects) {
-        Ok(d) => d,
-        Err(e) => return usage_error(&e),
-    };
+    let (defects, publisher_defects, ds3_defects, rucio_defects) =
+        match split_defects(&args.defects) {
+            Ok(d) => d,
+            Err(e) => return usage_error(&e),
+        };
     if let Err(e) = crate::families::ds3::cli::configure(&args.ds3) {
         return usage_error(&e);
     }
@@ -573,7 +575,11 @@ fn check(args: CheckArgs) -> ExitCode {
             defects,
         }
     } else {
-        if !defects.is_empty() || !publisher_defects.is_empty() || !ds3_defects.is_empty() {
+        if !defects.is_empty()
+            || !publisher_defects.is_empty()
+            || !ds3_defects.is_empty()
+            || !rucio_defects.is_empty()
+        {
             return usage_error(
                 "--defect switches the simulated reference node; it cannot apply to --target",
             );
@@ -607,6 +613,7 @@ fn check(args: CheckArgs) -> ExitCode {
     options.alternatives = alternatives;
     options.publisher_defects = publisher_defects;
     options.ds3_defects = ds3_defects;
+    options.rucio_defects = rucio_defects;
     let profile = options.profile();
     println!(
         "replisim check: {} rules ({unchecked} without a check) against {described}{}, seed {}, profile {}",
@@ -740,44 +747,41 @@ fn parse_defects(names: &[String]) -> Result<BTreeSet<Defect>, String> {
     names.iter().map(|n| n.parse::<Defect>()).collect()
 }
 
-/// `check --defect` names a defect of the SCSP node, of the publisher or of the DS3
-/// gateway; an unknown name is an error listing them all.
+/// `check --defect` names a defect of the SCSP node, of the publisher, of the DS3
+/// gateway or of the Rucio catalog; an unknown name is an error listing them all.
 type SplitDefects = (
     BTreeSet<Defect>,
     replisim_sim::publisher::defects::PublisherDefects,
     BTreeSet<replisim_sim::ds3::defects::Defect>,
+    BTreeSet<replisim_sim::rucio::defects::Defect>,
 );
 
 fn split_defects(names: &[String]) -> Result<SplitDefects, String> {
     use replisim_sim::ds3::defects::Defect as Ds3Defect;
     use replisim_sim::publisher::defects::PublisherDefect;
-    let mut scsp = BTreeSet::new();
-    let mut publisher = BTreeSet::new();
-    let mut ds3 = BTreeSet::new();
+    use replisim_sim::rucio::defects::Defect as RucioDefect;
+    let mut split = SplitDefects::default();
     for name in names {
-        if let Ok(d) = name.parse::<Ds3Defect>() {
-            ds3.insert(d);
-            continue;
-        }
-        match (name.parse::<Defect>(), name.parse::<PublisherDefect>()) {
-            (Ok(d), _) => {
-                scsp.insert(d);
-            }
-            (_, Ok(d)) => {
-                publisher.insert(d);
-            }
-            (Err(scsp_error), Err(_)) => {
-                let known: Vec<&str> = PublisherDefect::all().iter().map(|d| d.name()).collect();
-                let ds3_known: Vec<&str> = Ds3Defect::ALL.iter().map(|d| d.name()).collect();
-                return Err(format!(
-                    "{scsp_error}; publisher defects: {}; DS3 defects: {}",
-                    known.join(", "),
-                    ds3_known.join(", ")
-                ));
-            }
+        if let Ok(d) = name.parse::<Defect>() {
+            split.0.insert(d);
+        } else if let Ok(d) = name.parse::<PublisherDefect>() {
+            split.1.insert(d);
+        } else if let Ok(d) = name.parse::<Ds3Defect>() {
+            split.2.insert(d);
+        } else if let Ok(d) = name.parse::<RucioDefect>() {
+            split.3.insert(d);
+        } else {
+            let list = |names: Vec<&str>| names.join(", ");
+            return Err(format!(
+                "unknown defect `{name}`; SCSP defects: {}; publisher defects: {}; DS3 defects: {}; Rucio defects: {}",
+                list(Defect::ALL.iter().map(|d| d.name()).collect()),
+                list(PublisherDefect::all().iter().map(|d| d.name()).collect()),
+                list(Ds3Defect::ALL.iter().map(|d| d.name()).collect()),
+                list(RucioDefect::ALL.iter().map(|d| d.name()).collect()),
+            ));
         }
     }
-    Ok((scsp, publisher, ds3))
+    Ok(split)
 }
 
 fn sweep(args: SweepArgs) -> ExitCode {
@@ -1449,7 +1453,8 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let (scsp, publisher, ds3) = split_defects(&names).expect("known names");
+        let (scsp, publisher, ds3, rucio) = split_defects(&names).expect("known names");
+        assert!(rucio.is_empty());
         assert_eq!(scsp, BTreeSet::from([Defect::OmitContentUuid]));
         assert!(publisher.is_empty());
         assert_eq!(
@@ -1458,6 +1463,13 @@ mod tests {
         );
         let err = split_defects(&["nope".to_string()]).unwrap_err();
         assert!(err.contains("DS3 defects: ds3-"), "{err}");
+        assert!(err.contains("Rucio defects: rucio-"), "{err}");
+        let (_, _, _, rucio) =
+            split_defects(&["rucio-post-answers-200".to_string()]).expect("a Rucio defect");
+        assert_eq!(
+            rucio,
+            BTreeSet::from([replisim_sim::rucio::defects::Defect::PostAnswers200])
+        );
     }
 
     #[test]
