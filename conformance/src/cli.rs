@@ -1293,28 +1293,35 @@ pub fn mutants_table() -> String {
     let mut out = String::from(
         "DEFECT                               MUST FAIL                                    WHAT IT DOES\n",
     );
-    for d in Defect::ALL {
-        let fails = match crate::mutants::clauses_of(d.name()) {
-            Some([]) => format!("{} (replisim sweep)", d.breaks()),
+    // (name, rule it breaks, summary, where a defect mapped to no clause is caught)
+    let rows = Defect::ALL
+        .iter()
+        .map(|d| (d.name(), d.breaks(), d.summary(), "replisim sweep"))
+        .chain(replisim_sim::ds3::defects::Defect::ALL.iter().map(|d| {
+            (
+                d.name(),
+                d.breaks(),
+                d.summary(),
+                "replisim sweep --world ds3",
+            )
+        }))
+        .chain(
+            replisim_sim::publisher::defects::PublisherDefect::all()
+                .into_iter()
+                .map(|d| (d.name(), d.breaks(), d.summary(), "replication tests")),
+        )
+        .chain(
+            replisim_sim::rucio::defects::Defect::ALL
+                .iter()
+                .map(|d| (d.name(), d.breaks(), d.summary(), "recovery tests")),
+        );
+    for (name, breaks, summary, caught_by) in rows {
+        let fails = match crate::mutants::clauses_of(name) {
+            Some([]) => format!("{breaks} ({caught_by})"),
             Some(clauses) => clauses.join(", "),
-            None => format!("{} (not mapped to clauses)", d.breaks()),
+            None => format!("{breaks} (not mapped to clauses)"),
         };
-        out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
-    }
-    for d in replisim_sim::ds3::defects::Defect::ALL {
-        let fails = match crate::mutants::clauses_of(d.name()) {
-            Some([]) => format!("{} (replisim sweep --world ds3)", d.breaks()),
-            Some(clauses) => clauses.join(", "),
-            None => format!("{} (not mapped to clauses)", d.breaks()),
-        };
-        out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
-    }
-    for d in replisim_sim::publisher::defects::PublisherDefect::all() {
-        let fails = match crate::mutants::clauses_of(d.name()) {
-            Some(clauses) if !clauses.is_empty() => clauses.join(", "),
-            _ => format!("{} (not mapped to clauses)", d.breaks()),
-        };
-        out.push_str(&format!("{:<36} {:<44} {}\n", d.name(), fails, d.summary()));
+        out.push_str(&format!("{name:<36} {fails:<44} {summary}\n"));
     }
     let unmapped = crate::mutants::unmapped_clauses();
     out.push_str(&format!(
