@@ -405,12 +405,18 @@ impl Findings {
 /// resend accepted there) and writes what it found into the SCSP-3 and SCSP-4 results of
 /// the run, when they ran. A broken redirect fails the clause, with a copy of the exchange
 /// appended to that rule's transcript; redirects that held make a clause that the rule's
-/// own check could not observe pass. DS3 systems are not SCSP nodes: their 307 is DS3's
-/// (BP-7, with the Error document), so `ds3` results are not judged here.
+/// own check could not observe pass. Only the transcripts of rules that talk to SCSP nodes
+/// (the `scsp` role) are judged: another service's 3xx is its own protocol's (DS3's 307,
+/// BP-7, carries the Error document).
 pub fn judge_redirects(results: &mut [RuleResult]) {
+    let talks_scsp: std::collections::BTreeSet<&str> = crate::catalog::all()
+        .into_iter()
+        .filter(|r| r.roles.contains(&crate::families::Role::Scsp))
+        .map(|r| r.id)
+        .collect();
     let mut found = Findings::default();
     for r in results.iter() {
-        if crate::catalog::protocol_of(r.id) == "ds3" {
+        if !talks_scsp.contains(r.id) {
             continue;
         }
         for (i, e) in r.transcript.iter().enumerate() {
