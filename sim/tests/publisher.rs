@@ -3,35 +3,18 @@
 //! event it registered.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::Method;
-use replisim_sim::http::client::{exchange, Answer};
-use replisim_sim::http::pool::Pool;
+use replisim_sim::http::client::Answer;
 use replisim_sim::publisher::host::{self, PublisherConfig};
 use replisim_sim::rt;
 use replisim_sim::store::Disk;
-use replisim_sim::workload::send_following;
 use replisim_sim::world::{simulate, World, WorldConfig};
 
-const TIMEOUT: Duration = Duration::from_secs(5);
-const PUBLISHER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1)), 80);
-
-async fn call(method: Method, target: &str) -> Answer {
-    exchange(
-        PUBLISHER,
-        method,
-        target,
-        &[],
-        Bytes::new(),
-        TIMEOUT,
-        1 << 20,
-    )
-    .await
-    .expect("publisher answers")
-}
+mod publisher_support;
+use publisher_support::{call, scsp_now, PUBLISHER};
 
 fn text(a: &Answer) -> String {
     String::from_utf8_lossy(&a.body).into_owned()
@@ -39,17 +22,7 @@ fn text(a: &Answer) -> String {
 
 /// Writes through the cluster, following redirects; returns the answer.
 async fn scsp(addr: SocketAddr, method: Method, target: &str, body: &'static [u8]) -> Answer {
-    let answer = send_following(
-        &Pool::new(),
-        addr,
-        method,
-        target,
-        Bytes::from_static(body),
-        TIMEOUT,
-    )
-    .await
-    .expect("cluster answers");
-    assert!(answer.status.is_success(), "{target}: {}", answer.status);
+    let answer = scsp_now(addr, method, target, body).await;
     // Long enough for the publisher's next poll: every revision becomes an event.
     rt::sleep(Duration::from_secs(3)).await;
     answer

@@ -4,52 +4,18 @@
 //! (`publisher-diffs-inventories`) the same writes fold into one event.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::Method;
-use replisim_sim::http::client::{exchange, Answer};
-use replisim_sim::http::pool::Pool;
 use replisim_sim::publisher::defects::PublisherDefect;
 use replisim_sim::publisher::host::{self, PublisherConfig};
 use replisim_sim::rt;
 use replisim_sim::store::Disk;
-use replisim_sim::workload::send_following;
 use replisim_sim::world::{simulate, World, WorldConfig};
 
-const TIMEOUT: Duration = Duration::from_secs(5);
-const PUBLISHER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1)), 80);
-
-async fn call(method: Method, target: &str) -> Answer {
-    exchange(
-        PUBLISHER,
-        method,
-        target,
-        &[],
-        Bytes::new(),
-        TIMEOUT,
-        1 << 20,
-    )
-    .await
-    .expect("publisher answers")
-}
-
-/// One SCSP request through the cluster (redirects followed), with no pause after it.
-async fn scsp(addr: SocketAddr, method: Method, target: &str, body: &'static [u8]) -> Answer {
-    let answer = send_following(
-        &Pool::new(),
-        addr,
-        method,
-        target,
-        Bytes::from_static(body),
-        TIMEOUT,
-    )
-    .await
-    .expect("cluster answers");
-    assert!(answer.status.is_success(), "{target}: {}", answer.status);
-    answer
-}
+mod publisher_support;
+use publisher_support::{call, scsp_now as scsp, PUBLISHER};
 
 /// Every item of a fresh enumerator of `query` on `PublishAll`, acknowledged as read: the
 /// object each answer names, and its body.
