@@ -59,19 +59,13 @@ impl ReplicationSeeds {
 /// What the sweep keeps of one seed's report.
 pub fn summary_of(report: &ReplicationReport) -> SeedSummary {
     SeedSummary {
-        faults: report
-            .faults
-            .iter()
-            .map(|(k, n)| (k.name().to_string(), *n as u64))
-            .collect(),
-        violations: report
-            .findings
-            .iter()
-            .map(|f| (f.invariant.to_string(), f.to_string()))
-            .collect(),
-        simulated: report.simulated,
-        digest: report.digest.clone(),
         catch_up: report.catch_up.map(|took| (took, report.bound)),
+        ..SeedSummary::from_report(
+            report.faults.iter().map(|(k, n)| (k.name(), *n)),
+            report.findings.iter().map(|f| (f.invariant, f)),
+            report.simulated,
+            report.digest.clone(),
+        )
     }
 }
 

@@ -34,6 +34,36 @@ pub struct SeedSummary {
     pub catch_up: Option<(Duration, Duration)>,
 }
 
+impl SeedSummary {
+    /// A summary from a seed report's fault counts and violations, whatever their types: the
+    /// world kinds name faults and invariants with their own enums.
+    pub fn from_report<F, I, V>(
+        faults: impl IntoIterator<Item = (F, usize)>,
+        violations: impl IntoIterator<Item = (I, V)>,
+        simulated: Duration,
+        digest: String,
+    ) -> Self
+    where
+        F: std::fmt::Display,
+        I: std::fmt::Display,
+        V: std::fmt::Display,
+    {
+        Self {
+            faults: faults
+                .into_iter()
+                .map(|(kind, n)| (kind.to_string(), n as u64))
+                .collect(),
+            violations: violations
+                .into_iter()
+                .map(|(invariant, v)| (invariant.to_string(), v.to_string()))
+                .collect(),
+            simulated,
+            digest,
+            catch_up: None,
+        }
+    }
+}
+
 /// A world kind a sweep can run: it names itself and its settings (what merged results
 /// must share) and runs one seed. Implemented for the SCSP cluster by [`ScspSeeds`].
 pub trait SeedRunner: Sync {
@@ -82,21 +112,12 @@ impl SeedRunner for ScspSeeds {
 
     fn run_seed(&self, seed: u64) -> Result<SeedSummary, String> {
         let report = run_seed(seed, &self.config).map_err(|e| e.message)?;
-        Ok(SeedSummary {
-            faults: report
-                .faults
-                .iter()
-                .map(|(k, n)| (k.to_string(), *n as u64))
-                .collect(),
-            violations: report
-                .violations
-                .iter()
-                .map(|v| (v.invariant.to_string(), v.to_string()))
-                .collect(),
-            simulated: report.simulated,
-            digest: report.digest,
-            catch_up: None,
-        })
+        Ok(SeedSummary::from_report(
+            report.faults.iter().map(|(k, n)| (k, *n)),
+            report.violations.iter().map(|v| (v.invariant, v)),
+            report.simulated,
+            report.digest,
+        ))
     }
 }
 
