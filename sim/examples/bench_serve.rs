@@ -32,6 +32,11 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
+/// The same allocator as the `replisim` binary (conformance/src/main.rs says why), so that
+/// the figures measured here are the ones the command line gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Size of every object written and read.
 const OBJECT_BYTES: usize = 4096;
 /// Load before measuring starts.
