@@ -41,6 +41,11 @@ use replisim_sim::rt::stats::NetStats;
 use replisim_sim::sweep::{run_seed, SweepConfig};
 use replisim_sim::world::try_simulate;
 
+/// The same allocator as the `replisim` binary (conformance/src/main.rs says why), so that
+/// the figures measured here are the ones the command line gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The ping-pong server's address.
 const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1)), 80);
 /// The ping-pong client's address.

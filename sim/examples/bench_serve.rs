@@ -32,6 +32,11 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
+// No mimalloc here, unlike `replisim` and the other benchmarks: under it this process's
+// bare hyper server and load generator (tokio on several threads) did 35–40% fewer
+// requests/s than on the system allocator (BENCHMARKS.md, Figure 10), which would flatter
+// `serve`'s share of bare.
+
 /// Size of every object written and read.
 const OBJECT_BYTES: usize = 4096;
 /// Load before measuring starts.

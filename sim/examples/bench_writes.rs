@@ -39,6 +39,11 @@ use replisim_sim::http::client::{exchange, Answer};
 use replisim_sim::rt;
 use replisim_sim::world::{try_simulate, World, WorldConfig};
 
+/// The same allocator as the `replisim` binary (conformance/src/main.rs says why), so that
+/// the figures measured here are the ones the command line gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Nodes in every simulated world.
 const NODE_COUNT: usize = 4;
 /// Replicas every write must report (the default policy).

@@ -31,7 +31,15 @@ impl SeededRng {
 /// A stable 64-bit FNV-1a hash: used where a value must not depend on the process (digests,
 /// tie-breaks), unlike std's randomly keyed hasher.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a_extend(FNV_OFFSET, bytes)
+}
+
+/// The FNV-1a state before any byte: [`fnv1a_extend`] from it over a text's parts in order
+/// gives the [`fnv1a`] of the whole text.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Continues an FNV-1a hash `h` over `bytes` (digests of texts fed in pieces).
+pub fn fnv1a_extend(mut h: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
@@ -60,5 +68,15 @@ mod tests {
     fn fnv_is_stable() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
+    }
+
+    #[test]
+    fn fnv_folded_in_pieces_equals_fnv_of_the_whole() {
+        let whole = fnv1a(b"node1 up\nnode2 up\n");
+        let pieces = [b"node1 up\n".as_slice(), b"node2", b" up\n"]
+            .iter()
+            .fold(FNV_OFFSET, |h, p| fnv1a_extend(h, p));
+        assert_eq!(pieces, whole);
+        assert_ne!(fnv1a_extend(FNV_OFFSET, b"node1 up\n"), whole);
     }
 }

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 
@@ -54,7 +55,8 @@ pub async fn exchange(
     timeout: Duration,
     body_bytes_max: usize,
 ) -> Result<Answer, ExchangeError> {
-    let method_name = method.as_str().to_string();
+    // POST, PUT and APPEND carry a body even when it is empty (see below).
+    let carries_body_method = matches!(method.as_str(), "POST" | "PUT" | "APPEND");
     let work = async {
         let stream = rt::connect(addr)
             .await
@@ -65,25 +67,31 @@ pub async fn exchange(
         rt::spawn(async move {
             let _ = conn.await;
         });
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(target)
-            .header(http::header::HOST, addr.to_string());
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
+        // Built in place rather than through `Request::builder()`, whose every step moves the
+        // whole request head; header names are parsed as the builder would.
+        let bad = |e: &dyn std::fmt::Display| ExchangeError(format!("request: {e}"));
+        let uri = Uri::try_from(target).map_err(|e| bad(&e))?;
         // hyper leaves Content-Length out of an empty body; SCSP WRITEs need it (411).
         let says_length = headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
-        let carries_body =
-            !body.is_empty() || matches!(method_name.as_str(), "POST" | "PUT" | "APPEND");
-        if carries_body && !says_length {
-            builder = builder.header(http::header::CONTENT_LENGTH, body.len().to_string());
+        let length = ((!body.is_empty() || carries_body_method) && !says_length)
+            .then(|| HeaderValue::from(body.len()));
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        let map = request.headers_mut();
+        map.reserve(headers.len() + 2);
+        let host = HeaderValue::try_from(addr.to_string()).map_err(|e| bad(&e))?;
+        map.append(HOST, host);
+        for (k, v) in headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| bad(&e))?;
+            let value = HeaderValue::from_str(v).map_err(|e| bad(&e))?;
+            map.append(name, value);
         }
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|e| ExchangeError(format!("request: {e}")))?;
+        if let Some(length) = length {
+            map.append(CONTENT_LENGTH, length);
+        }
         let response = sender
             .send_request(request)
             .await

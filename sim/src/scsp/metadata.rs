@@ -7,7 +7,12 @@ use http::HeaderMap;
 /// True for a header a client may persist on an object. This is the COPY "headers to
 /// preserve" list of seed-001, minus `Content-Length` (derived from the content).
 pub fn is_persisted(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
+    // Names from hyper are already lower case: copy only the others.
+    let n: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    };
     const EXACT: [&str; 11] = [
         "allow",
         "cache-control",
@@ -21,7 +26,7 @@ pub fn is_persisted(name: &str) -> bool {
         "expires",
         "lifepoint",
     ];
-    if EXACT.contains(&n.as_str()) {
+    if EXACT.contains(&n.as_ref()) {
         return true;
     }
     if n.starts_with("castor-") {
@@ -78,6 +83,8 @@ mod tests {
             "x-a-meta-b",
             "Policy-Replicas",
             "Lifepoint",
+            "content-type",
+            "x-color-meta",
         ] {
             assert!(is_persisted(yes), "{yes}");
         }
@@ -88,6 +95,8 @@ mod tests {
             "X-Meta",
             "Host",
             "Authorization",
+            "castor-system-version",
+            "policy-replicas-evaluated",
         ] {
             assert!(!is_persisted(no), "{no}");
         }

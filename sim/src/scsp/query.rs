@@ -21,12 +21,11 @@ impl Query {
 
     fn parse_with(raw: &str, keep_case: bool) -> Self {
         let name = |k: &str| {
-            let decoded = percent_decode(k);
-            if keep_case {
-                decoded
-            } else {
-                decoded.to_ascii_lowercase()
+            let mut decoded = percent_decode(k);
+            if !keep_case {
+                decoded.make_ascii_lowercase();
             }
+            decoded
         };
         let args = raw
             .split('&')
@@ -117,7 +116,8 @@ pub fn percent_decode(s: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    // Valid UTF-8 (nearly always) becomes the string without a second copy.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Encodes everything but unreserved characters, for keys carried in internal URLs.
@@ -157,6 +157,10 @@ mod tests {
         assert_eq!(percent_decode(&percent_encode(s)), s);
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%zz"), "%zz");
+        // Bytes that are not UTF-8 become replacement characters, not an error.
+        assert_eq!(percent_decode("a%FFb+c"), "a\u{FFFD}b c");
+        assert_eq!(Query::parse("K%41Y=V%41").get("kay"), Some("VA"));
+        assert_eq!(Query::parse_case_sensitive("K%41Y=v").get("KAY"), Some("v"));
     }
 
     #[test]
