@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+pub mod channel;
 pub mod flush;
 pub mod netem;
 pub mod stats;

@@ -8,6 +8,9 @@
 //! request is idempotent: bids, inventories, newest-wins replica pushes and discards). A
 //! client's pool never resends a request that may have been acted on: it reports the
 //! failure, so the caller knows the outcome is unknown.
+//!
+//! Inside the simulator a signed pool's node-to-node requests go as whole messages instead
+//! (`http::message`): the same request, the same answer, no HTTP/1.1 bytes in between.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,6 +24,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
 use crate::http::client::{Answer, ExchangeError};
+use crate::http::message::{self, IdleChannels};
 use crate::rt;
 use crate::scsp::cluster_key::ClusterKey;
 use crate::scsp::peer_auth;
@@ -68,6 +72,8 @@ pub struct Pool {
     idempotent: bool,
     /// Signs every request with the cluster key (`scsp::peer_auth`): node-to-node pools.
     key: Option<ClusterKey>,
+    /// Idle message channels to peers (signed pools inside the simulator).
+    channels: IdleChannels,
 }
 
 impl std::fmt::Debug for Pool {
@@ -141,6 +147,17 @@ impl Pool {
     ) -> Result<Answer, ExchangeError> {
         count_sent(target);
         let work = async {
+            if self.key.is_some() && message::carries(target) {
+                let request = || self.message_request(addr, &method, target, &body);
+                return message::exchange(
+                    &self.channels,
+                    addr,
+                    request,
+                    body_bytes_max,
+                    self.idempotent,
+                )
+                .await;
+            }
             if let Some(sender) = self.take(addr) {
                 match self
                     .send_on(sender, addr, &method, target, body.clone(), body_bytes_max)
@@ -176,6 +193,30 @@ impl Pool {
                 "{addr}: timed out after {timeout:?}"
             ))),
         }
+    }
+
+    /// The request a message carries: the same head [`Pool::send_on`] writes (`Host`,
+    /// `Content-Length`, the peer signature) and the body.
+    fn message_request(
+        &self,
+        addr: SocketAddr,
+        method: &Method,
+        target: &str,
+        body: &Bytes,
+    ) -> Result<Request<Bytes>, ExchangeError> {
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(target)
+            .header(http::header::HOST, addr.to_string())
+            .header(http::header::CONTENT_LENGTH, body.len().to_string());
+        if let Some(key) = &self.key {
+            let signature =
+                peer_auth::sign(key, method.as_str(), target, body, peer_auth::now_ms());
+            request = request.header(peer_auth::HEADER, signature);
+        }
+        request
+            .body(body.clone())
+            .map_err(|e| ExchangeError(format!("request: {e}")))
     }
 
     async fn send_on(

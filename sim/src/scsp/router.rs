@@ -52,6 +52,22 @@ pub async fn handle(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> 
     response::restyle(style, client_request(ctx, req).await)
 }
 
+/// Answers a node-to-node request that came as a message (simulator only; see
+/// `http::message`): the same checks and handler as the same request over HTTP/1.1.
+pub fn handle_message(ctx: &NodeContext, req: Request<bytes::Bytes>) -> Response<Body> {
+    let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target_len > URL_BYTES_MAX {
+        return response::error(
+            StatusCode::URI_TOO_LONG,
+            &format!("The request target is {target_len} bytes; the limit is {URL_BYTES_MAX}."),
+        );
+    }
+    if !req.uri().path().starts_with(INTERNAL_PREFIX) {
+        return response::error(StatusCode::NOT_FOUND, "Unknown internal request.");
+    }
+    internal::handle_collected(ctx, req)
+}
+
 async fn client_request(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> {
     let _in_flight = InFlight::enter(&ctx);
     let (parts, body) = req.into_parts();
