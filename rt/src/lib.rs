@@ -67,15 +67,56 @@ impl std::error::Error for Elapsed {}
 
 /// Bounds a future by a deadline on the current runtime's clock. Every network call in
 /// replisim goes through this: simulated TCP stalls instead of resetting under partitions.
-pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
-    if in_sim() {
-        madsim::time::timeout(duration, future)
-            .await
-            .map_err(|_| Elapsed)
-    } else {
-        tokio::time::timeout(duration, future)
-            .await
-            .map_err(|_| Elapsed)
+///
+/// The future is polled first, then the deadline (as `select_biased!` would), and the
+/// deadline starts at the first poll. A plain struct rather than an `async fn` around the
+/// runtimes' own timeouts: those keep the future twice or more in their state, and a
+/// node-to-node exchange's future is kilobytes, moved whole into join sets and boxes.
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        duration,
+        deadline: None,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`timeout`].
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        duration: Duration,
+        deadline: Option<Deadline>,
+    }
+}
+
+/// The running deadline of a [`Timeout`] (both kinds are `Unpin`).
+enum Deadline {
+    Sim(madsim::time::Sleep),
+    Real(Pin<Box<tokio::time::Sleep>>),
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let duration = *this.duration;
+        let deadline = this.deadline.get_or_insert_with(|| {
+            if in_sim() {
+                Deadline::Sim(madsim::time::sleep(duration))
+            } else {
+                Deadline::Real(Box::pin(tokio::time::sleep(duration)))
+            }
+        });
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        let elapsed = match deadline {
+            Deadline::Sim(sleep) => Pin::new(sleep).poll(cx),
+            Deadline::Real(sleep) => sleep.as_mut().poll(cx),
+        };
+        elapsed.map(|()| Err(Elapsed))
     }
 }
 

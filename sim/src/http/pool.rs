@@ -146,18 +146,34 @@ impl Pool {
         body_bytes_max: usize,
     ) -> Result<Answer, ExchangeError> {
         count_sent(target);
+        if self.key.is_some() && message::carries(target) {
+            let request = || self.message_request(addr, &method, target, &body);
+            let work = message::exchange(
+                &self.channels,
+                addr,
+                request,
+                body_bytes_max,
+                self.idempotent,
+            );
+            return bounded(addr, timeout, work).await;
+        }
+        // Boxed: hyper's connection futures are kilobytes, and the message path above (most
+        // exchanges in a simulation) should not carry their size in every future it is in.
+        Box::pin(self.exchange_on_connection(addr, method, target, body, timeout, body_bytes_max))
+            .await
+    }
+
+    /// [`Pool::exchange`] over HTTP/1.1 connections.
+    async fn exchange_on_connection(
+        &self,
+        addr: SocketAddr,
+        method: Method,
+        target: &str,
+        body: Bytes,
+        timeout: Duration,
+        body_bytes_max: usize,
+    ) -> Result<Answer, ExchangeError> {
         let work = async {
-            if self.key.is_some() && message::carries(target) {
-                let request = || self.message_request(addr, &method, target, &body);
-                return message::exchange(
-                    &self.channels,
-                    addr,
-                    request,
-                    body_bytes_max,
-                    self.idempotent,
-                )
-                .await;
-            }
             if let Some(sender) = self.take(addr) {
                 match self
                     .send_on(sender, addr, &method, target, body.clone(), body_bytes_max)
@@ -187,12 +203,7 @@ impl Pool {
                 Err(Attempt::Failed(e)) => Err(e),
             }
         };
-        match rt::timeout(timeout, work).await {
-            Ok(result) => result,
-            Err(_) => Err(ExchangeError(format!(
-                "{addr}: timed out after {timeout:?}"
-            ))),
-        }
+        bounded(addr, timeout, work).await
     }
 
     /// The request a message carries: the same head [`Pool::send_on`] writes (`Host`,
@@ -264,6 +275,20 @@ impl Pool {
             headers: parts.headers,
             body: collected.to_bytes(),
         })
+    }
+}
+
+/// Bounds a whole exchange with `addr` by `timeout`.
+async fn bounded(
+    addr: SocketAddr,
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<Answer, ExchangeError>>,
+) -> Result<Answer, ExchangeError> {
+    match rt::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(ExchangeError(format!(
+            "{addr}: timed out after {timeout:?}"
+        ))),
     }
 }
 
