@@ -110,10 +110,23 @@ pub(crate) fn count_message(side: Side) {
     };
 }
 
+thread_local! {
+    static CHANNELS_ACCEPTED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Message channels accepted on the calling thread so far: per simulation, since each runs
+/// on its own thread (benchmarks that run several at once count connections this way).
+pub fn channels_accepted_on_this_thread() -> u64 {
+    CHANNELS_ACCEPTED_HERE.with(|c| c.get())
+}
+
 pub(crate) fn count_channel(side: Side) {
     match side {
         Side::Client => CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed),
-        Side::Server => CHANNELS_ACCEPTED.fetch_add(1, Ordering::Relaxed),
+        Side::Server => {
+            CHANNELS_ACCEPTED_HERE.with(|c| c.set(c.get() + 1));
+            CHANNELS_ACCEPTED.fetch_add(1, Ordering::Relaxed)
+        }
     };
 }
 
