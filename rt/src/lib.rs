@@ -76,7 +76,7 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,
         duration,
-        deadline: None,
+        deadline: Deadline::Unset,
     }
 }
 
@@ -86,35 +86,45 @@ pin_project_lite::pin_project! {
         #[pin]
         future: F,
         duration: Duration,
-        deadline: Option<Deadline>,
+        #[pin]
+        deadline: Deadline,
     }
 }
 
-/// The running deadline of a [`Timeout`] (both kinds are `Unpin`).
-enum Deadline {
-    Sim(madsim::time::Sleep),
-    Real(Pin<Box<tokio::time::Sleep>>),
+pin_project_lite::pin_project! {
+    /// The deadline of a [`Timeout`], started at its first poll.
+    #[project = DeadlineProj]
+    enum Deadline {
+        Unset,
+        Sim { sleep: madsim::time::Sleep },
+        Real { #[pin] sleep: tokio::time::Sleep },
+    }
 }
 
 impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let duration = *this.duration;
-        let deadline = this.deadline.get_or_insert_with(|| {
-            if in_sim() {
-                Deadline::Sim(madsim::time::sleep(duration))
+        let mut this = self.project();
+        if matches!(this.deadline.as_mut().project(), DeadlineProj::Unset) {
+            let duration = *this.duration;
+            this.deadline.set(if in_sim() {
+                Deadline::Sim {
+                    sleep: madsim::time::sleep(duration),
+                }
             } else {
-                Deadline::Real(Box::pin(tokio::time::sleep(duration)))
-            }
-        });
+                Deadline::Real {
+                    sleep: tokio::time::sleep(duration),
+                }
+            });
+        }
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let elapsed = match deadline {
-            Deadline::Sim(sleep) => Pin::new(sleep).poll(cx),
-            Deadline::Real(sleep) => sleep.as_mut().poll(cx),
+        let elapsed = match this.deadline.project() {
+            DeadlineProj::Sim { sleep } => Pin::new(sleep).poll(cx),
+            DeadlineProj::Real { sleep } => sleep.poll(cx),
+            DeadlineProj::Unset => Poll::Pending,
         };
         elapsed.map(|()| Err(Elapsed))
     }
