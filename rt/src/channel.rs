@@ -103,7 +103,9 @@ impl std::fmt::Debug for Channel {
 
 impl Channel {
     /// Sends one message after the link's extra latency and loss (`crate::netem`), as a
-    /// stream's flush would. Fails with a reset when the other end is gone.
+    /// stream's flush would. Fails with a reset when the other end is gone. Takes `&mut`
+    /// like [`Channel::recv`]: the receiving half is not `Sync`, so a future that held a
+    /// shared borrow across the wait could not be sent between threads.
     pub async fn send(&mut self, message: Payload) -> io::Result<()> {
         let wait = crate::netem::delay(self.ends.0, self.ends.1);
         if !wait.is_zero() {

@@ -27,9 +27,6 @@ use http::{Request, Response};
 use crate::http::client::{Answer, ExchangeError};
 use crate::rt::{self, channel::Channel};
 
-/// Idle channels kept per peer (as many as idle simulated connections).
-const IDLE_PER_PEER_MAX: usize = 4;
-
 /// Idle channels to peers, by address: the message counterpart of a pool's idle
 /// connections.
 #[derive(Default)]
@@ -61,7 +58,7 @@ impl IdleChannels {
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let list = idle.entry(addr).or_default();
-        if list.len() < IDLE_PER_PEER_MAX {
+        if list.len() < crate::http::pool::IDLE_PER_PEER_MAX_SIM {
             list.push(channel);
         }
     }

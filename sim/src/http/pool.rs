@@ -29,9 +29,10 @@ use crate::rt;
 use crate::scsp::cluster_key::ClusterKey;
 use crate::scsp::peer_auth;
 
-/// Idle connections kept per peer inside a simulation (memory per seed grows with the
-/// square of the nodes, and simulated requests rarely overlap more).
-const IDLE_PER_PEER_MAX_SIM: usize = 4;
+/// Idle connections, and idle message channels (`http::message`), kept per peer inside a
+/// simulation (memory per seed grows with the square of the nodes, and simulated requests
+/// rarely overlap more).
+pub(crate) const IDLE_PER_PEER_MAX_SIM: usize = 4;
 
 /// Idle connections kept per peer on real sockets (`serve`): a busy node asks every peer
 /// for a bid on every client request, so as many requests overlap as clients are
