@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+pub mod channel;
 pub mod flush;
 pub mod netem;
 pub mod stats;
@@ -66,15 +67,66 @@ impl std::error::Error for Elapsed {}
 
 /// Bounds a future by a deadline on the current runtime's clock. Every network call in
 /// replisim goes through this: simulated TCP stalls instead of resetting under partitions.
-pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
-    if in_sim() {
-        madsim::time::timeout(duration, future)
-            .await
-            .map_err(|_| Elapsed)
-    } else {
-        tokio::time::timeout(duration, future)
-            .await
-            .map_err(|_| Elapsed)
+///
+/// The future is polled first, then the deadline (as `select_biased!` would), and the
+/// deadline starts at the first poll. A plain struct rather than an `async fn` around the
+/// runtimes' own timeouts: those keep the future twice or more in their state, and a
+/// node-to-node exchange's future is kilobytes, moved whole into join sets and boxes.
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        duration,
+        deadline: Deadline::Unset,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`timeout`].
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        duration: Duration,
+        #[pin]
+        deadline: Deadline,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The deadline of a [`Timeout`], started at its first poll.
+    #[project = DeadlineProj]
+    enum Deadline {
+        Unset,
+        Sim { sleep: madsim::time::Sleep },
+        Real { #[pin] sleep: tokio::time::Sleep },
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if matches!(this.deadline.as_mut().project(), DeadlineProj::Unset) {
+            let duration = *this.duration;
+            this.deadline.set(if in_sim() {
+                Deadline::Sim {
+                    sleep: madsim::time::sleep(duration),
+                }
+            } else {
+                Deadline::Real {
+                    sleep: tokio::time::sleep(duration),
+                }
+            });
+        }
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        let elapsed = match this.deadline.project() {
+            DeadlineProj::Sim { sleep } => Pin::new(sleep).poll(cx),
+            DeadlineProj::Real { sleep } => sleep.poll(cx),
+            DeadlineProj::Unset => Poll::Pending,
+        };
+        elapsed.map(|()| Err(Elapsed))
     }
 }
 

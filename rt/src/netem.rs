@@ -40,6 +40,26 @@ pub const RESEND_AFTER: Duration = Duration::from_millis(200);
 
 thread_local! {
     static TABLE: RefCell<BTreeMap<(IpAddr, IpAddr), Shape>> = const { RefCell::new(BTreeMap::new()) };
+    /// The address of every simulated host the world created, by madsim node: a message
+    /// channel (`crate::channel`) needs its own end of the link to look the shape up, and
+    /// madsim tells a stream its local address but not an endpoint.
+    static HOSTS: RefCell<BTreeMap<madsim::task::NodeId, IpAddr>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Records that simulated host `node` has address `ip` (the world calls this for every host
+/// it creates; [`clear`] forgets them with the shapes).
+pub fn set_host(node: madsim::task::NodeId, ip: IpAddr) {
+    HOSTS.with(|h| h.borrow_mut().insert(node, ip));
+}
+
+/// The address of the simulated host the calling task runs on, when the world recorded it
+/// (`None` outside a simulation and on hosts created by hand).
+pub fn own_ip() -> Option<IpAddr> {
+    if !crate::in_sim() {
+        return None;
+    }
+    let node = madsim::plugin::node();
+    HOSTS.with(|h| h.borrow().get(&node).copied())
 }
 
 /// Sets the shape of the direction `from` → `to` (a clear shape removes it).
@@ -59,9 +79,10 @@ pub fn get(from: IpAddr, to: IpAddr) -> Shape {
     TABLE.with(|t| t.borrow().get(&(from, to)).copied().unwrap_or_default())
 }
 
-/// Forgets every shape (a new world starts with a clean network).
+/// Forgets every shape and host address (a new world starts with a clean network).
 pub fn clear() {
     TABLE.with(|t| t.borrow_mut().clear());
+    HOSTS.with(|h| h.borrow_mut().clear());
 }
 
 /// How long a send from `from` to `to` waits before it leaves: zero on a clear link. Draws

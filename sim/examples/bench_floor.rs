@@ -9,8 +9,10 @@
 //! 2. **The full simulation.** `--seeds` standard sweep seeds (`sweep::run_seed` with
 //!    `SweepConfig::new()`: 4 nodes, the 200-operation workload, every fault kind), one at a
 //!    time. Exchanges are counted by the runtime shim (`rt::stats`): every response leaves an
-//!    accepted socket in one flushed write, so the messages sent by servers are the exchanges
-//!    answered. Cost per exchange = CPU of the seeds / exchanges.
+//!    accepted socket in one flushed write, or an accepted message channel as one message
+//!    (node-to-node exchanges in the simulator, `http::message`), so the messages sent by
+//!    servers are the exchanges answered (`NetStats::exchanges`). Cost per exchange = CPU of
+//!    the seeds / exchanges.
 //!
 //! The two are run alternately `--rounds` times in one process, and the lowest cost of each
 //! is kept (the machine is shared; the lowest is the one least disturbed). The program prints
@@ -64,7 +66,7 @@ struct Cost {
     wall: Duration,
     /// HTTP exchanges answered.
     exchanges: u64,
-    /// TCP connections accepted.
+    /// Connections accepted (TCP streams and message channels).
     connections: u64,
 }
 
@@ -175,8 +177,8 @@ fn ping_pong(exchanges: u64) -> Result<Cost, String> {
     Ok(Cost {
         cpu,
         wall,
-        exchanges: net.sent_by_servers,
-        connections: net.accepted,
+        exchanges: net.exchanges(),
+        connections: net.connections(),
     })
 }
 
@@ -201,10 +203,10 @@ fn fault_heavy_hour() -> Result<(), String> {
         report.simulated.as_secs_f64(),
         cpu.as_secs_f64(),
         wall.as_secs_f64(),
-        net.sent_by_servers,
-        net.sent_by_servers as f64 / simulated_h,
-        net.accepted,
-        cpu.as_secs_f64() * 1e6 / net.sent_by_servers.max(1) as f64
+        net.exchanges(),
+        net.exchanges() as f64 / simulated_h,
+        net.connections(),
+        cpu.as_secs_f64() * 1e6 / net.exchanges().max(1) as f64
     );
     for ((kind, after), (_, earlier)) in sent_by_kind().into_iter().zip(kinds_before) {
         println!(
@@ -238,8 +240,8 @@ fn sweep_seeds(seeds: u64) -> Result<Cost, String> {
     Ok(Cost {
         cpu,
         wall,
-        exchanges: net.sent_by_servers,
-        connections: net.accepted,
+        exchanges: net.exchanges(),
+        connections: net.connections(),
     })
 }
 

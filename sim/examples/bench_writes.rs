@@ -17,6 +17,10 @@
 //!   subscriber counts those events per simulation thread.
 //! - Simulated network messages are counted exactly by madsim (`NetSim::stat().msg_count`):
 //!   one per connect plus one per flushed write.
+//! - Node-to-node exchanges travel as whole messages on channels (`http::message`), which
+//!   madsim counts like streams (one message per connect, one per request or response);
+//!   the channels nodes accept are counted per thread by `rt::stats` and added to the
+//!   connections.
 //! - Node-to-node traffic may reuse pooled keep-alive connections, so connections alone do
 //!   not count exchanges. The total is derived: `(messages - connections) / 2`, which holds
 //!   while every HTTP request and every response leaves in one flushed write (the `FlushIfDirty`
@@ -87,7 +91,7 @@ fn accepted_connections() -> u64 {
 /// The simulation's network counters at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct NetCount {
-    /// TCP connections accepted by any simulated listener.
+    /// TCP connections accepted by any simulated listener, plus message channels accepted.
     connections: u64,
     /// madsim's message count: connects plus flushed writes.
     messages: u64,
@@ -96,7 +100,8 @@ struct NetCount {
 impl NetCount {
     fn now() -> Self {
         Self {
-            connections: accepted_connections(),
+            connections: accepted_connections()
+                + replisim_sim::rt::stats::channels_accepted_on_this_thread(),
             messages: madsim::net::NetSim::current().stat().msg_count,
         }
     }
@@ -685,7 +690,7 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
         per_second(big.client_exchanges as f64, big_wall)
     );
     println!(
-        "| TCP connections accepted (exact) | {} |",
+        "| connections accepted, TCP and message channels (exact) | {} |",
         big.net.connections
     );
     println!(
@@ -714,7 +719,7 @@ fn run(args: Args, raw: &[String]) -> Result<(), String> {
     }
     println!();
     println!(
-        "per seed (mean, calibration excluded): {:.1} HTTP exchanges ({:.1} client), {:.1} TCP connections, {:.1} ms simulated",
+        "per seed (mean, calibration excluded): {:.1} HTTP exchanges ({:.1} client), {:.1} connections, {:.1} ms simulated",
         seed_exchanges as f64 / seeds,
         seed_client as f64 / seeds,
         seed_connections as f64 / seeds,

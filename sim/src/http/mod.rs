@@ -5,4 +5,5 @@ pub mod client;
 pub mod content_md5;
 pub use replisim_rt::flush;
 pub mod limits;
+pub mod message;
 pub mod pool;

@@ -8,6 +8,9 @@
 //! request is idempotent: bids, inventories, newest-wins replica pushes and discards). A
 //! client's pool never resends a request that may have been acted on: it reports the
 //! failure, so the caller knows the outcome is unknown.
+//!
+//! Inside the simulator a signed pool's node-to-node requests go as whole messages instead
+//! (`http::message`): the same request, the same answer, no HTTP/1.1 bytes in between.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,13 +25,15 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
 use crate::http::client::{Answer, ExchangeError};
+use crate::http::message::{self, IdleChannels};
 use crate::rt;
 use crate::scsp::cluster_key::ClusterKey;
 use crate::scsp::peer_auth;
 
-/// Idle connections kept per peer inside a simulation (memory per seed grows with the
-/// square of the nodes, and simulated requests rarely overlap more).
-const IDLE_PER_PEER_MAX_SIM: usize = 4;
+/// Idle connections, and idle message channels (`http::message`), kept per peer inside a
+/// simulation (memory per seed grows with the square of the nodes, and simulated requests
+/// rarely overlap more).
+pub(crate) const IDLE_PER_PEER_MAX_SIM: usize = 4;
 
 /// Idle connections kept per peer on real sockets (`serve`): a busy node asks every peer
 /// for a bid on every client request, so as many requests overlap as clients are
@@ -72,6 +77,8 @@ pub struct Pool {
     idempotent: bool,
     /// Signs every request with the cluster key (`scsp::peer_auth`): node-to-node pools.
     key: Option<ClusterKey>,
+    /// Idle message channels to peers (signed pools inside the simulator).
+    channels: IdleChannels,
 }
 
 impl std::fmt::Debug for Pool {
@@ -157,6 +164,33 @@ impl Pool {
         body_bytes_max: usize,
     ) -> Result<Answer, ExchangeError> {
         count_sent(target);
+        if self.key.is_some() && message::carries(target) {
+            let request = || self.request(addr, &method, target, body.clone(), |b| b);
+            let work = message::exchange(
+                &self.channels,
+                addr,
+                request,
+                body_bytes_max,
+                self.idempotent,
+            );
+            return bounded(addr, timeout, work).await;
+        }
+        // Boxed: hyper's connection futures are kilobytes, and the message path above (most
+        // exchanges in a simulation) should not carry their size in every future it is in.
+        Box::pin(self.exchange_on_connection(addr, method, target, body, timeout, body_bytes_max))
+            .await
+    }
+
+    /// [`Pool::exchange`] over HTTP/1.1 connections.
+    async fn exchange_on_connection(
+        &self,
+        addr: SocketAddr,
+        method: Method,
+        target: &str,
+        body: Bytes,
+        timeout: Duration,
+        body_bytes_max: usize,
+    ) -> Result<Answer, ExchangeError> {
         let work = async {
             if let Some(sender) = self.take(addr) {
                 match self
@@ -187,12 +221,49 @@ impl Pool {
                 Err(Attempt::Failed(e)) => Err(e),
             }
         };
-        match rt::timeout(timeout, work).await {
-            Ok(result) => result,
-            Err(_) => Err(ExchangeError(format!(
-                "{addr}: timed out after {timeout:?}"
-            ))),
+        bounded(addr, timeout, work).await
+    }
+
+    /// The request a pooled exchange sends, as an HTTP/1.1 head or as a message: `Host`,
+    /// `Content-Length`, the peer signature when the pool signs, and the body (`wrap` gives
+    /// it the body type of the path). Built in place rather than through
+    /// `Request::builder()`, whose every step moves the whole request head.
+    fn request<B>(
+        &self,
+        addr: SocketAddr,
+        method: &Method,
+        target: &str,
+        body: Bytes,
+        wrap: impl FnOnce(Bytes) -> B,
+    ) -> Result<Request<B>, ExchangeError> {
+        let uri = Uri::try_from(target).map_err(|e| ExchangeError(format!("request: {e}")))?;
+        let signature = match &self.key {
+            Some(key) => {
+                let signature =
+                    peer_auth::sign(key, method.as_str(), target, &body, peer_auth::now_ms());
+                Some(
+                    HeaderValue::try_from(signature)
+                        .map_err(|e| ExchangeError(format!("request: {e}")))?,
+                )
+            }
+            None => None,
+        };
+        let length = if body.is_empty() {
+            HeaderValue::from_static("0")
+        } else {
+            HeaderValue::from(body.len())
+        };
+        let mut request = Request::new(wrap(body));
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.reserve(3);
+        headers.insert(HOST, self.host(addr));
+        headers.insert(CONTENT_LENGTH, length);
+        if let Some(signature) = signature {
+            headers.insert(peer_auth::HEADER, signature);
         }
+        Ok(request)
     }
 
     async fn send_on(
@@ -207,36 +278,9 @@ impl Pool {
         if sender.ready().await.is_err() {
             return Err(Attempt::Stale);
         }
-        // Built in place rather than through `Request::builder()`, whose every step moves
-        // the whole request head.
-        let uri = Uri::try_from(target)
-            .map_err(|e| Attempt::Failed(ExchangeError(format!("request: {e}"))))?;
-        let signature = match &self.key {
-            Some(key) => {
-                let signature =
-                    peer_auth::sign(key, method.as_str(), target, &body, peer_auth::now_ms());
-                Some(
-                    HeaderValue::try_from(signature)
-                        .map_err(|e| Attempt::Failed(ExchangeError(format!("request: {e}"))))?,
-                )
-            }
-            None => None,
-        };
-        let length = if body.is_empty() {
-            HeaderValue::from_static("0")
-        } else {
-            HeaderValue::from(body.len())
-        };
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = method.clone();
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.reserve(3);
-        headers.insert(HOST, self.host(addr));
-        headers.insert(CONTENT_LENGTH, length);
-        if let Some(signature) = signature {
-            headers.insert(peer_auth::HEADER, signature);
-        }
+        let request = self
+            .request(addr, method, target, body, Full::new)
+            .map_err(Attempt::Failed)?;
         let response = match sender.send_request(request).await {
             Ok(r) => r,
             // Never sent: always safe to resend.
@@ -257,6 +301,20 @@ impl Pool {
             headers: parts.headers,
             body: collected.to_bytes(),
         })
+    }
+}
+
+/// Bounds a whole exchange with `addr` by `timeout`.
+async fn bounded(
+    addr: SocketAddr,
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<Answer, ExchangeError>>,
+) -> Result<Answer, ExchangeError> {
+    match rt::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(ExchangeError(format!(
+            "{addr}: timed out after {timeout:?}"
+        ))),
     }
 }
 

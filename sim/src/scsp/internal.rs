@@ -1,5 +1,6 @@
 //! The server side of the node-to-node protocol (see `peer` for the client side).
 
+use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -20,16 +21,33 @@ use crate::scsp::response::{self, Body};
 use crate::scsp::wire;
 use crate::store::DiskError;
 
-/// Handles a request under `/_replisim/`: reads the body (bounded), checks the request's
-/// node-to-node signature (`peer_auth`; 403 without a valid one, so a client on the public
-/// port learns nothing), then serves it.
+/// Handles a request under `/_replisim/` that came over HTTP/1.1: reads the body (bounded),
+/// then answers it as [`handle_collected`] does.
 pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let limit = ctx.cluster.object_bytes_max + 64 * 1024;
-    let body = match Limited::new(body, limit).collect().await {
+    let body = match Limited::new(body, body_bytes_max(ctx)).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => return response::error(StatusCode::BAD_REQUEST, &format!("peer body: {e}")),
     };
+    handle_collected(ctx, Request::from_parts(parts, body))
+}
+
+/// The largest body a node-to-node request may carry: an object's largest content plus room
+/// for its record header.
+fn body_bytes_max(ctx: &NodeContext) -> usize {
+    ctx.cluster.object_bytes_max + 64 * 1024
+}
+
+/// Handles a request under `/_replisim/` whose body is already whole (an HTTP/1.1 body read
+/// by [`handle`], or a request that came as a message in the simulator): refuses a body over
+/// the bound, checks the request's node-to-node signature (`peer_auth`; 403 without a valid
+/// one, so a client on the public port learns nothing), then serves it.
+pub fn handle_collected(ctx: &NodeContext, req: Request<Bytes>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    if body.len() > body_bytes_max(ctx) {
+        // What `Limited` says of the same body read from a stream.
+        return response::error(StatusCode::BAD_REQUEST, "peer body: length limit exceeded");
+    }
     let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
     if let Err(why) = peer_auth::verify(
         &ctx.cluster.key,
@@ -159,7 +177,7 @@ pub fn inventory_since(ctx: &NodeContext, since: u64) -> Option<Inventory> {
 }
 
 /// Stores a pushed replica if it is newer than what this node holds (newest wins).
-fn accept_replica(ctx: &NodeContext, bytes: bytes::Bytes) -> Response<Body> {
+fn accept_replica(ctx: &NodeContext, bytes: Bytes) -> Response<Body> {
     let record = match decode_record(bytes) {
         Some(record) => record,
         None => return response::error(StatusCode::BAD_REQUEST, "Not a replica record."),

@@ -38,18 +38,37 @@ impl Drop for InFlight<'_> {
 
 /// Answers one HTTP request. Never panics on client input: every problem is a status.
 pub async fn handle(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> {
-    let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-    if target_len > URL_BYTES_MAX {
-        return response::error(
-            StatusCode::URI_TOO_LONG,
-            &format!("The request target is {target_len} bytes; the limit is {URL_BYTES_MAX}."),
-        );
+    if let Some(refused) = target_too_long(req.uri()) {
+        return refused;
     }
     if req.uri().path().starts_with(INTERNAL_PREFIX) {
         return internal::handle(&ctx, req).await;
     }
     let style = ctx.cluster.alternatives.error_body;
     response::restyle(style, client_request(ctx, req).await)
+}
+
+/// Answers a node-to-node request that came as a message (simulator only; see
+/// `http::message`): the same checks and handler as the same request over HTTP/1.1.
+pub fn handle_message(ctx: &NodeContext, req: Request<bytes::Bytes>) -> Response<Body> {
+    if let Some(refused) = target_too_long(req.uri()) {
+        return refused;
+    }
+    if !req.uri().path().starts_with(INTERNAL_PREFIX) {
+        return response::error(StatusCode::NOT_FOUND, "Unknown internal request.");
+    }
+    internal::handle_collected(ctx, req)
+}
+
+/// 414 for a request target over the limit (`http::limits`), whichever way it came.
+fn target_too_long(uri: &http::Uri) -> Option<Response<Body>> {
+    let target_len = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    (target_len > URL_BYTES_MAX).then(|| {
+        response::error(
+            StatusCode::URI_TOO_LONG,
+            &format!("The request target is {target_len} bytes; the limit is {URL_BYTES_MAX}."),
+        )
+    })
 }
 
 async fn client_request(ctx: NodeContext, req: Request<Incoming>) -> Response<Body> {

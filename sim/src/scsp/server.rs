@@ -4,9 +4,11 @@
 use std::convert::Infallible;
 use std::io;
 
+use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
+use crate::http::message;
 use crate::rt::{self, Listener};
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
@@ -22,6 +24,9 @@ pub async fn run(ctx: NodeContext) -> io::Result<()> {
 /// Serves forever on an already bound listener (the real server binds first to learn its
 /// ports).
 pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
+    if rt::in_sim() {
+        serve_messages(ctx.clone(), listener.local_addr()?).await?;
+    }
     ctx.trace("up");
     rt::spawn(health::run(ctx.clone()));
     if ctx.cluster.has(Defect::AckBeforeSync) {
@@ -48,6 +53,26 @@ pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
         };
         rt::spawn(serve_connection(ctx.clone(), stream, options));
     }
+}
+
+/// Inside the simulator, node-to-node requests also arrive as whole messages on the node's
+/// own address (`http::message`); they are answered by the same handler as over HTTP/1.1.
+async fn serve_messages(ctx: NodeContext, addr: std::net::SocketAddr) -> io::Result<()> {
+    message::serve(addr, move |req| {
+        let ctx = ctx.clone();
+        async move {
+            let response = router::handle_message(&ctx, req);
+            let (mut parts, body) = response.into_parts();
+            // A body that fails aborts the exchange, as it aborts an HTTP/1.1 connection.
+            let body = body.collect().await.ok()?.to_bytes();
+            parts.headers.insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from(body.len()),
+            );
+            Some(http::Response::from_parts(parts, body))
+        }
+    })
+    .await
 }
 
 /// How one connection is served.

@@ -176,8 +176,9 @@ thread_local! {
     static WORLD_NODES: RefCell<Vec<madsim::task::NodeId>> = const { RefCell::new(Vec::new()) };
 }
 
-fn register_node(id: madsim::task::NodeId) {
+fn register_node(id: madsim::task::NodeId, ip: IpAddr) {
     WORLD_NODES.with(|nodes| nodes.borrow_mut().push(id));
+    crate::netem::set_host(id, ip);
 }
 
 /// Kills every node a world created in this simulation, so that the executor drops their
@@ -298,7 +299,7 @@ impl World {
                 format!("client{}", clients.len() + 1)
             };
             let client = handle.create_node().name(name).ip(IpAddr::V4(ip)).build();
-            register_node(client.id());
+            register_node(client.id(), IpAddr::V4(ip));
             clients.push(ClientSlot {
                 cluster: c,
                 ip,
@@ -356,6 +357,7 @@ impl World {
                     incarnation: 0,
                 };
                 let (disk, clock) = (env.disk.clone(), env.clock.clone());
+                let ip = env.addr.ip();
                 let factory = spec.factory.clone();
                 let starts = Arc::new(AtomicU64::new(0));
                 let node = handle
@@ -370,7 +372,7 @@ impl World {
                         factory.start(env)
                     })
                     .build();
-                register_node(node.id());
+                register_node(node.id(), ip);
                 hosts.push(HostSlot {
                     id,
                     name,
