@@ -12,7 +12,7 @@
 //! [`Disk::crash`] drops every pending entry and keeps every synced one. The reference node
 //! syncs before it acknowledges a write.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -89,6 +89,10 @@ pub struct Disk {
     /// The generation at which each key last changed (removed keys included), so a peer
     /// can be sent only what changed since it last looked.
     touched: BTreeMap<String, u64>,
+    /// The same pairs ordered by generation, so that the changes since a generation are
+    /// found without walking every key ever touched (health passes and inventory requests
+    /// ask for them every few seconds, and the keys grow with the objects stored).
+    by_generation: BTreeSet<(u64, String)>,
     /// The generation of the last wipe: peers that looked before it need everything.
     wiped_at: u64,
     synced: BTreeMap<String, Entry>,
@@ -103,6 +107,7 @@ impl Disk {
             used_bytes: 0,
             generation: 0,
             touched: BTreeMap::new(),
+            by_generation: BTreeSet::new(),
             wiped_at: 0,
             synced: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -192,7 +197,7 @@ impl Disk {
         }
         self.used_bytes = self.used_bytes - replaced + needed_bytes;
         self.generation += 1;
-        self.touched.insert(record.key.clone(), self.generation);
+        self.touch(&record.key);
         self.pending.insert(record.key.clone(), record);
         debug_assert_eq!(self.used_bytes, self.used_bytes_counted());
         Ok(())
@@ -217,7 +222,16 @@ impl Disk {
         self.pending.remove(key);
         self.synced.remove(key);
         self.generation += 1;
-        self.touched.insert(key.to_string(), self.generation);
+        self.touch(key);
+    }
+
+    /// Notes that `key` changed at the current generation.
+    fn touch(&mut self, key: &str) {
+        let key = key.to_string();
+        if let Some(old) = self.touched.insert(key.clone(), self.generation) {
+            self.by_generation.remove(&(old, key.clone()));
+        }
+        self.by_generation.insert((self.generation, key));
     }
 
     /// A power loss: pending records vanish, synced ones stay. Returns the keys lost.
@@ -225,7 +239,7 @@ impl Disk {
         self.generation += 1;
         let lost = std::mem::take(&mut self.pending);
         for (key, record) in &lost {
-            self.touched.insert(key.clone(), self.generation);
+            self.touch(key);
             self.used_bytes -= record.stored_bytes();
             self.used_bytes += self.synced.get(key).map(Entry::stored_bytes).unwrap_or(0);
         }
@@ -239,13 +253,17 @@ impl Disk {
         if since < self.wiped_at || since > self.generation {
             return None;
         }
-        Some(
-            self.touched
-                .iter()
-                .filter(|(_, g)| **g > since)
-                .map(|(k, _)| (k, self.get(k)))
-                .collect(),
-        )
+        let Some(after) = since.checked_add(1) else {
+            return Some(Vec::new());
+        };
+        let mut keys: Vec<&String> = self
+            .by_generation
+            .range((after, String::new())..)
+            .map(|(_, k)| k)
+            .collect();
+        // Key order, as callers (and the inventories built from this) expect.
+        keys.sort_unstable();
+        Some(keys.into_iter().map(|k| (k, self.get(k))).collect())
     }
 
     /// Changes with every write, removal, crash and wipe (not with bit rot, which nothing
@@ -272,6 +290,7 @@ impl Disk {
         self.synced.clear();
         self.used_bytes = 0;
         self.touched.clear();
+        self.by_generation.clear();
         self.generation += 1;
         self.wiped_at = self.generation;
     }

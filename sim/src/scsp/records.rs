@@ -155,9 +155,25 @@ impl<'a> Objects<'a> {
     /// Every key with its record's kind, version and deletion flag, in key order: what an
     /// inventory lists, without copying each record out.
     pub fn summaries(&self) -> impl Iterator<Item = (&String, Kind, Version, bool)> + '_ {
+        self.summarised(|r| (r.kind, r.version, r.deleted))
+            .map(|(k, (kind, version, deleted))| (k, kind, version, deleted))
+    }
+
+    /// Every key with `f` of its record (content left empty), in key order; entries that
+    /// are not records are left out. Nothing is copied: `f` picks what the caller needs.
+    pub fn summarised<'b, T: 'b>(
+        &'b self,
+        mut f: impl FnMut(&Record) -> T + 'b,
+    ) -> impl Iterator<Item = (&'b String, T)> + 'b {
         self.disk
             .records()
-            .filter_map(|(k, e)| with_decoded(&e.head, |r| (k, r.kind, r.version, r.deleted)))
+            .filter_map(move |(k, e)| with_decoded(&e.head, &mut f).map(|t| (k, t)))
+    }
+
+    /// `f` of the record under `key` with its content left empty, without copying the
+    /// record out: for questions about a record's kind, version or metadata.
+    pub fn with_record<T>(&self, key: &str, f: impl FnOnce(&Record) -> T) -> Option<T> {
+        self.disk.get(key).and_then(|e| with_decoded(&e.head, f))
     }
 
     /// Stores a record as pending (see the disk's durability contract).
@@ -180,14 +196,19 @@ impl<'a> Objects<'a> {
         self.disk.remove(key)
     }
 
-    /// Keys changed after generation `since`, each with its record now (`None`: gone), or
-    /// `None` when a full inventory is needed (see [`Disk::changed_since`]).
-    pub fn changed_since(&self, since: u64) -> Option<Vec<(String, Option<Record>)>> {
+    /// Keys changed after generation `since` in key order, each with `f` of its record now
+    /// (content left empty; `None`: gone, or not a record), or `None` when a full inventory
+    /// is needed (see [`Disk::changed_since`]). Nothing is copied but what `f` returns.
+    pub fn changed_summarised<T>(
+        &self,
+        since: u64,
+        mut f: impl FnMut(&Record) -> T,
+    ) -> Option<Vec<(&String, Option<T>)>> {
         let changed = self.disk.changed_since(since)?;
         Some(
             changed
                 .into_iter()
-                .map(|(k, e)| (k.clone(), e.and_then(from_entry)))
+                .map(|(k, e)| (k, e.and_then(|e| with_decoded(&e.head, &mut f))))
                 .collect(),
         )
     }
