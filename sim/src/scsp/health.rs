@@ -78,7 +78,8 @@ impl View {
 /// policy count.
 #[derive(Debug, Default)]
 pub struct HealthState {
-    /// Each peer's view as last known (full answers replace it, deltas update it).
+    /// Each peer's view as last known (full answers replace it, deltas update it; a peer
+    /// that does not answer loses it).
     peers: BTreeMap<usize, View>,
     /// This node's own view at the last pass that planned (its generation is the local
     /// disk's then), brought up to date from the disk's changes like a peer's view.
@@ -94,6 +95,8 @@ pub struct HealthState {
     settled: bool,
     /// Where the scrub continues (the last key checked).
     scrub_cursor: Option<String>,
+    /// The deletion markers waiting for their purge time.
+    purge: contexts::PurgeIndex,
 }
 
 /// Runs the health processor forever (until the node is killed).
@@ -321,9 +324,10 @@ fn refresh_local(ctx: &NodeContext, state: &mut HealthState) -> bool {
 }
 
 /// Notes the nodes that answer this pass (`nodes`, this one included) against the last
-/// planning pass's; returns true when every key needs planning (a node started answering
-/// while fewer than the default policy count answered), else puts into `dirty` what a
-/// node that started answering can give work to.
+/// planning pass's (a node that stopped answering had its keys marked when its view was
+/// forgotten). Returns true when every key needs planning (a node started answering while
+/// fewer than the default policy count answered), else puts into `dirty` what a node that
+/// started answering can give work to.
 fn note_nodes(state: &mut HealthState, nodes: BTreeSet<usize>, policy_replicas: usize) -> bool {
     let before = std::mem::replace(&mut state.planned_nodes, nodes);
     if state.planned_nodes.is_subset(&before) {
@@ -336,15 +340,12 @@ fn note_nodes(state: &mut HealthState, nodes: BTreeSet<usize>, policy_replicas: 
     false
 }
 
-/// Forgets peer `id`'s view (it did not answer, or answered nonsense): every key it held
-/// needs planning, since its versions no longer count. Returns true when there was a view.
-fn forget(state: &mut HealthState, id: usize) -> bool {
-    match state.peers.remove(&id) {
-        Some(view) => {
-            state.dirty.extend(view.versions.into_keys());
-            true
-        }
-        None => false,
+/// Forgets peer `id`'s view (it did not answer, or answered nonsense; the next request
+/// asks for everything): every key it held needs planning, since its versions no longer
+/// count.
+fn forget(state: &mut HealthState, id: usize) {
+    if let Some(view) = state.peers.remove(&id) {
+        state.dirty.extend(view.versions.into_keys());
     }
 }
 
@@ -406,7 +407,8 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     let purged = if ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) {
         0
     } else {
-        contexts::purge_due(&mut Objects::lock(&ctx.disk), ctx.clock.now_ms())
+        let now_ms = ctx.clock.now_ms();
+        state.purge.purge_due(&mut Objects::lock(&ctx.disk), now_ms)
     };
     if purged > 0 {
         ctx.trace(format!(
@@ -442,7 +444,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     for (id, answer) in answers {
         match answer {
             Ok(Some(inv)) if peer::check_inventory(&inv, id, ctx.cluster.nodes.len()).is_err() => {
-                changed |= forget(state, id);
+                forget(state, id)
             }
             Ok(Some(inv)) => {
                 changed = true;
@@ -453,11 +455,21 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
             Ok(None) => {
                 answering.insert(id);
             }
-            Err(_) => {
-                changed |= forget(state, id);
-            }
+            // Keeping the view for a delta when the node is back would save little (most
+            // full inventories follow a restart of the asking node) and would change the
+            // exchanges, so the run too.
+            Err(_) => forget(state, id),
         }
     }
+    let nodes: BTreeSet<usize> = state
+        .peers
+        .keys()
+        .filter(|id| answering.contains(id))
+        .copied()
+        .chain([ctx.id])
+        .collect();
+    // A node that stopped or started answering changes what the views say.
+    changed |= nodes != state.planned_nodes;
     let generation = Objects::lock(&ctx.disk).generation();
     if state.local.as_ref().map(|l| l.generation) != Some(generation) {
         changed = true;
@@ -466,13 +478,6 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
         return 0;
     }
     let rebuilt = refresh_local(ctx, state);
-    let nodes: BTreeSet<usize> = state
-        .peers
-        .keys()
-        .filter(|id| answering.contains(id))
-        .copied()
-        .chain([ctx.id])
-        .collect();
     let everything = note_nodes(state, nodes, ctx.cluster.policy_replicas) || rebuilt;
     let planned = std::mem::take(&mut state.dirty);
     let Some(local) = state.local.as_ref() else {
@@ -707,16 +712,31 @@ mod tests {
     fn a_node_that_stops_answering_makes_every_key_it_held_planned() {
         let mut state = HealthState::default();
         let mut dirty = BTreeSet::new();
+        for (id, key) in [(1, "w"), (2, "x"), (2, "y")] {
+            merge(
+                &mut state.peers,
+                id,
+                inv(true, 1, vec![item(key, 1)], vec![]),
+                &mut dirty,
+            );
+        }
+        // Node 2 holds both x and y (the second full answer replaced the first).
         merge(
             &mut state.peers,
             2,
-            inv(true, 1, vec![item("x", 1), item("y", 1)], vec![]),
+            inv(true, 2, vec![item("x", 1), item("y", 1)], vec![]),
             &mut dirty,
         );
-        assert!(forget(&mut state, 2));
+        forget(&mut state, 2);
         assert_eq!(keys(&state.dirty), vec!["x", "y"]);
-        assert!(!forget(&mut state, 2), "nothing left to forget");
-        assert!(!state.peers.contains_key(&2));
+        assert!(
+            !state.peers.contains_key(&2),
+            "the next request asks for all"
+        );
+        state.dirty.clear();
+        forget(&mut state, 2);
+        assert!(state.dirty.is_empty(), "still silent: nothing new");
+        assert!(state.peers.contains_key(&1));
     }
 
     #[test]
@@ -921,11 +941,17 @@ mod tests {
                 store(&nodes[1], KEY);
                 assert_eq!(run_once(&nodes[0], &mut state).await, 0);
                 assert!(!holds(&nodes[2], KEY));
-                madsim::runtime::Handle::current().kill(ids[0]);
+                let handle = madsim::runtime::Handle::current();
+                handle.pause(ids[0]);
                 // Nothing changed on the disks that answer: only the silence of node 2.
                 assert_eq!(run_once(&nodes[0], &mut state).await, 1);
                 assert!(holds(&nodes[2], KEY));
                 assert_eq!(state.planned_nodes, BTreeSet::from([0, 2]));
+                // Back, and unchanged: it counts again, with nothing to do.
+                handle.resume(ids[0]);
+                assert_eq!(run_once(&nodes[0], &mut state).await, 0);
+                assert_eq!(state.planned_nodes, BTreeSet::from([0, 1, 2]));
+                assert!(state.settled);
             });
         }
 
