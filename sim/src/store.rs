@@ -47,13 +47,10 @@ impl Entry {
     /// True when the body still matches the digest written with it.
     ///
     /// The scrub and the fault injector ask this of the same unchanged entries again and
-    /// again (an MD5 of every body each time a fault picks a copy to rot), so a body found
-    /// intact is remembered per thread (`IntactBodies`); rot replaces a body with a
-    /// new allocation, which is checked afresh.
+    /// again (an MD5 of every body each time a fault picks a copy to rot), so each thread
+    /// remembers bodies it found matching their digest (`IntactBodies`): comparing the
+    /// bytes with a remembered copy is exact and much cheaper than the MD5.
     pub fn intact(&self) -> bool {
-        if self.body.is_empty() {
-            return md5_hex(&self.body) == self.digest;
-        }
         if INTACT.with(|known| known.borrow().knows(&self.body, &self.digest)) {
             return true;
         }
@@ -65,33 +62,36 @@ impl Entry {
     }
 }
 
-/// Bytes of bodies a thread keeps remembered as intact; past it the memory starts again
-/// empty (it holds the bodies alive, so it must stay small beside a node's disk).
-const INTACT_BYTES_MAX: usize = 8 << 20;
+/// Bytes of bodies a thread keeps copies of; past it the memory starts again empty.
+const INTACT_BYTES_MAX: usize = 4 << 20;
 
-/// Bodies found to match a digest, by the address and length of the body's bytes. Each
-/// holds a clone of the body, so the bytes cannot be freed and the address reused for
-/// other content while remembered: the same address and length mean the same bytes.
+/// Larger bodies are not remembered (each is checked with its MD5 every time).
+const INTACT_BODY_MAX: usize = 64 << 10;
+
+/// Bodies found to match a digest: a copy of the bytes by the digest they matched. A body
+/// equal to the copy remembered under its digest has that digest, so the answer is exact
+/// whatever the body's allocation (copies, not shared buffers, so that nothing larger than
+/// the body is kept alive).
 #[derive(Default)]
 struct IntactBodies {
-    bodies: std::collections::HashMap<(usize, usize), (Bytes, String)>,
+    bodies: std::collections::HashMap<String, Box<[u8]>>,
     bytes: usize,
 }
 
 impl IntactBodies {
-    fn knows(&self, body: &Bytes, digest: &str) -> bool {
-        self.bodies
-            .get(&(body.as_ptr() as usize, body.len()))
-            .is_some_and(|(kept, d)| kept.as_ptr() == body.as_ptr() && d == digest)
+    fn knows(&self, body: &[u8], digest: &str) -> bool {
+        self.bodies.get(digest).is_some_and(|kept| **kept == *body)
     }
 
-    fn remember(&mut self, body: &Bytes, digest: &str) {
+    fn remember(&mut self, body: &[u8], digest: &str) {
+        if body.len() > INTACT_BODY_MAX {
+            return;
+        }
         if self.bytes + body.len() > INTACT_BYTES_MAX {
             self.bodies.clear();
             self.bytes = 0;
         }
-        let id = (body.as_ptr() as usize, body.len());
-        if let Some((old, _)) = self.bodies.insert(id, (body.clone(), digest.to_string())) {
+        if let Some(old) = self.bodies.insert(digest.to_string(), body.into()) {
             self.bytes -= old.len();
         }
         self.bytes += body.len();
