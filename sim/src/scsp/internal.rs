@@ -144,7 +144,7 @@ pub fn inventory_since(ctx: &NodeContext, since: u64) -> Option<Inventory> {
                 deleted,
             }),
             // The journal's own keys are not objects: no peer ever listed them.
-            None if journal::is_journal_key(&key) => {}
+            None if journal::is_journal_key(key) => {}
             None => gone.push(key.clone()),
         }
     }
