@@ -161,10 +161,13 @@ fn merge(
     if answer.full {
         let mut view = View::default();
         view.take_figures(&answer);
-        // Inserting one by one keeps the last of equal keys.
-        for item in answer.items {
-            view.versions.insert(item.key, item.version);
-        }
+        // Built in one go from the answer, which is sorted already; of equal keys the
+        // last is kept (the map's bulk build sorts stably and keeps the last).
+        view.versions = answer
+            .items
+            .into_iter()
+            .map(|item| (item.key, item.version))
+            .collect();
         if let Some(old) = peers.get(&id) {
             mark_differences(&old.versions, &view.versions, dirty);
         }
@@ -284,13 +287,16 @@ fn refresh_local(ctx: &NodeContext, state: &mut HealthState) -> bool {
             generation: disk.generation(),
             versions: BTreeMap::new(),
         };
-        state.wide.clear();
-        for (key, (version, wide)) in disk.summarised(summary) {
-            if wide {
-                state.wide.insert(key.clone());
-            }
-            local.versions.insert(key.clone(), version);
-        }
+        let all: Vec<(&String, (Version, bool))> = disk.summarised(summary).collect();
+        state.wide = all
+            .iter()
+            .filter(|(_, (_, wide))| *wide)
+            .map(|(key, _)| (*key).clone())
+            .collect();
+        local.versions = all
+            .into_iter()
+            .map(|(key, (version, _))| (key.clone(), version))
+            .collect();
         state.local = Some(local);
         return true;
     };
@@ -345,7 +351,9 @@ fn note_nodes(state: &mut HealthState, nodes: BTreeSet<usize>, policy_replicas: 
 /// count.
 fn forget(state: &mut HealthState, id: usize) {
     if let Some(view) = state.peers.remove(&id) {
-        state.dirty.extend(view.versions.into_keys());
+        // A linear merge of two sorted sets, not one insertion per key.
+        let mut keys: BTreeSet<String> = view.versions.into_keys().collect();
+        state.dirty.append(&mut keys);
     }
 }
 
