@@ -32,9 +32,41 @@ struct Decoded {
     record: Record,
 }
 
+/// Hashes the cache's keys, two machine words, with one multiply per word and a final mix
+/// (SipHash, the default, is made to resist chosen keys, which addresses are not; it was a
+/// visible part of every decode).
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(29) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // Spread the high bits into the low ones, which pick the bucket.
+        let z = self.0;
+        let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+type Heads = HashMap<(usize, usize), Decoded, std::hash::BuildHasherDefault<WordHasher>>;
+
 thread_local! {
     /// Decoded heads by (address, length) of the head's bytes.
-    static DECODED: RefCell<HashMap<(usize, usize), Decoded>> = RefCell::new(HashMap::new());
+    static DECODED: RefCell<Heads> = RefCell::new(Heads::default());
 }
 
 fn head_id(head: &Bytes) -> (usize, usize) {
