@@ -69,7 +69,7 @@ impl View {
 /// - it is one of the objects of a bucket or domain whose record changed here;
 /// - the last pass pushed it, or tried to;
 /// - more nodes answer than before and its policy wants more replicas than answered
-///   before (a key whose policy count was already reached stays so; see [`HealthState::wide`]).
+///   before (a key whose policy count was already reached stays so; see the `wide` keys).
 ///
 /// A node that starts answering needs nothing else: its versions can only add holders, a
 /// newer version or a lower-numbered holder, each of which leaves a key with nothing to do

@@ -8,7 +8,7 @@
 //!
 //! Decoding a head is JSON parsing, and walks over every record (scrubbing, bids, context
 //! checks, inventories) decode the same heads again and again: it was 11% of a sweep's
-//! instructions. A small per-thread cache ([`decoded`]) keeps the decoded description of
+//! instructions. A small per-thread cache (`DECODED`) keeps the decoded description of
 //! each head it saw, keyed by the head's allocation, and holds a clone of that `Bytes` so
 //! the allocation cannot be freed and reused by another head while the entry lives.
 
