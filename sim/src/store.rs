@@ -12,7 +12,7 @@
 //! [`Disk::crash`] drops every pending entry and keeps every synced one. The reference node
 //! syncs before it acknowledges a write.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -45,9 +45,61 @@ impl Entry {
     }
 
     /// True when the body still matches the digest written with it.
+    ///
+    /// The scrub and the fault injector ask this of the same unchanged entries again and
+    /// again (an MD5 of every body each time a fault picks a copy to rot), so each thread
+    /// remembers bodies it found matching their digest (`IntactBodies`): comparing the
+    /// bytes with a remembered copy is exact and much cheaper than the MD5.
     pub fn intact(&self) -> bool {
-        md5_hex(&self.body) == self.digest
+        if INTACT.with(|known| known.borrow().knows(&self.body, &self.digest)) {
+            return true;
+        }
+        let intact = md5_hex(&self.body) == self.digest;
+        if intact {
+            INTACT.with(|known| known.borrow_mut().remember(&self.body, &self.digest));
+        }
+        intact
     }
+}
+
+/// Bytes of bodies a thread keeps copies of; past it the memory starts again empty.
+const INTACT_BYTES_MAX: usize = 4 << 20;
+
+/// Larger bodies are not remembered (each is checked with its MD5 every time).
+const INTACT_BODY_MAX: usize = 64 << 10;
+
+/// Bodies found to match a digest: a copy of the bytes by the digest they matched. A body
+/// equal to the copy remembered under its digest has that digest, so the answer is exact
+/// whatever the body's allocation (copies, not shared buffers, so that nothing larger than
+/// the body is kept alive).
+#[derive(Default)]
+struct IntactBodies {
+    bodies: std::collections::HashMap<String, Box<[u8]>>,
+    bytes: usize,
+}
+
+impl IntactBodies {
+    fn knows(&self, body: &[u8], digest: &str) -> bool {
+        self.bodies.get(digest).is_some_and(|kept| **kept == *body)
+    }
+
+    fn remember(&mut self, body: &[u8], digest: &str) {
+        if body.len() > INTACT_BODY_MAX {
+            return;
+        }
+        if self.bytes + body.len() > INTACT_BYTES_MAX {
+            self.bodies.clear();
+            self.bytes = 0;
+        }
+        if let Some(old) = self.bodies.insert(digest.to_string(), body.into()) {
+            self.bytes -= old.len();
+        }
+        self.bytes += body.len();
+    }
+}
+
+thread_local! {
+    static INTACT: std::cell::RefCell<IntactBodies> = std::cell::RefCell::new(IntactBodies::default());
 }
 
 /// Hex MD5 of some bytes: the digest [`Entry::digest`] is expected to hold.
@@ -89,6 +141,10 @@ pub struct Disk {
     /// The generation at which each key last changed (removed keys included), so a peer
     /// can be sent only what changed since it last looked.
     touched: BTreeMap<String, u64>,
+    /// The same pairs ordered by generation, so that the changes since a generation are
+    /// found without walking every key ever touched (health passes and inventory requests
+    /// ask for them every few seconds, and the keys grow with the objects stored).
+    by_generation: BTreeSet<(u64, String)>,
     /// The generation of the last wipe: peers that looked before it need everything.
     wiped_at: u64,
     synced: BTreeMap<String, Entry>,
@@ -103,6 +159,7 @@ impl Disk {
             used_bytes: 0,
             generation: 0,
             touched: BTreeMap::new(),
+            by_generation: BTreeSet::new(),
             wiped_at: 0,
             synced: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -154,13 +211,30 @@ impl Disk {
     /// a merge of the two sorted maps, with pending copies shadowing synced ones.
     pub fn records_from<'a>(
         &'a self,
-        after: Option<&str>,
+        after: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
         use std::ops::Bound;
-        let range = |m: &'a BTreeMap<String, Entry>| match after {
-            Some(a) => m.range::<str, _>((Bound::Excluded(a), Bound::Unbounded)),
-            None => m.range::<str, _>((Bound::Unbounded, Bound::Unbounded)),
-        };
+        self.records_in(after.map_or(Bound::Unbounded, Bound::Excluded))
+    }
+
+    /// Every key that starts with `prefix` with its newest record, in key order: a range of
+    /// the maps, not a walk of every key (a context's contents, for instance).
+    pub fn records_with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+        self.records_in(std::ops::Bound::Included(prefix))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+    }
+
+    /// Every key from `start` on with its newest record, in key order.
+    fn records_in<'a>(
+        &'a self,
+        start: std::ops::Bound<&'a str>,
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+        use std::ops::Bound;
+        let range =
+            move |m: &'a BTreeMap<String, Entry>| m.range::<str, _>((start, Bound::Unbounded));
         let mut synced = range(&self.synced).peekable();
         let mut pending = range(&self.pending).peekable();
         std::iter::from_fn(move || match (synced.peek(), pending.peek()) {
@@ -192,7 +266,7 @@ impl Disk {
         }
         self.used_bytes = self.used_bytes - replaced + needed_bytes;
         self.generation += 1;
-        self.touched.insert(record.key.clone(), self.generation);
+        self.touch(&record.key);
         self.pending.insert(record.key.clone(), record);
         debug_assert_eq!(self.used_bytes, self.used_bytes_counted());
         Ok(())
@@ -217,7 +291,16 @@ impl Disk {
         self.pending.remove(key);
         self.synced.remove(key);
         self.generation += 1;
-        self.touched.insert(key.to_string(), self.generation);
+        self.touch(key);
+    }
+
+    /// Notes that `key` changed at the current generation.
+    fn touch(&mut self, key: &str) {
+        let key = key.to_string();
+        if let Some(old) = self.touched.insert(key.clone(), self.generation) {
+            self.by_generation.remove(&(old, key.clone()));
+        }
+        self.by_generation.insert((self.generation, key));
     }
 
     /// A power loss: pending records vanish, synced ones stay. Returns the keys lost.
@@ -225,7 +308,7 @@ impl Disk {
         self.generation += 1;
         let lost = std::mem::take(&mut self.pending);
         for (key, record) in &lost {
-            self.touched.insert(key.clone(), self.generation);
+            self.touch(key);
             self.used_bytes -= record.stored_bytes();
             self.used_bytes += self.synced.get(key).map(Entry::stored_bytes).unwrap_or(0);
         }
@@ -239,13 +322,17 @@ impl Disk {
         if since < self.wiped_at || since > self.generation {
             return None;
         }
-        Some(
-            self.touched
-                .iter()
-                .filter(|(_, g)| **g > since)
-                .map(|(k, _)| (k, self.get(k)))
-                .collect(),
-        )
+        let Some(after) = since.checked_add(1) else {
+            return Some(Vec::new());
+        };
+        let mut keys: Vec<&String> = self
+            .by_generation
+            .range((after, String::new())..)
+            .map(|(_, k)| k)
+            .collect();
+        // Key order, as callers (and the inventories built from this) expect.
+        keys.sort_unstable();
+        Some(keys.into_iter().map(|k| (k, self.get(k))).collect())
     }
 
     /// Changes with every write, removal, crash and wipe (not with bit rot, which nothing
@@ -272,6 +359,7 @@ impl Disk {
         self.synced.clear();
         self.used_bytes = 0;
         self.touched.clear();
+        self.by_generation.clear();
         self.generation += 1;
         self.wiped_at = self.generation;
     }
@@ -350,6 +438,14 @@ mod tests {
             .map(|(k, _)| k.as_str())
             .collect();
         assert_eq!(after_a, vec!["b", "c"]);
+        disk.write(record("bb", b"3")).expect("room");
+        disk.write_synced(record("ba", b"4")).expect("room");
+        let under_b: Vec<&str> = disk
+            .records_with_prefix("b")
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(under_b, vec!["b", "ba", "bb"]);
+        assert_eq!(disk.records_with_prefix("bc").count(), 0);
     }
 
     #[test]
@@ -385,6 +481,29 @@ mod tests {
             disk.changed_since(disk.generation() + 5).is_none(),
             "unknown generation"
         );
+    }
+
+    #[test]
+    fn an_entry_remembered_intact_is_still_found_rotten_after_rot() {
+        let mut disk = Disk::new(1 << 20);
+        disk.write_synced(record("a", b"content")).expect("room");
+        disk.write_synced(record("b", b"content")).expect("room");
+        for _ in 0..2 {
+            assert!(disk.get("a").is_some_and(Entry::intact));
+        }
+        assert!(disk.rot("a", 1));
+        assert!(!disk.get("a").is_some_and(Entry::intact), "rot is seen");
+        assert!(!disk.get("a").is_some_and(Entry::intact), "and stays seen");
+        assert!(disk.get("b").is_some_and(Entry::intact));
+        // The same bytes under another digest are not intact.
+        let mut wrong = disk.get("b").cloned().expect("stored");
+        wrong.digest = md5_hex(b"other");
+        assert!(!wrong.intact());
+        // An empty body is checked as any other.
+        let mut empty = record("c", b"");
+        assert!(empty.intact());
+        empty.digest = md5_hex(b"x");
+        assert!(!empty.intact());
     }
 
     #[test]

@@ -105,14 +105,18 @@ pub fn hides(ctx: &NodeContext, disk: &Objects<'_>, key: &str) -> bool {
 
 /// Drops every record under `context_key` (never the context's own record).
 fn purge_under(disk: &mut Objects<'_>, context_key: &str) -> usize {
-    let prefixes = contained_prefixes(context_key);
-    let doomed: Vec<String> = disk
-        .raw()
-        .records()
-        .map(|(k, _)| k)
-        .filter(|k| prefixes.iter().any(|p| k.starts_with(p.as_str())))
-        .cloned()
+    // The contents are key ranges: read them as such instead of walking every record.
+    let mut doomed: Vec<String> = contained_prefixes(context_key)
+        .iter()
+        .flat_map(|p| {
+            disk.raw()
+                .records_with_prefix(p)
+                .map(|(k, _)| k.clone())
+                .collect::<Vec<_>>()
+        })
         .collect();
+    doomed.sort_unstable();
+    doomed.dedup();
     for k in &doomed {
         disk.remove(k);
     }
@@ -237,18 +241,70 @@ fn move_under(disk: &mut Objects<'_>, from: &str, to: &str) -> usize {
 }
 
 /// The health processor's part: drops the contents of every deleted context whose grace
-/// period is over. Returns how many records went.
+/// period is over. Returns how many records went. (A pass keeps a [`PurgeIndex`] instead,
+/// which finds the same markers without walking every record.)
 pub fn purge_due(disk: &mut Objects<'_>, now_ms: u64) -> usize {
-    // Only deletion markers can be due: skip decoding everything else.
-    let due: Vec<String> = disk
-        .raw()
-        .records()
-        .filter(|(_, e)| e.removed)
-        .filter_map(|(k, e)| crate::scsp::records::from_entry(e).map(|r| (k, r)))
-        .filter(|(_, r)| purge_after(r).is_some_and(|t| t <= now_ms))
-        .map(|(k, _)| k.clone())
-        .collect();
-    due.iter().map(|k| purge_under(disk, k)).sum()
+    PurgeIndex::default().purge_due(disk, now_ms)
+}
+
+/// The deletion markers on one disk that carry a purge time, with that time, kept up to
+/// date from the disk's changes: a health pass looks for due markers every few seconds,
+/// and walking (and decoding) every record for them grew with the records stored.
+#[derive(Debug, Default)]
+pub struct PurgeIndex {
+    /// The disk generation the index reflects (`None`: never built).
+    generation: Option<u64>,
+    /// Marker key and the time its contents may go.
+    markers: std::collections::BTreeMap<String, u64>,
+}
+
+impl PurgeIndex {
+    /// Drops the contents of every deleted context whose grace period is over, in key
+    /// order of the markers (as [`purge_due`]). Returns how many records went.
+    pub fn purge_due(&mut self, disk: &mut Objects<'_>, now_ms: u64) -> usize {
+        self.refresh(disk);
+        let due: Vec<String> = self
+            .markers
+            .iter()
+            .filter(|(_, t)| **t <= now_ms)
+            .map(|(k, _)| k.clone())
+            .collect();
+        due.iter().map(|k| purge_under(disk, k)).sum()
+    }
+
+    /// Takes in what changed on the disk since the index was last brought up to date, or
+    /// rebuilds it from every record (first use, and after a wipe).
+    fn refresh(&mut self, disk: &Objects<'_>) {
+        let changes = self
+            .generation
+            .and_then(|g| disk.changed_summarised(g, purge_time));
+        match changes {
+            Some(changes) => {
+                for (key, time) in changes {
+                    match time.flatten() {
+                        Some(t) => self.markers.insert(key.clone(), t),
+                        None => self.markers.remove(key),
+                    };
+                }
+            }
+            None => {
+                self.markers = disk
+                    .summarised(purge_time)
+                    .filter_map(|(k, t)| t.map(|t| (k.clone(), t)))
+                    .collect();
+            }
+        }
+        self.generation = Some(disk.generation());
+    }
+}
+
+/// When the contents of a deletion marker's context may go (`None` for anything else).
+fn purge_time(record: &Record) -> Option<u64> {
+    if record.deleted {
+        purge_after(record)
+    } else {
+        None
+    }
 }
 
 fn purge_after(record: &Record) -> Option<u64> {
@@ -311,6 +367,49 @@ mod tests {
         assert_eq!(parents_of("n//b/x"), vec!["b//b"]);
         assert_eq!(parents_of("b/t.org/b"), vec!["d/t.org"]);
         assert!(parents_of("u/abc").is_empty());
+    }
+
+    #[test]
+    fn a_kept_purge_index_follows_the_disk_between_passes() {
+        let shared = Disk::shared(1 << 20);
+        let mut disk = Objects::lock(&shared);
+        let mut index = PurgeIndex::default();
+        for r in [
+            record("d/t.org", Kind::Domain, false, None),
+            record("b/t.org/b", Kind::Bucket, false, None),
+            record("n/t.org/b/x", Kind::Named, false, None),
+            record("n/t.org/c/y", Kind::Named, false, None),
+            record("n//b/z", Kind::Named, false, None),
+            // A deleted object with a purge time is indexed as purge_due would see it, and
+            // holds nothing to purge.
+            record("n//b/gone", Kind::Named, true, Some(1)),
+        ] {
+            disk.write_synced(&r).expect("room");
+        }
+        assert_eq!(index.purge_due(&mut disk, 5000), 0, "no marker yet");
+        // Markers written after the index was built are found from the disk's changes.
+        disk.write_synced(&record("b/t.org/b", Kind::Bucket, true, Some(1000)))
+            .expect("room");
+        disk.write_synced(&record("d/t.org", Kind::Domain, true, Some(3000)))
+            .expect("room");
+        assert_eq!(index.purge_due(&mut disk, 999), 0);
+        assert_eq!(index.purge_due(&mut disk, 1000), 1);
+        assert!(disk.get("n/t.org/b/x").is_none());
+        assert!(disk.get("n/t.org/c/y").is_some());
+        // The domain is created again before its time: nothing of it goes.
+        disk.write_synced(&record("d/t.org", Kind::Domain, false, None))
+            .expect("room");
+        assert_eq!(index.purge_due(&mut disk, 5000), 0);
+        assert!(disk.get("n/t.org/c/y").is_some());
+        assert_eq!(
+            index.markers.keys().collect::<Vec<_>>(),
+            vec!["b/t.org/b", "n//b/gone"]
+        );
+        // After a wipe the index is rebuilt from what is left (nothing).
+        disk.disk().wipe();
+        assert_eq!(index.purge_due(&mut disk, 5000), 0);
+        assert!(index.markers.is_empty());
+        assert!(disk.get("n//b/z").is_none());
     }
 
     #[test]

@@ -9,18 +9,24 @@
 //! superseded the same way, since pushes are newest-wins. When nothing changed anywhere
 //! since a pass that had nothing to do, the planning is skipped: peers answer "unchanged"
 //! to an inventory request that names their last disk generation.
+//!
+//! A pass plans only the keys whose outcome can differ from the last planning pass (see
+//! [`HealthState`]): the keys that changed here or in a peer's view, the keys it had work
+//! for, the keys held by a node that stopped answering, and the objects of a context that
+//! changed. Walking every key on every pass made the work of a busy node grow with what it
+//! stores rather than with what changes. Keys are still handled in key order, so a pass
+//! pushes exactly what a pass over every key would.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{btree_map, BTreeMap, BTreeSet};
 
 use futures::future::join_all;
 
 use crate::rt;
-use crate::scsp::config::NodeContext;
+use crate::scsp::config::{ClusterConfig, NodeContext};
 use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
-use crate::scsp::internal::{inventory, inventory_since};
-use crate::scsp::object::Version;
-use crate::scsp::peer::{self, Bid, Inventory, InventoryItem};
+use crate::scsp::object::{Record, Version};
+use crate::scsp::peer::{self, Bid, Inventory};
 use crate::scsp::placement;
 use crate::scsp::records::Objects;
 use crate::scsp::replication;
@@ -28,18 +34,69 @@ use crate::scsp::replication;
 /// Records checked for rot per pass: scrubbing is paced, as on a real node.
 pub const SCRUB_RECORDS_PER_PASS: usize = 64;
 
+/// One node's holdings as a pass sees them: the newest version of each key it holds
+/// (deletion markers included), and what a bid for a push to it needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct View {
+    free_bytes: u64,
+    capacity_bytes: u64,
+    retiring: bool,
+    /// The node's disk generation this view reflects.
+    generation: u64,
+    versions: BTreeMap<String, Version>,
+}
+
+impl View {
+    /// Takes the node-wide figures of an inventory answer (not its items).
+    fn take_figures(&mut self, answer: &Inventory) {
+        self.free_bytes = answer.free_bytes;
+        self.capacity_bytes = answer.capacity_bytes;
+        self.retiring = answer.retiring;
+        self.generation = answer.generation;
+    }
+}
+
 /// What a node's health processor remembers between passes.
+///
+/// The planning rests on one fact: a key left out of a pass would have had nothing to do
+/// in it. What a pass does with a key depends only on the versions of that key in the
+/// views of the nodes that answered, on how many nodes answered (a policy count is capped
+/// by it), and on the local record and the contexts it lives in. So a key needs planning
+/// again only when one of those changed since a pass found nothing to do for it:
+/// - its version changed here or in a peer's view (the deltas merged, or a full answer
+///   compared with the view it replaces), including while a pass was under way;
+/// - a node holding it stopped answering (its versions no longer count);
+/// - it is one of the objects of a bucket or domain whose record changed here;
+/// - the last pass pushed it, or tried to;
+/// - more nodes answer than before and its policy wants more replicas than answered
+///   before (a key whose policy count was already reached stays so; see the `wide` keys).
+///
+/// A node that starts answering needs nothing else: its versions can only add holders, a
+/// newer version or a lower-numbered holder, each of which leaves a key with nothing to do
+/// as it was. Every key is planned when this node's own view is rebuilt (first pass, and
+/// after a wipe), and when a node answers while fewer nodes answered than the default
+/// policy count.
 #[derive(Debug, Default)]
 pub struct HealthState {
-    /// Each peer's whole inventory as last known (full answers replace it, deltas update it).
-    peers: BTreeMap<usize, Inventory>,
-    /// This node's own inventory at the last pass that planned (its generation is the local
+    /// Each peer's view as last known (full answers replace it, deltas update it; a peer
+    /// that does not answer loses it).
+    peers: BTreeMap<usize, View>,
+    /// This node's own view at the last pass that planned (its generation is the local
     /// disk's then), brought up to date from the disk's changes like a peer's view.
-    local: Option<Inventory>,
+    local: Option<View>,
+    /// The local keys whose policy count is above the cluster's default (contexts, lifepoint
+    /// `reps=`): the only keys to which more answering nodes can give work.
+    wide: BTreeSet<String>,
+    /// The nodes (this one included) whose views the last planning pass went by.
+    planned_nodes: BTreeSet<usize>,
+    /// Keys the next planning pass looks at (besides what it finds itself).
+    dirty: BTreeSet<String>,
     /// The last pass had nothing left to do.
     settled: bool,
     /// Where the scrub continues (the last key checked).
     scrub_cursor: Option<String>,
+    /// The deletion markers waiting for their purge time.
+    purge: contexts::PurgeIndex,
 }
 
 /// Runs the health processor forever (until the node is killed).
@@ -89,84 +146,265 @@ pub fn scrub(
     (rotten, next_cursor)
 }
 
-/// Sorts items by key and keeps the last of equal keys (what inserting them one by one into
-/// a map keyed by key would keep): the order every view is kept in, so that a pass can walk
-/// all views side by side instead of building a map of every key.
-fn sorted_unique(mut items: Vec<InventoryItem>) -> Vec<InventoryItem> {
-    if items.windows(2).all(|w| w[0].key < w[1].key) {
-        return items;
-    }
-    // Stable, so equal keys stay in arrival order and the last one is the one kept.
-    items.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut out: Vec<InventoryItem> = Vec::with_capacity(items.len());
-    for item in items {
-        match out.last_mut() {
-            Some(last) if last.key == item.key => *last = item,
-            _ => out.push(item),
-        }
-    }
-    out
-}
-
 /// Folds an inventory answer into the view of peer `id`: a full answer replaces it, a delta
-/// updates it. Returns false when a delta arrives with no view to update (the next pass
-/// asks for everything).
-fn merge(peers: &mut BTreeMap<usize, Inventory>, id: usize, mut answer: Inventory) -> bool {
+/// updates it. Every key whose version may differ from the view's goes into `dirty`: a
+/// delta's keys, and what a full answer changes against the view it replaces (a node with
+/// no view yet is a node that starts answering, which needs none; see [`HealthState`]).
+/// Returns false when a delta arrives with no view to update (the next pass asks for
+/// everything).
+fn merge(
+    peers: &mut BTreeMap<usize, View>,
+    id: usize,
+    answer: Inventory,
+    dirty: &mut BTreeSet<String>,
+) -> bool {
     if answer.full {
-        answer.items = sorted_unique(answer.items);
-        peers.insert(id, answer);
+        let mut view = View::default();
+        view.take_figures(&answer);
+        // Built in one go from the answer, which is sorted already; of equal keys the
+        // last is kept (the map's bulk build sorts stably and keeps the last).
+        view.versions = answer
+            .items
+            .into_iter()
+            .map(|item| (item.key, item.version))
+            .collect();
+        if let Some(old) = peers.get(&id) {
+            mark_differences(&old.versions, &view.versions, dirty);
+        }
+        peers.insert(id, view);
         return true;
     }
     let Some(view) = peers.get_mut(&id) else {
         return false;
     };
-    merge_delta(view, answer);
+    view.take_figures(&answer);
+    // A key both changed and gone keeps its change.
+    for key in answer.gone {
+        view.versions.remove(&key);
+        dirty.insert(key);
+    }
+    for item in answer.items {
+        dirty.insert(item.key.clone());
+        view.versions.insert(item.key, item.version);
+    }
     true
 }
 
-/// This node's own inventory now: `previous` updated with what changed on the disk since
-/// it was taken, or a walk of the whole disk at the first pass and after a wipe. Rebuilding
-/// it from every record on every pass was most of a busy node's health work.
-fn local_view(ctx: &NodeContext, previous: Option<Inventory>) -> Inventory {
-    let Some(mut view) = previous else {
-        return inventory(ctx);
-    };
-    match inventory_since(ctx, view.generation) {
-        Some(delta) => {
-            merge_delta(&mut view, delta);
-            view
+/// Puts into `dirty` every key present in only one of two sorted views or with different
+/// versions in them (one walk of both).
+fn mark_differences(
+    old: &BTreeMap<String, Version>,
+    new: &BTreeMap<String, Version>,
+    dirty: &mut BTreeSet<String>,
+) {
+    let mut old = old.iter().peekable();
+    let mut new = new.iter().peekable();
+    loop {
+        match (old.peek(), new.peek()) {
+            (Some((ok, ov)), Some((nk, nv))) => match ok.cmp(nk) {
+                std::cmp::Ordering::Less => {
+                    dirty.insert((*ok).clone());
+                    old.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    dirty.insert((*nk).clone());
+                    new.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if ov != nv {
+                        dirty.insert((*nk).clone());
+                    }
+                    old.next();
+                    new.next();
+                }
+            },
+            (Some((ok, _)), None) => {
+                dirty.insert((*ok).clone());
+                old.next();
+            }
+            (None, Some((nk, _))) => {
+                dirty.insert((*nk).clone());
+                new.next();
+            }
+            (None, None) => return,
         }
-        None => inventory(ctx),
     }
 }
 
-/// Applies a delta answer to a view sorted by key (see [`merge`]).
-fn merge_delta(view: &mut Inventory, answer: Inventory) {
-    // A linear merge of the sorted view with the sorted changes: a changed key takes its new
-    // item (even when also named gone), a gone key is dropped, every other item moves over.
-    let changes = sorted_unique(answer.items);
-    let mut gone: Vec<&String> = answer.gone.iter().collect();
-    gone.sort();
-    let old = std::mem::take(&mut view.items);
-    let mut items = Vec::with_capacity(old.len() + changes.len());
-    let mut changes = changes.into_iter().peekable();
-    for item in old {
-        while let Some(change) = changes.next_if(|c| c.key < item.key) {
-            items.push(change);
+/// Key prefixes of the records whose visibility depends on the record under `key`: a
+/// bucket's objects, a domain's buckets and objects (`contexts::in_deleted_context`). A
+/// superset of `contexts::contained_prefixes` (a bucket's prefix without its final `/`),
+/// so a key is never missed. Empty for every other key.
+fn dependents(key: &str) -> Vec<String> {
+    if let Some(rest) = key.strip_prefix("b/") {
+        return vec![format!("n/{rest}")];
+    }
+    match key.strip_prefix("d/") {
+        Some(domain) if !domain.is_empty() => vec![format!("b/{domain}/"), format!("n/{domain}/")],
+        _ => Vec::new(),
+    }
+}
+
+/// Puts into `dirty` every key of `versions` that starts with `prefix`.
+fn mark_prefixed(versions: &BTreeMap<String, Version>, prefix: &str, dirty: &mut BTreeSet<String>) {
+    dirty.extend(
+        versions
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(prefix))
+            .cloned(),
+    );
+}
+
+/// What the local view keeps of a record: its version, and whether its policy count is
+/// above the cluster's default (see [`HealthState::wide`]).
+fn local_summary(cluster: &ClusterConfig, record: &Record) -> (Version, bool) {
+    (
+        record.version,
+        replication::policy_replicas(cluster, record) > cluster.policy_replicas,
+    )
+}
+
+/// Brings this node's own view up to date: the disk's changes since the view was taken go
+/// into it and into `dirty` (with the objects of a changed context), or, at the first pass
+/// and after a wipe, it is rebuilt from every record. Returns true when it was rebuilt:
+/// then every key needs planning.
+fn refresh_local(ctx: &NodeContext, state: &mut HealthState) -> bool {
+    let disk = Objects::lock(&ctx.disk);
+    let summary = |r: &Record| local_summary(&ctx.cluster, r);
+    let changes = state
+        .local
+        .as_ref()
+        .and_then(|local| disk.changed_summarised(local.generation, summary));
+    let (Some(local), Some(changes)) = (state.local.as_mut(), changes) else {
+        let mut local = View {
+            free_bytes: disk.free_bytes(),
+            capacity_bytes: disk.capacity_bytes(),
+            retiring: ctx.control.is_retiring(),
+            generation: disk.generation(),
+            versions: BTreeMap::new(),
+        };
+        let all: Vec<(&String, (Version, bool))> = disk.summarised(summary).collect();
+        state.wide = all
+            .iter()
+            .filter(|(_, (_, wide))| *wide)
+            .map(|(key, _)| (*key).clone())
+            .collect();
+        local.versions = all
+            .into_iter()
+            .map(|(key, (version, _))| (key.clone(), version))
+            .collect();
+        state.local = Some(local);
+        return true;
+    };
+    for (key, now) in &changes {
+        match now {
+            Some((version, wide)) => {
+                local.versions.insert((*key).clone(), *version);
+                if *wide {
+                    state.wide.insert((*key).clone());
+                } else {
+                    state.wide.remove(*key);
+                }
+            }
+            None => {
+                local.versions.remove(*key);
+                state.wide.remove(*key);
+            }
         }
-        if changes.peek().is_some_and(|c| c.key == item.key) {
-            continue;
-        }
-        if gone.binary_search(&&item.key).is_err() {
-            items.push(item);
+        state.dirty.insert((*key).clone());
+    }
+    for (key, _) in &changes {
+        for prefix in dependents(key) {
+            mark_prefixed(&local.versions, &prefix, &mut state.dirty);
         }
     }
-    items.extend(changes);
-    view.items = items;
-    view.free_bytes = answer.free_bytes;
-    view.capacity_bytes = answer.capacity_bytes;
-    view.retiring = answer.retiring;
-    view.generation = answer.generation;
+    local.free_bytes = disk.free_bytes();
+    local.capacity_bytes = disk.capacity_bytes();
+    local.retiring = ctx.control.is_retiring();
+    local.generation = disk.generation();
+    false
+}
+
+/// Notes the nodes that answer this pass (`nodes`, this one included) against the last
+/// planning pass's (a node that stopped answering had its keys marked when its view was
+/// forgotten). Returns true when every key needs planning (a node started answering while
+/// fewer than the default policy count answered), else puts into `dirty` what a node that
+/// started answering can give work to.
+fn note_nodes(state: &mut HealthState, nodes: BTreeSet<usize>, policy_replicas: usize) -> bool {
+    let before = std::mem::replace(&mut state.planned_nodes, nodes);
+    if state.planned_nodes.is_subset(&before) {
+        return false;
+    }
+    if policy_replicas > before.len() {
+        return true;
+    }
+    state.dirty.extend(state.wide.iter().cloned());
+    false
+}
+
+/// Forgets peer `id`'s view (it did not answer, or answered nonsense; the next request
+/// asks for everything): every key it held needs planning, since its versions no longer
+/// count.
+fn forget(state: &mut HealthState, id: usize) {
+    if let Some(view) = state.peers.remove(&id) {
+        // A linear merge of two sorted sets, not one insertion per key.
+        let mut keys: BTreeSet<String> = view.versions.into_keys().collect();
+        state.dirty.append(&mut keys);
+    }
+}
+
+/// The keys a pass walks: every local key, or the planned ones (which can grow while the
+/// pass is under way), in key order either way.
+enum Walk<'a> {
+    All(btree_map::Range<'a, String, Version>),
+    Keys(BTreeSet<String>),
+}
+
+impl<'a> Walk<'a> {
+    /// The next local key to look at, with its version in the local view.
+    fn next(&mut self, local: &'a View) -> Option<(&'a String, &'a Version)> {
+        match self {
+            Walk::All(all) => all.next(),
+            Walk::Keys(keys) => {
+                while let Some(key) = keys.pop_first() {
+                    if let Some(found) = local.versions.get_key_value(&key) {
+                        return Some(found);
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Adds what changed on the local disk after generation `since` to the keys still to
+    /// come after `at` (a changed record, or a changed context's objects, can have work a
+    /// pass over every key would find), or turns into a walk of every key after `at` when
+    /// the disk cannot say (a wipe). Nothing to do for a walk of every key.
+    fn catch_up(&mut self, local: &'a View, disk: &Objects<'_>, since: u64, at: &str) {
+        let Walk::Keys(keys) = self else {
+            return;
+        };
+        let Some(changes) = disk.raw().changed_since(since) else {
+            *self = Walk::All(
+                local
+                    .versions
+                    .range::<str, _>((std::ops::Bound::Excluded(at), std::ops::Bound::Unbounded)),
+            );
+            return;
+        };
+        let mut found = BTreeSet::new();
+        for (key, _) in changes {
+            found.insert(key.clone());
+            for prefix in dependents(key) {
+                mark_prefixed(&local.versions, &prefix, &mut found);
+            }
+        }
+        keys.extend(found.into_iter().filter(|k| k.as_str() > at));
+    }
 }
 
 /// One pass; returns how many replicas it pushed.
@@ -177,7 +415,8 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     let purged = if ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) {
         0
     } else {
-        contexts::purge_due(&mut Objects::lock(&ctx.disk), ctx.clock.now_ms())
+        let now_ms = ctx.clock.now_ms();
+        state.purge.purge_due(&mut Objects::lock(&ctx.disk), now_ms)
     };
     if purged > 0 {
         ctx.trace(format!(
@@ -199,7 +438,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
         .enumerate()
         .filter(|(id, _)| *id != ctx.id)
         .map(|(id, addr)| {
-            let known = state.peers.get(&id).map(|inv| inv.generation);
+            let known = state.peers.get(&id).map(|view| view.generation);
             async move {
                 (
                     id,
@@ -213,26 +452,32 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     for (id, answer) in answers {
         match answer {
             Ok(Some(inv)) if peer::check_inventory(&inv, id, ctx.cluster.nodes.len()).is_err() => {
-                if state.peers.remove(&id).is_some() {
-                    changed = true;
-                }
+                forget(state, id)
             }
             Ok(Some(inv)) => {
                 changed = true;
-                if merge(&mut state.peers, id, inv) {
+                if merge(&mut state.peers, id, inv, &mut state.dirty) {
                     answering.insert(id);
                 }
             }
             Ok(None) => {
                 answering.insert(id);
             }
-            Err(_) => {
-                if state.peers.remove(&id).is_some() {
-                    changed = true;
-                }
-            }
+            // Keeping the view for a delta when the node is back would save little (most
+            // full inventories follow a restart of the asking node) and would change the
+            // exchanges, so the run too.
+            Err(_) => forget(state, id),
         }
     }
+    let nodes: BTreeSet<usize> = state
+        .peers
+        .keys()
+        .filter(|id| answering.contains(id))
+        .copied()
+        .chain([ctx.id])
+        .collect();
+    // A node that stopped or started answering changes what the views say.
+    changed |= nodes != state.planned_nodes;
     let generation = Objects::lock(&ctx.disk).generation();
     if state.local.as_ref().map(|l| l.generation) != Some(generation) {
         changed = true;
@@ -240,41 +485,48 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     if !changed {
         return 0;
     }
-    state.local = Some(local_view(ctx, state.local.take()));
+    let rebuilt = refresh_local(ctx, state);
+    let everything = note_nodes(state, nodes, ctx.cluster.policy_replicas) || rebuilt;
+    let planned = std::mem::take(&mut state.dirty);
     let Some(local) = state.local.as_ref() else {
         return 0;
     };
-    let mut inventories: Vec<&Inventory> = state
-        .peers
+    // The views this pass goes by, in node order: the answering peers' and this node's.
+    let views: Vec<(usize, &View)> = state
+        .planned_nodes
         .iter()
-        .filter(|(id, _)| answering.contains(id))
-        .map(|(_, inv)| inv)
+        .filter_map(|&id| {
+            if id == ctx.id {
+                Some((id, local))
+            } else {
+                state.peers.get(&id).map(|view| (id, view))
+            }
+        })
         .collect();
-    inventories.push(local);
-    inventories.sort_by_key(|i| i.node);
-
-    // Every view is sorted by key with one item per key (`sorted_unique`; the local one is a
-    // walk of the disk kept up to date by the same merge), so one cursor per view finds the versions of each local key.
-    let mut cursors = vec![0usize; inventories.len()];
-    let mut held: Vec<(usize, Version)> = Vec::with_capacity(inventories.len());
+    let mut walk = if everything {
+        Walk::All(local.versions.range::<String, _>(..))
+    } else {
+        Walk::Keys(planned)
+    };
+    // The disk generation up to which changes made during the pass have been caught up.
+    let mut seen = local.generation;
+    let mut worked = BTreeSet::new();
+    let mut held: Vec<(usize, Version)> = Vec::with_capacity(views.len());
     let mut pushed = 0;
     let mut short = 0;
-    for item in &local.items {
+    while let Some((key, version)) = walk.next(local) {
         held.clear();
-        for (inv, at) in inventories.iter().zip(cursors.iter_mut()) {
-            while inv.items.get(*at).is_some_and(|i| i.key < item.key) {
-                *at += 1;
-            }
-            if let Some(i) = inv.items.get(*at).filter(|i| i.key == item.key) {
-                held.push((inv.node, i.version));
+        for (node, view) in &views {
+            if let Some(v) = view.versions.get(key) {
+                held.push((*node, *v));
             }
         }
-        if held.iter().map(|(_, v)| v).max() != Some(&item.version) {
+        if held.iter().map(|(_, v)| v).max() != Some(version) {
             continue;
         }
         let holders: BTreeSet<usize> = held
             .iter()
-            .filter(|(_, v)| *v == item.version)
+            .filter(|(_, v)| v == version)
             .map(|(n, _)| *n)
             .collect();
         if holders.first() != Some(&ctx.id) {
@@ -282,24 +534,30 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
         }
         let record = {
             let disk = Objects::lock(&ctx.disk);
-            match disk.get(&item.key) {
-                Some(r) if r.kind.is_context() || !contexts::hides(ctx, &disk, &r.key) => r.clone(),
+            // The policy count from the record without copying it out; only a record that
+            // needs pushing is copied.
+            let wanted = disk.with_record(key, |r| {
+                let visible = r.kind.is_context() || !contexts::hides(ctx, &disk, &r.key);
+                visible.then(|| replication::policy_replicas(&ctx.cluster, r).min(views.len()))
+            });
+            match wanted.flatten() {
+                Some(wanted) if holders.len() < wanted => match disk.get(key) {
+                    Some(record) => (record, wanted),
+                    None => continue,
+                },
                 _ => continue,
             }
         };
-        let wanted = replication::policy_replicas(&ctx.cluster, &record).min(inventories.len());
-        if holders.len() >= wanted {
-            continue;
-        }
-        let bids: Vec<Bid> = inventories
+        let (record, wanted) = record;
+        let bids: Vec<Bid> = views
             .iter()
-            .filter(|inv| !holders.contains(&inv.node))
-            .map(|inv| Bid {
-                node: inv.node,
-                free_bytes: inv.free_bytes,
-                capacity_bytes: inv.capacity_bytes,
+            .filter(|(node, _)| !holders.contains(node))
+            .map(|(node, view)| Bid {
+                node: *node,
+                free_bytes: view.free_bytes,
+                capacity_bytes: view.capacity_bytes,
                 load: 0,
-                retiring: inv.retiring && !record.kind.is_context(),
+                retiring: view.retiring && !record.kind.is_context(),
                 held: None,
             })
             .collect();
@@ -318,7 +576,17 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
             short += 1;
         }
         pushed += done.len();
+        // Looked at again next pass, whatever the peers made of it.
+        worked.insert(key.clone());
+        // The disk may have changed while the pushes were under way: a pass over every key
+        // would see those records now.
+        let disk = Objects::lock(&ctx.disk);
+        if disk.generation() != seen {
+            walk.catch_up(local, &disk, seen, key);
+            seen = disk.generation();
+        }
     }
+    state.dirty.extend(worked);
     // Settled only when this pass changed nothing and left nothing undone; pushes change
     // peers' generations, so the next pass looks again.
     state.settled = pushed == 0 && short == 0;
@@ -329,6 +597,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
 mod tests {
     use super::*;
     use crate::scsp::object::Kind;
+    use crate::scsp::peer::InventoryItem;
 
     fn item(key: &str, ms: u64) -> InventoryItem {
         InventoryItem {
@@ -355,9 +624,21 @@ mod tests {
         }
     }
 
+    fn versions(view: &View) -> Vec<(&str, u64)> {
+        view.versions
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.stamp_ms))
+            .collect()
+    }
+
+    fn keys(set: &BTreeSet<String>) -> Vec<&str> {
+        set.iter().map(String::as_str).collect()
+    }
+
     #[test]
-    fn views_are_kept_sorted_with_the_last_of_duplicate_keys() {
+    fn views_keep_the_last_of_duplicate_keys_and_a_delta_marks_what_it_names() {
         let mut peers = BTreeMap::new();
+        let mut dirty = BTreeSet::new();
         assert!(merge(
             &mut peers,
             1,
@@ -366,10 +647,15 @@ mod tests {
                 3,
                 vec![item("c", 1), item("a", 1), item("c", 7), item("b", 2)],
                 vec![]
-            )
+            ),
+            &mut dirty
         ));
+        assert!(
+            dirty.is_empty(),
+            "a first view is a node starting to answer"
+        );
         // A key both changed and gone keeps its change; a gone key that is not held is
-        // ignored; new keys land in order.
+        // ignored but still planned; new keys land in order.
         assert!(merge(
             &mut peers,
             1,
@@ -378,42 +664,320 @@ mod tests {
                 4,
                 vec![item("d", 4), item("b", 5), item("0", 1)],
                 vec!["b", "a", "zz"]
-            )
+            ),
+            &mut dirty
         ));
-        let keys: Vec<(&str, u64)> = peers[&1]
-            .items
-            .iter()
-            .map(|i| (i.key.as_str(), i.version.stamp_ms))
-            .collect();
-        assert_eq!(keys, vec![("0", 1), ("b", 5), ("c", 7), ("d", 4)]);
+        assert_eq!(
+            versions(&peers[&1]),
+            vec![("0", 1), ("b", 5), ("c", 7), ("d", 4)]
+        );
+        assert_eq!(keys(&dirty), vec!["0", "a", "b", "d", "zz"]);
+        assert_eq!(peers[&1].generation, 4);
     }
 
     #[test]
-    fn deltas_update_the_view_and_full_answers_replace_it() {
+    fn a_full_answer_marks_only_the_keys_it_changes_and_a_delta_needs_a_view() {
         let mut peers = BTreeMap::new();
+        let mut dirty = BTreeSet::new();
         assert!(
-            !merge(&mut peers, 1, inv(false, 3, vec![item("a", 1)], vec![])),
+            !merge(
+                &mut peers,
+                1,
+                inv(false, 3, vec![item("a", 1)], vec![]),
+                &mut dirty
+            ),
             "no base"
         );
+        assert!(peers.is_empty());
         assert!(merge(
             &mut peers,
             1,
-            inv(true, 3, vec![item("a", 1), item("b", 1)], vec![])
+            inv(
+                true,
+                3,
+                vec![item("a", 1), item("b", 1), item("c", 1)],
+                vec![]
+            ),
+            &mut dirty
         ));
         assert!(merge(
             &mut peers,
             1,
-            inv(false, 5, vec![item("c", 2), item("a", 9)], vec!["b"])
+            inv(
+                true,
+                9,
+                vec![item("a", 1), item("b", 2), item("d", 1)],
+                vec![]
+            ),
+            &mut dirty
         ));
-        let view = &peers[&1];
-        let keys: Vec<(&str, u64)> = view
-            .items
-            .iter()
-            .map(|i| (i.key.as_str(), i.version.stamp_ms))
-            .collect();
-        assert_eq!(keys, vec![("a", 9), ("c", 2)]);
-        assert_eq!(view.generation, 5);
-        assert!(merge(&mut peers, 1, inv(true, 9, vec![], vec![])));
-        assert!(peers[&1].items.is_empty());
+        assert_eq!(versions(&peers[&1]), vec![("a", 1), ("b", 2), ("d", 1)]);
+        assert_eq!(keys(&dirty), vec!["b", "c", "d"], "a is unchanged");
+        assert_eq!(peers[&1].generation, 9);
+    }
+
+    #[test]
+    fn a_node_that_stops_answering_makes_every_key_it_held_planned() {
+        let mut state = HealthState::default();
+        let mut dirty = BTreeSet::new();
+        for (id, key) in [(1, "w"), (2, "x"), (2, "y")] {
+            merge(
+                &mut state.peers,
+                id,
+                inv(true, 1, vec![item(key, 1)], vec![]),
+                &mut dirty,
+            );
+        }
+        // Node 2 holds both x and y (the second full answer replaced the first).
+        merge(
+            &mut state.peers,
+            2,
+            inv(true, 2, vec![item("x", 1), item("y", 1)], vec![]),
+            &mut dirty,
+        );
+        forget(&mut state, 2);
+        assert_eq!(keys(&state.dirty), vec!["x", "y"]);
+        assert!(
+            !state.peers.contains_key(&2),
+            "the next request asks for all"
+        );
+        state.dirty.clear();
+        forget(&mut state, 2);
+        assert!(state.dirty.is_empty(), "still silent: nothing new");
+        assert!(state.peers.contains_key(&1));
+    }
+
+    #[test]
+    fn a_node_that_starts_answering_plans_the_wide_keys_or_everything_when_few_answered() {
+        let mut state = HealthState::default();
+        assert!(
+            note_nodes(&mut state, BTreeSet::from([0, 1, 2]), 2),
+            "the first pass plans everything"
+        );
+        state.wide.insert("b/dom/bucket".to_string());
+        // Losing a node: its keys were marked when its view was forgotten, nothing else.
+        assert!(!note_nodes(&mut state, BTreeSet::from([0, 2]), 2));
+        assert!(state.dirty.is_empty());
+        // Getting it back with two nodes answering before: only keys wanting more than two.
+        assert!(!note_nodes(&mut state, BTreeSet::from([0, 1, 2]), 2));
+        assert_eq!(keys(&state.dirty), vec!["b/dom/bucket"]);
+        state.dirty.clear();
+        // With one node answering, a policy count of two was capped: every key may be short.
+        assert!(!note_nodes(&mut state, BTreeSet::from([0]), 2));
+        assert!(note_nodes(&mut state, BTreeSet::from([0, 3]), 2));
+        assert_eq!(state.planned_nodes, BTreeSet::from([0, 3]));
+    }
+
+    #[test]
+    fn a_changed_context_plans_every_record_whose_visibility_it_decides() {
+        let versions: BTreeMap<String, Version> = [
+            "b/dom/bucket",
+            "b/dom/other",
+            "b/domain2/x",
+            "n/dom/bucket/a",
+            "n/dom/bucket/b",
+            "n/dom/bucket2/c",
+            "n/dom/other/d",
+            "n/domain2/x/e",
+        ]
+        .into_iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                Version {
+                    stamp_ms: 1,
+                    node: 0,
+                },
+            )
+        })
+        .collect();
+        let planned = |context: &str| {
+            let mut dirty = BTreeSet::new();
+            for prefix in dependents(context) {
+                mark_prefixed(&versions, &prefix, &mut dirty);
+            }
+            dirty.into_iter().collect::<Vec<_>>()
+        };
+        // Every key a context decides (contexts::in_deleted_context) is planned; a key
+        // that merely shares a prefix may be too.
+        assert_eq!(
+            planned("b/dom/bucket"),
+            vec!["n/dom/bucket/a", "n/dom/bucket/b", "n/dom/bucket2/c"]
+        );
+        assert_eq!(
+            planned("d/dom"),
+            vec![
+                "b/dom/bucket",
+                "b/dom/other",
+                "n/dom/bucket/a",
+                "n/dom/bucket/b",
+                "n/dom/bucket2/c",
+                "n/dom/other/d"
+            ]
+        );
+        assert!(
+            planned("d/").is_empty(),
+            "the default domain is never deleted"
+        );
+        assert!(planned("n/dom/bucket/a").is_empty());
+        for key in versions.keys() {
+            let ctx_dom = crate::scsp::contexts::contained_prefixes("d/dom");
+            let ctx_bucket = crate::scsp::contexts::contained_prefixes("b/dom/bucket");
+            if ctx_dom.iter().any(|p| key.starts_with(p.as_str())) {
+                assert!(planned("d/dom").contains(key), "{key}");
+            }
+            if ctx_bucket.iter().any(|p| key.starts_with(p.as_str())) {
+                assert!(planned("b/dom/bucket").contains(key), "{key}");
+            }
+        }
+    }
+
+    /// Simulated clusters whose node 0's passes the test drives (`run_once`) while the
+    /// other nodes serve requests (their own passes are a day apart, so they never run).
+    mod passes {
+        use super::super::*;
+        use super::keys;
+        use crate::scsp::compose;
+        use crate::scsp::config::ClusterConfig;
+        use crate::scsp::object::Kind;
+        use crate::scsp::server;
+        use crate::store::Disk;
+        use crate::trace::Trace;
+        use std::net::SocketAddr;
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        /// Nodes with the given disk sizes; every node but 0 serves, and is listening when
+        /// this returns. Returns the nodes' contexts and the serving nodes' simulator ids.
+        async fn cluster(disks: &[u64]) -> (Vec<NodeContext>, Vec<madsim::task::NodeId>) {
+            let addrs: Vec<SocketAddr> = (0..disks.len())
+                .map(|i| SocketAddr::from(([10, 9, 0, i as u8 + 1], 80)))
+                .collect();
+            let mut config = ClusterConfig::new(addrs);
+            config.health_interval = Duration::from_secs(86_400);
+            let config = Arc::new(config);
+            let ctxs: Vec<NodeContext> = disks
+                .iter()
+                .enumerate()
+                .map(|(i, bytes)| NodeContext::new(i, config.clone(), *bytes, Trace::disabled()))
+                .collect();
+            let handle = madsim::runtime::Handle::current();
+            let mut ids = Vec::new();
+            for ctx in ctxs.iter().skip(1) {
+                let node = handle.create_node().ip(ctx.addr().ip()).build();
+                let (ready, listening) = futures::channel::oneshot::channel();
+                let ctx = ctx.clone();
+                node.spawn(async move {
+                    let listener = rt::listen(ctx.addr()).await.expect("bind");
+                    let _ = ready.send(());
+                    let _ = server::run_on(ctx, listener).await;
+                });
+                listening.await.expect("the node starts listening");
+                ids.push(node.id());
+            }
+            (ctxs, ids)
+        }
+
+        fn object(key: &str) -> Record {
+            compose::record(
+                key.to_string(),
+                Kind::Named,
+                Version {
+                    stamp_ms: 1_700_000_000_000,
+                    node: 0,
+                },
+                false,
+                bytes::Bytes::from_static(b"content"),
+                BTreeMap::new(),
+            )
+        }
+
+        fn store(ctx: &NodeContext, key: &str) {
+            Objects::lock(&ctx.disk)
+                .write_synced(&object(key))
+                .expect("room");
+        }
+
+        fn holds(ctx: &NodeContext, key: &str) -> bool {
+            Objects::lock(&ctx.disk).get(key).is_some()
+        }
+
+        /// Runs `test` on node 0 of a fresh simulation.
+        fn on_node0<Fut>(
+            disks: &'static [u64],
+            test: impl FnOnce(Vec<NodeContext>, Vec<madsim::task::NodeId>) -> Fut + Send + 'static,
+        ) where
+            Fut: std::future::Future<Output = ()> + Send + 'static,
+        {
+            crate::world::simulate(7, move || async move {
+                let (ctxs, ids) = cluster(disks).await;
+                let handle = madsim::runtime::Handle::current();
+                let node0 = handle.create_node().ip(ctxs[0].addr().ip()).build();
+                node0
+                    .spawn(test(ctxs, ids))
+                    .await
+                    .expect("the test ran to its end");
+            })
+        }
+
+        const KEY: &str = "n//bucket/a";
+
+        #[test]
+        fn a_key_that_changes_in_a_peers_view_is_planned_again() {
+            on_node0(&[1 << 20, 1 << 20, 1 << 20], |nodes, _| async move {
+                let mut state = HealthState::default();
+                store(&nodes[0], KEY);
+                store(&nodes[1], KEY);
+                store(&nodes[0], "n//bucket/z");
+                store(&nodes[2], "n//bucket/z");
+                assert_eq!(run_once(&nodes[0], &mut state).await, 0, "all replicated");
+                assert!(state.settled && state.dirty.is_empty());
+                // Node 2 loses its copy of KEY: only node 2's delta names it.
+                Disk::lock(&nodes[1].disk).remove(KEY);
+                assert_eq!(run_once(&nodes[0], &mut state).await, 1);
+                let copies = nodes.iter().filter(|n| holds(n, KEY)).count();
+                assert_eq!(copies, 2, "back to the policy count");
+                assert_eq!(keys(&state.dirty), vec![KEY], "looked at once more");
+            });
+        }
+
+        #[test]
+        fn the_keys_of_a_node_that_stops_answering_are_copied_elsewhere() {
+            on_node0(&[1 << 20, 1 << 20, 1 << 20], |nodes, ids| async move {
+                let mut state = HealthState::default();
+                store(&nodes[0], KEY);
+                store(&nodes[1], KEY);
+                assert_eq!(run_once(&nodes[0], &mut state).await, 0);
+                assert!(!holds(&nodes[2], KEY));
+                let handle = madsim::runtime::Handle::current();
+                handle.pause(ids[0]);
+                // Nothing changed on the disks that answer: only the silence of node 2.
+                assert_eq!(run_once(&nodes[0], &mut state).await, 1);
+                assert!(holds(&nodes[2], KEY));
+                assert_eq!(state.planned_nodes, BTreeSet::from([0, 2]));
+                // Back, and unchanged: it counts again, with nothing to do.
+                handle.resume(ids[0]);
+                assert_eq!(run_once(&nodes[0], &mut state).await, 0);
+                assert_eq!(state.planned_nodes, BTreeSet::from([0, 1, 2]));
+                assert!(state.settled);
+            });
+        }
+
+        #[test]
+        fn a_key_left_short_is_tried_again_though_nothing_changed() {
+            // Both peers are too small for the object: the first pass cannot push it.
+            on_node0(&[1 << 20, 100, 100], |nodes, _| async move {
+                let mut state = HealthState::default();
+                store(&nodes[0], KEY);
+                assert_eq!(run_once(&nodes[0], &mut state).await, 0);
+                assert!(!state.settled);
+                assert_eq!(keys(&state.dirty), vec![KEY]);
+                // Room on node 2 (its inventory changes, but it names no key).
+                Disk::lock(&nodes[1].disk).set_capacity_bytes(1 << 20);
+                assert_eq!(run_once(&nodes[0], &mut state).await, 1);
+                assert!(holds(&nodes[1], KEY));
+                assert!(!holds(&nodes[2], KEY));
+            });
+        }
     }
 }

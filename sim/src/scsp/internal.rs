@@ -148,19 +148,21 @@ pub fn inventory(ctx: &NodeContext) -> Inventory {
 /// inventory can say (a wipe happened since, or the generation is not this disk's).
 pub fn inventory_since(ctx: &NodeContext, since: u64) -> Option<Inventory> {
     let disk = Objects::lock(&ctx.disk);
-    let changed = disk.changed_since(since)?;
+    // Only the changed keys are visited (the disk indexes its changes by generation), and
+    // each record's summary is read without copying the record out.
+    let changed = disk.changed_summarised(since, |r| (r.kind, r.version, r.deleted))?;
     let mut items = Vec::new();
     let mut gone = Vec::new();
-    for (key, record) in changed {
-        match record {
-            Some(r) => items.push(InventoryItem {
+    for (key, summary) in changed {
+        match summary {
+            Some((kind, version, deleted)) => items.push(InventoryItem {
                 key: key.clone(),
-                kind: r.kind,
-                version: r.version,
-                deleted: r.deleted,
+                kind,
+                version,
+                deleted,
             }),
             // The journal's own keys are not objects: no peer ever listed them.
-            None if journal::is_journal_key(&key) => {}
+            None if journal::is_journal_key(key) => {}
             None => gone.push(key.clone()),
         }
     }

@@ -8,7 +8,7 @@
 //!
 //! Decoding a head is JSON parsing, and walks over every record (scrubbing, bids, context
 //! checks, inventories) decode the same heads again and again: it was 11% of a sweep's
-//! instructions. A small per-thread cache ([`decoded`]) keeps the decoded description of
+//! instructions. A small per-thread cache (`DECODED`) keeps the decoded description of
 //! each head it saw, keyed by the head's allocation, and holds a clone of that `Bytes` so
 //! the allocation cannot be freed and reused by another head while the entry lives.
 
@@ -32,9 +32,41 @@ struct Decoded {
     record: Record,
 }
 
+/// Hashes the cache's keys, two machine words, with one multiply per word and a final mix
+/// (SipHash, the default, is made to resist chosen keys, which addresses are not; it was a
+/// visible part of every decode).
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(29) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // Spread the high bits into the low ones, which pick the bucket.
+        let z = self.0;
+        let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+type Heads = HashMap<(usize, usize), Decoded, std::hash::BuildHasherDefault<WordHasher>>;
+
 thread_local! {
     /// Decoded heads by (address, length) of the head's bytes.
-    static DECODED: RefCell<HashMap<(usize, usize), Decoded>> = RefCell::new(HashMap::new());
+    static DECODED: RefCell<Heads> = RefCell::new(Heads::default());
 }
 
 fn head_id(head: &Bytes) -> (usize, usize) {
@@ -155,9 +187,25 @@ impl<'a> Objects<'a> {
     /// Every key with its record's kind, version and deletion flag, in key order: what an
     /// inventory lists, without copying each record out.
     pub fn summaries(&self) -> impl Iterator<Item = (&String, Kind, Version, bool)> + '_ {
+        self.summarised(|r| (r.kind, r.version, r.deleted))
+            .map(|(k, (kind, version, deleted))| (k, kind, version, deleted))
+    }
+
+    /// Every key with `f` of its record (content left empty), in key order; entries that
+    /// are not records are left out. Nothing is copied: `f` picks what the caller needs.
+    pub fn summarised<'b, T: 'b>(
+        &'b self,
+        mut f: impl FnMut(&Record) -> T + 'b,
+    ) -> impl Iterator<Item = (&'b String, T)> + 'b {
         self.disk
             .records()
-            .filter_map(|(k, e)| with_decoded(&e.head, |r| (k, r.kind, r.version, r.deleted)))
+            .filter_map(move |(k, e)| with_decoded(&e.head, &mut f).map(|t| (k, t)))
+    }
+
+    /// `f` of the record under `key` with its content left empty, without copying the
+    /// record out: for questions about a record's kind, version or metadata.
+    pub fn with_record<T>(&self, key: &str, f: impl FnOnce(&Record) -> T) -> Option<T> {
+        self.disk.get(key).and_then(|e| with_decoded(&e.head, f))
     }
 
     /// Stores a record as pending (see the disk's durability contract).
@@ -180,14 +228,19 @@ impl<'a> Objects<'a> {
         self.disk.remove(key)
     }
 
-    /// Keys changed after generation `since`, each with its record now (`None`: gone), or
-    /// `None` when a full inventory is needed (see [`Disk::changed_since`]).
-    pub fn changed_since(&self, since: u64) -> Option<Vec<(String, Option<Record>)>> {
+    /// Keys changed after generation `since` in key order, each with `f` of its record now
+    /// (content left empty; `None`: gone, or not a record), or `None` when a full inventory
+    /// is needed (see [`Disk::changed_since`]). Nothing is copied but what `f` returns.
+    pub fn changed_summarised<T>(
+        &self,
+        since: u64,
+        mut f: impl FnMut(&Record) -> T,
+    ) -> Option<Vec<(&String, Option<T>)>> {
         let changed = self.disk.changed_since(since)?;
         Some(
             changed
                 .into_iter()
-                .map(|(k, e)| (k.clone(), e.and_then(from_entry)))
+                .map(|(k, e)| (k, e.and_then(|e| with_decoded(&e.head, &mut f))))
                 .collect(),
         )
     }
