@@ -89,30 +89,38 @@ impl Query {
 /// Decodes `%XX` escapes and `+` (as space); malformed escapes are kept literally.
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
+    // Runs of plain bytes are copied whole; inventories decode every key this way.
+    let Some(first) = bytes.iter().position(|&b| b == b'%' || b == b'+') else {
+        return s.to_owned();
+    };
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
+            b'%' if i + 2 < bytes.len() => match escaped_byte(bytes[i + 1], bytes[i + 2]) {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
                 }
-            }
+                None => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
             b'+' => {
                 out.push(b' ');
                 i += 1;
             }
-            b => {
-                out.push(b);
-                i += 1;
+            _ => {
+                let run = bytes[i..]
+                    .iter()
+                    .position(|&b| b == b'%' || b == b'+')
+                    .map_or(bytes.len(), |n| i + n);
+                // A lone `%` at the end is not a run start; copy at least one byte.
+                let end = run.max(i + 1);
+                out.extend_from_slice(&bytes[i..end]);
+                i = end;
             }
         }
     }
@@ -120,20 +128,45 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// The byte a `%` escape's two characters stand for, read as `u8::from_str_radix(.., 16)`
+/// reads them (so a leading `+` sign is accepted: `%+A` is byte 10); `None` when they are
+/// not an escape.
+fn escaped_byte(high: u8, low: u8) -> Option<u8> {
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    match high {
+        b'+' => digit(low),
+        _ => Some(digit(high)? << 4 | digit(low)?),
+    }
+}
+
 /// Encodes everything but unreserved characters, for keys carried in internal URLs.
 pub fn percent_encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0x0f)] as char);
-        }
-    }
+    let mut out = String::with_capacity(s.len() + s.len() / 4);
+    percent_encode_into(&mut out, s);
     out
+}
+
+/// [`percent_encode`] appending to `out`: inventories encode every key into one buffer.
+pub fn percent_encode_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+    let bytes = s.as_bytes();
+    let mut run_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if unreserved(b) {
+            continue;
+        }
+        if run_start < i {
+            // The run is ASCII and ends before byte `i`, so both ends are character
+            // boundaries (an empty run may sit inside a multi-byte character).
+            out.push_str(&s[run_start..i]);
+        }
+        out.push('%');
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
+        run_start = i + 1;
+    }
+    out.push_str(&s[run_start..]);
 }
 
 #[cfg(test)]

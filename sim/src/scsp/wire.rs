@@ -12,14 +12,16 @@
 //! gone <key>                                           (deltas: a key no longer held)
 //! ```
 
-use std::fmt::Write as _;
-
 use crate::scsp::object::{Kind, Version};
 use crate::scsp::peer::{Bid, Held, Inventory, InventoryItem};
-use crate::scsp::query::{percent_decode, percent_encode};
+use crate::scsp::query::{percent_decode, percent_encode_into};
 
-fn flag(on: bool) -> u8 {
-    u8::from(on)
+fn flag(on: bool) -> &'static str {
+    if on {
+        "1"
+    } else {
+        "0"
+    }
 }
 
 fn parse_flag(s: &str) -> Option<bool> {
@@ -30,18 +32,32 @@ fn parse_flag(s: &str) -> Option<bool> {
     }
 }
 
+/// Appends an integer's decimal digits: no `String` per number, and the same text as
+/// `to_string` gives.
+fn push_int(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
 /// A held version as six fields joined by `sep`: kind, stamp, stamping node, deletion flag,
 /// digest, modification second. Bids use spaces; handoffs, inside a URL, dots.
 pub fn encode_held(h: &Held, sep: char) -> String {
-    [
-        Kind::name(h.kind).to_string(),
-        h.version.stamp_ms.to_string(),
-        h.version.node.to_string(),
-        flag(h.deleted).to_string(),
-        h.md5_hex.clone(),
-        h.modified_secs.to_string(),
-    ]
-    .join(&sep.to_string())
+    let mut out = String::with_capacity(80);
+    push_held(&mut out, h, sep);
+    out
+}
+
+fn push_held(out: &mut String, h: &Held, sep: char) {
+    out.push_str(Kind::name(h.kind));
+    out.push(sep);
+    push_int(out, h.version.stamp_ms);
+    out.push(sep);
+    push_int(out, h.version.node);
+    out.push(sep);
+    out.push_str(flag(h.deleted));
+    out.push(sep);
+    out.push_str(&h.md5_hex);
+    out.push(sep);
+    push_int(out, h.modified_secs);
 }
 
 /// Reads the six fields [`encode_held`] wrote, starting with `kind`, from `rest`.
@@ -60,17 +76,20 @@ pub fn decode_held<'a>(kind: &str, rest: &mut impl Iterator<Item = &'a str>) -> 
 
 /// One bid as a line.
 pub fn encode_bid(bid: &Bid) -> String {
-    let mut out = format!(
-        "bid {} {} {} {} {}",
-        bid.node,
-        bid.free_bytes,
-        bid.capacity_bytes,
-        bid.load,
-        flag(bid.retiring)
-    );
+    let mut out = String::with_capacity(if bid.held.is_some() { 128 } else { 48 });
+    out.push_str("bid ");
+    push_int(&mut out, bid.node);
+    out.push(' ');
+    push_int(&mut out, bid.free_bytes);
+    out.push(' ');
+    push_int(&mut out, bid.capacity_bytes);
+    out.push(' ');
+    push_int(&mut out, bid.load);
+    out.push(' ');
+    out.push_str(flag(bid.retiring));
     if let Some(h) = &bid.held {
         out.push(' ');
-        out.push_str(&encode_held(h, ' '));
+        push_held(&mut out, h, ' ');
     }
     out
 }
@@ -105,30 +124,37 @@ pub fn decode_bid(text: &str) -> Option<Bid> {
 
 /// An inventory as lines.
 pub fn encode_inventory(inv: &Inventory) -> String {
-    let mut out = String::with_capacity(64 + inv.items.len() * 48);
-    let _ = writeln!(
-        out,
-        "inventory {} {} {} {} {} {}",
-        inv.node,
-        inv.free_bytes,
-        inv.capacity_bytes,
-        flag(inv.retiring),
-        inv.generation,
-        if inv.full { "full" } else { "delta" }
-    );
+    let keys: usize = inv.gone.iter().map(String::len).sum::<usize>()
+        + inv.items.iter().map(|i| i.key.len()).sum::<usize>();
+    // Each line's fixed fields take under 40 bytes; escapes make keys longer (a `/` is three).
+    let mut out = String::with_capacity(64 + inv.items.len() * 40 + inv.gone.len() * 8 + keys * 3 / 2);
+    out.push_str("inventory ");
+    push_int(&mut out, inv.node);
+    out.push(' ');
+    push_int(&mut out, inv.free_bytes);
+    out.push(' ');
+    push_int(&mut out, inv.capacity_bytes);
+    out.push(' ');
+    out.push_str(flag(inv.retiring));
+    out.push(' ');
+    push_int(&mut out, inv.generation);
+    out.push_str(if inv.full { " full\n" } else { " delta\n" });
     for key in &inv.gone {
-        let _ = writeln!(out, "gone {}", percent_encode(key));
+        out.push_str("gone ");
+        percent_encode_into(&mut out, key);
+        out.push('\n');
     }
     for item in &inv.items {
-        let _ = writeln!(
-            out,
-            "{} {} {} {} {}",
-            Kind::name(item.kind),
-            item.version.stamp_ms,
-            item.version.node,
-            flag(item.deleted),
-            percent_encode(&item.key)
-        );
+        out.push_str(Kind::name(item.kind));
+        out.push(' ');
+        push_int(&mut out, item.version.stamp_ms);
+        out.push(' ');
+        push_int(&mut out, item.version.node);
+        out.push(' ');
+        out.push_str(flag(item.deleted));
+        out.push(' ');
+        percent_encode_into(&mut out, &item.key);
+        out.push('\n');
     }
     out
 }
@@ -150,7 +176,9 @@ pub fn decode_inventory(text: &str) -> Option<Inventory> {
         "delta" => false,
         _ => return None,
     };
-    let mut items = Vec::new();
+    // One line per item or gone key: counting newlines sizes the list once.
+    let lines_left = text.bytes().filter(|&b| b == b'\n').count();
+    let mut items = Vec::with_capacity(lines_left);
     let mut gone = Vec::new();
     for line in lines.filter(|l| !l.is_empty()) {
         let mut f = line.split(' ');

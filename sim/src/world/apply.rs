@@ -3,11 +3,12 @@
 //! keep every fault recoverable.
 
 use std::net::IpAddr;
+use std::sync::MutexGuard;
 use std::time::Duration;
 
 use crate::faults::Fault;
 use crate::netem::Shape;
-use crate::store::Disk;
+use crate::store::{Disk, Entry};
 use crate::world::{locked, NetState, World};
 
 impl World {
@@ -389,26 +390,32 @@ impl World {
         self.clusters[self.hosts[i].id.cluster].hosts.clone()
     }
 
-    /// True when host `i` holds an intact entry of this version under `key`.
-    fn holds_good(&self, i: usize, key: &str, version: u128) -> bool {
-        Disk::lock(&self.hosts[i].disk)
-            .get(key)
-            .is_some_and(|e| e.version == version && e.intact())
+    /// Host `i`'s disk and those of its cluster mates, each locked once for a whole walk.
+    fn lock_cluster(&self, i: usize) -> (MutexGuard<'_, Disk>, Vec<MutexGuard<'_, Disk>>) {
+        let own = Disk::lock(&self.hosts[i].disk);
+        let mates = self
+            .cluster_mates(i)
+            .filter(|&j| j != i)
+            .map(|j| Disk::lock(&self.hosts[j].disk))
+            .collect();
+        (own, mates)
     }
 
     /// A key on host `i` whose copy there is good and which has another good copy of the
     /// same version in its cluster: rotting it loses nothing. Seeded choice among them.
     fn recoverable_rot_target(&self, i: usize) -> Option<String> {
-        let candidates: Vec<(String, u128)> = Disk::lock(&self.hosts[i].disk)
+        let (own, mates) = self.lock_cluster(i);
+        let mut at = MateEntries::new(&mates);
+        // The cheap tests first: a digest is checked only where a mate holds the version.
+        let recoverable: Vec<&String> = own
             .records()
-            .filter(|(_, e)| !e.body.is_empty() && !e.removed && e.intact())
-            .map(|(k, e)| (k.clone(), e.version))
-            .collect();
-        let recoverable: Vec<String> = candidates
-            .into_iter()
-            .filter(|(k, v)| {
-                self.cluster_mates(i)
-                    .any(|j| j != i && self.holds_good(j, k, *v))
+            .filter(|(k, e)| {
+                if e.body.is_empty() || e.removed {
+                    return false;
+                }
+                let held = at.at(k);
+                let copies = || held.iter().flatten().filter(|m| m.version == e.version);
+                copies().next().is_some() && e.intact() && copies().any(|m| m.intact())
             })
             .map(|(k, _)| k)
             .collect();
@@ -422,24 +429,66 @@ impl World {
     /// An entry on host `i` that is the newest version of its key in the cluster and has no
     /// good copy of that version on another host there: losing host `i` would lose it.
     fn only_good_copy_on(&self, i: usize) -> Option<String> {
-        let entries: Vec<(String, u128)> = Disk::lock(&self.hosts[i].disk)
+        let (own, mates) = self.lock_cluster(i);
+        let mut at = MateEntries::new(&mates);
+        let only = own
             .records()
-            .map(|(k, e)| (k.clone(), e.version))
+            .find(|(k, e)| {
+                let held = at.at(k);
+                let newest = held.iter().flatten().all(|m| m.version <= e.version);
+                newest
+                    && !held
+                        .iter()
+                        .flatten()
+                        .any(|m| m.version == e.version && m.intact())
+            })
+            .map(|(k, _)| k.clone());
+        only
+    }
+}
+
+/// The cluster mates' entries under the keys of a walk in key order: each mate's records
+/// are merged in step with the walk instead of looked up key by key (the injector looks at
+/// a whole disk each time it picks a target).
+struct MateEntries<'a> {
+    cursors: Vec<std::iter::Peekable<Records<'a>>>,
+    found: Vec<Option<&'a Entry>>,
+}
+
+/// One disk's records in key order.
+type Records<'a> = Box<dyn Iterator<Item = (&'a String, &'a Entry)> + 'a>;
+
+impl<'a> MateEntries<'a> {
+    fn new(mates: &'a [MutexGuard<'_, Disk>]) -> Self {
+        let cursors: Vec<_> = mates
+            .iter()
+            .map(|d| {
+                let records: Records<'a> = Box::new(d.records());
+                records.peekable()
+            })
             .collect();
-        entries
-            .into_iter()
-            .filter(|(k, v)| {
-                let newest = self
-                    .cluster_mates(i)
-                    .filter_map(|j| Disk::lock(&self.hosts[j].disk).get(k).map(|e| e.version))
-                    .max();
-                newest == Some(*v)
-            })
-            .find(|(k, v)| {
-                !self
-                    .cluster_mates(i)
-                    .any(|j| j != i && self.holds_good(j, k, *v))
-            })
-            .map(|(k, _)| k)
+        let found = vec![None; cursors.len()];
+        Self { cursors, found }
+    }
+
+    /// Each mate's entry under `key` (`None` where it holds none). Keys must come in
+    /// increasing order.
+    fn at(&mut self, key: &str) -> &[Option<&'a Entry>] {
+        for (cursor, slot) in self.cursors.iter_mut().zip(self.found.iter_mut()) {
+            *slot = None;
+            while let Some((k, e)) = cursor.peek() {
+                match k.as_str().cmp(key) {
+                    std::cmp::Ordering::Less => {
+                        cursor.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        *slot = Some(*e);
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+            }
+        }
+        &self.found
     }
 }
