@@ -196,6 +196,88 @@ mod tests {
         assert_eq!(Query::parse_case_sensitive("K%41Y=v").get("KAY"), Some("v"));
     }
 
+    /// The decoder as it was written first (a byte at a time, escapes read with
+    /// `u8::from_str_radix`): the faster one must give exactly its answers.
+    fn decode_byte_by_byte(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(b) => {
+                            out.push(b);
+                            i += 3;
+                        }
+                        None => {
+                            out.push(b'%');
+                            i += 1;
+                        }
+                    }
+                }
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                b => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn decoding_in_runs_gives_what_decoding_byte_by_byte_gives() {
+        let alphabet = ["%", "+", "2", "F", "f", "g", "a", "é", "-", " "];
+        let mut inputs = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = inputs
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            inputs.extend(longer);
+        }
+        inputs.extend(
+            [
+                "n%2Ftenant%2Fb%2Fa%20name",
+                "%+A",
+                "%+",
+                "%-1",
+                "%%41",
+                "%e9",
+                "%C3%A9",
+                "%C3",
+                "plain/key",
+                "%",
+                "a%",
+                "a%4",
+            ]
+            .map(String::from),
+        );
+        for s in &inputs {
+            assert_eq!(percent_decode(s), decode_byte_by_byte(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn encoding_escapes_every_byte_but_the_unreserved_ones() {
+        assert_eq!(percent_encode("aZ09-_.~"), "aZ09-_.~");
+        assert_eq!(percent_encode("n/t b"), "n%2Ft%20b");
+        assert_eq!(percent_encode("é/"), "%C3%A9%2F");
+        assert_eq!(percent_encode("xé"), "x%C3%A9");
+        assert_eq!(percent_encode("%+\n"), "%25%2B%0A");
+        let mut out = String::from("gone ");
+        percent_encode_into(&mut out, "a/é");
+        assert_eq!(out, "gone a%2F%C3%A9");
+        for s in ["", "é", "日本/語 x", "a+b%c\td"] {
+            assert_eq!(percent_decode(&percent_encode(s)), s);
+        }
+    }
+
     #[test]
     fn raw_without_drops_only_the_named_argument() {
         assert_eq!(Query::raw_without("a=1&AUTH=x&b", "auth"), "a=1&b");

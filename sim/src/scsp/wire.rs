@@ -127,7 +127,8 @@ pub fn encode_inventory(inv: &Inventory) -> String {
     let keys: usize = inv.gone.iter().map(String::len).sum::<usize>()
         + inv.items.iter().map(|i| i.key.len()).sum::<usize>();
     // Each line's fixed fields take under 40 bytes; escapes make keys longer (a `/` is three).
-    let mut out = String::with_capacity(64 + inv.items.len() * 40 + inv.gone.len() * 8 + keys * 3 / 2);
+    let mut out =
+        String::with_capacity(64 + inv.items.len() * 40 + inv.gone.len() * 8 + keys * 3 / 2);
     out.push_str("inventory ");
     push_int(&mut out, inv.node);
     out.push(' ');
@@ -290,6 +291,93 @@ mod tests {
             None
         );
         assert_eq!(decode_inventory("inventory 1 2 3 0 4 maybe\n"), None);
+        for bad in [
+            "inventory 1 2 3 0 4 full\nnamed 1 0 0\n",
+            "inventory 1 2 3 0 4 full\nnamed 1 0 0 k extra\n",
+            "inventory 1 2 3 0 4 full\nnamed 1 0 2 k\n",
+            "inventory 1 2 3 0 4 full\nnamed -1 0 0 k\n",
+            "inventory 1 2 3 0 4 full\nthing 1 0 0 k\n",
+            "inventory 1 2 3 0 4 delta\ngone\n",
+            "inventory 1 2 3 0 4 delta\ngone a b\n",
+            "inventory 1 2 3 2 4 full\n",
+            "inventory 1 2 3 0 full\n",
+        ] {
+            assert_eq!(decode_inventory(bad), None, "{bad:?}");
+        }
         assert_eq!(decode_inventory("nonsense"), None);
+    }
+
+    #[test]
+    fn inventories_keep_their_exact_bytes() {
+        let inv = Inventory {
+            node: 3,
+            free_bytes: 18_446_744_073_709_551_615,
+            capacity_bytes: 0,
+            retiring: true,
+            generation: 1_000_000,
+            full: true,
+            gone: vec!["n/t/b/x+y".into()],
+            items: vec![
+                InventoryItem {
+                    key: "n/t/b/café %41".into(),
+                    kind: Kind::Bucket,
+                    version: Version {
+                        stamp_ms: 1_764_600_000_123,
+                        node: 4_294_967_295,
+                    },
+                    deleted: false,
+                },
+                InventoryItem {
+                    key: "u/AZaz09-_.~".into(),
+                    kind: Kind::Upload,
+                    version: Version {
+                        stamp_ms: 0,
+                        node: 0,
+                    },
+                    deleted: true,
+                },
+            ],
+        };
+        let text = encode_inventory(&inv);
+        assert_eq!(
+            text,
+            "inventory 3 18446744073709551615 0 1 1000000 full\n\
+             gone n%2Ft%2Fb%2Fx%2By\n\
+             bucket 1764600000123 4294967295 0 n%2Ft%2Fb%2Fcaf%C3%A9%20%2541\n\
+             upload 0 0 1 u%2FAZaz09-_.~\n"
+        );
+        assert_eq!(decode_inventory(&text), Some(inv));
+    }
+
+    #[test]
+    fn bids_and_handoffs_keep_their_exact_bytes() {
+        let held = Held {
+            kind: Kind::Named,
+            version: Version {
+                stamp_ms: 1_764_600_000_123,
+                node: 2,
+            },
+            deleted: true,
+            md5_hex: "d41d8cd98f00b204e9800998ecf8427e".into(),
+            modified_secs: 1_764_600_000,
+        };
+        assert_eq!(
+            encode_held(&held, '.'),
+            "named.1764600000123.2.1.d41d8cd98f00b204e9800998ecf8427e.1764600000"
+        );
+        let bid = Bid {
+            node: 7,
+            free_bytes: 1 << 40,
+            capacity_bytes: 1 << 41,
+            load: 12,
+            retiring: false,
+            held: Some(held),
+        };
+        assert_eq!(
+            encode_bid(&bid),
+            "bid 7 1099511627776 2199023255552 12 0 \
+             named 1764600000123 2 1 d41d8cd98f00b204e9800998ecf8427e 1764600000"
+        );
+        assert_eq!(decode_bid(&encode_bid(&bid)), Some(bid));
     }
 }
