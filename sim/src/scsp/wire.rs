@@ -177,9 +177,7 @@ pub fn decode_inventory(text: &str) -> Option<Inventory> {
         "delta" => false,
         _ => return None,
     };
-    // One line per item or gone key: counting newlines sizes the list once.
-    let lines_left = text.bytes().filter(|&b| b == b'\n').count();
-    let mut items = Vec::with_capacity(lines_left);
+    let mut items = Vec::new();
     let mut gone = Vec::new();
     for line in lines.filter(|l| !l.is_empty()) {
         let mut f = line.split(' ');
