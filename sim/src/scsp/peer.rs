@@ -1,6 +1,7 @@
-//! The node-to-node protocol: bids, replica pushes and inventories, as HTTP/1.1 under
-//! `/_replisim/`. It crosses the same (simulated or real) network as client traffic, so a
-//! partition or a dead node shows up here exactly as it would in a real cluster.
+//! The node-to-node protocol: bids, replica pushes and inventories, as HTTP requests under
+//! `/_replisim/` (HTTP/1.1 bytes over real TCP, whole messages in the simulator:
+//! `http::message`). It crosses the same (simulated or real) network as client traffic, so
+//! a partition or a dead node shows up here exactly as it would in a real cluster.
 
 use std::net::SocketAddr;
 use std::time::Duration;
