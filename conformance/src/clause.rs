@@ -20,7 +20,7 @@ pub enum Profile {
     /// Every clause is judged, the reference node's own choices (docs/choices.md) included:
     /// the default in the simulator, so that every mutant is caught.
     Reference,
-    /// Only [DOC] and consistency clauses are judged; clauses that rest on a choice of the
+    /// Only \[DOC\] and consistency clauses are judged; clauses that rest on a choice of the
     /// reference node are listed as not judged: the default against `--target`.
     Vendor,
 }
@@ -108,7 +108,7 @@ pub struct ClauseSpec {
     pub basis: Basis,
 }
 
-/// A [DOC] clause.
+/// A \[DOC\] clause.
 pub const fn doc(slug: &'static str, claim: &'static str, source: &'static str) -> ClauseSpec {
     ClauseSpec {
         slug,

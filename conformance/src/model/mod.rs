@@ -8,11 +8,11 @@
 //! a shrinker reduces operations and fault schedule together, and the seed survives it.
 //!
 //! [`run_case`] runs a case in a fresh simulated world and judges every answer against the
-//! [`reference`] model: an in-memory map from each object to the set of states the
+//! [`reference`](mod@reference) model: an in-memory map from each object to the set of states the
 //! documents (and docs/choices.md where they are silent) allow it to be in. After the last
 //! step every fault is healed, the cluster gets a bounded time to converge, the disks are
 //! checked (`invariants::check_disks`) and every object is read once more. The first
-//! disagreement is reported with the case printed as a scenario file ([`print`]) that
+//! disagreement is reported with the case printed as a scenario file ([`print`](mod@print)) that
 //! replays it (`replisim run`).
 //!
 //! The proptest strategies that generate cases live with the tests

@@ -92,7 +92,7 @@ pub struct CaseReport {
 
 impl CaseReport {
     /// The run as a scenario file whose expectations are what the model allows (see
-    /// [`print`]): it reproduces this run's failure on the node that ran it.
+    /// [`print`](mod@super::print)): it reproduces this run's failure on the node that ran it.
     pub fn scenario(&self, defects: &BTreeSet<Defect>, health_interval: Duration) -> String {
         self.render(defects, health_interval, Mode::Allowed, None)
     }

@@ -5,7 +5,7 @@
 //! hyper's encoding and parsing on both sides and the stream machinery, about as much CPU
 //! as a raw ping-pong, before any node logic ran. Here the same `http::Request<Bytes>` (the
 //! same method, target, headers and peer signature) travels as one message on a
-//! [`rt::channel`](crate::rt::channel), and the same handler answers it with an
+//! [`rt::channel`], and the same handler answers it with an
 //! `http::Response<Bytes>`. Peers speak HTTP semantics in both worlds; bytes only over real
 //! TCP, where nothing changes.
 //!

@@ -33,7 +33,7 @@ defect_table! {
     NondetPfnOptional = "rucio-nondet-pfn-optional", "RUC-4", "a non-deterministic RSE accepts a replica without pfn";
     PfnNotVerified = "rucio-pfn-not-verified", "RUC-4", "a foreign pfn on a deterministic RSE is accepted";
     UnknownScopeAccepted = "rucio-unknown-scope-accepted", "RUC-5", "an unknown scope is accepted";
-    GetListsNothing = "rucio-get-lists-nothing", "RUC-5", "GET /replicas/<scope>/<name> answers an empty list";
+    GetListsNothing = "rucio-get-lists-nothing", "RUC-5", "GET /replicas/{scope}/{name} answers an empty list";
     ReaddDuplicate = "rucio-readd-duplicate", "RUC-6", "re-adding a replica is 409 Duplicate";
     DefaultStateCopying = "rucio-default-state-copying", "RUC-7", "replicas added without a state are COPYING";
     StateIgnored = "rucio-state-ignored", "RUC-7", "the state given on add is ignored";

@@ -1,4 +1,4 @@
-//! Listing replicas (POST /replicas/list and GET /replicas/<scope>/<name>): which replicas
+//! Listing replicas (POST /replicas/list and GET `/replicas/<scope>/<name>`): which replicas
 //! show, which PFNs each gets, in which order, and the two wire forms (JSON stream and
 //! metalink). The two endpoints differ on the real server and both differences are kept:
 //! POST hides read-unavailable RSEs unless `ignore_availability` is true and orders PFNs
@@ -16,7 +16,7 @@ use crate::rucio::state::ReplicaState;
 pub enum Endpoint {
     /// POST /replicas/list.
     Post,
-    /// GET /replicas/<scope>/<name>.
+    /// GET `/replicas/<scope>/<name>`.
     Get,
 }
 

@@ -43,7 +43,7 @@ pub struct Expired {
 }
 
 impl Catalog {
-    /// POST /accountlimits/local/<account>/<rse>: root only.
+    /// POST `/accountlimits/local/<account>/<rse>`: root only.
     pub fn set_account_limit(
         &mut self,
         issuer: &str,

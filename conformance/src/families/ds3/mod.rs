@@ -158,7 +158,7 @@ fn world(params: &SimParams) -> WorldBuilder {
 /// (docs/choices.md D13): fewer than the SDK's `maxRedirect`, so its retries get past them.
 pub const SIM_BUSY_REDIRECTS: u32 = 1;
 
-/// The two systems of [`world`] with gateways built from `config` (the fault sweep slows
+/// The two systems of `world` with gateways built from `config` (the fault sweep slows
 /// persistence so that its crashes land while chunks are in cache).
 pub fn systems(config: GatewayConfig) -> WorldBuilder {
     let factory = Ds3Factory::new(config, Credentials::fixture());

@@ -1,4 +1,4 @@
-//! Reading replicas: POST /replicas/list and GET /replicas/<scope>/<name> (RUC-8..12,
+//! Reading replicas: POST /replicas/list and GET `/replicas/<scope>/<name>` (RUC-8..12,
 //! RUC-22, RUC-23), with the rule texts Rucio 41.5.1's answers correct (docs/rucio.md).
 
 use serde_json::{json, Value};
