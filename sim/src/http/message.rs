@@ -15,54 +15,16 @@
 //! are idempotent). Failures come from the same madsim machinery as the streams', so they
 //! happen where TCP's would (see `rt::channel`).
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::{Request, Response};
 
 use crate::http::client::{Answer, ExchangeError};
+use crate::http::idle::Idle;
 use crate::rt::{self, channel::Channel};
-
-/// Idle channels to peers, by address: the message counterpart of a pool's idle
-/// connections.
-#[derive(Default)]
-pub struct IdleChannels {
-    idle: Mutex<BTreeMap<SocketAddr, Vec<Channel>>>,
-}
-
-impl std::fmt::Debug for IdleChannels {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdleChannels").finish_non_exhaustive()
-    }
-}
-
-impl IdleChannels {
-    fn take(&self, addr: SocketAddr) -> Option<Channel> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.get_mut(&addr)?;
-        while let Some(channel) = list.pop() {
-            if !channel.is_closed() {
-                return Some(channel);
-            }
-        }
-        None
-    }
-
-    fn put(&self, addr: SocketAddr, channel: Channel) {
-        if channel.is_closed() {
-            return;
-        }
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.entry(addr).or_default();
-        if list.len() < crate::http::pool::IDLE_PER_PEER_MAX_SIM {
-            list.push(channel);
-        }
-    }
-}
 
 /// True when a request to `target` goes as a message from the calling task: inside a
 /// simulation, from a host the world knows, to a node-to-node path.
@@ -74,7 +36,7 @@ pub fn carries(target: &str) -> bool {
 /// request anew for each attempt (a resend is signed again). The caller bounds the whole
 /// exchange in time.
 pub async fn exchange(
-    idle: &IdleChannels,
+    idle: &Idle<Channel>,
     addr: SocketAddr,
     request: impl Fn() -> Result<Request<Bytes>, ExchangeError>,
     body_bytes_max: usize,
@@ -99,7 +61,7 @@ pub async fn exchange(
 }
 
 async fn send_on(
-    idle: &IdleChannels,
+    idle: &Idle<Channel>,
     mut channel: Channel,
     addr: SocketAddr,
     request: Request<Bytes>,

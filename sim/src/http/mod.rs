@@ -3,6 +3,7 @@
 pub mod accept;
 pub mod client;
 pub mod content_md5;
+pub mod idle;
 pub use replisim_rt::flush;
 pub mod limits;
 pub mod message;

@@ -25,21 +25,11 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
 use crate::http::client::{Answer, ExchangeError};
-use crate::http::message::{self, IdleChannels};
+use crate::http::idle::Idle;
+use crate::http::message;
 use crate::rt;
 use crate::scsp::cluster_key::ClusterKey;
 use crate::scsp::peer_auth;
-
-/// Idle connections, and idle message channels (`http::message`), kept per peer inside a
-/// simulation (memory per seed grows with the square of the nodes, and simulated requests
-/// rarely overlap more).
-pub(crate) const IDLE_PER_PEER_MAX_SIM: usize = 4;
-
-/// Idle connections kept per peer on real sockets (`serve`): a busy node asks every peer
-/// for a bid on every client request, so as many requests overlap as clients are
-/// connected; with fewer idle connections each burst closed the extra ones and opened new
-/// TCP connections for the next (half the throughput under 16 clients).
-const IDLE_PER_PEER_MAX_REAL: usize = 64;
 
 /// Kinds of request counted by [`sent_by_kind`], in its order.
 const KINDS: [&str; 5] = ["bid", "inventory", "replica", "other internal", "client"];
@@ -70,7 +60,7 @@ pub fn sent_by_kind() -> [(&'static str, u64); 5] {
 /// A pool of idle HTTP/1.1 connections to peers.
 #[derive(Default)]
 pub struct Pool {
-    idle: Mutex<BTreeMap<SocketAddr, Vec<SendRequest<Full<Bytes>>>>>,
+    idle: Idle<SendRequest<Full<Bytes>>>,
     /// The `Host` value of each address sent to, formatted once: formatting the address
     /// on every request was a visible share of a simulated exchange.
     hosts: Mutex<BTreeMap<SocketAddr, HeaderValue>>,
@@ -78,7 +68,7 @@ pub struct Pool {
     /// Signs every request with the cluster key (`scsp::peer_auth`): node-to-node pools.
     key: Option<ClusterKey>,
     /// Idle message channels to peers (signed pools inside the simulator).
-    channels: IdleChannels,
+    channels: Idle<rt::channel::Channel>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -109,33 +99,6 @@ impl Pool {
             idempotent: true,
             key: Some(key),
             ..Self::default()
-        }
-    }
-
-    fn take(&self, addr: SocketAddr) -> Option<SendRequest<Full<Bytes>>> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.get_mut(&addr)?;
-        while let Some(sender) = list.pop() {
-            if !sender.is_closed() {
-                return Some(sender);
-            }
-        }
-        None
-    }
-
-    fn put(&self, addr: SocketAddr, sender: SendRequest<Full<Bytes>>) {
-        if sender.is_closed() {
-            return;
-        }
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.entry(addr).or_default();
-        let max = if rt::in_sim() {
-            IDLE_PER_PEER_MAX_SIM
-        } else {
-            IDLE_PER_PEER_MAX_REAL
-        };
-        if list.len() < max {
-            list.push(sender);
         }
     }
 
@@ -192,7 +155,7 @@ impl Pool {
         body_bytes_max: usize,
     ) -> Result<Answer, ExchangeError> {
         let work = async {
-            if let Some(sender) = self.take(addr) {
+            if let Some(sender) = self.idle.take(addr) {
                 match self
                     .send_on(sender, addr, &method, target, body.clone(), body_bytes_max)
                     .await
@@ -295,7 +258,7 @@ impl Pool {
             .collect()
             .await
             .map_err(|e| Attempt::Failed(ExchangeError(format!("body {addr}: {e}"))))?;
-        self.put(addr, sender);
+        self.idle.put(addr, sender);
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,
