@@ -469,6 +469,17 @@ pub fn main_with(cli: Cli) -> ExitCode {
     }
 }
 
+impl SweepArgs {
+    /// The seeds to run: `--seeds A..B`, or the one seed of `--seed N`.
+    pub fn seed_range(&self) -> Result<std::ops::Range<u64>, String> {
+        match (&self.seeds, self.seed) {
+            (Some(range), None) => crate::sweep::parse_seeds(range),
+            (None, Some(seed)) => Ok(seed..seed.saturating_add(1)),
+            _ => Err("give --seeds A..B or --seed N".into()),
+        }
+    }
+}
+
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("replisim: {message}");
     ExitCode::from(2)
@@ -791,13 +802,9 @@ fn sweep(args: SweepArgs) -> ExitCode {
     if args.world != "scsp" {
         return crate::replication_sweep::command(&args);
     }
-    let seeds = match (&args.seeds, args.seed) {
-        (Some(range), None) => match crate::sweep::parse_seeds(range) {
-            Ok(r) => r,
-            Err(e) => return usage_error(&e),
-        },
-        (None, Some(seed)) => seed..seed.saturating_add(1),
-        _ => return usage_error("give --seeds A..B or --seed N"),
+    let seeds = match args.seed_range() {
+        Ok(r) => r,
+        Err(e) => return usage_error(&e),
     };
     let runner = match scsp_seeds(&args) {
         Ok(r) => r,
@@ -813,13 +820,9 @@ fn sweep(args: SweepArgs) -> ExitCode {
 /// the sweep's seed runner; `--defect` names DS3 gateway defects.
 fn ds3_sweep(args: &SweepArgs) -> ExitCode {
     use replisim_sim::ds3::defects::Defect as Ds3Defect;
-    let seeds = match (&args.seeds, args.seed) {
-        (Some(range), None) => match crate::sweep::parse_seeds(range) {
-            Ok(r) => r,
-            Err(e) => return usage_error(&e),
-        },
-        (None, Some(seed)) => seed..seed.saturating_add(1),
-        _ => return usage_error("give --seeds A..B or --seed N"),
+    let seeds = match args.seed_range() {
+        Ok(r) => r,
+        Err(e) => return usage_error(&e),
     };
     if args.trace.is_some() {
         return usage_error("--trace is for the scsp world; the ds3 world records no timeline");

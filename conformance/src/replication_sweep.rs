@@ -172,13 +172,9 @@ pub fn command(args: &SweepArgs) -> ExitCode {
         eprintln!("replisim: {m}");
         ExitCode::from(2)
     };
-    let seeds = match (&args.seeds, args.seed) {
-        (Some(range), None) => match crate::sweep::parse_seeds(range) {
-            Ok(r) => r,
-            Err(e) => return fail(&e),
-        },
-        (None, Some(seed)) => seed..seed.saturating_add(1),
-        _ => return fail("give --seeds A..B or --seed N"),
+    let seeds = match args.seed_range() {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
     };
     match runner(args) {
         Ok(runner) => crate::cli::run_sweep(args, seeds, &runner),
