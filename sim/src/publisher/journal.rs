@@ -132,18 +132,7 @@ impl Journal {
             // standing in for the creation.
             _ => seen.version.0,
         };
-        let event = Event {
-            seq: self.events.len() as u64 + 1,
-            object: seen.object,
-            domain: seen.domain,
-            class: seen.class,
-            code,
-            version_ms: seen.version.0,
-            version_node: seen.version.1,
-            created_ms,
-            meta: seen.meta,
-        };
-        self.append(event).map(Some)
+        self.append_observed(seen, code, created_ms).map(Some)
     }
 
     /// Registers a revision a node's event journal reports: like [`Journal::register`]
@@ -170,18 +159,28 @@ impl Journal {
             (false, ObjectClass::Alias) => EventCode::AliasWritten,
             (false, _) => EventCode::Updated,
         };
+        self.append_observed(seen, code, known.created_ms).map(Some)
+    }
+
+    /// Appends the next event: `seen`'s object at `seen`'s version, with `code`.
+    fn append_observed(
+        &mut self,
+        seen: Observed,
+        code: EventCode,
+        created_ms: u64,
+    ) -> Result<Event, DiskError> {
         let event = Event {
             seq: self.events.len() as u64 + 1,
             object: seen.object,
             domain: seen.domain,
             class: seen.class,
             code,
-            version_ms: version.0,
-            version_node: version.1,
-            created_ms: known.created_ms,
+            version_ms: seen.version.0,
+            version_node: seen.version.1,
+            created_ms,
             meta: seen.meta,
         };
-        self.append(event).map(Some)
+        self.append(event)
     }
 
     fn append(&mut self, event: Event) -> Result<Event, DiskError> {
