@@ -1926,6 +1926,19 @@ mod tests {
         }
     }
 
+    /// A job in bucket `b` with default options, which must be accepted.
+    fn job(g: &mut Gateway, now: u64, kind: Kind, list: &[(&str, u64)]) -> MasterObjectList {
+        g.create_job(
+            now,
+            &user(),
+            "b",
+            kind,
+            &JobOptions::default(),
+            &objects(list),
+        )
+        .expect("job accepted")
+    }
+
     fn put_all(g: &mut Gateway, now: u64, mol: &MasterObjectList) {
         for c in &mol.chunks {
             for b in &c.objects {
@@ -1992,16 +2005,7 @@ mod tests {
     #[test]
     fn a_full_cache_gives_an_empty_list_with_retry_after_until_it_frees() {
         let (mut g, _) = gateway(10);
-        let a = g
-            .create_job(
-                0,
-                &user(),
-                "b",
-                Kind::Put,
-                &JobOptions::default(),
-                &objects(&[("a", 10)]),
-            )
-            .expect("a");
+        let a = job(&mut g, 0, Kind::Put, &[("a", 10)]);
         assert_eq!(
             g.chunks_ready(0, &a.job_id, None)
                 .expect("a")
@@ -2010,16 +2014,7 @@ mod tests {
                 .len(),
             1
         );
-        let b = g
-            .create_job(
-                0,
-                &user(),
-                "b",
-                Kind::Put,
-                &JobOptions::default(),
-                &objects(&[("c", 10)]),
-            )
-            .expect("b");
+        let b = job(&mut g, 0, Kind::Put, &[("c", 10)]);
         let wait = g.chunks_ready(0, &b.job_id, None).expect("b");
         assert!(wait.list.chunks.is_empty());
         assert_eq!(wait.retry_after, Some(5));
@@ -2032,16 +2027,7 @@ mod tests {
     #[test]
     fn in_order_get_jobs_load_chunks_in_number_order() {
         let (mut g, _) = gateway(10);
-        let p = g
-            .create_job(
-                0,
-                &user(),
-                "b",
-                Kind::Put,
-                &JobOptions::default(),
-                &objects(&[("a", 10), ("c", 10), ("d", 10)]),
-            )
-            .expect("put");
+        let p = job(&mut g, 0, Kind::Put, &[("a", 10), ("c", 10), ("d", 10)]);
         for c in &p.chunks {
             g.allocate(0, &c.chunk_id).ok();
             for b in &c.objects {
@@ -2109,16 +2095,7 @@ mod tests {
         assert_eq!(g.read_object("b", "whole").map(|b| b.len()), Ok(5));
         assert_eq!(g.job(2, &j.job_id).expect("job").status, "CANCELED");
         assert_eq!(g.chunks_ready(2, &j.job_id, None).unwrap_err().status, 410);
-        let idle = g
-            .create_job(
-                10,
-                &user(),
-                "b",
-                Kind::Put,
-                &JobOptions::default(),
-                &objects(&[("q", 1)]),
-            )
-            .expect("job");
+        let idle = job(&mut g, 10, Kind::Put, &[("q", 1)]);
         let day = 24 * 3600 * 1000;
         assert_eq!(
             g.job(10 + day - 1, &idle.job_id).expect("job").status,
@@ -2143,16 +2120,7 @@ mod tests {
             config.chunk_bytes = 10;
             (Gateway::open(config, Storage::new(disk.clone())), disk)
         };
-        let j = src
-            .create_job(
-                0,
-                &user(),
-                "b",
-                Kind::Put,
-                &JobOptions::default(),
-                &objects(&[("a", 4), ("c", 9)]),
-            )
-            .expect("job");
+        let j = job(&mut src, 0, Kind::Put, &[("a", 4), ("c", 9)]);
         let payload = src.job_to_replicate(0, &j.job_id).expect("payload");
         let payload = Payload::parse(&payload.to_json()).expect("parses");
         let t = dst
@@ -2355,16 +2323,7 @@ mod tests {
         g.config.chunk_bytes = 1 << 10;
         reput(&mut g, "b", b'7', 4).expect("stored");
         g.advance(10_000);
-        let m = g
-            .create_job(
-                10_000,
-                &user(),
-                "b",
-                Kind::Get,
-                &JobOptions::default(),
-                &objects(&[("a", 0)]),
-            )
-            .expect("GET job");
+        let m = job(&mut g, 10_000, Kind::Get, &[("a", 0)]);
         // Loaded once the load delay passed (D2).
         let later = 20_000;
         g.chunks_ready(later, &m.job_id, None).expect("ready");
@@ -2375,16 +2334,7 @@ mod tests {
         // Not busy: never 307.
         let (mut quiet, _) = gateway(1 << 20);
         reput(&mut quiet, "b", b'7', 4).expect("stored");
-        let m = quiet
-            .create_job(
-                0,
-                &user(),
-                "b",
-                Kind::Get,
-                &JobOptions::default(),
-                &objects(&[("a", 0)]),
-            )
-            .expect("GET job");
+        let m = job(&mut quiet, 0, Kind::Get, &[("a", 0)]);
         let first = quiet.get_blob(0, "b", "a", &m.job_id, 0);
         assert_ne!(first.err().map(|f| f.status), Some(307));
     }
