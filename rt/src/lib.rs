@@ -96,7 +96,7 @@ pin_project_lite::pin_project! {
     #[project = DeadlineProj]
     enum Deadline {
         Unset,
-        Sim { sleep: madsim::time::Sleep },
+        Sim { sleep: madsim::time::Sleep, armed: Option<std::task::Waker> },
         Real { #[pin] sleep: tokio::time::Sleep },
     }
 }
@@ -111,6 +111,7 @@ impl<F: Future> Future for Timeout<F> {
             this.deadline.set(if in_sim() {
                 Deadline::Sim {
                     sleep: madsim::time::sleep(duration),
+                    armed: None,
                 }
             } else {
                 Deadline::Real {
@@ -122,12 +123,36 @@ impl<F: Future> Future for Timeout<F> {
             return Poll::Ready(Ok(output));
         }
         let elapsed = match this.deadline.project() {
-            DeadlineProj::Sim { sleep } => Pin::new(sleep).poll(cx),
+            DeadlineProj::Sim { sleep, armed } => poll_sim_deadline(sleep, armed, cx),
             DeadlineProj::Real { sleep } => sleep.poll(cx),
             DeadlineProj::Unset => Poll::Pending,
         };
         elapsed.map(|()| Err(Elapsed))
     }
+}
+
+/// Polls a simulated deadline, arming its timer only when the waker to call has changed.
+///
+/// madsim's `Sleep` adds a timer to the runtime's heap on every pending poll, and a timer
+/// cannot be taken back: an exchange polled ten times while it runs left ten timers that
+/// all fired at its deadline, each waking the task long after the exchange had ended. One
+/// timer per waker wakes the task at the same instant.
+fn poll_sim_deadline(
+    sleep: &mut madsim::time::Sleep,
+    armed: &mut Option<std::task::Waker>,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    if sleep.is_elapsed() {
+        return Poll::Ready(());
+    }
+    if armed
+        .as_ref()
+        .is_some_and(|waker| waker.will_wake(cx.waker()))
+    {
+        return Poll::Pending;
+    }
+    *armed = Some(cx.waker().clone());
+    Pin::new(sleep).poll(cx)
 }
 
 /// Monotonic now. Inside a simulation madsim intercepts the clock, so this is virtual time.
