@@ -27,9 +27,44 @@ pub mod tls;
 use crate::flush::FlushIfDirty;
 use crate::tls::{TlsOrPlain, TlsServer};
 
+thread_local! {
+    /// Set while this thread runs a simulation entered through [`SimThread`].
+    static SIM_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// True when the calling thread runs inside a madsim simulation.
+///
+/// Asked on every spawn, sleep, timeout and connection. madsim's own answer clones the
+/// runtime handle (several reference counts) each time, so a thread that declared itself
+/// with [`SimThread`] answers from a flag; any other thread still asks madsim.
 pub fn in_sim() -> bool {
-    madsim::runtime::Handle::try_current().is_ok()
+    SIM_THREAD.with(std::cell::Cell::get) || madsim::runtime::Handle::try_current().is_ok()
+}
+
+/// Declares, until dropped, that the calling thread is inside a madsim runtime's
+/// `block_on`: [`in_sim`] then answers without asking madsim.
+///
+/// Create it just before `block_on` and drop it right after, before the runtime itself
+/// (task destructors run when the runtime drops, outside its context).
+#[must_use = "the thread counts as simulated only while the guard lives"]
+pub struct SimThread {
+    was: bool,
+}
+
+impl SimThread {
+    /// Marks the calling thread as simulated.
+    pub fn enter() -> Self {
+        SimThread {
+            was: SIM_THREAD.with(|flag| flag.replace(true)),
+        }
+    }
+}
+
+impl Drop for SimThread {
+    fn drop(&mut self) {
+        let was = self.was;
+        SIM_THREAD.with(|flag| flag.set(was));
+    }
 }
 
 /// Spawns a detached task on the current runtime, simulated or real.

@@ -5,8 +5,7 @@
 //! the target node, the path, the other query arguments and the expiry, keyed with the
 //! cluster secret. The target verifies it; see docs/choices.md for the statuses.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 /// Why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,14 +30,11 @@ pub struct Grant<'a> {
 }
 
 fn mac(secret: &[u8], grant: &Grant<'_>, expiry_secs: u32) -> [u8; 12] {
-    // An HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    let mut m = match <Hmac<Sha256> as Mac>::new_from_slice(secret) {
-        Ok(m) => m,
-        Err(_) => unreachable_hmac(),
-    };
+    let mut m = crate::scsp::peer_auth::keyed(secret);
+    let mut node = itoa::Buffer::new();
     for part in [
         grant.method.as_bytes(),
-        grant.node.to_string().as_bytes(),
+        node.format(grant.node).as_bytes(),
         grant.path.as_bytes(),
         grant.query.as_bytes(),
         &expiry_secs.to_be_bytes(),
@@ -50,11 +46,6 @@ fn mac(secret: &[u8], grant: &Grant<'_>, expiry_secs: u32) -> [u8; 12] {
     let mut out = [0u8; 12];
     out.copy_from_slice(&full[..12]);
     out
-}
-
-#[cold]
-fn unreachable_hmac() -> ! {
-    panic!("HMAC-SHA256 accepts keys of every length")
 }
 
 /// Issues a token valid until `expiry_secs`.

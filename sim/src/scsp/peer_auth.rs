@@ -60,7 +60,8 @@ impl std::fmt::Display for PeerAuthError {
     }
 }
 
-/// Keys whose HMAC state a thread keeps ready (a process holds one or two clusters' keys).
+/// Keys whose HMAC state a thread keeps ready (a world holds a peer key and a token secret
+/// per cluster, and rarely more than two clusters).
 const KEYED_MAX: usize = 8;
 
 /// Key bytes and the HMAC state keyed with them.
@@ -72,26 +73,27 @@ thread_local! {
     static KEYED: std::cell::RefCell<KeyedStates> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A fresh HMAC keyed with `key` (a copy of a state keyed earlier on this thread).
-fn keyed(key: &ClusterKey) -> Hmac<Sha256> {
+/// A fresh HMAC-SHA256 keyed with `key` (a copy of a state keyed earlier on this thread):
+/// peer signatures and `auth=` tokens both start here.
+pub(crate) fn keyed(key: &[u8]) -> Hmac<Sha256> {
     KEYED.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some((_, m)) = cache.iter().find(|(k, _)| **k == *key.as_bytes()) {
+        if let Some((_, m)) = cache.iter().find(|(k, _)| **k == *key) {
             return m.clone();
         }
         // An HMAC accepts keys of any length, so this cannot fail; the fallback keeps it total.
-        let m = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
+        let m = <Hmac<Sha256> as Mac>::new_from_slice(key)
             .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
         if cache.len() >= KEYED_MAX {
             cache.remove(0);
         }
-        cache.push((key.as_bytes().into(), m.clone()));
+        cache.push((key.into(), m.clone()));
         m
     })
 }
 
 fn mac(key: &ClusterKey, method: &str, target: &str, body: &[u8], unix_ms: u64) -> Hmac<Sha256> {
-    let mut m = keyed(key);
+    let mut m = keyed(key.as_bytes());
     let body_digest = Sha256::digest(body);
     for part in [
         b"replisim-peer-v1".as_slice(),

@@ -687,11 +687,14 @@ where
             let mut runtime =
                 madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
             runtime.set_time_limit(time_limit);
-            runtime.block_on(async move {
+            let simulated = crate::rt::SimThread::enter();
+            let out = runtime.block_on(async move {
                 let out = make().await;
                 stop_world_nodes();
                 out
-            })
+            });
+            drop(simulated);
+            out
         })
         .map_err(|e| SimulationFailed {
             seed,
