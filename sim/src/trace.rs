@@ -79,15 +79,22 @@ impl Trace {
         }
     }
 
-    /// Appends an event.
-    pub fn record(&self, actor: &str, what: impl Into<String>) {
+    /// Appends an event. The actor is taken by value so that a name built for the event
+    /// (`node3`) is kept as it is rather than copied.
+    pub fn record(&self, actor: impl Into<String>, what: impl Into<String>) {
         if let Some(inner) = &self.inner {
             let at = rt::now().saturating_duration_since(inner.start);
+            let actor = actor.into();
             let event = TraceEvent {
                 at,
                 actor: match &self.scope {
-                    Some(prefix) => format!("{prefix}{actor}"),
-                    None => actor.to_string(),
+                    Some(prefix) => {
+                        let mut scoped = String::with_capacity(prefix.len() + actor.len());
+                        scoped.push_str(prefix);
+                        scoped.push_str(&actor);
+                        scoped
+                    }
+                    None => actor,
                 },
                 what: what.into(),
             };

@@ -168,7 +168,10 @@ impl NodeContext {
 
     /// The trace actor name, `node1` for id 0 (ids are shown one-based).
     pub fn actor(&self) -> String {
-        format!("node{}", self.id + 1)
+        let mut actor = String::with_capacity(8);
+        actor.push_str("node");
+        actor.push_str(itoa::Buffer::new().format(self.id + 1));
+        actor
     }
 
     /// Stores a record the way this node acknowledges writes: synced before the answer,
@@ -183,6 +186,6 @@ impl NodeContext {
 
     /// Records a trace event from this node.
     pub fn trace(&self, what: impl Into<String>) {
-        self.trace.record(&self.actor(), what);
+        self.trace.record(self.actor(), what);
     }
 }
