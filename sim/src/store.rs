@@ -51,15 +51,22 @@ impl Entry {
     /// remembers bodies it found matching their digest (`IntactBodies`): comparing the
     /// bytes with a remembered copy is exact and much cheaper than the MD5.
     pub fn intact(&self) -> bool {
-        if INTACT.with(|known| known.borrow().knows(&self.body, &self.digest)) {
-            return true;
-        }
-        let intact = md5_hex(&self.body) == self.digest;
-        if intact {
-            INTACT.with(|known| known.borrow_mut().remember(&self.body, &self.digest));
-        }
-        intact
+        body_matches(&self.body, &self.digest)
     }
+}
+
+/// True when `body`'s hex MD5 is `digest`: [`Entry::intact`] for bytes already taken out of
+/// their entry (a record read back, whose content a read or a check validates), with the
+/// same memory of bodies found matching.
+pub fn body_matches(body: &[u8], digest: &str) -> bool {
+    if INTACT.with(|known| known.borrow().knows(body, digest)) {
+        return true;
+    }
+    let intact = md5_hex(body) == digest;
+    if intact {
+        INTACT.with(|known| known.borrow_mut().remember(body, digest));
+    }
+    intact
 }
 
 /// Bytes of bodies a thread keeps copies of; past it the memory starts again empty.
@@ -499,6 +506,9 @@ mod tests {
         let mut wrong = disk.get("b").cloned().expect("stored");
         wrong.digest = md5_hex(b"other");
         assert!(!wrong.intact());
+        assert!(body_matches(b"content", &md5_hex(b"content")));
+        assert!(!body_matches(b"content", &md5_hex(b"other")));
+        assert!(!body_matches(b"contenT", &md5_hex(b"content")));
         // An empty body is checked as any other.
         let mut empty = record("c", b"");
         assert!(empty.intact());
