@@ -102,7 +102,12 @@ async fn run(
     // placement spreads them over the cluster.
     let bid_key = match (&subject.key, mutation) {
         (ObjectKey::Uuid(u), Mutation::Create) if u.is_empty() => {
-            format!("u/?{:016x}", rt::random_u64())
+            let mut nonce = String::from("u/?");
+            nonce.push_str(&crate::scsp::object::hex(
+                &rt::random_u64().to_be_bytes(),
+                false,
+            ));
+            nonce
         }
         _ => key.clone(),
     };
@@ -972,20 +977,32 @@ async fn store_and_replicate(
     }
     journal::record_dropped(ctx, &record.key, &dropped);
     journal::record(ctx, &record);
-    ctx.trace(format!(
-        "{} {} v{} stored replicas {replicas}/{} sync {}",
-        req.method,
-        record.key,
-        record.version.castor_system_version(),
-        plan.policy_replicas,
-        plan.sync_replicas
-    ));
+    ctx.trace(stored_event(req, &record, replicas, &plan));
     let reported = if ctx.cluster.has(Defect::ReplicaCountReportsPolicy) {
         plan.policy_replicas
     } else {
         replicas
     };
     Ok(success(ctx, req, mutation, &record, reported))
+}
+
+/// The trace event of a stored write, `POST n//b/x v1.234 stored replicas 2/2 sync 2`, built
+/// without the formatter: every write records one.
+fn stored_event(req: &ClientRequest, record: &Record, replicas: usize, plan: &SyncPlan) -> String {
+    let version = record.version.castor_system_version();
+    let mut event = String::with_capacity(req.method.len() + record.key.len() + version.len() + 48);
+    event.push_str(&req.method);
+    event.push(' ');
+    event.push_str(&record.key);
+    event.push_str(" v");
+    event.push_str(&version);
+    event.push_str(" stored replicas ");
+    event.push_str(itoa::Buffer::new().format(replicas));
+    event.push('/');
+    event.push_str(itoa::Buffer::new().format(plan.policy_replicas));
+    event.push_str(" sync ");
+    event.push_str(itoa::Buffer::new().format(plan.sync_replicas));
+    event
 }
 
 async fn roll_back(ctx: &NodeContext, record: &Record, previous: Option<Record>, peers: &[usize]) {
@@ -1012,15 +1029,23 @@ async fn roll_back(ctx: &NodeContext, record: &Record, previous: Option<Record>,
 pub(crate) fn client_path(record: &Record) -> String {
     let key = record.key.as_str();
     if let Some(uuid) = key.strip_prefix("u/") {
-        return format!("/{uuid}");
+        return rooted(uuid);
     }
     // n/<domain>/<bucket>/<name>
     if let Some(rest) = key.strip_prefix("n/") {
         if let Some((_, bucket_and_name)) = rest.split_once('/') {
-            return format!("/{bucket_and_name}");
+            return rooted(bucket_and_name);
         }
     }
-    format!("/{key}")
+    rooted(key)
+}
+
+/// `/` followed by `rest`.
+fn rooted(rest: &str) -> String {
+    let mut path = String::with_capacity(rest.len() + 1);
+    path.push('/');
+    path.push_str(rest);
+    path
 }
 
 /// The 201 (or 200 for DELETE) as seed-000 describes it.
@@ -1052,7 +1077,7 @@ pub(crate) fn success(
             record.version.castor_system_version(),
         );
         if show_count {
-            b = b.header("Replica-Count", replica_count.to_string());
+            b = b.header("Replica-Count", replica_count);
         }
         if no_content {
             return response::finish(b, response::empty());
@@ -1062,7 +1087,7 @@ pub(crate) fn success(
     }
     let mut object_path = match record.kind {
         Kind::Named | Kind::Immutable | Kind::Alias => client_path(record),
-        Kind::Bucket => format!("/{}", record.key.rsplit('/').next().unwrap_or("")),
+        Kind::Bucket => rooted(record.key.rsplit('/').next().unwrap_or("")),
         Kind::Domain => "/".to_string(),
         Kind::Upload => req.path.clone(),
     };
@@ -1077,27 +1102,33 @@ pub(crate) fn success(
         && ctx.cluster.has(Defect::AliasPutNewUuid)
     {
         uuid = new_uuid(rt::random_u64(), rt::random_u64());
-        object_path = format!("/{uuid}");
+        object_path = rooted(&uuid);
     }
     if ctx.cluster.has(Defect::ContentUuidUpperCase) {
         uuid = uuid.to_ascii_uppercase();
     }
-    let mut location = format!("{}://{}{}", ctx.cluster.url_scheme, ctx.addr(), object_path);
-    if req.domain_from_query {
-        // A renamed domain is named by its new name.
-        let domain = match record.key.strip_prefix("d/") {
+    // A renamed domain is named by its new name.
+    let domain = req
+        .domain_from_query
+        .then(|| match record.key.strip_prefix("d/") {
             Some(d) if record.kind == Kind::Domain => d,
             _ => req.domain.as_str(),
-        };
-        location.push_str(&format!("?domain={domain}"));
+        });
+    let query_len = domain.map_or(0, |d| d.len() + 8);
+    let mut location = ctx.node_url(ctx.id, &object_path, query_len);
+    if let Some(domain) = domain {
+        location.push_str("?domain=");
+        location.push_str(domain);
     }
-    let body = format!("A new object has been created as requested.  Its URL is {location}");
+    const CREATED: &str = "A new object has been created as requested.  Its URL is ";
+    let mut body = String::with_capacity(CREATED.len() + location.len());
+    body.push_str(CREATED);
+    body.push_str(&location);
     let content_type = if ctx.cluster.has(Defect::ContentTypeOfObject) {
         req.header("content-type")
             .unwrap_or("application/octet-stream")
-            .to_string()
     } else {
-        "text/html".to_string()
+        "text/html"
     };
     let mut b = response::builder(StatusCode::CREATED)
         .header(http::header::LOCATION, &location)
@@ -1118,7 +1149,7 @@ pub(crate) fn success(
         }
     }
     if show_count {
-        b = b.header("Replica-Count", replica_count.to_string());
+        b = b.header("Replica-Count", replica_count);
     }
     response::finish(b, response::full(body))
 }
