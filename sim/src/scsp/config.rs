@@ -189,11 +189,16 @@ impl NodeContext {
 
     /// Stores a record the way this node acknowledges writes: synced before the answer,
     /// unless the `ack-before-sync` defect leaves it pending for the background flush.
-    pub fn persist(&self, disk: &mut Objects<'_>, record: Record) -> Result<(), DiskError> {
+    /// Takes the record or a reference to it: a caller that keeps its record need not copy it.
+    pub fn persist(
+        &self,
+        disk: &mut Objects<'_>,
+        record: impl std::borrow::Borrow<Record>,
+    ) -> Result<(), DiskError> {
         if self.cluster.has(Defect::AckBeforeSync) {
-            disk.write(&record)
+            disk.write(record.borrow())
         } else {
-            disk.write_synced(&record)
+            disk.write_synced(record.borrow())
         }
     }
 

@@ -140,17 +140,19 @@ async fn run(
         .header("content-length")
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    let probe = compose::record(
-        key.clone(),
-        subject.kind,
-        Version {
+    // The plan reads only the kind and the metadata: the probe needs no key or digest.
+    let probe = Record {
+        key: String::new(),
+        kind: subject.kind,
+        version: Version {
             stamp_ms: 0,
             node: 0,
         },
-        false,
-        Bytes::new(),
-        metadata::persisted(&req.headers),
-    );
+        deleted: false,
+        meta: metadata::persisted(&req.headers),
+        md5_hex: String::new(),
+        content: Bytes::new(),
+    };
     let mut plan = replication::plan(&ctx.cluster, &probe, &req.query)
         .map_err(|e| fail(StatusCode::BAD_REQUEST, e.0))?;
     let live_current = current.as_ref().is_some_and(|c| !c.deleted);
@@ -231,7 +233,15 @@ async fn run(
     } else {
         mutation
     };
-    let mut record = build_record(ctx, req, built_as, &subject, current.as_ref(), content)?;
+    let mut record = build_record(
+        ctx,
+        req,
+        built_as,
+        &subject,
+        &key,
+        current.as_ref(),
+        content,
+    )?;
     record.meta.extend(extra_meta);
     let soon_after_delete = current.as_ref().is_some_and(|c| {
         c.deleted && record.version.stamp_ms.saturating_sub(c.version.stamp_ms) < 1000
@@ -347,7 +357,8 @@ fn resolve(
 ) -> Result<Subject, Response<Body>> {
     let context_exists = |key: &ObjectKey| {
         let disk = Objects::lock(&ctx.disk);
-        disk.get(&key.store_key()).is_some_and(|r| !r.deleted)
+        disk.with_record(&key.store_key(), |r| !r.deleted)
+            .unwrap_or(false)
     };
     let domain_ok =
         |domain: &str| domain.is_empty() || context_exists(&ObjectKey::Domain(domain.to_string()));
@@ -767,21 +778,21 @@ pub(crate) fn check_newer(
     Err(fail(StatusCode::CONFLICT, "Later version already exists."))
 }
 
-/// Builds the new version on the serving node.
+/// Builds the new version on the serving node, of the subject whose store key is `key`.
 fn build_record(
     ctx: &NodeContext,
     req: &ClientRequest,
     mutation: Mutation,
     subject: &Subject,
+    key: &str,
     current: Option<&Held>,
     body: Bytes,
 ) -> Result<Record, Response<Body>> {
     let old_key = match &subject.key {
         ObjectKey::Uuid(u) if u.is_empty() => None,
-        k => Some(k.store_key()),
+        _ => Some(key),
     };
     let stored = old_key
-        .as_ref()
         .and_then(|k| Objects::lock(&ctx.disk).get(k))
         .filter(|s| current.is_some_and(|c| c.version == s.version) && !s.deleted);
     if mutation.needs_current_content() && stored.is_none() {
@@ -868,8 +879,8 @@ fn build_record(
     let renamed_context = subject.kind.is_context() && key != subject.key;
     if renamed_context {
         let taken = Objects::lock(&ctx.disk)
-            .get(&key.store_key())
-            .is_some_and(|r| !r.deleted);
+            .with_record(&key.store_key(), |r| !r.deleted)
+            .unwrap_or(false);
         if taken {
             return Err(fail(
                 StatusCode::CONFLICT,
@@ -915,7 +926,7 @@ async fn store_and_replicate(
     candidates: &[usize],
 ) -> Outcome {
     let previous = Objects::lock(&ctx.disk).get(&record.key);
-    let stored = ctx.persist(&mut Objects::lock(&ctx.disk), record.clone());
+    let stored = ctx.persist(&mut Objects::lock(&ctx.disk), &record);
     let mut dropped = Vec::new();
     if stored.is_ok() && !ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) {
         dropped = contexts::dropped_objects(&Objects::lock(&ctx.disk), previous.as_ref(), &record);
@@ -970,7 +981,7 @@ async fn store_and_replicate(
                 Bytes::new(),
                 Default::default(),
             );
-            let _ = ctx.persist(&mut Objects::lock(&ctx.disk), marker.clone());
+            let _ = ctx.persist(&mut Objects::lock(&ctx.disk), &marker);
             replication::push_to(ctx, &marker, candidates, plan.sync_replicas - 1).await;
             journal::record(ctx, &marker);
         }
