@@ -302,12 +302,22 @@ impl Disk {
     }
 
     /// Notes that `key` changed at the current generation.
+    ///
+    /// A key touched before keeps its stored name: only the generation moves.
     fn touch(&mut self, key: &str) {
-        let key = key.to_string();
-        if let Some(old) = self.touched.insert(key.clone(), self.generation) {
-            self.by_generation.remove(&(old, key.clone()));
+        let generation = self.generation;
+        match self.touched.get_mut(key) {
+            Some(at) => {
+                let old = std::mem::replace(at, generation);
+                let probe = (old, key.to_string());
+                let (_, key) = self.by_generation.take(&probe).unwrap_or(probe);
+                self.by_generation.insert((generation, key));
+            }
+            None => {
+                self.touched.insert(key.to_string(), generation);
+                self.by_generation.insert((generation, key.to_string()));
+            }
         }
-        self.by_generation.insert((self.generation, key));
     }
 
     /// A power loss: pending records vanish, synced ones stay. Returns the keys lost.
