@@ -19,7 +19,7 @@ use std::sync::MutexGuard;
 use bytes::Bytes;
 
 use crate::scsp::object::{Kind, Record, Version};
-use crate::store::{Disk, DiskError, Entry, SharedDisk};
+use crate::store::{Disk, DiskError, Entry, SharedDisk, WordHash};
 
 /// Heads a thread keeps decoded. Past it the cache starts again empty: a simulation's
 /// working set is far smaller, and a long-running `serve` thread stays bounded.
@@ -32,37 +32,7 @@ struct Decoded {
     record: Record,
 }
 
-/// Hashes the cache's keys, two machine words, with one multiply per word and a final mix
-/// (SipHash, the default, is made to resist chosen keys, which addresses are not; it was a
-/// visible part of every decode).
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl std::hash::Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(29) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        // Spread the high bits into the low ones, which pick the bucket.
-        let z = self.0;
-        let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-type Heads = HashMap<(usize, usize), Decoded, std::hash::BuildHasherDefault<WordHasher>>;
+type Heads = HashMap<(usize, usize), Decoded, WordHash>;
 
 thread_local! {
     /// Decoded heads by (address, length) of the head's bytes.
