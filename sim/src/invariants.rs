@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::scsp::config::ClusterConfig;
-use crate::scsp::object::{md5_hex, Record, Version};
+use crate::scsp::object::{Record, Version};
 use crate::scsp::records::Objects;
 use crate::scsp::replication::policy_replicas;
-use crate::store::{Disk, SharedDisk};
+use crate::store::{body_matches, Disk, SharedDisk};
 use crate::workload::{History, Op, OpKind, OpResult, BUCKET};
 
 /// Which invariant a violation breaks.
@@ -319,7 +319,7 @@ pub fn check_disks(cluster: &ClusterConfig, disks: &[SharedDisk]) -> Vec<Violati
         let current: Vec<&(usize, Record)> =
             copies.iter().filter(|(_, r)| r.version == newest).collect();
         for (node, r) in &current {
-            if md5_hex(&r.content) != r.md5_hex {
+            if !body_matches(&r.content, &r.md5_hex) {
                 out.push(Violation {
                     invariant: Invariant::Integrity,
                     detail: format!(
@@ -337,7 +337,7 @@ pub fn check_disks(cluster: &ClusterConfig, disks: &[SharedDisk]) -> Vec<Violati
         }
         let good = current
             .iter()
-            .filter(|(_, r)| md5_hex(&r.content) == r.md5_hex)
+            .filter(|(_, r)| body_matches(&r.content, &r.md5_hex))
             .count();
         let wanted = policy_replicas(cluster, sample).min(disks.len());
         if good < wanted {

@@ -51,16 +51,63 @@ impl Entry {
     /// remembers bodies it found matching their digest (`IntactBodies`): comparing the
     /// bytes with a remembered copy is exact and much cheaper than the MD5.
     pub fn intact(&self) -> bool {
-        if INTACT.with(|known| known.borrow().knows(&self.body, &self.digest)) {
-            return true;
-        }
-        let intact = md5_hex(&self.body) == self.digest;
-        if intact {
-            INTACT.with(|known| known.borrow_mut().remember(&self.body, &self.digest));
-        }
-        intact
+        body_matches(&self.body, &self.digest)
     }
 }
+
+/// True when `body`'s hex MD5 is `digest`: [`Entry::intact`] for bytes already taken out of
+/// their entry (a record read back, whose content a read or a check validates), with the
+/// same memory of bodies found matching.
+pub fn body_matches(body: &[u8], digest: &str) -> bool {
+    if INTACT.with(|known| known.borrow().knows(body, digest)) {
+        return true;
+    }
+    let intact = md5_hex(body) == digest;
+    if intact {
+        INTACT.with(|known| known.borrow_mut().remember(body, digest));
+    }
+    intact
+}
+
+/// Hashes the keys of a thread's caches (here, and the decoded heads of `scsp::records`):
+/// machine words and digests, with one multiply per eight bytes and a final mix. SipHash,
+/// the default, is made to resist chosen keys, which these are not; it was a visible part of
+/// every lookup. Nothing iterates these maps, so the hash decides no order.
+#[derive(Default)]
+pub struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(29) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // Spread the high bits into the low ones, which pick the bucket.
+        let z = self.0;
+        let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// A map hasher of [`WordHasher`]s.
+pub type WordHash = std::hash::BuildHasherDefault<WordHasher>;
 
 /// Bytes of bodies a thread keeps copies of; past it the memory starts again empty.
 const INTACT_BYTES_MAX: usize = 4 << 20;
@@ -74,7 +121,7 @@ const INTACT_BODY_MAX: usize = 64 << 10;
 /// the body is kept alive).
 #[derive(Default)]
 struct IntactBodies {
-    bodies: std::collections::HashMap<String, Box<[u8]>>,
+    bodies: std::collections::HashMap<String, Box<[u8]>, WordHash>,
     bytes: usize,
 }
 
@@ -295,12 +342,22 @@ impl Disk {
     }
 
     /// Notes that `key` changed at the current generation.
+    ///
+    /// A key touched before keeps its stored name: only the generation moves.
     fn touch(&mut self, key: &str) {
-        let key = key.to_string();
-        if let Some(old) = self.touched.insert(key.clone(), self.generation) {
-            self.by_generation.remove(&(old, key.clone()));
+        let generation = self.generation;
+        match self.touched.get_mut(key) {
+            Some(at) => {
+                let old = std::mem::replace(at, generation);
+                let probe = (old, key.to_string());
+                let (_, key) = self.by_generation.take(&probe).unwrap_or(probe);
+                self.by_generation.insert((generation, key));
+            }
+            None => {
+                self.touched.insert(key.to_string(), generation);
+                self.by_generation.insert((generation, key.to_string()));
+            }
         }
-        self.by_generation.insert((self.generation, key));
     }
 
     /// A power loss: pending records vanish, synced ones stay. Returns the keys lost.
@@ -499,6 +556,9 @@ mod tests {
         let mut wrong = disk.get("b").cloned().expect("stored");
         wrong.digest = md5_hex(b"other");
         assert!(!wrong.intact());
+        assert!(body_matches(b"content", &md5_hex(b"content")));
+        assert!(!body_matches(b"content", &md5_hex(b"other")));
+        assert!(!body_matches(b"contenT", &md5_hex(b"content")));
         // An empty body is checked as any other.
         let mut empty = record("c", b"");
         assert!(empty.intact());

@@ -3,7 +3,6 @@
 //! Two runs of one seed must produce byte-identical traces; the digest makes that a cheap
 //! comparison (see the determinism test in sim/tests).
 
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,15 +22,76 @@ pub struct TraceEvent {
     pub what: String,
 }
 
+impl TraceEvent {
+    /// Appends the event's line (without a newline) to `out`: the time in milliseconds with
+    /// three decimals in ten columns, the actor in seven, then what happened; the text of
+    /// `format!("{:>10.3}ms {:<7} {}", at.as_secs_f64() * 1000.0, actor, what)`, made
+    /// without the float formatter (a sweep digests every line of every seed's trace).
+    pub fn push_line(&self, out: &mut String) {
+        push_fixed3(out, self.at.as_secs_f64() * 1000.0, 10);
+        out.push_str("ms ");
+        out.push_str(&self.actor);
+        for _ in self.actor.chars().count()..7 {
+            out.push(' ');
+        }
+        out.push(' ');
+        out.push_str(&self.what);
+    }
+}
+
 impl std::fmt::Display for TraceEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:>10.3}ms {:<7} {}",
-            self.at.as_secs_f64() * 1000.0,
-            self.actor,
-            self.what
-        )
+        let mut line = String::new();
+        self.push_line(&mut line);
+        f.write_str(&line)
+    }
+}
+
+/// Appends `value` (finite, not negative) with three decimals, right-aligned in `width`
+/// columns: what `{:>width$.3}` shows. The value is `mantissa × 2^exponent` exactly, so its
+/// thousandths are an integer shift of `mantissa × 1000`, rounded half to even as the
+/// formatter rounds. Values too large for that fall back to the formatter.
+fn push_fixed3(out: &mut String, value: f64, width: usize) {
+    use std::fmt::Write as _;
+    let bits = value.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    if value.is_sign_negative() || biased == 0x7ff || biased > 1075 + 60 {
+        let _ = write!(out, "{value:>width$.3}");
+        return;
+    }
+    let (mantissa, exponent) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    };
+    let scaled = u128::from(mantissa) * 1000;
+    let thousandths = if exponent >= 0 {
+        scaled << exponent
+    } else if exponent < -120 {
+        // Under 2^-68, far below half a thousandth: rounds to zero.
+        0
+    } else {
+        let shift = (-exponent) as u32;
+        let whole = scaled >> shift;
+        let rest = scaled & ((1 << shift) - 1);
+        let half = 1 << (shift - 1);
+        if rest > half || (rest == half && whole & 1 == 1) {
+            whole + 1
+        } else {
+            whole
+        }
+    };
+    let mut int = itoa::Buffer::new();
+    let int = int.format(thousandths / 1000);
+    let millis = (thousandths % 1000) as u32;
+    for _ in (int.len() + 4)..width {
+        out.push(' ');
+    }
+    out.push_str(int);
+    out.push('.');
+    for digit in [millis / 100, millis / 10 % 10, millis % 10] {
+        out.push(char::from(b'0' + digit as u8));
     }
 }
 
@@ -79,15 +139,22 @@ impl Trace {
         }
     }
 
-    /// Appends an event.
-    pub fn record(&self, actor: &str, what: impl Into<String>) {
+    /// Appends an event. The actor is taken by value so that a name built for the event
+    /// (`node3`) is kept as it is rather than copied.
+    pub fn record(&self, actor: impl Into<String>, what: impl Into<String>) {
         if let Some(inner) = &self.inner {
             let at = rt::now().saturating_duration_since(inner.start);
+            let actor = actor.into();
             let event = TraceEvent {
                 at,
                 actor: match &self.scope {
-                    Some(prefix) => format!("{prefix}{actor}"),
-                    None => actor.to_string(),
+                    Some(prefix) => {
+                        let mut scoped = String::with_capacity(prefix.len() + actor.len());
+                        scoped.push_str(prefix);
+                        scoped.push_str(&actor);
+                        scoped
+                    }
+                    None => actor,
                 },
                 what: what.into(),
             };
@@ -137,7 +204,8 @@ impl Trace {
         let mut line = String::new();
         for e in events.iter() {
             line.clear();
-            let _ = writeln!(line, "{e}");
+            e.push_line(&mut line);
+            line.push('\n');
             f(&line);
         }
     }
@@ -168,6 +236,58 @@ mod tests {
         let before = trace.digest();
         trace.record("node1", "down");
         assert_ne!(trace.digest(), before);
+    }
+
+    #[test]
+    fn lines_are_what_the_formatter_makes_of_them() {
+        let reference = |at: Duration, actor: &str, what: &str| {
+            format!(
+                "{:>10.3}ms {:<7} {}",
+                at.as_secs_f64() * 1000.0,
+                actor,
+                what
+            )
+        };
+        let mut rng = crate::seeded::SeededRng::new(7);
+        let mut times: Vec<Duration> = [
+            0,
+            1,
+            499,
+            500,
+            501,
+            62_500,
+            187_500,
+            999_999,
+            1_000_000,
+            1_999_500,
+            123_456_789,
+            3_600_000_000_000,
+            86_400_000_000_000 * 400,
+        ]
+        .into_iter()
+        .map(Duration::from_nanos)
+        .collect();
+        for _ in 0..20_000 {
+            let scale = rng.below(50);
+            times.push(Duration::from_nanos(rng.below(1 << scale.max(1))));
+        }
+        times.push(Duration::from_secs(1 << 50));
+        times.push(Duration::MAX);
+        for (i, at) in times.into_iter().enumerate() {
+            let actor = ["node1", "east/node12", "client", "w", "nodé"][i % 5];
+            let event = TraceEvent {
+                at,
+                actor: actor.to_string(),
+                what: "x y".to_string(),
+            };
+            assert_eq!(event.to_string(), reference(at, actor, "x y"), "{at:?}");
+        }
+        // Ties between two thousandths round to the even one, as the formatter does.
+        for value in [0.0625, 0.1875, 2.5e-4, 1.0625, 1e15, 5e-324, 0.0] {
+            let mut out = String::new();
+            push_fixed3(&mut out, value, 10);
+            assert_eq!(out, format!("{value:>10.3}"), "{value}");
+        }
     }
 
     #[test]

@@ -66,35 +66,48 @@ pub fn contained_prefixes(context_key: &str) -> Vec<String> {
     }
 }
 
-/// The contexts a key lives in, innermost first: a named object's bucket and domain, a
-/// bucket's domain.
-fn parents_of(key: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(rest) = key.strip_prefix("n/") {
+/// True when `pred` holds for one of the contexts a key lives in, asked innermost first: a
+/// named object's bucket and domain, a bucket's domain. The names are built in one buffer:
+/// every read, write and replica asks this of its key.
+fn any_parent(key: &str, mut pred: impl FnMut(&str) -> bool) -> bool {
+    let (bucket, domain) = if let Some(rest) = key.strip_prefix("n/") {
         let mut parts = rest.splitn(3, '/');
-        if let (Some(domain), Some(bucket)) = (parts.next(), parts.next()) {
-            out.push(format!("b/{domain}/{bucket}"));
-            if !domain.is_empty() {
-                out.push(format!("d/{domain}"));
-            }
+        match (parts.next(), parts.next()) {
+            (Some(domain), Some(bucket)) => (Some(bucket), domain),
+            _ => return false,
         }
     } else if let Some(rest) = key.strip_prefix("b/") {
-        if let Some((domain, _)) = rest.split_once('/') {
-            if !domain.is_empty() {
-                out.push(format!("d/{domain}"));
-            }
+        match rest.split_once('/') {
+            Some((domain, _)) => (None, domain),
+            None => return false,
+        }
+    } else {
+        return false;
+    };
+    let mut parent = String::with_capacity(key.len());
+    if let Some(bucket) = bucket {
+        parent.push_str("b/");
+        parent.push_str(domain);
+        parent.push('/');
+        parent.push_str(bucket);
+        if pred(&parent) {
+            return true;
         }
     }
-    out
+    if domain.is_empty() {
+        return false;
+    }
+    parent.clear();
+    parent.push_str("d/");
+    parent.push_str(domain);
+    pred(&parent)
 }
 
 /// True when the bucket or domain `key` lives in has been deleted (its marker is on this
 /// disk): the key then reads 404 whatever copies remain.
 pub fn in_deleted_context(disk: &Objects<'_>, key: &str) -> bool {
-    parents_of(key)
-        .iter()
-        // The entry's flag is the record's `deleted` (records::to_entry): no decoding.
-        .any(|p| disk.raw().get(p).is_some_and(|e| e.removed))
+    // The entry's flag is the record's `deleted` (records::to_entry): no decoding.
+    any_parent(key, |p| disk.raw().get(p).is_some_and(|e| e.removed))
 }
 
 /// What a node goes by: `in_deleted_context`, unless the `recursive-delete-leaves-objects`
@@ -157,10 +170,9 @@ pub fn dropped_objects(
         .filter_map(|k| disk.get(&k))
         .filter(|r| r.kind == Kind::Named && !r.deleted)
         .filter(|r| {
-            !parents_of(&r.key)
-                .iter()
-                .filter(|p| **p != marker.key)
-                .any(|p| disk.get(p).is_some_and(|c| c.deleted))
+            !any_parent(&r.key, |p| {
+                p != marker.key && disk.get(p).is_some_and(|c| c.deleted)
+            })
         })
         .map(|r| {
             let version = if r.version < marker.version {
@@ -357,6 +369,16 @@ mod tests {
         assert!(recursive_of(&Query::parse("recursive=no")).is_err());
     }
 
+    fn parents_of(key: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let found = any_parent(key, |p| {
+            out.push(p.to_string());
+            false
+        });
+        assert!(!found);
+        out
+    }
+
     #[test]
     fn prefixes_and_parents() {
         assert_eq!(contained_prefixes("b//photos"), vec!["n//photos/"]);
@@ -367,6 +389,10 @@ mod tests {
         assert_eq!(parents_of("n//b/x"), vec!["b//b"]);
         assert_eq!(parents_of("b/t.org/b"), vec!["d/t.org"]);
         assert!(parents_of("u/abc").is_empty());
+        assert!(parents_of("n/x").is_empty());
+        assert!(parents_of("b/x").is_empty());
+        assert!(any_parent("n/t.org/b/x", |p| p == "d/t.org"));
+        assert!(!any_parent("n//b/x", |p| p == "d/"));
     }
 
     #[test]

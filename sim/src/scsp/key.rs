@@ -46,16 +46,19 @@ pub enum ObjectKey {
 
 impl ObjectKey {
     /// The string form used on disk and on the internal wire.
+    ///
+    /// Built from its parts with one allocation of the right size: every request computes
+    /// it, some more than once.
     pub fn store_key(&self) -> String {
         match self {
-            ObjectKey::Domain(d) => format!("d/{d}"),
-            ObjectKey::Bucket { domain, bucket } => format!("b/{domain}/{bucket}"),
-            ObjectKey::Uuid(u) => format!("u/{u}"),
+            ObjectKey::Domain(d) => join_key("d/", &[d]),
+            ObjectKey::Bucket { domain, bucket } => join_key("b/", &[domain, bucket]),
+            ObjectKey::Uuid(u) => join_key("u/", &[u]),
             ObjectKey::Named {
                 domain,
                 bucket,
                 name,
-            } => format!("n/{domain}/{bucket}/{name}"),
+            } => join_key("n/", &[domain, bucket, name]),
         }
     }
 
@@ -74,6 +77,20 @@ impl ObjectKey {
     }
 }
 
+/// `prefix` followed by `parts` joined with `/`.
+fn join_key(prefix: &str, parts: &[&str]) -> String {
+    let len = prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>();
+    let mut key = String::with_capacity(len);
+    key.push_str(prefix);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push('/');
+        }
+        key.push_str(part);
+    }
+    key
+}
+
 /// True for a UUID as SCSP renders it: 32 hex digits.
 pub fn is_uuid(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -81,7 +98,10 @@ pub fn is_uuid(s: &str) -> bool {
 
 /// A fresh UUID from two random words (from the runtime shim's seeded source).
 pub fn new_uuid(high: u64, low: u64) -> String {
-    format!("{high:016x}{low:016x}")
+    let mut words = [0u8; 16];
+    words[..8].copy_from_slice(&high.to_be_bytes());
+    words[8..].copy_from_slice(&low.to_be_bytes());
+    crate::scsp::object::hex(&words, false)
 }
 
 /// Splits a request path into a locator. Returns `None` for paths SCSP has no meaning for
@@ -152,6 +172,16 @@ mod tests {
             })
         );
         assert_eq!(ObjectKey::Domain("d".into()).store_key(), "d/d");
+        assert_eq!(ObjectKey::Uuid("u1".into()).store_key(), "u/u1");
+        let bucket = ObjectKey::Bucket {
+            domain: "x.org".into(),
+            bucket: "b".into(),
+        };
+        assert_eq!(bucket.store_key(), "b/x.org/b");
         assert!(is_uuid(&new_uuid(1, 2)));
+        assert_eq!(
+            new_uuid(0x0123_4567_89ab_cdef, 2),
+            "0123456789abcdef0000000000000002"
+        );
     }
 }

@@ -78,14 +78,73 @@ pub struct Version {
 impl Version {
     /// `Castor-System-Version`: epoch seconds with a millisecond fraction, e.g. `1287187180.959`.
     pub fn castor_system_version(&self) -> String {
-        format!("{}.{:03}", self.stamp_ms / 1000, self.stamp_ms % 1000)
+        let mut out = String::with_capacity(24);
+        out.push_str(itoa::Buffer::new().format(self.stamp_ms / 1000));
+        out.push('.');
+        let ms = self.stamp_ms % 1000;
+        for digit in [ms / 100, ms / 10 % 10, ms % 10] {
+            out.push(char::from(b'0' + digit as u8));
+        }
+        out
     }
 
     /// `Last-Modified`: one-second resolution, as HTTP dates have.
     pub fn last_modified(&self) -> String {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.stamp_ms);
-        httpdate::fmt_http_date(t)
+        let secs = self.stamp_ms / 1000;
+        match http_date(secs) {
+            Some(date) => date,
+            None => httpdate::fmt_http_date(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+            ),
+        }
     }
+}
+
+/// The IMF-fixdate of `secs` since the epoch (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110
+/// 5.6.7), for years 1970 to 9999 (`None` past them). Every write and read answers with
+/// one, and the general date formatter was a visible part of each.
+fn http_date(secs: u64) -> Option<String> {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    let in_day = secs % 86_400;
+    // The civil date of a day count, counted in 400-year eras that start on 1 March 0000
+    // (so the leap day ends each year): era, day of era, year of era, day of year.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = era * 400 + yoe + u64::from(month <= 2);
+    if year > 9999 {
+        return None;
+    }
+    let mut out = String::with_capacity(29);
+    let two = |out: &mut String, n: u64| {
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    };
+    out.push_str(DAYS[(days % 7) as usize]);
+    out.push_str(", ");
+    two(&mut out, day);
+    out.push(' ');
+    out.push_str(MONTHS[(month - 1) as usize]);
+    out.push(' ');
+    two(&mut out, year / 100);
+    two(&mut out, year % 100);
+    out.push(' ');
+    two(&mut out, in_day / 3600);
+    out.push(':');
+    two(&mut out, in_day / 60 % 60);
+    out.push(':');
+    two(&mut out, in_day % 60);
+    out.push_str(" GMT");
+    Some(out)
 }
 
 /// One version of one object or context, as stored on a node and shipped between nodes.
@@ -117,7 +176,11 @@ impl Record {
 
     /// The quoted entity tag.
     pub fn etag(&self) -> String {
-        format!("\"{}\"", self.md5_hex)
+        let mut tag = String::with_capacity(self.md5_hex.len() + 2);
+        tag.push('"');
+        tag.push_str(&self.md5_hex);
+        tag.push('"');
+        tag
     }
 }
 
@@ -138,4 +201,65 @@ pub fn hex(bytes: &[u8], upper: bool) -> String {
         out.push(digits[usize::from(b & 0x0f)] as char);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_show_seconds_and_three_digits_of_milliseconds() {
+        let shown = |stamp_ms| Version { stamp_ms, node: 1 }.castor_system_version();
+        assert_eq!(shown(0), "0.000");
+        assert_eq!(shown(7), "0.007");
+        assert_eq!(shown(1_000_050), "1000.050");
+        assert_eq!(shown(1_287_187_180_959), "1287187180.959");
+        assert_eq!(shown(u64::MAX), "18446744073709551.615");
+    }
+
+    #[test]
+    fn last_modified_is_the_http_date_of_the_stamp() {
+        let reference = |stamp_ms: u64| {
+            httpdate::fmt_http_date(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(stamp_ms),
+            )
+        };
+        let mut stamps = vec![
+            0,
+            999,
+            784_111_777_000,
+            951_782_400_000,
+            1_709_164_800_999,
+            4_102_444_800_000,
+            253_402_300_799_999,
+        ];
+        let mut rng = crate::seeded::SeededRng::new(11);
+        stamps.extend((0..20_000).map(|_| rng.below(253_402_300_800_000)));
+        for stamp_ms in stamps {
+            let version = Version { stamp_ms, node: 0 };
+            assert_eq!(version.last_modified(), reference(stamp_ms), "{stamp_ms}");
+        }
+        assert_eq!(
+            http_date(784_111_777).as_deref(),
+            Some("Sun, 06 Nov 1994 08:49:37 GMT")
+        );
+        assert_eq!(http_date(253_402_300_800), None, "year 10000");
+    }
+
+    #[test]
+    fn the_etag_is_the_quoted_md5() {
+        let record = Record {
+            key: "u/x".to_string(),
+            kind: Kind::Immutable,
+            version: Version {
+                stamp_ms: 1,
+                node: 0,
+            },
+            deleted: false,
+            meta: BTreeMap::new(),
+            md5_hex: md5_hex(b"x"),
+            content: Bytes::from_static(b"x"),
+        };
+        assert_eq!(record.etag(), format!("\"{}\"", md5_hex(b"x")));
+    }
 }

@@ -16,12 +16,13 @@ use crate::scsp::config::NodeContext;
 use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
 use crate::scsp::key::Locator;
-use crate::scsp::object::{md5_hex, Record};
+use crate::scsp::object::Record;
 use crate::scsp::placement;
 use crate::scsp::records::Objects;
 use crate::scsp::redirect;
 use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body};
+use crate::store::body_matches;
 
 /// Handles GET and HEAD.
 pub async fn handle(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
@@ -231,7 +232,7 @@ fn serve(
     }
     match range {
         RangeAnswer::Whole => {
-            let rotten = md5_hex(&record.content) != record.md5_hex;
+            let rotten = !body_matches(&record.content, &record.md5_hex);
             let body = if head_only {
                 b = b.header(http::header::CONTENT_LENGTH, len.to_string());
                 response::empty()

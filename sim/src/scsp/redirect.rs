@@ -64,7 +64,9 @@ pub fn to_node_with(
         if !other_args.is_empty() {
             other_args.push('&');
         }
-        other_args.push_str(&format!("{}={}", handoff::ARG, h.encode()));
+        other_args.push_str(handoff::ARG);
+        other_args.push('=');
+        other_args.push_str(&h.encode());
     }
     let ttl_secs = if retiring && ctx.cluster.has(Defect::RetiringTokenExpired) {
         0
@@ -87,33 +89,26 @@ pub fn to_node_with(
         query: &other_args,
     };
     let token = auth::issue(ctx.cluster.key.as_bytes(), &grant, expiry_secs as u32);
-    let mut location = format!(
-        "{}://{}{}",
-        ctx.cluster.url_scheme, ctx.cluster.nodes[target], req.path
+    let location = location_of(
+        ctx,
+        target,
+        &req.path,
+        &other_args,
+        (!ctx.cluster.has(Defect::RedirectWithoutAuth)).then_some(token.as_str()),
     );
-    let mut args: Vec<String> = Vec::new();
-    if !other_args.is_empty() {
-        args.push(other_args.clone());
-    }
-    if !ctx.cluster.has(Defect::RedirectWithoutAuth) {
-        args.push(format!("auth={token}"));
-    }
-    if !args.is_empty() {
-        location.push('?');
-        location.push_str(&args.join("&"));
-    }
-    ctx.trace(format!(
-        "{} {} {} -> {} node{}",
-        req.method,
-        req.path,
-        status.as_u16(),
-        if status == StatusCode::MOVED_PERMANENTLY {
-            "moved"
-        } else {
-            "temporary"
-        },
-        target + 1
-    ));
+    let mut event = String::with_capacity(req.method.len() + req.path.len() + 32);
+    event.push_str(&req.method);
+    event.push(' ');
+    event.push_str(&req.path);
+    event.push(' ');
+    event.push_str(itoa::Buffer::new().format(status.as_u16()));
+    event.push_str(if status == StatusCode::MOVED_PERMANENTLY {
+        " -> moved node"
+    } else {
+        " -> temporary node"
+    });
+    event.push_str(itoa::Buffer::new().format(target + 1));
+    ctx.trace(event);
     if ctx.cluster.has(Defect::RedirectWithBody) {
         let page =
             format!("<html><body>Moved to <a href=\"{location}\">{location}</a></body></html>");
@@ -130,6 +125,32 @@ pub fn to_node_with(
             .header(http::header::CONTENT_LENGTH, "0"),
         response::empty(),
     )
+}
+
+/// The `Location` of a redirect to node `target`: its URL for `path`, then the other
+/// arguments and the `auth=` token, when there are any. Built in one buffer: a redirect is
+/// sent for most writes.
+fn location_of(
+    ctx: &NodeContext,
+    target: usize,
+    path: &str,
+    other_args: &str,
+    auth: Option<&str>,
+) -> String {
+    let more = other_args.len() + auth.map_or(0, |t| t.len() + 7);
+    let mut location = ctx.node_url(target, path, more);
+    if !other_args.is_empty() || auth.is_some() {
+        location.push('?');
+    }
+    location.push_str(other_args);
+    if let Some(token) = auth {
+        if !other_args.is_empty() {
+            location.push('&');
+        }
+        location.push_str("auth=");
+        location.push_str(token);
+    }
+    location
 }
 
 /// Checks an `auth=` token against the request; `Ok(true)` pins the request to this node,

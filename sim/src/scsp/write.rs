@@ -102,7 +102,12 @@ async fn run(
     // placement spreads them over the cluster.
     let bid_key = match (&subject.key, mutation) {
         (ObjectKey::Uuid(u), Mutation::Create) if u.is_empty() => {
-            format!("u/?{:016x}", rt::random_u64())
+            let mut nonce = String::from("u/?");
+            nonce.push_str(&crate::scsp::object::hex(
+                &rt::random_u64().to_be_bytes(),
+                false,
+            ));
+            nonce
         }
         _ => key.clone(),
     };
@@ -135,17 +140,19 @@ async fn run(
         .header("content-length")
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    let probe = compose::record(
-        key.clone(),
-        subject.kind,
-        Version {
+    // The plan reads only the kind and the metadata: the probe needs no key or digest.
+    let probe = Record {
+        key: String::new(),
+        kind: subject.kind,
+        version: Version {
             stamp_ms: 0,
             node: 0,
         },
-        false,
-        Bytes::new(),
-        metadata::persisted(&req.headers),
-    );
+        deleted: false,
+        meta: metadata::persisted(&req.headers),
+        md5_hex: String::new(),
+        content: Bytes::new(),
+    };
     let mut plan = replication::plan(&ctx.cluster, &probe, &req.query)
         .map_err(|e| fail(StatusCode::BAD_REQUEST, e.0))?;
     let live_current = current.as_ref().is_some_and(|c| !c.deleted);
@@ -226,7 +233,15 @@ async fn run(
     } else {
         mutation
     };
-    let mut record = build_record(ctx, req, built_as, &subject, current.as_ref(), content)?;
+    let mut record = build_record(
+        ctx,
+        req,
+        built_as,
+        &subject,
+        &key,
+        current.as_ref(),
+        content,
+    )?;
     record.meta.extend(extra_meta);
     let soon_after_delete = current.as_ref().is_some_and(|c| {
         c.deleted && record.version.stamp_ms.saturating_sub(c.version.stamp_ms) < 1000
@@ -342,7 +357,8 @@ fn resolve(
 ) -> Result<Subject, Response<Body>> {
     let context_exists = |key: &ObjectKey| {
         let disk = Objects::lock(&ctx.disk);
-        disk.get(&key.store_key()).is_some_and(|r| !r.deleted)
+        disk.with_record(&key.store_key(), |r| !r.deleted)
+            .unwrap_or(false)
     };
     let domain_ok =
         |domain: &str| domain.is_empty() || context_exists(&ObjectKey::Domain(domain.to_string()));
@@ -762,21 +778,21 @@ pub(crate) fn check_newer(
     Err(fail(StatusCode::CONFLICT, "Later version already exists."))
 }
 
-/// Builds the new version on the serving node.
+/// Builds the new version on the serving node, of the subject whose store key is `key`.
 fn build_record(
     ctx: &NodeContext,
     req: &ClientRequest,
     mutation: Mutation,
     subject: &Subject,
+    key: &str,
     current: Option<&Held>,
     body: Bytes,
 ) -> Result<Record, Response<Body>> {
     let old_key = match &subject.key {
         ObjectKey::Uuid(u) if u.is_empty() => None,
-        k => Some(k.store_key()),
+        _ => Some(key),
     };
     let stored = old_key
-        .as_ref()
         .and_then(|k| Objects::lock(&ctx.disk).get(k))
         .filter(|s| current.is_some_and(|c| c.version == s.version) && !s.deleted);
     if mutation.needs_current_content() && stored.is_none() {
@@ -863,8 +879,8 @@ fn build_record(
     let renamed_context = subject.kind.is_context() && key != subject.key;
     if renamed_context {
         let taken = Objects::lock(&ctx.disk)
-            .get(&key.store_key())
-            .is_some_and(|r| !r.deleted);
+            .with_record(&key.store_key(), |r| !r.deleted)
+            .unwrap_or(false);
         if taken {
             return Err(fail(
                 StatusCode::CONFLICT,
@@ -910,7 +926,7 @@ async fn store_and_replicate(
     candidates: &[usize],
 ) -> Outcome {
     let previous = Objects::lock(&ctx.disk).get(&record.key);
-    let stored = ctx.persist(&mut Objects::lock(&ctx.disk), record.clone());
+    let stored = ctx.persist(&mut Objects::lock(&ctx.disk), &record);
     let mut dropped = Vec::new();
     if stored.is_ok() && !ctx.cluster.has(Defect::RecursiveDeleteLeavesObjects) {
         dropped = contexts::dropped_objects(&Objects::lock(&ctx.disk), previous.as_ref(), &record);
@@ -965,27 +981,39 @@ async fn store_and_replicate(
                 Bytes::new(),
                 Default::default(),
             );
-            let _ = ctx.persist(&mut Objects::lock(&ctx.disk), marker.clone());
+            let _ = ctx.persist(&mut Objects::lock(&ctx.disk), &marker);
             replication::push_to(ctx, &marker, candidates, plan.sync_replicas - 1).await;
             journal::record(ctx, &marker);
         }
     }
     journal::record_dropped(ctx, &record.key, &dropped);
     journal::record(ctx, &record);
-    ctx.trace(format!(
-        "{} {} v{} stored replicas {replicas}/{} sync {}",
-        req.method,
-        record.key,
-        record.version.castor_system_version(),
-        plan.policy_replicas,
-        plan.sync_replicas
-    ));
+    ctx.trace(stored_event(req, &record, replicas, &plan));
     let reported = if ctx.cluster.has(Defect::ReplicaCountReportsPolicy) {
         plan.policy_replicas
     } else {
         replicas
     };
     Ok(success(ctx, req, mutation, &record, reported))
+}
+
+/// The trace event of a stored write, `POST n//b/x v1.234 stored replicas 2/2 sync 2`, built
+/// without the formatter: every write records one.
+fn stored_event(req: &ClientRequest, record: &Record, replicas: usize, plan: &SyncPlan) -> String {
+    let version = record.version.castor_system_version();
+    let mut event = String::with_capacity(req.method.len() + record.key.len() + version.len() + 48);
+    event.push_str(&req.method);
+    event.push(' ');
+    event.push_str(&record.key);
+    event.push_str(" v");
+    event.push_str(&version);
+    event.push_str(" stored replicas ");
+    event.push_str(itoa::Buffer::new().format(replicas));
+    event.push('/');
+    event.push_str(itoa::Buffer::new().format(plan.policy_replicas));
+    event.push_str(" sync ");
+    event.push_str(itoa::Buffer::new().format(plan.sync_replicas));
+    event
 }
 
 async fn roll_back(ctx: &NodeContext, record: &Record, previous: Option<Record>, peers: &[usize]) {
@@ -1012,15 +1040,23 @@ async fn roll_back(ctx: &NodeContext, record: &Record, previous: Option<Record>,
 pub(crate) fn client_path(record: &Record) -> String {
     let key = record.key.as_str();
     if let Some(uuid) = key.strip_prefix("u/") {
-        return format!("/{uuid}");
+        return rooted(uuid);
     }
     // n/<domain>/<bucket>/<name>
     if let Some(rest) = key.strip_prefix("n/") {
         if let Some((_, bucket_and_name)) = rest.split_once('/') {
-            return format!("/{bucket_and_name}");
+            return rooted(bucket_and_name);
         }
     }
-    format!("/{key}")
+    rooted(key)
+}
+
+/// `/` followed by `rest`.
+fn rooted(rest: &str) -> String {
+    let mut path = String::with_capacity(rest.len() + 1);
+    path.push('/');
+    path.push_str(rest);
+    path
 }
 
 /// The 201 (or 200 for DELETE) as seed-000 describes it.
@@ -1052,7 +1088,7 @@ pub(crate) fn success(
             record.version.castor_system_version(),
         );
         if show_count {
-            b = b.header("Replica-Count", replica_count.to_string());
+            b = b.header("Replica-Count", replica_count);
         }
         if no_content {
             return response::finish(b, response::empty());
@@ -1062,7 +1098,7 @@ pub(crate) fn success(
     }
     let mut object_path = match record.kind {
         Kind::Named | Kind::Immutable | Kind::Alias => client_path(record),
-        Kind::Bucket => format!("/{}", record.key.rsplit('/').next().unwrap_or("")),
+        Kind::Bucket => rooted(record.key.rsplit('/').next().unwrap_or("")),
         Kind::Domain => "/".to_string(),
         Kind::Upload => req.path.clone(),
     };
@@ -1077,27 +1113,33 @@ pub(crate) fn success(
         && ctx.cluster.has(Defect::AliasPutNewUuid)
     {
         uuid = new_uuid(rt::random_u64(), rt::random_u64());
-        object_path = format!("/{uuid}");
+        object_path = rooted(&uuid);
     }
     if ctx.cluster.has(Defect::ContentUuidUpperCase) {
         uuid = uuid.to_ascii_uppercase();
     }
-    let mut location = format!("{}://{}{}", ctx.cluster.url_scheme, ctx.addr(), object_path);
-    if req.domain_from_query {
-        // A renamed domain is named by its new name.
-        let domain = match record.key.strip_prefix("d/") {
+    // A renamed domain is named by its new name.
+    let domain = req
+        .domain_from_query
+        .then(|| match record.key.strip_prefix("d/") {
             Some(d) if record.kind == Kind::Domain => d,
             _ => req.domain.as_str(),
-        };
-        location.push_str(&format!("?domain={domain}"));
+        });
+    let query_len = domain.map_or(0, |d| d.len() + 8);
+    let mut location = ctx.node_url(ctx.id, &object_path, query_len);
+    if let Some(domain) = domain {
+        location.push_str("?domain=");
+        location.push_str(domain);
     }
-    let body = format!("A new object has been created as requested.  Its URL is {location}");
+    const CREATED: &str = "A new object has been created as requested.  Its URL is ";
+    let mut body = String::with_capacity(CREATED.len() + location.len());
+    body.push_str(CREATED);
+    body.push_str(&location);
     let content_type = if ctx.cluster.has(Defect::ContentTypeOfObject) {
         req.header("content-type")
             .unwrap_or("application/octet-stream")
-            .to_string()
     } else {
-        "text/html".to_string()
+        "text/html"
     };
     let mut b = response::builder(StatusCode::CREATED)
         .header(http::header::LOCATION, &location)
@@ -1118,7 +1160,7 @@ pub(crate) fn success(
         }
     }
     if show_count {
-        b = b.header("Replica-Count", replica_count.to_string());
+        b = b.header("Replica-Count", replica_count);
     }
     response::finish(b, response::full(body))
 }
