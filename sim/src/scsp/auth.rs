@@ -50,12 +50,12 @@ fn mac(secret: &[u8], grant: &Grant<'_>, expiry_secs: u32) -> [u8; 12] {
 
 /// Issues a token valid until `expiry_secs`.
 pub fn issue(secret: &[u8], grant: &Grant<'_>, expiry_secs: u32) -> String {
-    let mut out = format!("{expiry_secs:08X}");
-    out.push_str(&crate::scsp::object::hex(
-        &mac(secret, grant, expiry_secs),
-        true,
-    ));
-    out
+    // The expiry's eight hex digits are its four big-endian bytes: one hex pass writes the
+    // whole token (every redirect issues one and every redirected request checks one).
+    let mut token = [0u8; 16];
+    token[..4].copy_from_slice(&expiry_secs.to_be_bytes());
+    token[4..].copy_from_slice(&mac(secret, grant, expiry_secs));
+    crate::scsp::object::hex(&token, true)
 }
 
 /// Checks a token against the request it arrived with, at `now_secs` on the target's clock.
@@ -107,6 +107,17 @@ mod tests {
         assert_eq!(verify(SECRET, &grant(), &t, 999), Ok(()));
         assert_eq!(verify(SECRET, &grant(), &t, 1000), Ok(()));
         assert_eq!(verify(SECRET, &grant(), &t, 1001), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn tokens_start_with_the_expiry_in_eight_upper_case_hex_digits() {
+        for expiry in [0, 9, 0xAB, 1000, 0x1234_5678, u32::MAX] {
+            let t = issue(SECRET, &grant(), expiry);
+            assert_eq!(&t[..8], format!("{expiry:08X}"));
+            assert!(t[8..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+        }
     }
 
     #[test]
