@@ -1,6 +1,8 @@
 //! Query arguments as SCSP reads them (SCSP-43): names are case-insensitive, a valueless
 //! argument means `true`, and booleans accept `x`, `x=yes` and `x=true`.
 
+use std::borrow::Cow;
+
 /// Parsed query arguments, in request order, names lower-cased and values percent-decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
@@ -83,6 +85,46 @@ impl Query {
             })
             .collect::<Vec<_>>()
             .join("&")
+    }
+}
+
+/// What `Query::parse(raw).get(name)` answers, read straight from the raw query: a
+/// node-to-node handler reads one or two arguments of every request, and building the whole
+/// argument list cost an allocation per name and value. `name` is compared as parsed names
+/// are (percent-decoded, lower-cased), so it must be lower-case to ever match, as with
+/// [`Query::get`].
+pub fn lookup<'a>(raw: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    raw.split('&')
+        .filter(|part| !part.is_empty())
+        .find_map(|part| {
+            let (k, v) = match part.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (part, None),
+            };
+            decoded_name_is(k, name).then(|| v.map_or(Cow::Borrowed(""), percent_decode_cow))
+        })
+}
+
+/// True when `k`, percent-decoded and lower-cased as [`Query::parse`] does, is `name`.
+fn decoded_name_is(k: &str, name: &str) -> bool {
+    let lowered_is = |d: &str| {
+        d.len() == name.len()
+            && d.bytes()
+                .zip(name.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+    };
+    match percent_decode_cow(k) {
+        Cow::Borrowed(d) => lowered_is(d),
+        Cow::Owned(d) => lowered_is(&d),
+    }
+}
+
+/// [`percent_decode`] without a copy when there is nothing to decode.
+pub fn percent_decode_cow(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b == b'%' || b == b'+') {
+        Cow::Owned(percent_decode(s))
+    } else {
+        Cow::Borrowed(s)
     }
 }
 
@@ -286,6 +328,33 @@ mod tests {
         assert_eq!(out, "gone a%2F%C3%A9");
         for s in ["", "é", "日本/語 x", "a+b%c\td"] {
             assert_eq!(percent_decode(&percent_encode(s)), s);
+        }
+    }
+
+    #[test]
+    fn lookup_answers_what_the_parsed_query_answers() {
+        let raws = [
+            "",
+            "key=a%2Fb",
+            "KEY=x&key=y",
+            "k%45y=v+w",
+            "key",
+            "&&key=&key=z",
+            "stamp=12&node=3&key=n%2F%2Fb%2Fx",
+            "Ke%79=%C3%A9",
+            "key%=1&key%3=2&key=3",
+            "since=7",
+            "x=1&since",
+        ];
+        for raw in raws {
+            let parsed = Query::parse(raw);
+            for name in ["key", "since", "stamp", "node", "kEy", "ke", ""] {
+                assert_eq!(
+                    lookup(raw, name).as_deref(),
+                    parsed.get(name),
+                    "{raw:?} {name:?}"
+                );
+            }
         }
     }
 
