@@ -190,7 +190,25 @@ pub fn percent_encode(s: &str) -> String {
 
 /// [`percent_encode`] appending to `out`: inventories encode every key into one buffer.
 pub fn percent_encode_into(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    /// Every byte's escape, `%00%01…%FF`, so an escape is one append instead of three.
+    const ESCAPES: &str = {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        const BYTES: [u8; 768] = {
+            let mut table = [0; 768];
+            let mut b = 0;
+            while b < 256 {
+                table[3 * b] = b'%';
+                table[3 * b + 1] = HEX[b >> 4];
+                table[3 * b + 2] = HEX[b & 0x0f];
+                b += 1;
+            }
+            table
+        };
+        match std::str::from_utf8(&BYTES) {
+            Ok(s) => s,
+            Err(_) => panic!("escapes are ASCII"),
+        }
+    };
     /// Which bytes stand for themselves: a table look-up per byte instead of five tests.
     const UNRESERVED: [bool; 256] = {
         let mut table = [false; 256];
@@ -214,9 +232,8 @@ pub fn percent_encode_into(out: &mut String, s: &str) {
             // boundaries (an empty run may sit inside a multi-byte character).
             out.push_str(&s[run_start..i]);
         }
-        out.push('%');
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0x0f)] as char);
+        let at = 3 * usize::from(b);
+        out.push_str(&ESCAPES[at..at + 3]);
         run_start = i + 1;
     }
     out.push_str(&s[run_start..]);
@@ -326,6 +343,21 @@ mod tests {
         let mut out = String::from("gone ");
         percent_encode_into(&mut out, "a/é");
         assert_eq!(out, "gone a%2F%C3%A9");
+        // Every byte, against the escape written out by hand.
+        for c in (0..=0x10FFu32).filter_map(char::from_u32) {
+            let text = c.to_string();
+            let expected: String = text
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        char::from(b).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            assert_eq!(percent_encode(&text), expected, "{c:?}");
+        }
         for s in ["", "é", "日本/語 x", "a+b%c\td"] {
             assert_eq!(percent_decode(&percent_encode(s)), s);
         }
