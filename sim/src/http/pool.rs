@@ -73,6 +73,18 @@ pub struct Pool {
     key: Option<ClusterKey>,
     /// Idle message channels to peers (signed pools inside the simulator).
     channels: Idle<rt::channel::Channel>,
+    /// The last signature this pool made and what it signed (see [`Pool::signature`]).
+    last_signed: Mutex<Option<Signed>>,
+}
+
+/// A signature with everything it covers: the same request at the same millisecond has the
+/// same signature.
+struct Signed {
+    unix_ms: u64,
+    method: Method,
+    target: String,
+    body: Bytes,
+    value: HeaderValue,
 }
 
 impl std::fmt::Debug for Pool {
@@ -205,14 +217,7 @@ impl Pool {
     ) -> Result<Request<B>, ExchangeError> {
         let uri = Uri::try_from(target).map_err(|e| ExchangeError(format!("request: {e}")))?;
         let signature = match &self.key {
-            Some(key) => {
-                let signature =
-                    peer_auth::sign(key, method.as_str(), target, &body, peer_auth::now_ms());
-                Some(
-                    HeaderValue::try_from(signature)
-                        .map_err(|e| ExchangeError(format!("request: {e}")))?,
-                )
-            }
+            Some(key) => Some(self.signature(key, method, target, &body)?),
             None => None,
         };
         let length = if body.is_empty() {
@@ -231,6 +236,38 @@ impl Pool {
             headers.insert(PEER_HEADER, signature);
         }
         Ok(request)
+    }
+
+    /// The peer signature of a request signed now. A PAN asks every peer for a bid on the
+    /// same key at the same simulated instant, and pushes one record to several peers at
+    /// once: those requests are identical (the signature does not name the receiver), so
+    /// the last signature is reused when method, target, body and millisecond all match,
+    /// and otherwise made anew. The value is the one `peer_auth::sign` gives either way.
+    fn signature(
+        &self,
+        key: &ClusterKey,
+        method: &Method,
+        target: &str,
+        body: &Bytes,
+    ) -> Result<HeaderValue, ExchangeError> {
+        let unix_ms = peer_auth::now_ms();
+        let mut last = self.last_signed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(signed) = last.as_ref().filter(|s| {
+            s.unix_ms == unix_ms && s.method == *method && s.target == target && s.body == *body
+        }) {
+            return Ok(signed.value.clone());
+        }
+        let signature = peer_auth::sign(key, method.as_str(), target, body, unix_ms);
+        let value =
+            HeaderValue::try_from(signature).map_err(|e| ExchangeError(format!("request: {e}")))?;
+        *last = Some(Signed {
+            unix_ms,
+            method: method.clone(),
+            target: target.to_owned(),
+            body: body.clone(),
+            value: value.clone(),
+        });
+        Ok(value)
     }
 
     async fn send_on(
@@ -288,4 +325,51 @@ async fn bounded(
 enum Attempt {
     Stale,
     Failed(ExchangeError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The millisecond a signature header names.
+    fn signed_at(value: &HeaderValue) -> u64 {
+        let text = value.to_str().expect("ascii");
+        text.split_once('.').expect("ms.mac").0.parse().expect("ms")
+    }
+
+    #[test]
+    fn a_reused_signature_is_the_one_signing_would_make() {
+        let key = ClusterKey::from_bytes(b"test cluster key");
+        let pool = Pool::peers(key.clone());
+        let requests = [
+            (Method::GET, "/_replisim/bid?key=a", Bytes::new()),
+            (Method::GET, "/_replisim/bid?key=a", Bytes::new()),
+            (Method::GET, "/_replisim/bid?key=b", Bytes::new()),
+            (Method::DELETE, "/_replisim/bid?key=b", Bytes::new()),
+            (
+                Method::PUT,
+                "/_replisim/replica",
+                Bytes::from_static(b"one"),
+            ),
+            (
+                Method::PUT,
+                "/_replisim/replica",
+                Bytes::from_static(b"two"),
+            ),
+            (
+                Method::PUT,
+                "/_replisim/replica",
+                Bytes::from_static(b"two"),
+            ),
+        ];
+        for (method, target, body) in requests {
+            let value = pool.signature(&key, &method, target, &body).expect("signs");
+            let expected = peer_auth::sign(&key, method.as_str(), target, &body, signed_at(&value));
+            assert_eq!(
+                value.to_str().expect("ascii"),
+                expected,
+                "{method} {target}"
+            );
+        }
+    }
 }
