@@ -12,7 +12,6 @@
 //! Inside the simulator a signed pool's node-to-node requests go as whole messages instead
 //! (`http::message`): the same request, the same answer, no HTTP/1.1 bytes in between.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -66,8 +65,10 @@ const PEER_HEADER: HeaderName = HeaderName::from_static(peer_auth::HEADER);
 pub struct Pool {
     idle: Idle<SendRequest<Full<Bytes>>>,
     /// The `Host` value of each address sent to, formatted once: formatting the address
-    /// on every request was a visible share of a simulated exchange.
-    hosts: Mutex<BTreeMap<SocketAddr, HeaderValue>>,
+    /// on every request was a visible share of a simulated exchange. A list: a pool talks
+    /// to a cluster's few nodes, and comparing addresses for equality is cheaper than
+    /// ordering them through a tree.
+    hosts: Mutex<Vec<(SocketAddr, HeaderValue)>>,
     idempotent: bool,
     /// Signs every request with the cluster key (`scsp::peer_auth`): node-to-node pools.
     key: Option<ClusterKey>,
@@ -121,14 +122,14 @@ impl Pool {
     /// The `Host` header value for `addr`.
     fn host(&self, addr: SocketAddr) -> HeaderValue {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        hosts
-            .entry(addr)
-            .or_insert_with(|| {
-                // An address always formats to valid header text; the fallback keeps it total.
-                HeaderValue::try_from(addr.to_string())
-                    .unwrap_or_else(|_| HeaderValue::from_static("localhost"))
-            })
-            .clone()
+        if let Some((_, value)) = hosts.iter().find(|(a, _)| *a == addr) {
+            return value.clone();
+        }
+        // An address always formats to valid header text; the fallback keeps it total.
+        let value = HeaderValue::try_from(addr.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
+        hosts.push((addr, value.clone()));
+        value
     }
 
     /// One request to `addr`, on a pooled connection when one is idle, bounded by

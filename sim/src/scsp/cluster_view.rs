@@ -53,8 +53,9 @@ pub async fn gather_bids(ctx: &NodeContext, key: &str) -> Vec<Bid> {
             )
         });
     let answers = join_all(peers).await;
-    let mut bids = vec![local_bid(ctx, key)];
     let nodes = ctx.cluster.nodes.len();
+    let mut bids = Vec::with_capacity(nodes);
+    bids.push(local_bid(ctx, key));
     for (id, answer) in answers {
         let Ok(bid) = answer else { continue };
         // A bid that misnames its sender or holds an impossible version counts as no answer.
