@@ -2,7 +2,6 @@
 //! message channels in the simulator (`http::message`). One list serves both, so the bound
 //! and the "skip what closed while idle" rule are written once.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
@@ -40,15 +39,17 @@ impl Reusable for rt::channel::Channel {
     }
 }
 
-/// Idle items by peer address, newest first out.
+/// Idle items by peer address, newest first out. The peers are a short list in address
+/// order: a pool talks to a cluster's few nodes, and comparing addresses for equality is
+/// cheaper than ordering them through a tree on every take and put.
 pub struct Idle<T> {
-    by_peer: Mutex<BTreeMap<SocketAddr, Vec<T>>>,
+    by_peer: Mutex<Vec<(SocketAddr, Vec<T>)>>,
 }
 
 impl<T> Default for Idle<T> {
     fn default() -> Self {
         Self {
-            by_peer: Mutex::new(BTreeMap::new()),
+            by_peer: Mutex::new(Vec::new()),
         }
     }
 }
@@ -63,7 +64,7 @@ impl<T: Reusable> Idle<T> {
     /// The most recently returned item for `addr` that is still open.
     pub fn take(&self, addr: SocketAddr) -> Option<T> {
         let mut by_peer = self.by_peer.lock().unwrap_or_else(|p| p.into_inner());
-        let list = by_peer.get_mut(&addr)?;
+        let (_, list) = by_peer.iter_mut().find(|(a, _)| *a == addr)?;
         while let Some(item) = list.pop() {
             if !item.is_closed() {
                 return Some(item);
@@ -78,14 +79,23 @@ impl<T: Reusable> Idle<T> {
         if item.is_closed() {
             return;
         }
-        let max = if rt::in_sim() {
-            PER_PEER_MAX_SIM
-        } else {
-            PER_PEER_MAX_REAL
-        };
         let mut by_peer = self.by_peer.lock().unwrap_or_else(|p| p.into_inner());
-        let list = by_peer.entry(addr).or_default();
-        if list.len() < max {
+        let at = match by_peer.iter().position(|(a, _)| *a == addr) {
+            Some(at) => at,
+            // Kept in address order, as the tree was: a dropped pool closes its idle
+            // connections in that order, and each close wakes the peer's task.
+            None => {
+                let at = by_peer.partition_point(|(a, _)| *a < addr);
+                by_peer.insert(at, (addr, Vec::new()));
+                at
+            }
+        };
+        let list = &mut by_peer[at].1;
+        // Under the smaller bound either world keeps it; only a longer list asks which
+        // world this is (a question that costs more than the rest of this function).
+        let room =
+            list.len() < PER_PEER_MAX_SIM || (list.len() < PER_PEER_MAX_REAL && !rt::in_sim());
+        if room {
             list.push(item);
         }
     }

@@ -12,13 +12,12 @@
 //! Inside the simulator a signed pool's node-to-node requests go as whole messages instead
 //! (`http::message`): the same request, the same answer, no HTTP/1.1 bytes in between.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_LENGTH, HOST};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
@@ -57,18 +56,36 @@ pub fn sent_by_kind() -> [(&'static str, u64); 5] {
     std::array::from_fn(|i| (KINDS[i], SENT[i].load(std::sync::atomic::Ordering::Relaxed)))
 }
 
+/// The signature header's name, made once: inserted by its text, it was parsed and checked
+/// on every signed request.
+const PEER_HEADER: HeaderName = HeaderName::from_static(peer_auth::HEADER);
+
 /// A pool of idle HTTP/1.1 connections to peers.
 #[derive(Default)]
 pub struct Pool {
     idle: Idle<SendRequest<Full<Bytes>>>,
     /// The `Host` value of each address sent to, formatted once: formatting the address
-    /// on every request was a visible share of a simulated exchange.
-    hosts: Mutex<BTreeMap<SocketAddr, HeaderValue>>,
+    /// on every request was a visible share of a simulated exchange. A list: a pool talks
+    /// to a cluster's few nodes, and comparing addresses for equality is cheaper than
+    /// ordering them through a tree.
+    hosts: Mutex<Vec<(SocketAddr, HeaderValue)>>,
     idempotent: bool,
     /// Signs every request with the cluster key (`scsp::peer_auth`): node-to-node pools.
     key: Option<ClusterKey>,
     /// Idle message channels to peers (signed pools inside the simulator).
     channels: Idle<rt::channel::Channel>,
+    /// The last signature this pool made and what it signed (see [`Pool::signature`]).
+    last_signed: Mutex<Option<Signed>>,
+}
+
+/// A signature with everything it covers: the same request at the same millisecond has the
+/// same signature.
+struct Signed {
+    unix_ms: u64,
+    method: Method,
+    target: String,
+    body: Bytes,
+    value: HeaderValue,
 }
 
 impl std::fmt::Debug for Pool {
@@ -105,14 +122,14 @@ impl Pool {
     /// The `Host` header value for `addr`.
     fn host(&self, addr: SocketAddr) -> HeaderValue {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        hosts
-            .entry(addr)
-            .or_insert_with(|| {
-                // An address always formats to valid header text; the fallback keeps it total.
-                HeaderValue::try_from(addr.to_string())
-                    .unwrap_or_else(|_| HeaderValue::from_static("localhost"))
-            })
-            .clone()
+        if let Some((_, value)) = hosts.iter().find(|(a, _)| *a == addr) {
+            return value.clone();
+        }
+        // An address always formats to valid header text; the fallback keeps it total.
+        let value = HeaderValue::try_from(addr.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
+        hosts.push((addr, value.clone()));
+        value
     }
 
     /// One request to `addr`, on a pooled connection when one is idle, bounded by
@@ -201,14 +218,7 @@ impl Pool {
     ) -> Result<Request<B>, ExchangeError> {
         let uri = Uri::try_from(target).map_err(|e| ExchangeError(format!("request: {e}")))?;
         let signature = match &self.key {
-            Some(key) => {
-                let signature =
-                    peer_auth::sign(key, method.as_str(), target, &body, peer_auth::now_ms());
-                Some(
-                    HeaderValue::try_from(signature)
-                        .map_err(|e| ExchangeError(format!("request: {e}")))?,
-                )
-            }
+            Some(key) => Some(self.signature(key, method, target, &body)?),
             None => None,
         };
         let length = if body.is_empty() {
@@ -224,9 +234,41 @@ impl Pool {
         headers.insert(HOST, self.host(addr));
         headers.insert(CONTENT_LENGTH, length);
         if let Some(signature) = signature {
-            headers.insert(peer_auth::HEADER, signature);
+            headers.insert(PEER_HEADER, signature);
         }
         Ok(request)
+    }
+
+    /// The peer signature of a request signed now. A PAN asks every peer for a bid on the
+    /// same key at the same simulated instant, and pushes one record to several peers at
+    /// once: those requests are identical (the signature does not name the receiver), so
+    /// the last signature is reused when method, target, body and millisecond all match,
+    /// and otherwise made anew. The value is the one `peer_auth::sign` gives either way.
+    fn signature(
+        &self,
+        key: &ClusterKey,
+        method: &Method,
+        target: &str,
+        body: &Bytes,
+    ) -> Result<HeaderValue, ExchangeError> {
+        let unix_ms = peer_auth::now_ms();
+        let mut last = self.last_signed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(signed) = last.as_ref().filter(|s| {
+            s.unix_ms == unix_ms && s.method == *method && s.target == target && s.body == *body
+        }) {
+            return Ok(signed.value.clone());
+        }
+        let signature = peer_auth::sign(key, method.as_str(), target, body, unix_ms);
+        let value =
+            HeaderValue::try_from(signature).map_err(|e| ExchangeError(format!("request: {e}")))?;
+        *last = Some(Signed {
+            unix_ms,
+            method: method.clone(),
+            target: target.to_owned(),
+            body: body.clone(),
+            value: value.clone(),
+        });
+        Ok(value)
     }
 
     async fn send_on(
@@ -284,4 +326,51 @@ async fn bounded(
 enum Attempt {
     Stale,
     Failed(ExchangeError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The millisecond a signature header names.
+    fn signed_at(value: &HeaderValue) -> u64 {
+        let text = value.to_str().expect("ascii");
+        text.split_once('.').expect("ms.mac").0.parse().expect("ms")
+    }
+
+    #[test]
+    fn a_reused_signature_is_the_one_signing_would_make() {
+        let key = ClusterKey::from_bytes(b"test cluster key");
+        let pool = Pool::peers(key.clone());
+        let requests = [
+            (Method::GET, "/_replisim/bid?key=a", Bytes::new()),
+            (Method::GET, "/_replisim/bid?key=a", Bytes::new()),
+            (Method::GET, "/_replisim/bid?key=b", Bytes::new()),
+            (Method::DELETE, "/_replisim/bid?key=b", Bytes::new()),
+            (
+                Method::PUT,
+                "/_replisim/replica",
+                Bytes::from_static(b"one"),
+            ),
+            (
+                Method::PUT,
+                "/_replisim/replica",
+                Bytes::from_static(b"two"),
+            ),
+            (
+                Method::PUT,
+                "/_replisim/replica",
+                Bytes::from_static(b"two"),
+            ),
+        ];
+        for (method, target, body) in requests {
+            let value = pool.signature(&key, &method, target, &body).expect("signs");
+            let expected = peer_auth::sign(&key, method.as_str(), target, &body, signed_at(&value));
+            assert_eq!(
+                value.to_str().expect("ascii"),
+                expected,
+                "{method} {target}"
+            );
+        }
+    }
 }

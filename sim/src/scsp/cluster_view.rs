@@ -25,7 +25,9 @@ pub fn local_bid(ctx: &NodeContext, key: &str) -> Bid {
             .load(std::sync::atomic::Ordering::SeqCst)
             .saturating_sub(1),
         retiring: ctx.control.is_retiring(),
-        held: disk.get(key).map(|r| Held {
+        // Read in place: copying the whole record out (metadata included) to read four
+        // fields was most of a bid's cost.
+        held: disk.with_record(key, |r| Held {
             kind: r.kind,
             version: r.version,
             deleted: r.deleted,
@@ -51,8 +53,9 @@ pub async fn gather_bids(ctx: &NodeContext, key: &str) -> Vec<Bid> {
             )
         });
     let answers = join_all(peers).await;
-    let mut bids = vec![local_bid(ctx, key)];
     let nodes = ctx.cluster.nodes.len();
+    let mut bids = Vec::with_capacity(nodes);
+    bids.push(local_bid(ctx, key));
     for (id, answer) in answers {
         let Ok(bid) = answer else { continue };
         // A bid that misnames its sender or holds an impossible version counts as no answer.

@@ -1,6 +1,7 @@
 //! The server side of the node-to-node protocol (see `peer` for the client side).
 
 use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -15,7 +16,7 @@ use crate::scsp::peer::{
     self, decode_record, encode_record, Inventory, InventoryItem, INTERNAL_PREFIX,
 };
 use crate::scsp::peer_auth;
-use crate::scsp::query::Query;
+use crate::scsp::query;
 use crate::scsp::records::Objects;
 use crate::scsp::response::{self, Body};
 use crate::scsp::wire;
@@ -54,7 +55,7 @@ pub fn handle_collected(ctx: &NodeContext, req: Request<Bytes>) -> Response<Body
         parts.method.as_str(),
         target,
         &body,
-        parts.headers.get(peer_auth::HEADER).map(|v| v.as_bytes()),
+        parts.headers.get(&PEER_HEADER).map(|v| v.as_bytes()),
         peer_auth::now_ms(),
     ) {
         ctx.trace(format!(
@@ -64,19 +65,24 @@ pub fn handle_collected(ctx: &NodeContext, req: Request<Bytes>) -> Response<Body
         ));
         return response::error(StatusCode::FORBIDDEN, &format!("Forbidden: {why}."));
     }
-    let path = parts
-        .uri
-        .path()
-        .trim_start_matches(INTERNAL_PREFIX)
-        .to_string();
-    let query = Query::parse(parts.uri.query().unwrap_or(""));
-    match (parts.method.clone(), path.as_str()) {
-        (Method::GET, "bid") => {
-            let key = query.get("key").unwrap_or("").to_string();
-            text(wire::encode_bid(&local_bid(ctx, &key)))
+    // Every leading copy of the prefix goes, as `trim_start_matches` would take them.
+    let mut path = parts.uri.path();
+    while let Some(rest) = path.strip_prefix(INTERNAL_PREFIX) {
+        path = rest;
+    }
+    // Arguments are read one at a time from the raw query, as `Query::get` reads them.
+    let raw_query = parts.uri.query().unwrap_or("");
+    let arg = |name| query::lookup(raw_query, name);
+    match (&parts.method, path) {
+        (&Method::GET, "bid") => {
+            let key = arg("key");
+            text(wire::encode_bid(&local_bid(
+                ctx,
+                key.as_deref().unwrap_or(""),
+            )))
         }
-        (Method::GET, "inventory") => {
-            let since = query.get("since").and_then(|g| g.parse::<u64>().ok());
+        (&Method::GET, "inventory") => {
+            let since = arg("since").and_then(|g| g.parse::<u64>().ok());
             if since.is_some() && since == Some(Objects::lock(&ctx.disk).generation()) {
                 return response::finish(
                     response::builder(StatusCode::NO_CONTENT),
@@ -88,8 +94,8 @@ pub fn handle_collected(ctx: &NodeContext, req: Request<Bytes>) -> Response<Body
                 &delta.unwrap_or_else(|| inventory(ctx)),
             ))
         }
-        (Method::GET, "journal") => {
-            let number = |name| query.get(name).and_then(|v| v.parse::<u64>().ok());
+        (&Method::GET, "journal") => {
+            let number = |name| arg(name).and_then(|v| v.parse::<u64>().ok());
             let page = journal::read(
                 ctx,
                 number("epoch").unwrap_or(0),
@@ -98,10 +104,10 @@ pub fn handle_collected(ctx: &NodeContext, req: Request<Bytes>) -> Response<Body
             );
             text(journal::encode_page(&page))
         }
-        (Method::PUT, "replica") => accept_replica(ctx, body),
-        (Method::GET, "replica") => {
-            let key = query.get("key").unwrap_or("");
-            match Objects::lock(&ctx.disk).get(key) {
+        (&Method::PUT, "replica") => accept_replica(ctx, body),
+        (&Method::GET, "replica") => {
+            let key = arg("key");
+            match Objects::lock(&ctx.disk).get(key.as_deref().unwrap_or("")) {
                 Some(record) => response::finish(
                     response::builder(StatusCode::OK),
                     response::full(encode_record(&record)),
@@ -109,16 +115,25 @@ pub fn handle_collected(ctx: &NodeContext, req: Request<Bytes>) -> Response<Body
                 None => response::error(StatusCode::NOT_FOUND, "No such record here."),
             }
         }
-        (Method::DELETE, "replica") => discard(ctx, &query),
+        (&Method::DELETE, "replica") => discard(ctx, raw_query),
         _ => response::error(StatusCode::NOT_FOUND, "Unknown internal request."),
     }
 }
 
+/// The signature header as a ready name: looked up by text, it was parsed on every request.
+const PEER_HEADER: HeaderName = HeaderName::from_static(peer_auth::HEADER);
+
+/// A 200 with a text body and the headers `response::builder` gives every answer, in the
+/// same order (`Server`, then `Content-Type`), built in place: bids and inventories are
+/// most of a node's answers, and the builder validated both constant values on each.
 fn text(body: String) -> Response<Body> {
-    response::finish(
-        response::builder(StatusCode::OK).header(http::header::CONTENT_TYPE, "text/plain"),
-        response::full(body),
-    )
+    const SERVER: HeaderValue = HeaderValue::from_static(response::SERVER);
+    const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain");
+    let mut answer = Response::new(response::full(body));
+    let headers = answer.headers_mut();
+    headers.insert(http::header::SERVER, SERVER);
+    headers.insert(http::header::CONTENT_TYPE, TEXT_PLAIN);
+    answer
 }
 
 /// Everything this node holds, newest version per key.
@@ -243,10 +258,11 @@ fn accept_replica(ctx: &NodeContext, bytes: Bytes) -> Response<Body> {
 }
 
 /// Drops exactly one version of a key (rollback after a failed quorum).
-fn discard(ctx: &NodeContext, query: &Query) -> Response<Body> {
-    let key = query.get("key").unwrap_or("");
-    let stamp_ms = query.get("stamp").and_then(|v| v.parse().ok());
-    let node = query.get("node").and_then(|v| v.parse().ok());
+fn discard(ctx: &NodeContext, raw_query: &str) -> Response<Body> {
+    let key = query::lookup(raw_query, "key");
+    let key = key.as_deref().unwrap_or("");
+    let stamp_ms = query::lookup(raw_query, "stamp").and_then(|v| v.parse().ok());
+    let node = query::lookup(raw_query, "node").and_then(|v| v.parse().ok());
     let (Some(stamp_ms), Some(node)) = (stamp_ms, node) else {
         return response::error(StatusCode::BAD_REQUEST, "discard needs key, stamp and node");
     };

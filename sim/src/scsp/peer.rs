@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 
 use crate::http::pool::Pool;
 use crate::scsp::object::{Kind, Record, Version};
-use crate::scsp::query::percent_encode;
+use crate::scsp::query::{percent_encode, percent_encode_into};
 use crate::scsp::wire;
 
 /// Internal paths start with this prefix; clients never see it.
@@ -204,6 +204,18 @@ pub fn check_record(record: &Record, nodes: usize) -> Result<(), String> {
     check_stamp(record.version, &record.md5_hex, nodes)
 }
 
+/// `INTERNAL_PREFIX`, then `what`, then `key` percent-encoded: the target of a bid or a
+/// fetch, written into one buffer (a `format!` of the encoded key cost two allocations
+/// and the formatting machinery on every bid).
+fn internal_target(what: &str, key: &str) -> String {
+    let mut path =
+        String::with_capacity(INTERNAL_PREFIX.len() + what.len() + key.len() + key.len() / 2);
+    path.push_str(INTERNAL_PREFIX);
+    path.push_str(what);
+    percent_encode_into(&mut path, key);
+    path
+}
+
 async fn exchange(
     pool: &Pool,
     addr: SocketAddr,
@@ -232,7 +244,7 @@ pub async fn bid(
     key: &str,
     timeout: Duration,
 ) -> Result<Bid, PeerError> {
-    let path = format!("{INTERNAL_PREFIX}bid?key={}", percent_encode(key));
+    let path = internal_target("bid?key=", key);
     let (status, body) = exchange(pool, addr, Method::GET, &path, Bytes::new(), timeout).await?;
     if status != StatusCode::OK {
         return Err(PeerError::Refused(status.as_u16()));
@@ -296,7 +308,7 @@ pub async fn fetch(
     key: &str,
     timeout: Duration,
 ) -> Result<Option<Record>, PeerError> {
-    let path = format!("{INTERNAL_PREFIX}replica?key={}", percent_encode(key));
+    let path = internal_target("replica?key=", key);
     let (status, body) = exchange(pool, addr, Method::GET, &path, Bytes::new(), timeout).await?;
     match status {
         StatusCode::OK => decode_record(body)
@@ -337,6 +349,16 @@ pub async fn inventory(
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn internal_targets_are_the_prefix_then_the_encoded_key() {
+        for key in ["", "n//b/x", "n/t/b/a name+%é"] {
+            assert_eq!(
+                internal_target("bid?key=", key),
+                format!("{INTERNAL_PREFIX}bid?key={}", percent_encode(key))
+            );
+        }
+    }
 
     #[test]
     fn records_round_trip_through_the_push_encoding() {

@@ -1,6 +1,8 @@
 //! Query arguments as SCSP reads them (SCSP-43): names are case-insensitive, a valueless
 //! argument means `true`, and booleans accept `x`, `x=yes` and `x=true`.
 
+use std::borrow::Cow;
+
 /// Parsed query arguments, in request order, names lower-cased and values percent-decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
@@ -86,6 +88,46 @@ impl Query {
     }
 }
 
+/// What `Query::parse(raw).get(name)` answers, read straight from the raw query: a
+/// node-to-node handler reads one or two arguments of every request, and building the whole
+/// argument list cost an allocation per name and value. `name` is compared as parsed names
+/// are (percent-decoded, lower-cased), so it must be lower-case to ever match, as with
+/// [`Query::get`].
+pub fn lookup<'a>(raw: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    raw.split('&')
+        .filter(|part| !part.is_empty())
+        .find_map(|part| {
+            let (k, v) = match part.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (part, None),
+            };
+            decoded_name_is(k, name).then(|| v.map_or(Cow::Borrowed(""), percent_decode_cow))
+        })
+}
+
+/// True when `k`, percent-decoded and lower-cased as [`Query::parse`] does, is `name`.
+fn decoded_name_is(k: &str, name: &str) -> bool {
+    let lowered_is = |d: &str| {
+        d.len() == name.len()
+            && d.bytes()
+                .zip(name.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+    };
+    match percent_decode_cow(k) {
+        Cow::Borrowed(d) => lowered_is(d),
+        Cow::Owned(d) => lowered_is(&d),
+    }
+}
+
+/// [`percent_decode`] without a copy when there is nothing to decode.
+pub fn percent_decode_cow(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b == b'%' || b == b'+') {
+        Cow::Owned(percent_decode(s))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 /// Decodes `%XX` escapes and `+` (as space); malformed escapes are kept literally.
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -148,7 +190,25 @@ pub fn percent_encode(s: &str) -> String {
 
 /// [`percent_encode`] appending to `out`: inventories encode every key into one buffer.
 pub fn percent_encode_into(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    /// Every byte's escape, `%00%01…%FF`, so an escape is one append instead of three.
+    const ESCAPES: &str = {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        const BYTES: [u8; 768] = {
+            let mut table = [0; 768];
+            let mut b = 0;
+            while b < 256 {
+                table[3 * b] = b'%';
+                table[3 * b + 1] = HEX[b >> 4];
+                table[3 * b + 2] = HEX[b & 0x0f];
+                b += 1;
+            }
+            table
+        };
+        match std::str::from_utf8(&BYTES) {
+            Ok(s) => s,
+            Err(_) => panic!("escapes are ASCII"),
+        }
+    };
     /// Which bytes stand for themselves: a table look-up per byte instead of five tests.
     const UNRESERVED: [bool; 256] = {
         let mut table = [false; 256];
@@ -172,9 +232,8 @@ pub fn percent_encode_into(out: &mut String, s: &str) {
             // boundaries (an empty run may sit inside a multi-byte character).
             out.push_str(&s[run_start..i]);
         }
-        out.push('%');
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0x0f)] as char);
+        let at = 3 * usize::from(b);
+        out.push_str(&ESCAPES[at..at + 3]);
         run_start = i + 1;
     }
     out.push_str(&s[run_start..]);
@@ -284,8 +343,50 @@ mod tests {
         let mut out = String::from("gone ");
         percent_encode_into(&mut out, "a/é");
         assert_eq!(out, "gone a%2F%C3%A9");
+        // Every byte, against the escape written out by hand.
+        for c in (0..=0x10FFu32).filter_map(char::from_u32) {
+            let text = c.to_string();
+            let expected: String = text
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        char::from(b).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            assert_eq!(percent_encode(&text), expected, "{c:?}");
+        }
         for s in ["", "é", "日本/語 x", "a+b%c\td"] {
             assert_eq!(percent_decode(&percent_encode(s)), s);
+        }
+    }
+
+    #[test]
+    fn lookup_answers_what_the_parsed_query_answers() {
+        let raws = [
+            "",
+            "key=a%2Fb",
+            "KEY=x&key=y",
+            "k%45y=v+w",
+            "key",
+            "&&key=&key=z",
+            "stamp=12&node=3&key=n%2F%2Fb%2Fx",
+            "Ke%79=%C3%A9",
+            "key%=1&key%3=2&key=3",
+            "since=7",
+            "x=1&since",
+        ];
+        for raw in raws {
+            let parsed = Query::parse(raw);
+            for name in ["key", "since", "stamp", "node", "kEy", "ke", ""] {
+                assert_eq!(
+                    lookup(raw, name).as_deref(),
+                    parsed.get(name),
+                    "{raw:?} {name:?}"
+                );
+            }
         }
     }
 
