@@ -75,6 +75,11 @@ pub struct Version {
     pub node: u32,
 }
 
+/// The `Castor-System-Version` header's name, parsed once (a name given as text is parsed
+/// and copied on every response).
+pub(crate) const CASTOR_SYSTEM_VERSION: http::HeaderName =
+    http::HeaderName::from_static("castor-system-version");
+
 impl Version {
     /// `Castor-System-Version`: epoch seconds with a millisecond fraction, e.g. `1287187180.959`.
     pub fn castor_system_version(&self) -> String {

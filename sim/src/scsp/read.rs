@@ -16,13 +16,16 @@ use crate::scsp::config::NodeContext;
 use crate::scsp::contexts;
 use crate::scsp::defects::Defect;
 use crate::scsp::key::Locator;
-use crate::scsp::object::Record;
+use crate::scsp::object::{Record, CASTOR_SYSTEM_VERSION};
 use crate::scsp::placement;
 use crate::scsp::records::Objects;
 use crate::scsp::redirect;
 use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body};
 use crate::store::body_matches;
+
+/// `Castor-System-Alias`, parsed once.
+const CASTOR_SYSTEM_ALIAS: http::HeaderName = http::HeaderName::from_static("castor-system-alias");
 
 /// Handles GET and HEAD.
 pub async fn handle(ctx: &NodeContext, req: &ClientRequest) -> Response<Body> {
@@ -199,7 +202,7 @@ fn serve(
         .header(http::header::LAST_MODIFIED, record.version.last_modified())
         .header(http::header::ETAG, record.etag())
         .header(
-            "Castor-System-Version",
+            CASTOR_SYSTEM_VERSION,
             record.version.castor_system_version(),
         )
         .header(http::header::ACCEPT_RANGES, "bytes");
@@ -212,7 +215,7 @@ fn serve(
     if record.kind == crate::scsp::object::Kind::Alias
         && ctx.cluster.alternatives.alias_header == AliasHeader::Sent
     {
-        b = b.header("Castor-System-Alias", record.key.trim_start_matches("u/"));
+        b = b.header(CASTOR_SYSTEM_ALIAS, record.key.trim_start_matches("u/"));
     }
     let range = if head_only {
         RangeAnswer::Whole

@@ -26,7 +26,7 @@ use crate::scsp::journal;
 use crate::scsp::key::{new_uuid, Locator, ObjectKey};
 use crate::scsp::limits;
 use crate::scsp::metadata;
-use crate::scsp::object::{Kind, Record, Version};
+use crate::scsp::object::{Kind, Record, Version, CASTOR_SYSTEM_VERSION};
 use crate::scsp::peer::{self, Bid, Held};
 use crate::scsp::placement;
 use crate::scsp::records::Objects;
@@ -35,6 +35,12 @@ use crate::scsp::replication::{self, SyncPlan};
 use crate::scsp::request::ClientRequest;
 use crate::scsp::response::{self, Body};
 use crate::store::DiskError;
+
+/// `Replica-Count`, parsed once.
+const REPLICA_COUNT: http::HeaderName = http::HeaderName::from_static("replica-count");
+
+/// `Content-UUID`, parsed once.
+const CONTENT_UUID: http::HeaderName = http::HeaderName::from_static("content-uuid");
 
 /// What the request is about, once resolved.
 pub(crate) struct Subject {
@@ -1084,11 +1090,11 @@ pub(crate) fn success(
             StatusCode::OK
         })
         .header(
-            "Castor-System-Version",
+            CASTOR_SYSTEM_VERSION,
             record.version.castor_system_version(),
         );
         if show_count {
-            b = b.header("Replica-Count", replica_count);
+            b = b.header(REPLICA_COUNT, replica_count);
         }
         if no_content {
             return response::finish(b, response::empty());
@@ -1147,11 +1153,11 @@ pub(crate) fn success(
         .header(http::header::LAST_MODIFIED, record.version.last_modified())
         .header(http::header::ETAG, record.etag())
         .header(
-            "Castor-System-Version",
+            CASTOR_SYSTEM_VERSION,
             record.version.castor_system_version(),
         );
     if record.kind.is_unnamed() && !ctx.cluster.has(Defect::OmitContentUuid) {
-        b = b.header("Content-UUID", uuid);
+        b = b.header(CONTENT_UUID, uuid);
     }
     if ctx.cluster.has(Defect::CreatedLengthOfObject) && req.header("content-type").is_some() {
         if let Some(length) = req.header("content-length") {
@@ -1160,7 +1166,7 @@ pub(crate) fn success(
         }
     }
     if show_count {
-        b = b.header("Replica-Count", replica_count);
+        b = b.header(REPLICA_COUNT, replica_count);
     }
     response::finish(b, response::full(body))
 }
