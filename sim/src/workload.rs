@@ -174,6 +174,23 @@ pub fn redirect_target(answer: &Answer) -> Result<(SocketAddr, String), String> 
     Ok((addr, target))
 }
 
+/// The body an operation writes, `seed <seed> op <id> ` and `filler` bytes of `x`: written
+/// byte by byte rather than formatted, since every operation builds one.
+fn op_content(seed: u64, id: usize, filler: usize) -> Bytes {
+    let mut seed_digits = itoa::Buffer::new();
+    let mut id_digits = itoa::Buffer::new();
+    let seed = seed_digits.format(seed).as_bytes();
+    let id = id_digits.format(id).as_bytes();
+    let mut content = Vec::with_capacity(10 + seed.len() + id.len() + filler);
+    content.extend_from_slice(b"seed ");
+    content.extend_from_slice(seed);
+    content.extend_from_slice(b" op ");
+    content.extend_from_slice(id);
+    content.push(b' ');
+    content.resize(content.len() + filler, b'x');
+    Bytes::from(content)
+}
+
 fn classify(result: Result<Answer, String>, read: bool) -> OpResult {
     match result {
         Ok(a) if a.status.is_success() => OpResult::Done {
@@ -234,13 +251,13 @@ pub async fn run(
         let node = rng.below(addrs.len() as u64) as usize;
         let now = rt::now().saturating_duration_since(start);
         let name_index = rng.below(config.names.max(1) as u64) as usize;
-        let name = format!("n{name_index}");
+        let mut digits = itoa::Buffer::new();
+        let name = digits.format(name_index);
+        let name = ["n", name].concat();
         let may_update = last_update[name_index].is_none_or(|t| now >= t + config.update_gap);
         let roll = rng.below(100);
-        let content = Bytes::from(format!(
-            "seed {seed} op {id} {}",
-            "x".repeat(rng.below(512) as usize)
-        ));
+        let content = op_content(seed, id, rng.below(512) as usize);
+        let object_target = ["/", BUCKET, "/", &name].concat();
         let (kind, method, target, body) = match roll {
             0..=44 if may_update => (
                 OpKind::WriteNamed {
@@ -248,7 +265,7 @@ pub async fn run(
                     md5: md5_hex(&content),
                 },
                 Method::POST,
-                format!("/{BUCKET}/{name}"),
+                object_target,
                 content,
             ),
             45..=59 => (
@@ -262,13 +279,13 @@ pub async fn run(
             60..=69 if may_update => (
                 OpKind::Delete { name: name.clone() },
                 Method::DELETE,
-                format!("/{BUCKET}/{name}"),
+                object_target,
                 Bytes::new(),
             ),
             _ => (
                 OpKind::Read { name: name.clone() },
                 Method::GET,
-                format!("/{BUCKET}/{name}"),
+                object_target,
                 Bytes::new(),
             ),
         };
