@@ -12,7 +12,7 @@
 //! `replisim_sim::world::try_simulate`), and madsim runs all of a simulation's tasks on that thread. Outside
 //! a simulation the table is empty and nothing waits.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -44,12 +44,16 @@ thread_local! {
     /// channel (`crate::channel`) needs its own end of the link to look the shape up, and
     /// madsim tells a stream its local address but not an endpoint.
     static HOSTS: RefCell<BTreeMap<madsim::task::NodeId, IpAddr>> = const { RefCell::new(BTreeMap::new()) };
+    /// The last host [`own_ip`] found: a node sends its bids and pushes to several peers in
+    /// a row, so most lookups repeat the one before (every node-to-node exchange asks).
+    static LAST_HOST: Cell<Option<(madsim::task::NodeId, IpAddr)>> = const { Cell::new(None) };
 }
 
 /// Records that simulated host `node` has address `ip` (the world calls this for every host
 /// it creates; [`clear`] forgets them with the shapes).
 pub fn set_host(node: madsim::task::NodeId, ip: IpAddr) {
     HOSTS.with(|h| h.borrow_mut().insert(node, ip));
+    LAST_HOST.with(|last| last.set(None));
 }
 
 /// The address of the simulated host the calling task runs on, when the world recorded it
@@ -59,7 +63,14 @@ pub fn own_ip() -> Option<IpAddr> {
         return None;
     }
     let node = madsim::plugin::node();
-    HOSTS.with(|h| h.borrow().get(&node).copied())
+    if let Some((last, ip)) = LAST_HOST.with(Cell::get) {
+        if last == node {
+            return Some(ip);
+        }
+    }
+    let ip = HOSTS.with(|h| h.borrow().get(&node).copied())?;
+    LAST_HOST.with(|last| last.set(Some((node, ip))));
+    Some(ip)
 }
 
 /// Sets the shape of the direction `from` → `to` (a clear shape removes it).
@@ -83,6 +94,7 @@ pub fn get(from: IpAddr, to: IpAddr) -> Shape {
 pub fn clear() {
     TABLE.with(|t| t.borrow_mut().clear());
     HOSTS.with(|h| h.borrow_mut().clear());
+    LAST_HOST.with(|last| last.set(None));
 }
 
 /// How long a send from `from` to `to` waits before it leaves: zero on a clear link. Draws

@@ -46,11 +46,15 @@ pub async fn gather_bids(ctx: &NodeContext, key: &str) -> Vec<Bid> {
         .iter()
         .enumerate()
         .filter(|(id, _)| *id != ctx.id)
-        .map(|(id, addr)| async move {
-            (
-                id,
-                peer::bid(&ctx.pool, *addr, key, ctx.cluster.peer_timeout).await,
-            )
+        // Boxed: a bid in flight is over a kilobyte, and `join_all` moved every one of them
+        // into its own array; a box moves as a pointer.
+        .map(|(id, addr)| {
+            Box::pin(async move {
+                (
+                    id,
+                    peer::bid(&ctx.pool, *addr, key, ctx.cluster.peer_timeout).await,
+                )
+            })
         });
     let answers = join_all(peers).await;
     let nodes = ctx.cluster.nodes.len();

@@ -35,12 +35,22 @@ pub struct Handoff {
 impl Handoff {
     /// The argument value.
     pub fn encode(&self) -> String {
-        let candidates: Vec<String> = self.candidates.iter().map(usize::to_string).collect();
-        let current = match &self.current {
-            None => "none".to_string(),
-            Some(h) => wire::encode_held(h, '.'),
-        };
-        format!("{}_{}_{}", self.issued_ms, candidates.join("."), current)
+        // `{issued_ms}_{candidates joined by .}_{current or none}`, written into one buffer.
+        let mut out = String::with_capacity(24 + 4 * self.candidates.len() + 64);
+        out.push_str(itoa::Buffer::new().format(self.issued_ms));
+        out.push('_');
+        for (i, candidate) in self.candidates.iter().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            out.push_str(itoa::Buffer::new().format(*candidate));
+        }
+        out.push('_');
+        match &self.current {
+            None => out.push_str("none"),
+            Some(h) => out.push_str(&wire::encode_held(h, '.')),
+        }
+        out
     }
 
     /// Reads an argument value; `None` for anything malformed.
@@ -110,6 +120,7 @@ mod tests {
             candidates: vec![2, 0, 3],
             current: None,
         };
+        assert_eq!(h.encode(), "1654933402434_2.0.3_none");
         assert_eq!(Handoff::decode(&h.encode()), Some(h.clone()));
         h.current = Some(Held {
             kind: Kind::Named,
@@ -122,6 +133,13 @@ mod tests {
             modified_secs: 0,
         });
         let encoded = h.encode();
+        assert_eq!(
+            encoded,
+            format!(
+                "1654933402434_2.0.3_{}",
+                wire::encode_held(h.current.as_ref().expect("set above"), '.')
+            )
+        );
         assert!(encoded
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._".contains(&b)));

@@ -241,10 +241,15 @@ fn accept_replica(ctx: &NodeContext, bytes: Bytes) -> Response<Body> {
             // The deletions of what a context delete dropped here are events of this node's
             // journal too (docs/choices.md row P2).
             crate::scsp::journal::record_dropped(ctx, &key, &dropped);
-            ctx.trace(format!(
-                "replica {key} v{} stored",
-                version.castor_system_version()
-            ));
+            // "replica {key} v{version} stored", without the formatter.
+            let stamp = version.castor_system_version();
+            let mut event = String::with_capacity(key.len() + stamp.len() + 17);
+            event.push_str("replica ");
+            event.push_str(&key);
+            event.push_str(" v");
+            event.push_str(&stamp);
+            event.push_str(" stored");
+            ctx.trace(event);
             response::finish(response::builder(StatusCode::OK), response::full("stored"))
         }
         Err(DiskError::Full { .. }) if full_but_claims_room => {

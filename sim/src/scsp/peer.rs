@@ -12,6 +12,7 @@ use http::{Method, StatusCode};
 use crate::http::pool::Pool;
 use crate::scsp::object::{Kind, Record, Version};
 use crate::scsp::query::{percent_encode, percent_encode_into};
+use crate::scsp::records::encode_head;
 use crate::scsp::wire;
 
 /// Internal paths start with this prefix; clients never see it.
@@ -106,9 +107,10 @@ impl std::fmt::Display for PeerError {
 }
 
 /// Encodes a record for a replica push: a 4-byte big-endian header length, the JSON header,
-/// then the raw content.
+/// then the raw content. The header is the bytes `serde_json` makes of the record, written
+/// by the disk's own encoder (`records::encode_head`, held to serde's bytes by a test).
 pub fn encode_record(record: &Record) -> Bytes {
-    let head = serde_json::to_vec(record).unwrap_or_default();
+    let head = encode_head(record);
     let mut out = BytesMut::with_capacity(4 + head.len() + record.content.len());
     out.put_u32(head.len() as u32);
     out.put_slice(&head);

@@ -1,6 +1,8 @@
 //! Replicate-on-write (SCSP-7..10): how many synchronous replicas a request asks for, how
 //! many it needs to succeed, and pushing them.
 
+use std::fmt::Write as _;
+
 use crate::scsp::config::{ClusterConfig, NodeContext};
 use crate::scsp::defects::Defect;
 use crate::scsp::metadata::lifepoint_reps;
@@ -121,11 +123,18 @@ pub async fn push_to(
         let addr = ctx.cluster.nodes[node];
         match peer::push(&ctx.pool, addr, record, ctx.cluster.peer_timeout).await {
             Ok(()) => done.push(node),
-            Err(e) => ctx.trace(format!(
-                "replica of {} to node{} failed: {e}",
-                record.key,
-                node + 1
-            )),
+            Err(e) => {
+                // "replica of {key} to node{n} failed: {e}", the fixed parts without the
+                // formatter.
+                let mut event = String::with_capacity(record.key.len() + 64);
+                event.push_str("replica of ");
+                event.push_str(&record.key);
+                event.push_str(" to node");
+                event.push_str(itoa::Buffer::new().format(node + 1));
+                event.push_str(" failed: ");
+                let _ = write!(event, "{e}");
+                ctx.trace(event);
+            }
         }
     }
     done

@@ -106,10 +106,12 @@ pub fn restyle(style: ErrorBody, mut response: Response<Body>) -> Response<Body>
 
 /// An error answer with the human-readable HTML body Swarm uses.
 pub fn error(status: StatusCode, message: &str) -> Response<Body> {
-    let body = format!(
-        "<html><body><h2>replisim Storage Error</h2><br>{}</body></html>",
-        html_escape(message)
-    );
+    const HEAD: &str = "<html><body><h2>replisim Storage Error</h2><br>";
+    const TAIL: &str = "</body></html>";
+    let mut body = String::with_capacity(HEAD.len() + message.len() + TAIL.len() + 8);
+    body.push_str(HEAD);
+    push_html_escaped(&mut body, message);
+    body.push_str(TAIL);
     let mut response = Response::new(full(body));
     response
         .extensions_mut()
@@ -131,8 +133,53 @@ pub fn error(status: StatusCode, message: &str) -> Response<Body> {
     response
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// Appends `s` with `&`, `<` and `>` escaped, in one pass (what replacing `&` first, then
+/// `<`, then `>` gives: no escape introduces a `<` or `>`).
+fn push_html_escaped(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(at) = rest.find(['&', '<', '>']) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            _ => "&gt;",
+        });
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_escape_as_the_chained_replacements_did() {
+        for message in [
+            "",
+            "plain",
+            "a&b",
+            "<&>",
+            "&lt;",
+            ">>x<<",
+            "é & ✓ <b>",
+            "&&&",
+        ] {
+            let mut escaped = String::new();
+            push_html_escaped(&mut escaped, message);
+            let chained = message
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            assert_eq!(escaped, chained, "{message}");
+        }
+        let answer = error(StatusCode::NOT_FOUND, "x<y & z");
+        let body = futures::executor::block_on(answer.into_body().collect())
+            .expect("a full body")
+            .to_bytes();
+        assert_eq!(
+            &body[..],
+            b"<html><body><h2>replisim Storage Error</h2><br>x&lt;y &amp; z</body></html>"
+        );
+    }
 }

@@ -4,7 +4,9 @@
 use std::convert::Infallible;
 use std::io;
 
+use bytes::Bytes;
 use http_body_util::BodyExt;
+use hyper::body::Body as _;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
@@ -13,6 +15,7 @@ use crate::rt::{self, Listener};
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
 use crate::scsp::records::Objects;
+use crate::scsp::response::Body;
 use crate::scsp::{health, router};
 
 /// Binds the node's own address and serves forever.
@@ -62,17 +65,36 @@ async fn serve_messages(ctx: NodeContext, addr: std::net::SocketAddr) -> io::Res
         let ctx = ctx.clone();
         async move {
             let response = router::handle_message(&ctx, req);
-            let (mut parts, body) = response.into_parts();
+            let (parts, body) = response.into_parts();
             // A body that fails aborts the exchange, as it aborts an HTTP/1.1 connection.
-            let body = body.collect().await.ok()?.to_bytes();
-            parts.headers.insert(
-                http::header::CONTENT_LENGTH,
-                http::HeaderValue::from(body.len()),
-            );
+            // No `Content-Length` is added: the length travels with the bytes, and no reader
+            // of a peer's answer looks at that header.
+            let body = whole_body(body).await?;
             Some(http::Response::from_parts(parts, body))
         }
     })
     .await
+}
+
+/// A response body as one `Bytes`, or `None` when it fails. Nearly every answer is a single
+/// frame (`response::full`), which is taken as it is rather than collected into a buffer
+/// list; anything longer is collected as before. Trailers carry no bytes, as in `collect`.
+async fn whole_body(mut body: Body) -> Option<Bytes> {
+    let first = match body.frame().await {
+        None => return Some(Bytes::new()),
+        Some(frame) => frame.ok()?.into_data().unwrap_or_default(),
+    };
+    if body.is_end_stream() {
+        return Some(first);
+    }
+    let rest = body.collect().await.ok()?.to_bytes();
+    if first.is_empty() {
+        return Some(rest);
+    }
+    let mut all = bytes::BytesMut::with_capacity(first.len() + rest.len());
+    all.extend_from_slice(&first);
+    all.extend_from_slice(&rest);
+    Some(all.freeze())
 }
 
 /// How one connection is served.
