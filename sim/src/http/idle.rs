@@ -90,12 +90,13 @@ impl<T: Reusable> Idle<T> {
                 at
             }
         };
+        let max = if rt::in_sim() {
+            PER_PEER_MAX_SIM
+        } else {
+            PER_PEER_MAX_REAL
+        };
         let list = &mut by_peer[at].1;
-        // Under the smaller bound either world keeps it; only a longer list asks which
-        // world this is (a question that costs more than the rest of this function).
-        let room =
-            list.len() < PER_PEER_MAX_SIM || (list.len() < PER_PEER_MAX_REAL && !rt::in_sim());
-        if room {
+        if list.len() < max {
             list.push(item);
         }
     }
