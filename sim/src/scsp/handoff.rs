@@ -48,7 +48,7 @@ impl Handoff {
         out.push('_');
         match &self.current {
             None => out.push_str("none"),
-            Some(h) => out.push_str(&wire::encode_held(h, '.')),
+            Some(h) => wire::push_held(&mut out, h, '.'),
         }
         out
     }

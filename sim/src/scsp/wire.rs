@@ -76,7 +76,8 @@ pub fn encode_held(h: &Held, sep: char) -> String {
     out
 }
 
-fn push_held(out: &mut String, h: &Held, sep: char) {
+/// Appends what [`encode_held`] returns, for a caller building a longer text.
+pub fn push_held(out: &mut String, h: &Held, sep: char) {
     out.push_str(Kind::name(h.kind));
     out.push(sep);
     push_int(out, h.version.stamp_ms);
