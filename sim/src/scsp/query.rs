@@ -29,13 +29,8 @@ impl Query {
             }
             decoded
         };
-        let args = raw
-            .split('&')
-            .filter(|part| !part.is_empty())
-            .map(|part| match part.split_once('=') {
-                Some((k, v)) => (name(k), Some(percent_decode(v))),
-                None => (name(part), None),
-            })
+        let args = raw_args(raw)
+            .map(|(k, v)| (name(k), v.map(percent_decode)))
             .collect();
         Self { args }
     }
@@ -94,14 +89,19 @@ impl Query {
 /// are (percent-decoded, lower-cased), so it must be lower-case to ever match, as with
 /// [`Query::get`].
 pub fn lookup<'a>(raw: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    raw_args(raw).find_map(|(k, v)| {
+        decoded_name_is(k, name).then(|| v.map_or(Cow::Borrowed(""), percent_decode_cow))
+    })
+}
+
+/// The raw query's arguments as written, name and value (`None` without `=`), empty parts
+/// skipped: what [`Query::parse`] decodes and [`lookup`] searches.
+fn raw_args(raw: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
     raw.split('&')
         .filter(|part| !part.is_empty())
-        .find_map(|part| {
-            let (k, v) = match part.split_once('=') {
-                Some((k, v)) => (k, Some(v)),
-                None => (part, None),
-            };
-            decoded_name_is(k, name).then(|| v.map_or(Cow::Borrowed(""), percent_decode_cow))
+        .map(|part| match part.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (part, None),
         })
 }
 
