@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
+use http::header::{HeaderValue, CONTENT_LENGTH, HOST};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
@@ -55,10 +55,6 @@ fn count_sent(target: &str) {
 pub fn sent_by_kind() -> [(&'static str, u64); 5] {
     std::array::from_fn(|i| (KINDS[i], SENT[i].load(std::sync::atomic::Ordering::Relaxed)))
 }
-
-/// The signature header's name, made once: inserted by its text, it was parsed and checked
-/// on every signed request.
-const PEER_HEADER: HeaderName = HeaderName::from_static(peer_auth::HEADER);
 
 /// A pool of idle HTTP/1.1 connections to peers.
 #[derive(Default)]
@@ -234,7 +230,7 @@ impl Pool {
         headers.insert(HOST, self.host(addr));
         headers.insert(CONTENT_LENGTH, length);
         if let Some(signature) = signature {
-            headers.insert(PEER_HEADER, signature);
+            headers.insert(peer_auth::HEADER_NAME, signature);
         }
         Ok(request)
     }

@@ -1,7 +1,7 @@
 //! The server side of the node-to-node protocol (see `peer` for the client side).
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue};
+use http::header::HeaderValue;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -55,7 +55,10 @@ pub fn handle_collected(ctx: &NodeContext, req: Request<Bytes>) -> Response<Body
         parts.method.as_str(),
         target,
         &body,
-        parts.headers.get(&PEER_HEADER).map(|v| v.as_bytes()),
+        parts
+            .headers
+            .get(&peer_auth::HEADER_NAME)
+            .map(|v| v.as_bytes()),
         peer_auth::now_ms(),
     ) {
         ctx.trace(format!(
@@ -120,18 +123,14 @@ pub fn handle_collected(ctx: &NodeContext, req: Request<Bytes>) -> Response<Body
     }
 }
 
-/// The signature header as a ready name: looked up by text, it was parsed on every request.
-const PEER_HEADER: HeaderName = HeaderName::from_static(peer_auth::HEADER);
-
 /// A 200 with a text body and the headers `response::builder` gives every answer, in the
 /// same order (`Server`, then `Content-Type`), built in place: bids and inventories are
 /// most of a node's answers, and the builder validated both constant values on each.
 fn text(body: String) -> Response<Body> {
-    const SERVER: HeaderValue = HeaderValue::from_static(response::SERVER);
     const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain");
     let mut answer = Response::new(response::full(body));
     let headers = answer.headers_mut();
-    headers.insert(http::header::SERVER, SERVER);
+    headers.insert(http::header::SERVER, response::SERVER_VALUE);
     headers.insert(http::header::CONTENT_TYPE, TEXT_PLAIN);
     answer
 }

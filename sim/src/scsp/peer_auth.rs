@@ -25,6 +25,9 @@ use crate::scsp::cluster_key::ClusterKey;
 /// The header carrying the signature.
 pub const HEADER: &str = "x-replisim-peer";
 
+/// [`HEADER`] as a ready header name: given as text, it is parsed on every request.
+pub const HEADER_NAME: http::HeaderName = http::HeaderName::from_static(HEADER);
+
 /// How far the signing time may be from the receiver's, either way.
 pub const WINDOW_MS: u64 = 5 * 60 * 1000;
 

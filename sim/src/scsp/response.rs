@@ -17,6 +17,9 @@ pub type Body = BoxBody<Bytes, BodyError>;
 /// The `Server` header value.
 pub const SERVER: &str = concat!("replisim/", env!("CARGO_PKG_VERSION"));
 
+/// [`SERVER`] as a ready header value: every answer carries it.
+pub const SERVER_VALUE: http::HeaderValue = http::HeaderValue::from_static(SERVER);
+
 /// The methods the node implements, for `Allow` (404/501 examples in the docs list these).
 pub const ALLOW: &str = "HEAD, GET, PUT, POST, COPY, APPEND, DELETE";
 
@@ -54,7 +57,7 @@ pub fn empty() -> Body {
 pub fn builder(status: StatusCode) -> http::response::Builder {
     Response::builder()
         .status(status)
-        .header(http::header::SERVER, SERVER)
+        .header(http::header::SERVER, SERVER_VALUE)
 }
 
 /// Finishes a builder; a header value we built ourselves is always valid, so a failure here
