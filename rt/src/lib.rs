@@ -13,6 +13,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -131,7 +132,7 @@ pin_project_lite::pin_project! {
     #[project = DeadlineProj]
     enum Deadline {
         Unset,
-        Sim { sleep: madsim::time::Sleep, armed: Option<std::task::Waker> },
+        Sim { sleep: madsim::time::Sleep, armed: Option<Disarm> },
         Real { #[pin] sleep: tokio::time::Sleep },
     }
 }
@@ -166,28 +167,74 @@ impl<F: Future> Future for Timeout<F> {
     }
 }
 
-/// Polls a simulated deadline, arming its timer only when the waker to call has changed.
+/// Polls a simulated deadline, arming its timer once.
 ///
 /// madsim's `Sleep` adds a timer to the runtime's heap on every pending poll, and a timer
-/// cannot be taken back: an exchange polled ten times while it runs left ten timers that
-/// all fired at its deadline, each waking the task long after the exchange had ended. One
-/// timer per waker wakes the task at the same instant.
+/// cannot be taken back. So the timer is armed once, with a waker of ours ([`Relay`]) that
+/// passes the wake on to the task's latest waker, and that [`Disarm`] silences when the
+/// deadline is dropped: an exchange that ended before its deadline no longer wakes its task
+/// (a keep-alive connection, a node's serving loop) for nothing when the deadline passes.
 fn poll_sim_deadline(
     sleep: &mut madsim::time::Sleep,
-    armed: &mut Option<std::task::Waker>,
+    armed: &mut Option<Disarm>,
     cx: &mut Context<'_>,
 ) -> Poll<()> {
     if sleep.is_elapsed() {
         return Poll::Ready(());
     }
-    if armed
-        .as_ref()
-        .is_some_and(|waker| waker.will_wake(cx.waker()))
-    {
-        return Poll::Pending;
+    match armed {
+        Some(Disarm(relay)) => {
+            relay.follow(cx.waker());
+            Poll::Pending
+        }
+        None => {
+            let relay = Arc::new(Relay {
+                task: std::sync::Mutex::new(Some(cx.waker().clone())),
+            });
+            let waker = std::task::Waker::from(relay.clone());
+            *armed = Some(Disarm(relay));
+            Pin::new(sleep).poll(&mut Context::from_waker(&waker))
+        }
     }
-    *armed = Some(cx.waker().clone());
-    Pin::new(sleep).poll(cx)
+}
+
+/// The waker a simulated deadline's timer holds: wakes the task that last polled the
+/// deadline, unless the deadline is gone.
+struct Relay {
+    task: std::sync::Mutex<Option<std::task::Waker>>,
+}
+
+impl Relay {
+    /// Makes `waker` the one to wake.
+    fn follow(&self, waker: &std::task::Waker) {
+        let mut task = self.task.lock().unwrap_or_else(|p| p.into_inner());
+        if !task.as_ref().is_some_and(|t| t.will_wake(waker)) {
+            *task = Some(waker.clone());
+        }
+    }
+}
+
+impl std::task::Wake for Relay {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+}
+
+/// Owned by an armed simulated deadline: when the deadline is dropped (its exchange ended
+/// either way), its timer's [`Relay`] wakes nobody.
+struct Disarm(Arc<Relay>);
+
+impl Drop for Disarm {
+    fn drop(&mut self) {
+        self.0.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
 }
 
 /// Monotonic now. Inside a simulation madsim intercepts the clock, so this is virtual time.
@@ -362,5 +409,73 @@ impl AsyncWrite for Stream {
             Stream::Real(s) => Pin::new(s).poll_shutdown(cx),
             Stream::RealTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts how often the future it wraps is polled.
+    struct CountPolls<F> {
+        future: Pin<Box<F>>,
+        polls: Arc<AtomicU64>,
+    }
+
+    impl<F: Future> Future for CountPolls<F> {
+        type Output = F::Output;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            self.future.as_mut().poll(cx)
+        }
+    }
+
+    /// Polls of a task that runs a 10 ms exchange bounded by `bound`, then sleeps 10 s.
+    fn polls_of_a_task_after_its_exchange(bound: Duration) -> u64 {
+        let runtime = madsim::runtime::Runtime::with_seed_and_config(1, madsim::Config::default());
+        runtime.block_on(async move {
+            let polls = Arc::new(AtomicU64::new(0));
+            let task = CountPolls {
+                future: Box::pin(async move {
+                    let exchange = sleep(Duration::from_millis(10));
+                    assert_eq!(timeout(bound, exchange).await, Ok(()));
+                    sleep(Duration::from_secs(10)).await;
+                }),
+                polls: polls.clone(),
+            };
+            madsim::task::spawn(task).await.expect("the task ends");
+            polls.load(Ordering::SeqCst)
+        })
+    }
+
+    #[test]
+    fn a_deadline_outlived_by_its_task_does_not_wake_it() {
+        // First poll, the exchange's end, the sleep's end: with the deadline (1 s) inside
+        // the sleep or beyond it alike.
+        assert_eq!(
+            polls_of_a_task_after_its_exchange(Duration::from_secs(1)),
+            3
+        );
+        assert_eq!(
+            polls_of_a_task_after_its_exchange(Duration::from_secs(60)),
+            3
+        );
+    }
+
+    #[test]
+    fn a_deadline_that_passes_ends_the_wait() {
+        let runtime = madsim::runtime::Runtime::with_seed_and_config(2, madsim::Config::default());
+        runtime.block_on(async {
+            let start = now();
+            let never = std::future::pending::<()>();
+            assert_eq!(timeout(Duration::from_secs(2), never).await, Err(Elapsed));
+            let waited = now() - start;
+            // madsim moves its clock a few nanoseconds per poll.
+            assert!(
+                (Duration::from_secs(2)..Duration::from_millis(2_001)).contains(&waited),
+                "{waited:?}"
+            );
+        });
     }
 }
