@@ -129,7 +129,16 @@ pub fn run_seed(
         let mut world_config = WorldConfig::new(config.nodes);
         world_config.defects = config.defects.clone();
         world_config.health_interval = config.health_interval;
-        let world = Arc::new(World::start(world_config));
+        // A seed's trace is reported only as its digest unless the run keeps it.
+        let mut builder = world_config.builder();
+        if !config.keep_trace {
+            builder = builder.digest_only_trace();
+        }
+        // As `World::start`: a topology that cannot be built is a broken seed.
+        let world = match builder.build() {
+            Ok(world) => Arc::new(world),
+            Err(e) => panic!("a one-cluster world failed to build: {e}"),
+        };
         let addrs = world.addrs();
         let start = rt::now();
         rt::sleep(Duration::from_millis(10)).await;

@@ -63,6 +63,8 @@ pub struct WorldBuilder {
     /// Client placements: a cluster name, or `None` for round-robin over the clusters.
     pub(crate) clients: Vec<Option<String>>,
     pub(crate) disk_bytes: u64,
+    /// The world's trace keeps only its digest (`Trace::digest_only`).
+    pub(crate) digest_only_trace: bool,
 }
 
 impl Default for WorldBuilder {
@@ -79,7 +81,15 @@ impl WorldBuilder {
             wan: Vec::new(),
             clients: Vec::new(),
             disk_bytes: 1 << 30,
+            digest_only_trace: false,
         }
+    }
+
+    /// The world's trace keeps only its digest, not its events: for runs that report
+    /// nothing else of it (sweeps), however long they are.
+    pub fn digest_only_trace(mut self) -> Self {
+        self.digest_only_trace = true;
+        self
     }
 
     /// Adds a cluster of `hosts` hosts, each running what `factory` builds.

@@ -277,7 +277,11 @@ impl World {
         let handle = madsim::runtime::Handle::current();
         let seed = handle.seed();
         crate::netem::clear();
-        let trace = Trace::new();
+        let trace = if b.digest_only_trace {
+            Trace::digest_only()
+        } else {
+            Trace::new()
+        };
         let several = b.clusters.len() > 1;
 
         // Clients first: a one-cluster world creates its nodes in the order it always did.
