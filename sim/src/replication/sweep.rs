@@ -430,7 +430,12 @@ pub fn run_seed(
     let config = config.clone();
     try_simulate(seed, config.time_limit, move || async move {
         let spec = config.spec.clone();
-        let world = match spec.build() {
+        // A seed's trace is reported only as its digest unless the run keeps it.
+        let mut builder = spec.builder();
+        if !config.keep_trace {
+            builder = builder.digest_only_trace();
+        }
+        let world = match builder.build() {
             Ok(w) => Arc::new(w),
             Err(e) => panic!("the replication world did not build: {e}"),
         };

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::publisher::host::{PublisherConfig, PublisherFactory};
 use crate::publisher::rules::Rules;
 use crate::replicator::{ReplicatorConfig, ReplicatorHost};
-use crate::world::{Link, World};
+use crate::world::{Link, World, WorldBuilder};
 
 /// Cluster A (the source of one-way replication).
 pub const A: &str = "a";
@@ -93,6 +93,11 @@ impl ReplicationSpec {
     /// Builds the world (inside a madsim runtime). One client sits in A; a bidirectional
     /// world has a second in B.
     pub fn build(&self) -> Result<World, String> {
+        self.builder().build()
+    }
+
+    /// The world this spec describes, as a builder (a sweep adds its trace setting).
+    pub fn builder(&self) -> WorldBuilder {
         let scsp = || {
             crate::scsp::node()
                 .replicas(2)
@@ -132,7 +137,7 @@ impl ReplicationSpec {
         if self.bidirectional {
             b = b.client_in(B);
         }
-        b.build()
+        b
     }
 }
 
