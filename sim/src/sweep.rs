@@ -129,12 +129,9 @@ pub fn run_seed(
         let mut world_config = WorldConfig::new(config.nodes);
         world_config.defects = config.defects.clone();
         world_config.health_interval = config.health_interval;
-        // A seed's trace is reported only as its digest unless the run keeps it.
-        let mut builder = world_config.builder();
-        if !config.keep_trace {
-            builder = builder.digest_only_trace();
-        }
-        // As `World::start`: a topology that cannot be built is a broken seed.
+        // A seed's trace is reported only as its digest unless the run keeps it. As
+        // `World::start`: a topology that cannot be built is a broken seed.
+        let builder = world_config.builder().keep_trace_events(config.keep_trace);
         let world = match builder.build() {
             Ok(world) => Arc::new(world),
             Err(e) => panic!("a one-cluster world failed to build: {e}"),

@@ -431,10 +431,7 @@ pub fn run_seed(
     try_simulate(seed, config.time_limit, move || async move {
         let spec = config.spec.clone();
         // A seed's trace is reported only as its digest unless the run keeps it.
-        let mut builder = spec.builder();
-        if !config.keep_trace {
-            builder = builder.digest_only_trace();
-        }
+        let builder = spec.builder().keep_trace_events(config.keep_trace);
         let world = match builder.build() {
             Ok(w) => Arc::new(w),
             Err(e) => panic!("the replication world did not build: {e}"),

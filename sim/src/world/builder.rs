@@ -85,10 +85,10 @@ impl WorldBuilder {
         }
     }
 
-    /// The world's trace keeps only its digest, not its events: for runs that report
-    /// nothing else of it (sweeps), however long they are.
-    pub fn digest_only_trace(mut self) -> Self {
-        self.digest_only_trace = true;
+    /// Whether the world's trace keeps its events (the default) or only its digest: runs
+    /// that report nothing else of it (sweeps) need no events, however long they are.
+    pub fn keep_trace_events(mut self, keep: bool) -> Self {
+        self.digest_only_trace = !keep;
         self
     }
 
