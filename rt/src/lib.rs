@@ -205,6 +205,11 @@ struct Relay {
 }
 
 impl Relay {
+    /// Takes the waker to wake, leaving none.
+    fn take_task(&self) -> Option<std::task::Waker> {
+        self.task.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     /// Makes `waker` the one to wake.
     fn follow(&self, waker: &std::task::Waker) {
         let mut task = self.task.lock().unwrap_or_else(|p| p.into_inner());
@@ -220,8 +225,7 @@ impl std::task::Wake for Relay {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(task) = task {
+        if let Some(task) = self.take_task() {
             task.wake();
         }
     }
@@ -233,7 +237,7 @@ struct Disarm(Arc<Relay>);
 
 impl Drop for Disarm {
     fn drop(&mut self) {
-        self.0.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.0.take_task();
     }
 }
 

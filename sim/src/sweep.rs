@@ -129,13 +129,8 @@ pub fn run_seed(
         let mut world_config = WorldConfig::new(config.nodes);
         world_config.defects = config.defects.clone();
         world_config.health_interval = config.health_interval;
-        // A seed's trace is reported only as its digest unless the run keeps it. As
-        // `World::start`: a topology that cannot be built is a broken seed.
-        let builder = world_config.builder().keep_trace_events(config.keep_trace);
-        let world = match builder.build() {
-            Ok(world) => Arc::new(world),
-            Err(e) => panic!("a one-cluster world failed to build: {e}"),
-        };
+        // A seed's trace is reported only as its digest unless the run keeps it.
+        let world = Arc::new(World::start_with_trace(world_config, config.keep_trace));
         let addrs = world.addrs();
         let start = rt::now();
         rt::sleep(Duration::from_millis(10)).await;

@@ -187,12 +187,7 @@ impl Trace {
             };
             match &mut *inner.log.lock().unwrap_or_else(|p| p.into_inner()) {
                 Log::Events(events) => events.push(event),
-                Log::Digest { hash, line } => {
-                    line.clear();
-                    event.push_line(line);
-                    line.push('\n');
-                    *hash = fnv1a_extend(*hash, line.as_bytes());
-                }
+                Log::Digest { hash, line } => *hash = fold_line(*hash, line, &event),
             }
         }
     }
@@ -211,7 +206,14 @@ impl Trace {
     /// The trace as text, one event per line (empty for a digest-only trace).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        self.each_line(|line| out.push_str(line));
+        if let Some(inner) = &self.inner {
+            if let Log::Events(events) = &*inner.log.lock().unwrap_or_else(|p| p.into_inner()) {
+                for e in events {
+                    e.push_line(&mut out);
+                    out.push('\n');
+                }
+            }
+        }
         out
     }
 
@@ -221,34 +223,29 @@ impl Trace {
     /// every seed's trace, and building the whole text (after copying every event) was a
     /// visible share of a seed's work.
     pub fn digest(&self) -> String {
-        let folded = self.inner.as_ref().and_then(|inner| {
-            match &*inner.log.lock().unwrap_or_else(|p| p.into_inner()) {
-                Log::Digest { hash, .. } => Some(*hash),
-                Log::Events(_) => None,
-            }
-        });
-        let h = folded.unwrap_or_else(|| {
-            let mut h = FNV_OFFSET;
-            self.each_line(|line| h = fnv1a_extend(h, line.as_bytes()));
-            h
-        });
+        let h = match &self.inner {
+            None => FNV_OFFSET,
+            Some(inner) => match &*inner.log.lock().unwrap_or_else(|p| p.into_inner()) {
+                Log::Digest { hash, .. } => *hash,
+                Log::Events(events) => {
+                    let mut line = String::new();
+                    events
+                        .iter()
+                        .fold(FNV_OFFSET, |h, e| fold_line(h, &mut line, e))
+                }
+            },
+        };
         format!("{h:016x}")
     }
+}
 
-    /// Calls `f` with each event's line (newline included), in order, formatted into one
-    /// reused buffer while the log is locked.
-    fn each_line(&self, mut f: impl FnMut(&str)) {
-        let Some(inner) = &self.inner else { return };
-        let log = inner.log.lock().unwrap_or_else(|p| p.into_inner());
-        let Log::Events(events) = &*log else { return };
-        let mut line = String::new();
-        for e in events.iter() {
-            line.clear();
-            e.push_line(&mut line);
-            line.push('\n');
-            f(&line);
-        }
-    }
+/// `hash` extended by `event`'s line and its newline, written into the reused `line`: one
+/// step of the digest, whether folded as events are recorded or over the kept events.
+fn fold_line(hash: u64, line: &mut String, event: &TraceEvent) -> u64 {
+    line.clear();
+    event.push_line(line);
+    line.push('\n');
+    fnv1a_extend(hash, line.as_bytes())
 }
 
 impl Default for Trace {

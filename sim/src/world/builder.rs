@@ -63,8 +63,8 @@ pub struct WorldBuilder {
     /// Client placements: a cluster name, or `None` for round-robin over the clusters.
     pub(crate) clients: Vec<Option<String>>,
     pub(crate) disk_bytes: u64,
-    /// The world's trace keeps only its digest (`Trace::digest_only`).
-    pub(crate) digest_only_trace: bool,
+    /// The world's trace keeps its events (else only its digest, `Trace::digest_only`).
+    pub(crate) trace_events: bool,
 }
 
 impl Default for WorldBuilder {
@@ -81,14 +81,14 @@ impl WorldBuilder {
             wan: Vec::new(),
             clients: Vec::new(),
             disk_bytes: 1 << 30,
-            digest_only_trace: false,
+            trace_events: true,
         }
     }
 
     /// Whether the world's trace keeps its events (the default) or only its digest: runs
     /// that report nothing else of it (sweeps) need no events, however long they are.
     pub fn keep_trace_events(mut self, keep: bool) -> Self {
-        self.digest_only_trace = !keep;
+        self.trace_events = keep;
         self
     }
 

@@ -213,11 +213,17 @@ impl World {
 
     /// Builds and starts a one-cluster SCSP world. Must run inside a madsim runtime.
     pub fn start(config: WorldConfig) -> World {
+        Self::start_with_trace(config, true)
+    }
+
+    /// [`World::start`], with a trace that keeps its events or (`keep_events` false, for
+    /// runs that report only its digest) just the digest.
+    pub fn start_with_trace(config: WorldConfig, keep_events: bool) -> World {
         assert!(
             (1..=PER_OCTET_MAX).contains(&config.nodes),
             "a world has 1..=250 nodes"
         );
-        let built = config.builder().build();
+        let built = config.builder().keep_trace_events(keep_events).build();
         match built {
             Ok(world) => world,
             Err(e) => panic!("a one-cluster world failed to build: {e}"),
@@ -277,10 +283,10 @@ impl World {
         let handle = madsim::runtime::Handle::current();
         let seed = handle.seed();
         crate::netem::clear();
-        let trace = if b.digest_only_trace {
-            Trace::digest_only()
-        } else {
+        let trace = if b.trace_events {
             Trace::new()
+        } else {
+            Trace::digest_only()
         };
         let several = b.clusters.len() > 1;
 
