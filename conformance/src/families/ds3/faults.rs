@@ -247,8 +247,10 @@ pub fn run_seed_with(seed: u64, defects: &BTreeSet<Defect>) -> Result<SeedOutcom
     let outcome = try_simulate(seed, Duration::from_secs(3600), move || async move {
         let mut config = super::sim_gateway(&defects);
         config.persist_delay_ms = PERSIST_DELAY.as_millis() as u64;
+        // Only the trace's digest is reported, so its events are folded, not kept.
         let world = Arc::new(
             super::systems(config)
+                .keep_trace_events(false)
                 .build()
                 .map_err(|e| format!("world: {e}"))?,
         );
