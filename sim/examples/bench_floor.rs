@@ -16,7 +16,9 @@
 //!
 //! The two are run alternately `--rounds` times in one process, and the lowest cost of each
 //! is kept (the machine is shared; the lowest is the one least disturbed). The program prints
-//! both costs and their ratio. `--part floor|sim` runs only one of them, for callgrind.
+//! both costs and their ratio, and the median of each round's own ratio (the two runs of a
+//! round are adjacent in time, so a drift in the machine's speed cancels out).
+//! `--part floor|sim` runs only one of them, for callgrind.
 //!
 //! `--part hour` instead runs the fault-heavy simulated hour (seed 1, 21,000 operations,
 //! every fault kind at intensity 4 for 3,600 s) and prints its cost, its exchanges per
@@ -338,7 +340,35 @@ fn run() -> Result<(), String> {
             s.per_exchange_us() / f.per_exchange_us()
         );
     }
+    if let Some(ratio) = median_round_ratio(&floors, &sims) {
+        println!(
+            "median of the {} rounds' own ratios: {ratio:.2} (each round's simulation against the floor measured just before it)",
+            floors.len().min(sims.len())
+        );
+    }
     Ok(())
+}
+
+/// The median over rounds of each round's own ratio. On a machine whose speed drifts, the
+/// two runs of one round are closer in time than the best of each, which may come from
+/// different rounds.
+fn median_round_ratio(floors: &[Cost], sims: &[Cost]) -> Option<f64> {
+    let mut ratios: Vec<f64> = floors
+        .iter()
+        .zip(sims)
+        .map(|(f, s)| s.per_exchange_us() / f.per_exchange_us())
+        .filter(|r| r.is_finite())
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let mid = ratios.len() / 2;
+    Some(if ratios.len() % 2 == 1 {
+        ratios[mid]
+    } else {
+        (ratios[mid - 1] + ratios[mid]) / 2.0
+    })
 }
 
 fn main() -> ExitCode {
