@@ -31,6 +31,26 @@ use crate::tls::{TlsOrPlain, TlsServer};
 thread_local! {
     /// Set while this thread runs a simulation entered through [`SimThread`].
     static SIM_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The running simulation's clock, taken at the first read under a [`SimThread`] and
+    /// dropped with it. madsim's own clock reads (`Instant::now`, `SystemTime::now`, its
+    /// `sleep`) clone the runtime's time handle on every call.
+    static SIM_TIME: std::cell::RefCell<Option<madsim::time::TimeHandle>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `f` of the simulation's time handle, on a thread declared with [`SimThread`] inside its
+/// runtime; `None` anywhere else (the caller then asks the runtime as usual).
+fn with_sim_time<R>(f: impl FnOnce(&madsim::time::TimeHandle) -> R) -> Option<R> {
+    if !SIM_THREAD.with(std::cell::Cell::get) {
+        return None;
+    }
+    SIM_TIME.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.is_none() {
+            *slot = madsim::time::TimeHandle::try_current();
+        }
+        slot.as_ref().map(f)
+    })
 }
 
 /// True when the calling thread runs inside a madsim simulation.
@@ -55,6 +75,7 @@ pub struct SimThread {
 impl SimThread {
     /// Marks the calling thread as simulated.
     pub fn enter() -> Self {
+        SIM_TIME.with(|slot| slot.borrow_mut().take());
         SimThread {
             was: SIM_THREAD.with(|flag| flag.replace(true)),
         }
@@ -65,6 +86,8 @@ impl Drop for SimThread {
     fn drop(&mut self) {
         let was = self.was;
         SIM_THREAD.with(|flag| flag.set(was));
+        // The runtime ends with the guard: its clock must not outlive it here.
+        SIM_TIME.with(|slot| slot.borrow_mut().take());
     }
 }
 
@@ -82,7 +105,9 @@ where
 
 /// Sleeps on the current runtime's clock (virtual time inside a simulation).
 pub async fn sleep(duration: Duration) {
-    if in_sim() {
+    if let Some(sleep) = with_sim_time(|time| time.sleep(duration)) {
+        sleep.await
+    } else if in_sim() {
         madsim::time::sleep(duration).await
     } else {
         tokio::time::sleep(duration).await
@@ -144,16 +169,20 @@ impl<F: Future> Future for Timeout<F> {
         let mut this = self.project();
         if matches!(this.deadline.as_mut().project(), DeadlineProj::Unset) {
             let duration = *this.duration;
-            this.deadline.set(if in_sim() {
-                Deadline::Sim {
-                    sleep: madsim::time::sleep(duration),
-                    armed: None,
-                }
-            } else {
-                Deadline::Real {
-                    sleep: tokio::time::sleep(duration),
-                }
-            });
+            this.deadline.set(
+                if let Some(sleep) = with_sim_time(|time| time.sleep(duration)) {
+                    Deadline::Sim { sleep, armed: None }
+                } else if in_sim() {
+                    Deadline::Sim {
+                        sleep: madsim::time::sleep(duration),
+                        armed: None,
+                    }
+                } else {
+                    Deadline::Real {
+                        sleep: tokio::time::sleep(duration),
+                    }
+                },
+            );
         }
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
@@ -243,13 +272,13 @@ impl Drop for Disarm {
 
 /// Monotonic now. Inside a simulation madsim intercepts the clock, so this is virtual time.
 pub fn now() -> Instant {
-    Instant::now()
+    with_sim_time(madsim::time::TimeHandle::now_instant).unwrap_or_else(Instant::now)
 }
 
 /// Wall-clock now of the world (simulated 2022-era time inside a simulation). Node clocks add
 /// their own skew on top (the reference node's `NodeClock`).
 pub fn wall_now() -> SystemTime {
-    SystemTime::now()
+    with_sim_time(madsim::time::TimeHandle::now_time).unwrap_or_else(SystemTime::now)
 }
 
 static REAL_RNG_STATE: AtomicU64 = AtomicU64::new(0x005E_ED0F_2E91_1515);
@@ -465,6 +494,38 @@ mod tests {
             polls_of_a_task_after_its_exchange(Duration::from_secs(60)),
             3
         );
+    }
+
+    #[test]
+    fn a_simulation_thread_reads_its_own_runtime_clock() {
+        // Two runtimes one after the other on one thread, each under its own guard: every
+        // read through the kept handle equals madsim's own clock, and the second runtime's
+        // reads are not the first one's.
+        let mut walls = Vec::new();
+        for seed in [3, 4] {
+            let runtime =
+                madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+            let _guard = SimThread::enter();
+            let wall = runtime.block_on(async {
+                let start = now();
+                for _ in 0..3 {
+                    assert_eq!(now(), Instant::now());
+                    assert_eq!(wall_now(), SystemTime::now());
+                    sleep(Duration::from_millis(1500)).await;
+                }
+                let waited = now() - start;
+                assert!(waited >= Duration::from_millis(4500), "{waited:?}");
+                wall_now()
+            });
+            walls.push(wall);
+        }
+        assert_ne!(
+            walls[0], walls[1],
+            "each seed's world clock starts elsewhere"
+        );
+        // Outside a guard, the thread reads the real clock again.
+        let real = SystemTime::now();
+        assert!(wall_now() >= real);
     }
 
     #[test]

@@ -232,16 +232,10 @@ pub fn verify(
     Ok(())
 }
 
+/// The 32 bytes written as 64 hex digits (either case); `None` for anything else.
 fn decode_hex_32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, pair) in s.as_bytes().chunks(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        out[i] = (hi * 16 + lo) as u8;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 
@@ -390,7 +384,22 @@ mod tests {
         for junk in [&b""[..], b"1", b"x.00", b"1.zz", b"\xff.\xfe", b"-1.00"] {
             assert_eq!(v(Some(junk), 0), Err(PeerAuthError::Malformed), "{junk:?}");
         }
+        for tag in [
+            "0".repeat(63),
+            "0".repeat(65),
+            format!("{}g", "0".repeat(63)),
+        ] {
+            let junk = format!("1.{tag}");
+            assert_eq!(
+                v(Some(junk.as_bytes()), 0),
+                Err(PeerAuthError::Malformed),
+                "{junk}"
+            );
+        }
         let sig = sign(&k, "GET", "/_replisim/bid", b"", 10_000_000);
+        // Hex digits are read in either case.
+        let upper = sig.to_ascii_uppercase();
+        assert_eq!(v(Some(upper.as_bytes()), 10_000_000), Ok(()));
         assert_eq!(v(Some(sig.as_bytes()), 10_000_000 + WINDOW_MS), Ok(()));
         assert_eq!(
             v(Some(sig.as_bytes()), 10_000_000 + WINDOW_MS + 1),
