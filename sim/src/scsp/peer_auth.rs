@@ -121,14 +121,16 @@ struct Made {
     target: Box<str>,
     body: Box<[u8]>,
     unix_ms: u64,
-    tag: [u8; 32],
+    /// The tag in lower-case hex, as the header carries it.
+    tag_hex: [u8; 64],
 }
 
 thread_local! {
     /// The latest signatures this thread made. In the simulator the receiving node runs on
     /// the sender's thread, and the three bids of one key carry one signature, so nearly
-    /// every check finds the signature it is asked about here: the tag is then compared
-    /// with the one computed for exactly the same key and parts instead of computed again.
+    /// every check finds the signature it is asked about here: the header's tag is then
+    /// compared with the one computed for exactly the same key and parts, as text, instead
+    /// of being decoded and computed again.
     static MADE: std::cell::RefCell<Vec<Made>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -139,7 +141,7 @@ fn made_tag(
     target: &str,
     body: &[u8],
     unix_ms: u64,
-) -> Option<[u8; 32]> {
+) -> Option<[u8; 64]> {
     MADE.with(|made| {
         made.borrow()
             .iter()
@@ -150,7 +152,7 @@ fn made_tag(
                     && *m.body == *body
                     && m.key == *key
             })
-            .map(|m| m.tag)
+            .map(|m| m.tag_hex)
     })
 }
 
@@ -160,7 +162,7 @@ fn remember_made(
     target: &str,
     body: &[u8],
     unix_ms: u64,
-    tag: [u8; 32],
+    tag_hex: [u8; 64],
 ) {
     MADE.with(|made| {
         let mut made = made.borrow_mut();
@@ -173,25 +175,26 @@ fn remember_made(
             target: target.into(),
             body: body.into(),
             unix_ms,
-            tag,
+            tag_hex,
         });
     });
 }
 
 /// The header value for a request: `method`, `target` (path and query as sent), `body`.
 pub fn sign(key: &ClusterKey, method: &str, target: &str, body: &[u8], unix_ms: u64) -> String {
-    let tag: [u8; 32] = mac(key, method, target, body, unix_ms)
+    let tag = mac(key, method, target, body, unix_ms)
         .finalize()
-        .into_bytes()
-        .into();
-    remember_made(key, method, target, body, unix_ms, tag);
-    // One allocation: every node-to-node request is signed.
-    let mut out = String::with_capacity(21 + 2 * tag.len());
-    let _ = write!(out, "{unix_ms}.");
-    for b in tag {
-        out.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(HEX_DIGITS[usize::from(b & 0x0f)]));
+        .into_bytes();
+    let mut tag_hex = [0u8; 64];
+    for (pair, b) in tag_hex.chunks_exact_mut(2).zip(tag) {
+        pair[0] = HEX_DIGITS[usize::from(b >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(b & 0x0f)];
     }
+    remember_made(key, method, target, body, unix_ms, tag_hex);
+    // One allocation: every node-to-node request is signed.
+    let mut out = String::with_capacity(21 + tag_hex.len());
+    let _ = write!(out, "{unix_ms}.");
+    out.extend(tag_hex.iter().map(|&b| char::from(b)));
     out
 }
 
@@ -214,16 +217,17 @@ pub fn verify(
         return Err(PeerAuthError::Malformed);
     }
     let unix_ms: u64 = time.parse().map_err(|_| PeerAuthError::Malformed)?;
-    let tag = decode_hex_32(tag_hex).ok_or(PeerAuthError::Malformed)?;
-    let authentic = match made_tag(key, method, target, body, unix_ms) {
-        // Constant time like `verify_slice`, though a remembered tag was sent in the clear.
-        Some(made) => bool::from(subtle::ConstantTimeEq::ct_eq(&made[..], &tag[..])),
-        None => mac(key, method, target, body, unix_ms)
+    // A plain comparison, not a constant-time one: the remembered tag is one this process
+    // sent, in the clear, for exactly these parts, so timing it can only reveal a tag that
+    // was already on the wire, for a request that may be replayed anyway (see above).
+    let remembered = made_tag(key, method, target, body, unix_ms)
+        .is_some_and(|made| made[..] == *tag_hex.as_bytes());
+    if !remembered {
+        // Not made here, or written otherwise (upper-case digits, say): decoded and computed.
+        let tag = decode_hex_32(tag_hex).ok_or(PeerAuthError::Malformed)?;
+        mac(key, method, target, body, unix_ms)
             .verify_slice(&tag)
-            .is_ok(),
-    };
-    if !authentic {
-        return Err(PeerAuthError::Invalid);
+            .map_err(|_| PeerAuthError::Invalid)?;
     }
     let off_ms = now_ms.abs_diff(unix_ms);
     if off_ms > WINDOW_MS {
