@@ -34,6 +34,25 @@ fn clean_reference_keeps_every_invariant_under_all_faults() {
     assert!(faults_seen.len() >= 6, "{faults_seen:?}");
 }
 
+/// Seed 35,211 of the standard sweep once broke convergence: a node's health pass copied
+/// its freshly rotten copy (the paced scrub had not reached it) to a third node, the two
+/// rotten copies were later dropped, and one good copy was left. A copy is now checked
+/// before it is copied.
+#[test]
+fn a_rotten_copy_is_not_copied_before_the_scrub_finds_it() {
+    let report = run_seed(35_211, &SweepConfig::new()).expect("simulation runs");
+    assert!(
+        report.faults.keys().any(|k| k.to_string() == "bitrot"),
+        "the seed rots a copy: {:?}",
+        report.faults
+    );
+    assert!(
+        report.violations.is_empty(),
+        "{:#?}\nreplay: replisim sweep --seed 35211",
+        report.violations
+    );
+}
+
 /// Runs seeds until one breaks `invariant`; returns that seed.
 fn first_catch(defect: Defect, kinds: &str, invariant: Invariant, seeds_max: u64) -> Option<u64> {
     let mut config = SweepConfig::new();

@@ -146,6 +146,14 @@ pub fn scrub(
     (rotten, next_cursor)
 }
 
+/// True when this node's copy of `key` still matches its digest (the scrub's test).
+fn copy_intact(ctx: &NodeContext, key: &str) -> bool {
+    Objects::lock(&ctx.disk)
+        .raw()
+        .get(key)
+        .is_some_and(crate::store::Entry::intact)
+}
+
 /// Folds an inventory answer into the view of peer `id`: a full answer replaces it, a delta
 /// updates it. Every key whose version may differ from the view's goes into `dirty`: a
 /// delta's keys, and what a full answer changes against the view it replaces (a node with
@@ -549,6 +557,22 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
             }
         };
         let (record, wanted) = record;
+        // The copy is checked before it is copied: the scrub is paced and may not have
+        // reached it yet, and pushing rot would make a second rotten copy that the peer
+        // accepts as good. A rotten copy is dropped, as the scrub would drop it, and the
+        // next pass finds the key held by the others.
+        if !ctx.cluster.has(Defect::RepairFromCorruptReplica) && !copy_intact(ctx, key) {
+            Objects::lock(&ctx.disk).remove(key);
+            ctx.trace(format!("health found rot in {key}; dropped the local copy"));
+            short += 1;
+            worked.insert(key.clone());
+            let disk = Objects::lock(&ctx.disk);
+            if disk.generation() != seen {
+                walk.catch_up(local, &disk, seen, key);
+                seen = disk.generation();
+            }
+            continue;
+        }
         let bids: Vec<Bid> = views
             .iter()
             .filter(|(node, _)| !holders.contains(node))
