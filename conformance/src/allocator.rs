@@ -5,8 +5,8 @@
 //! it to the system. A sweep frees a whole world every few milliseconds, so with the default
 //! the pages of about a hundred finished seeds stayed resident, and a sweep's peak RSS grew
 //! with its length: 20.8 MB at 100 seeds and 23.2 MB at 10,000 with 2 jobs; 13.3 MB for
-//! one seed and 16.8 MB for 1,000 one at a time. At 100 ms it stays flat (BENCHMARKS.md,
-//! Figure 15) for about 1% more CPU in system time.
+//! one seed and 16.8 MB for 1,000 one at a time. At 100 ms most of that growth is gone
+//! (BENCHMARKS.md, Figure 15) for about 1% more CPU in system time.
 
 use libmimalloc_sys::{mi_option_get, mi_option_set_default, mi_option_t};
 
