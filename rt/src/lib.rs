@@ -75,7 +75,6 @@ pub struct SimThread {
 impl SimThread {
     /// Marks the calling thread as simulated.
     pub fn enter() -> Self {
-        SIM_TIME.with(|slot| slot.borrow_mut().take());
         SimThread {
             was: SIM_THREAD.with(|flag| flag.replace(true)),
         }
@@ -105,13 +104,17 @@ where
 
 /// Sleeps on the current runtime's clock (virtual time inside a simulation).
 pub async fn sleep(duration: Duration) {
-    if let Some(sleep) = with_sim_time(|time| time.sleep(duration)) {
-        sleep.await
-    } else if in_sim() {
-        madsim::time::sleep(duration).await
-    } else {
-        tokio::time::sleep(duration).await
+    match sim_sleep(duration) {
+        Some(sleep) => sleep.await,
+        None => tokio::time::sleep(duration).await,
     }
+}
+
+/// A sleep on the simulation's clock, through the kept time handle when there is one;
+/// `None` outside a simulation.
+fn sim_sleep(duration: Duration) -> Option<madsim::time::Sleep> {
+    with_sim_time(|time| time.sleep(duration))
+        .or_else(|| in_sim().then(|| madsim::time::sleep(duration)))
 }
 
 /// The error of [`timeout`]: the deadline passed first.
@@ -169,20 +172,12 @@ impl<F: Future> Future for Timeout<F> {
         let mut this = self.project();
         if matches!(this.deadline.as_mut().project(), DeadlineProj::Unset) {
             let duration = *this.duration;
-            this.deadline.set(
-                if let Some(sleep) = with_sim_time(|time| time.sleep(duration)) {
-                    Deadline::Sim { sleep, armed: None }
-                } else if in_sim() {
-                    Deadline::Sim {
-                        sleep: madsim::time::sleep(duration),
-                        armed: None,
-                    }
-                } else {
-                    Deadline::Real {
-                        sleep: tokio::time::sleep(duration),
-                    }
+            this.deadline.set(match sim_sleep(duration) {
+                Some(sleep) => Deadline::Sim { sleep, armed: None },
+                None => Deadline::Real {
+                    sleep: tokio::time::sleep(duration),
                 },
-            );
+            });
         }
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));

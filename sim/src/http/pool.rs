@@ -70,18 +70,6 @@ pub struct Pool {
     key: Option<ClusterKey>,
     /// Idle message channels to peers (signed pools inside the simulator).
     channels: Idle<rt::channel::Channel>,
-    /// The last signature this pool made and what it signed (see [`Pool::signature`]).
-    last_signed: Mutex<Option<Signed>>,
-}
-
-/// A signature with everything it covers: the same request at the same millisecond has the
-/// same signature.
-struct Signed {
-    unix_ms: u64,
-    method: Method,
-    target: String,
-    body: Bytes,
-    value: HeaderValue,
 }
 
 impl std::fmt::Debug for Pool {
@@ -213,10 +201,10 @@ impl Pool {
         wrap: impl FnOnce(Bytes) -> B,
     ) -> Result<Request<B>, ExchangeError> {
         let uri = Uri::try_from(target).map_err(|e| ExchangeError(format!("request: {e}")))?;
-        let signature = match &self.key {
-            Some(key) => Some(self.signature(key, method, target, &body)?),
-            None => None,
-        };
+        let signature = self
+            .key
+            .as_ref()
+            .map(|key| self.signature(key, method, target, &body));
         let length = if body.is_empty() {
             HeaderValue::from_static("0")
         } else {
@@ -235,36 +223,15 @@ impl Pool {
         Ok(request)
     }
 
-    /// The peer signature of a request signed now. A PAN asks every peer for a bid on the
-    /// same key at the same simulated instant, and pushes one record to several peers at
-    /// once: those requests are identical (the signature does not name the receiver), so
-    /// the last signature is reused when method, target, body and millisecond all match,
-    /// and otherwise made anew. The value is the one `peer_auth::sign` gives either way.
+    /// The peer signature of a request signed now.
     fn signature(
         &self,
         key: &ClusterKey,
         method: &Method,
         target: &str,
         body: &Bytes,
-    ) -> Result<HeaderValue, ExchangeError> {
-        let unix_ms = peer_auth::now_ms();
-        let mut last = self.last_signed.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(signed) = last.as_ref().filter(|s| {
-            s.unix_ms == unix_ms && s.method == *method && s.target == target && s.body == *body
-        }) {
-            return Ok(signed.value.clone());
-        }
-        let signature = peer_auth::sign(key, method.as_str(), target, body, unix_ms);
-        let value =
-            HeaderValue::try_from(signature).map_err(|e| ExchangeError(format!("request: {e}")))?;
-        *last = Some(Signed {
-            unix_ms,
-            method: method.clone(),
-            target: target.to_owned(),
-            body: body.clone(),
-            value: value.clone(),
-        });
-        Ok(value)
+    ) -> HeaderValue {
+        peer_auth::signature_header(key, method.as_str(), target, body, peer_auth::now_ms())
     }
 
     async fn send_on(
@@ -360,7 +327,7 @@ mod tests {
             ),
         ];
         for (method, target, body) in requests {
-            let value = pool.signature(&key, &method, target, &body).expect("signs");
+            let value = pool.signature(&key, &method, target, &body);
             let expected = peer_auth::sign(&key, method.as_str(), target, &body, signed_at(&value));
             assert_eq!(
                 value.to_str().expect("ascii"),

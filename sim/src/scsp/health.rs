@@ -146,12 +146,10 @@ pub fn scrub(
     (rotten, next_cursor)
 }
 
-/// True when this node's copy of `key` still matches its digest (the scrub's test).
-fn copy_intact(ctx: &NodeContext, key: &str) -> bool {
-    Objects::lock(&ctx.disk)
-        .raw()
-        .get(key)
-        .is_some_and(crate::store::Entry::intact)
+/// Records that a rotten local copy of `key` was dropped (by the scrub, or by a pass about
+/// to copy it).
+fn trace_dropped_rot(ctx: &NodeContext, key: &str) {
+    ctx.trace(format!("health found rot in {key}; dropped the local copy"));
 }
 
 /// Folds an inventory answer into the view of peer `id`: a full answer replaces it, a delta
@@ -435,7 +433,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
         let (rotten, cursor) = scrub(ctx, state.scrub_cursor.as_deref(), SCRUB_RECORDS_PER_PASS);
         state.scrub_cursor = cursor;
         for key in rotten {
-            ctx.trace(format!("health found rot in {key}; dropped the local copy"));
+            trace_dropped_rot(ctx, &key);
         }
     }
 
@@ -548,58 +546,36 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
                 let visible = r.kind.is_context() || !contexts::hides(ctx, &disk, &r.key);
                 visible.then(|| replication::policy_replicas(&ctx.cluster, r).min(views.len()))
             });
+            // The copy is checked before it is copied (the scrub's test): the scrub is paced
+            // and may not have reached it yet, and pushing rot would make a second rotten
+            // copy that the peer accepts as good.
+            let intact = || {
+                ctx.cluster.has(Defect::RepairFromCorruptReplica)
+                    || disk.raw().get(key).is_some_and(crate::store::Entry::intact)
+            };
             match wanted.flatten() {
                 Some(wanted) if holders.len() < wanted => match disk.get(key) {
-                    Some(record) => (record, wanted),
+                    Some(record) => (record, wanted, intact()),
                     None => continue,
                 },
                 _ => continue,
             }
         };
-        let (record, wanted) = record;
-        // The copy is checked before it is copied: the scrub is paced and may not have
-        // reached it yet, and pushing rot would make a second rotten copy that the peer
-        // accepts as good. A rotten copy is dropped, as the scrub would drop it, and the
-        // next pass finds the key held by the others.
-        if !ctx.cluster.has(Defect::RepairFromCorruptReplica) && !copy_intact(ctx, key) {
-            Objects::lock(&ctx.disk).remove(key);
-            ctx.trace(format!("health found rot in {key}; dropped the local copy"));
-            short += 1;
-            worked.insert(key.clone());
-            let disk = Objects::lock(&ctx.disk);
-            if disk.generation() != seen {
-                walk.catch_up(local, &disk, seen, key);
-                seen = disk.generation();
+        let (record, wanted, intact) = record;
+        if intact {
+            let wanted_more = wanted - holders.len();
+            let copied = push_copy(ctx, &record, &views, &holders, wanted_more).await;
+            if copied < wanted_more {
+                short += 1;
             }
-            continue;
-        }
-        let bids: Vec<Bid> = views
-            .iter()
-            .filter(|(node, _)| !holders.contains(node))
-            .map(|(node, view)| Bid {
-                node: *node,
-                free_bytes: view.free_bytes,
-                capacity_bytes: view.capacity_bytes,
-                load: 0,
-                retiring: view.retiring && !record.kind.is_context(),
-                held: None,
-            })
-            .collect();
-        let targets = placement::rank_for_write(
-            &bids,
-            &record.key,
-            ctx.cluster.placement_seed,
-            record.stored_bytes(),
-        );
-        let wanted_more = wanted - holders.len();
-        let done = replication::push_to(ctx, &record, &targets, wanted_more).await;
-        for node in &done {
-            ctx.trace(format!("health copied {} to node{}", record.key, node + 1));
-        }
-        if done.len() < wanted_more {
+            pushed += copied;
+        } else {
+            // Dropped as the scrub would drop it: the next pass finds the key held by the
+            // others.
+            Objects::lock(&ctx.disk).remove(key);
+            trace_dropped_rot(ctx, key);
             short += 1;
         }
-        pushed += done.len();
         // Looked at again next pass, whatever the peers made of it.
         worked.insert(key.clone());
         // The disk may have changed while the pushes were under way: a pass over every key
@@ -615,6 +591,40 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     // peers' generations, so the next pass looks again.
     state.settled = pushed == 0 && short == 0;
     pushed
+}
+
+/// Pushes this node's copy of `record` to the best of the nodes in `views` that do not hold
+/// it, until `wanted_more` more hold it. Returns the copies made.
+async fn push_copy(
+    ctx: &NodeContext,
+    record: &Record,
+    views: &[(usize, &View)],
+    holders: &BTreeSet<usize>,
+    wanted_more: usize,
+) -> usize {
+    let bids: Vec<Bid> = views
+        .iter()
+        .filter(|(node, _)| !holders.contains(node))
+        .map(|(node, view)| Bid {
+            node: *node,
+            free_bytes: view.free_bytes,
+            capacity_bytes: view.capacity_bytes,
+            load: 0,
+            retiring: view.retiring && !record.kind.is_context(),
+            held: None,
+        })
+        .collect();
+    let targets = placement::rank_for_write(
+        &bids,
+        &record.key,
+        ctx.cluster.placement_seed,
+        record.stored_bytes(),
+    );
+    let done = replication::push_to(ctx, record, &targets, wanted_more).await;
+    for node in &done {
+        ctx.trace(format!("health copied {} to node{}", record.key, node + 1));
+    }
+    done.len()
 }
 
 #[cfg(test)]

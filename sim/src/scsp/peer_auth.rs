@@ -18,6 +18,7 @@
 use std::fmt::Write as _;
 
 use hmac::{Hmac, Mac};
+use http::HeaderValue;
 use sha2::{Digest, Sha256};
 
 use crate::scsp::cluster_key::ClusterKey;
@@ -123,25 +124,28 @@ struct Made {
     unix_ms: u64,
     /// The tag in lower-case hex, as the header carries it.
     tag_hex: [u8; 64],
+    /// The whole header value, `<unix_ms>.<tag_hex>`.
+    header: HeaderValue,
 }
 
 thread_local! {
     /// The latest signatures this thread made. In the simulator the receiving node runs on
-    /// the sender's thread, and the three bids of one key carry one signature, so nearly
-    /// every check finds the signature it is asked about here: the header's tag is then
-    /// compared with the one computed for exactly the same key and parts, as text, instead
-    /// of being decoded and computed again.
+    /// the sender's thread, and the three bids of one key carry one signature (made once,
+    /// see [`signature_header`]), so nearly every check finds the signature it is asked
+    /// about here: the header's tag is then compared with the one computed for exactly the
+    /// same key and parts, as text, instead of being decoded and computed again.
     static MADE: std::cell::RefCell<Vec<Made>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The tag [`sign`] made on this thread for exactly these parts, if it is remembered.
-fn made_tag(
+/// `f` of the signature this thread made for exactly these parts, if it is remembered.
+fn find_made<R>(
     key: &ClusterKey,
     method: &str,
     target: &str,
     body: &[u8],
     unix_ms: u64,
-) -> Option<[u8; 64]> {
+    f: impl FnOnce(&Made) -> R,
+) -> Option<R> {
     MADE.with(|made| {
         made.borrow()
             .iter()
@@ -152,18 +156,49 @@ fn made_tag(
                     && *m.body == *body
                     && m.key == *key
             })
-            .map(|m| m.tag_hex)
+            .map(f)
     })
 }
 
-fn remember_made(
+/// The hex tag this thread made for exactly these parts, if it is remembered.
+fn made_tag(
     key: &ClusterKey,
     method: &str,
     target: &str,
     body: &[u8],
     unix_ms: u64,
-    tag_hex: [u8; 64],
-) {
+) -> Option<[u8; 64]> {
+    find_made(key, method, target, body, unix_ms, |m| m.tag_hex)
+}
+
+/// The header value for a request: `method`, `target` (path and query as sent), `body`.
+/// The same parts signed again (a PAN asks every peer for a bid on one key at one instant,
+/// and pushes one record to several peers) take the value this thread remembers.
+pub fn signature_header(
+    key: &ClusterKey,
+    method: &str,
+    target: &str,
+    body: &[u8],
+    unix_ms: u64,
+) -> HeaderValue {
+    if let Some(header) = find_made(key, method, target, body, unix_ms, |m| m.header.clone()) {
+        return header;
+    }
+    let tag = mac(key, method, target, body, unix_ms)
+        .finalize()
+        .into_bytes();
+    let mut tag_hex = [0u8; 64];
+    for (pair, b) in tag_hex.chunks_exact_mut(2).zip(tag) {
+        pair[0] = HEX_DIGITS[usize::from(b >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(b & 0x0f)];
+    }
+    // One allocation: every node-to-node request is signed.
+    let mut text = String::with_capacity(21 + tag_hex.len());
+    let _ = write!(text, "{unix_ms}.");
+    text.extend(tag_hex.iter().map(|&b| char::from(b)));
+    // Digits, a dot and hex digits are always a valid value; an empty one, were it not,
+    // would be refused as malformed by the receiver.
+    let header = HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""));
     MADE.with(|made| {
         let mut made = made.borrow_mut();
         if made.len() >= MADE_MAX {
@@ -176,26 +211,16 @@ fn remember_made(
             body: body.into(),
             unix_ms,
             tag_hex,
+            header: header.clone(),
         });
     });
+    header
 }
 
-/// The header value for a request: `method`, `target` (path and query as sent), `body`.
+/// [`signature_header`] as text.
 pub fn sign(key: &ClusterKey, method: &str, target: &str, body: &[u8], unix_ms: u64) -> String {
-    let tag = mac(key, method, target, body, unix_ms)
-        .finalize()
-        .into_bytes();
-    let mut tag_hex = [0u8; 64];
-    for (pair, b) in tag_hex.chunks_exact_mut(2).zip(tag) {
-        pair[0] = HEX_DIGITS[usize::from(b >> 4)];
-        pair[1] = HEX_DIGITS[usize::from(b & 0x0f)];
-    }
-    remember_made(key, method, target, body, unix_ms, tag_hex);
-    // One allocation: every node-to-node request is signed.
-    let mut out = String::with_capacity(21 + tag_hex.len());
-    let _ = write!(out, "{unix_ms}.");
-    out.extend(tag_hex.iter().map(|&b| char::from(b)));
-    out
+    let header = signature_header(key, method, target, body, unix_ms);
+    String::from_utf8_lossy(header.as_bytes()).into_owned()
 }
 
 /// Lower-case hex digits, as the signature is written.
