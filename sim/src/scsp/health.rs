@@ -79,8 +79,13 @@ impl View {
 #[derive(Debug, Default)]
 pub struct HealthState {
     /// Each peer's view as last known (full answers replace it, deltas update it; a peer
-    /// that does not answer loses it).
+    /// that answers nonsense loses it). A peer that does not answer keeps it, in `silent`:
+    /// when it answers again, a delta since the view's generation brings it up to date.
     peers: BTreeMap<usize, View>,
+    /// The peers whose views are kept from before they stopped answering: their versions
+    /// count for nothing until they answer again, and their keys were marked when they fell
+    /// silent.
+    silent: BTreeSet<usize>,
     /// This node's own view at the last pass that planned (its generation is the local
     /// disk's then), brought up to date from the disk's changes like a peer's view.
     local: Option<View>,
@@ -336,8 +341,7 @@ fn refresh_local(ctx: &NodeContext, state: &mut HealthState) -> bool {
 }
 
 /// Notes the nodes that answer this pass (`nodes`, this one included) against the last
-/// planning pass's (a node that stopped answering had its keys marked when its view was
-/// forgotten). Returns true when every key needs planning (a node started answering while
+/// planning pass's (a node that stopped answering had its keys marked when it fell silent). Returns true when every key needs planning (a node started answering while
 /// fewer than the default policy count answered), else puts into `dirty` what a node that
 /// started answering can give work to.
 fn note_nodes(state: &mut HealthState, nodes: BTreeSet<usize>, policy_replicas: usize) -> bool {
@@ -352,14 +356,31 @@ fn note_nodes(state: &mut HealthState, nodes: BTreeSet<usize>, policy_replicas: 
     false
 }
 
-/// Forgets peer `id`'s view (it did not answer, or answered nonsense; the next request
-/// asks for everything): every key it held needs planning, since its versions no longer
-/// count.
+/// Notes that peer `id` did not answer: every key its view held needs planning, since its
+/// versions no longer count, once (a peer silent pass after pass marks nothing new). The
+/// view is kept, so that the request after the peer is back asks only for what changed
+/// since (a node is silent after every pause, partition and restart, and a full inventory
+/// was most of the cost of the health passes of a fault-heavy run).
+fn fall_silent(state: &mut HealthState, id: usize) {
+    if let Some(view) = state.peers.get(&id) {
+        if state.silent.insert(id) {
+            // Built in one go from sorted keys and merged linearly, not one insertion per key.
+            let mut keys: BTreeSet<String> = view.versions.keys().cloned().collect();
+            state.dirty.append(&mut keys);
+        }
+    }
+}
+
+/// Forgets peer `id`'s view (it answered nonsense; the next request asks for everything):
+/// every key it held needs planning, since its versions no longer count.
 fn forget(state: &mut HealthState, id: usize) {
+    let was_silent = state.silent.remove(&id);
     if let Some(view) = state.peers.remove(&id) {
-        // A linear merge of two sorted sets, not one insertion per key.
-        let mut keys: BTreeSet<String> = view.versions.into_keys().collect();
-        state.dirty.append(&mut keys);
+        if !was_silent {
+            // A linear merge of two sorted sets, not one insertion per key.
+            let mut keys: BTreeSet<String> = view.versions.into_keys().collect();
+            state.dirty.append(&mut keys);
+        }
     }
 }
 
@@ -463,16 +484,15 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
             Ok(Some(inv)) => {
                 changed = true;
                 if merge(&mut state.peers, id, inv, &mut state.dirty) {
+                    state.silent.remove(&id);
                     answering.insert(id);
                 }
             }
             Ok(None) => {
+                state.silent.remove(&id);
                 answering.insert(id);
             }
-            // Keeping the view for a delta when the node is back would save little (most
-            // full inventories follow a restart of the asking node) and would change the
-            // exchanges, so the run too.
-            Err(_) => forget(state, id),
+            Err(_) => fall_silent(state, id),
         }
     }
     let nodes: BTreeSet<usize> = state
@@ -751,7 +771,7 @@ mod tests {
     }
 
     #[test]
-    fn a_node_that_stops_answering_makes_every_key_it_held_planned() {
+    fn a_node_that_stops_answering_makes_every_key_it_held_planned_once_and_keeps_its_view() {
         let mut state = HealthState::default();
         let mut dirty = BTreeSet::new();
         for (id, key) in [(1, "w"), (2, "x"), (2, "y")] {
@@ -769,16 +789,55 @@ mod tests {
             inv(true, 2, vec![item("x", 1), item("y", 1)], vec![]),
             &mut dirty,
         );
-        forget(&mut state, 2);
+        fall_silent(&mut state, 2);
         assert_eq!(keys(&state.dirty), vec!["x", "y"]);
+        assert_eq!(
+            state.peers.get(&2).map(|v| v.generation),
+            Some(2),
+            "the view is kept: the next request asks what changed since generation 2"
+        );
+        assert!(state.silent.contains(&2));
+        state.dirty.clear();
+        fall_silent(&mut state, 2);
+        assert!(state.dirty.is_empty(), "still silent: nothing new");
+        fall_silent(&mut state, 3);
+        assert!(!state.silent.contains(&3), "no view, nothing to keep");
+        // Back with a delta: its view is brought up to date, its change marked.
+        assert!(merge(
+            &mut state.peers,
+            2,
+            inv(false, 3, vec![item("z", 1)], vec!["x"]),
+            &mut state.dirty,
+        ));
+        assert_eq!(versions(&state.peers[&2]), vec![("y", 1), ("z", 1)]);
+        assert_eq!(keys(&state.dirty), vec!["x", "z"]);
+        assert!(state.peers.contains_key(&1));
+    }
+
+    #[test]
+    fn a_node_that_answers_nonsense_is_forgotten_and_its_keys_planned_unless_marked_already() {
+        let mut state = HealthState::default();
+        let mut dirty = BTreeSet::new();
+        for id in [1, 2] {
+            merge(
+                &mut state.peers,
+                id,
+                inv(true, 1, vec![item("k", 1)], vec![]),
+                &mut dirty,
+            );
+        }
+        forget(&mut state, 1);
+        assert_eq!(keys(&state.dirty), vec!["k"]);
         assert!(
-            !state.peers.contains_key(&2),
+            !state.peers.contains_key(&1),
             "the next request asks for all"
         );
         state.dirty.clear();
+        fall_silent(&mut state, 2);
+        state.dirty.clear();
         forget(&mut state, 2);
-        assert!(state.dirty.is_empty(), "still silent: nothing new");
-        assert!(state.peers.contains_key(&1));
+        assert!(state.dirty.is_empty(), "marked when it fell silent");
+        assert!(state.peers.is_empty() && state.silent.is_empty());
     }
 
     #[test]
@@ -789,7 +848,7 @@ mod tests {
             "the first pass plans everything"
         );
         state.wide.insert("b/dom/bucket".to_string());
-        // Losing a node: its keys were marked when its view was forgotten, nothing else.
+        // Losing a node: its keys were marked when it fell silent, nothing else.
         assert!(!note_nodes(&mut state, BTreeSet::from([0, 2]), 2));
         assert!(state.dirty.is_empty());
         // Getting it back with two nodes answering before: only keys wanting more than two.
