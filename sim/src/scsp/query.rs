@@ -188,8 +188,39 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// [`percent_encode`] appending to `out`: inventories encode every key into one buffer.
+/// [`percent_encode`] appending to `out`.
 pub fn percent_encode_into(out: &mut String, s: &str) {
+    encode_into(out, s, &UNRESERVED);
+}
+
+/// [`percent_encode_into`] that also keeps `/`, for keys in a text where a slash is no
+/// separator: an inventory lists every key of a node, and store keys are mostly slashes
+/// and unreserved characters, so most of them are copied as they are and read back the same
+/// way. Any [`percent_decode`] reads it.
+pub fn percent_encode_keeping_slashes_into(out: &mut String, s: &str) {
+    encode_into(out, s, &UNRESERVED_OR_SLASH);
+}
+
+/// Which bytes stand for themselves: a table look-up per byte instead of five tests.
+const UNRESERVED: [bool; 256] = unreserved_table(false);
+
+/// [`UNRESERVED`] and `/`.
+const UNRESERVED_OR_SLASH: [bool; 256] = unreserved_table(true);
+
+const fn unreserved_table(slash: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'_' | b'.' | b'~')
+            || (slash && c == b'/');
+        b += 1;
+    }
+    table
+}
+
+fn encode_into(out: &mut String, s: &str, unreserved: &[bool; 256]) {
     /// Every byte's escape, `%00%01…%FF`, so an escape is one append instead of three.
     const ESCAPES: &str = {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -209,18 +240,7 @@ pub fn percent_encode_into(out: &mut String, s: &str) {
             Err(_) => panic!("escapes are ASCII"),
         }
     };
-    /// Which bytes stand for themselves: a table look-up per byte instead of five tests.
-    const UNRESERVED: [bool; 256] = {
-        let mut table = [false; 256];
-        let mut b = 0;
-        while b < 256 {
-            let c = b as u8;
-            table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~');
-            b += 1;
-        }
-        table
-    };
-    let unreserved = |b: u8| UNRESERVED[usize::from(b)];
+    let unreserved = |b: u8| unreserved[usize::from(b)];
     let bytes = s.as_bytes();
     let mut run_start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -360,6 +380,29 @@ mod tests {
         }
         for s in ["", "é", "日本/語 x", "a+b%c\td"] {
             assert_eq!(percent_decode(&percent_encode(s)), s);
+        }
+    }
+
+    #[test]
+    fn keys_keeping_their_slashes_escape_everything_else_and_read_back() {
+        let keep = |s: &str| {
+            let mut out = String::new();
+            percent_encode_keeping_slashes_into(&mut out, s);
+            out
+        };
+        assert_eq!(keep("n//bucket/a-b_c.d~"), "n//bucket/a-b_c.d~");
+        assert_eq!(keep("n/t/b/x y+z%\n"), "n/t/b/x%20y%2Bz%25%0A");
+        for c in (0..=0x10FFu32).filter_map(char::from_u32) {
+            let text = c.to_string();
+            let expected = if c == '/' {
+                "/".to_string()
+            } else {
+                percent_encode(&text)
+            };
+            assert_eq!(keep(&text), expected, "{c:?}");
+        }
+        for s in ["", "é", "日本/語 x", "a+b%c\td", "//", "n/t/b/%2F"] {
+            assert_eq!(percent_decode(&keep(s)), s);
         }
     }
 

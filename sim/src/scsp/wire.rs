@@ -14,7 +14,7 @@
 
 use crate::scsp::object::{Kind, Version};
 use crate::scsp::peer::{Bid, Held, Inventory, InventoryItem};
-use crate::scsp::query::{percent_decode, percent_encode_into};
+use crate::scsp::query::{percent_decode, percent_encode_keeping_slashes_into};
 
 fn flag(on: bool) -> &'static str {
     if on {
@@ -157,7 +157,8 @@ pub fn decode_bid(text: &str) -> Option<Bid> {
 pub fn encode_inventory(inv: &Inventory) -> String {
     let keys: usize = inv.gone.iter().map(String::len).sum::<usize>()
         + inv.items.iter().map(|i| i.key.len()).sum::<usize>();
-    // Each line's fixed fields take under 40 bytes; escapes make keys longer (a `/` is three).
+    // Each line's fixed fields take under 40 bytes; escapes make keys longer (a space is
+    // three bytes), though most keys have none.
     let mut out =
         String::with_capacity(64 + inv.items.len() * 40 + inv.gone.len() * 8 + keys * 3 / 2);
     out.push_str("inventory ");
@@ -173,7 +174,7 @@ pub fn encode_inventory(inv: &Inventory) -> String {
     out.push_str(if inv.full { " full\n" } else { " delta\n" });
     for key in &inv.gone {
         out.push_str("gone ");
-        percent_encode_into(&mut out, key);
+        percent_encode_keeping_slashes_into(&mut out, key);
         out.push('\n');
     }
     for item in &inv.items {
@@ -185,7 +186,7 @@ pub fn encode_inventory(inv: &Inventory) -> String {
         out.push(' ');
         out.push_str(flag(item.deleted));
         out.push(' ');
-        percent_encode_into(&mut out, &item.key);
+        percent_encode_keeping_slashes_into(&mut out, &item.key);
         out.push('\n');
     }
     out
@@ -382,9 +383,9 @@ mod tests {
         assert_eq!(
             text,
             "inventory 3 18446744073709551615 0 1 1000000 full\n\
-             gone n%2Ft%2Fb%2Fx%2By\n\
-             bucket 1764600000123 4294967295 0 n%2Ft%2Fb%2Fcaf%C3%A9%20%2541\n\
-             upload 0 0 1 u%2FAZaz09-_.~\n"
+             gone n/t/b/x%2By\n\
+             bucket 1764600000123 4294967295 0 n/t/b/caf%C3%A9%20%2541\n\
+             upload 0 0 1 u/AZaz09-_.~\n"
         );
         assert_eq!(decode_inventory(&text), Some(inv));
     }
