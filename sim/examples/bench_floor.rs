@@ -210,20 +210,24 @@ fn fault_heavy_hour() -> Result<(), String> {
         net.connections(),
         cpu.as_secs_f64() * 1e6 / net.exchanges().max(1) as f64
     );
-    for ((kind, after), (_, earlier)) in sent_by_kind().into_iter().zip(kinds_before) {
-        println!(
-            "hour: {kind:>14} requests {:>8} ({:.0} per simulated hour)",
-            after - earlier,
-            (after - earlier) as f64 / simulated_h
-        );
-    }
+    print_kinds("hour", &kinds_before, |n| {
+        format!("({:.0} per simulated hour)", n as f64 / simulated_h)
+    });
     Ok(())
+}
+
+/// Prints the requests the pools sent by kind since `before`, each with `per`'s figure.
+fn print_kinds(label: &str, before: &[(&'static str, u64)], per: impl Fn(u64) -> String) {
+    for ((kind, after), (_, earlier)) in sent_by_kind().into_iter().zip(before) {
+        let n = after - earlier;
+        println!("{label}: {kind:>14} requests {n:>8} {}", per(n));
+    }
 }
 
 /// The full simulation: standard sweep seeds `0..seeds`, one at a time.
 fn sweep_seeds(seeds: u64) -> Result<Cost, String> {
     let config = SweepConfig::new();
-    let before = NetStats::now();
+    let (before, kinds_before) = (NetStats::now(), sent_by_kind());
     let (violations, cpu, wall) = measure(|| {
         let mut violations = 0;
         for seed in 0..seeds {
@@ -239,6 +243,9 @@ fn sweep_seeds(seeds: u64) -> Result<Cost, String> {
         ));
     }
     let net = NetStats::now().since(before);
+    print_kinds("sim", &kinds_before, |n| {
+        format!("({:.1} per seed)", n as f64 / seeds.max(1) as f64)
+    });
     Ok(Cost {
         cpu,
         wall,
