@@ -341,7 +341,8 @@ fn refresh_local(ctx: &NodeContext, state: &mut HealthState) -> bool {
 }
 
 /// Notes the nodes that answer this pass (`nodes`, this one included) against the last
-/// planning pass's (a node that stopped answering had its keys marked when it fell silent). Returns true when every key needs planning (a node started answering while
+/// planning pass's (a node that stopped answering had its keys marked when it fell
+/// silent). Returns true when every key needs planning (a node started answering while
 /// fewer than the default policy count answered), else puts into `dirty` what a node that
 /// started answering can give work to.
 fn note_nodes(state: &mut HealthState, nodes: BTreeSet<usize>, policy_replicas: usize) -> bool {
@@ -1048,11 +1049,28 @@ mod tests {
                 assert_eq!(run_once(&nodes[0], &mut state).await, 1);
                 assert!(holds(&nodes[2], KEY));
                 assert_eq!(state.planned_nodes, BTreeSet::from([0, 2]));
-                // Back, and unchanged: it counts again, with nothing to do.
+                assert_eq!(state.silent, BTreeSet::from([1]), "its view is kept");
+                let kept = state.peers[&1].generation;
+                // Back, and unchanged: it counts again, with nothing to do, and its view is
+                // the one kept (an "unchanged" answer to the kept generation).
                 handle.resume(ids[0]);
                 assert_eq!(run_once(&nodes[0], &mut state).await, 0);
                 assert_eq!(state.planned_nodes, BTreeSet::from([0, 1, 2]));
-                assert!(state.settled);
+                assert!(state.settled && state.silent.is_empty());
+                assert_eq!(state.peers[&1].generation, kept);
+                // Silent again, and changed meanwhile: the delta brings the view up to date.
+                handle.pause(ids[0]);
+                assert_eq!(run_once(&nodes[0], &mut state).await, 0);
+                store(&nodes[1], "n//bucket/b");
+                handle.resume(ids[0]);
+                run_once(&nodes[0], &mut state).await;
+                let view: Vec<&str> = state.peers[&1]
+                    .versions
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                assert_eq!(view, vec!["n//bucket/a", "n//bucket/b"]);
+                assert!(state.peers[&1].generation > kept);
             });
         }
 
