@@ -17,7 +17,7 @@
 //! stores rather than with what changes. Keys are still handled in key order, so a pass
 //! pushes exactly what a pass over every key would.
 
-use std::collections::{btree_map, BTreeMap, BTreeSet};
+use std::collections::{btree_map, BTreeMap, BTreeSet, HashMap};
 
 use futures::future::join_all;
 
@@ -30,23 +30,36 @@ use crate::scsp::peer::{self, Bid, Inventory};
 use crate::scsp::placement;
 use crate::scsp::records::Objects;
 use crate::scsp::replication;
+use crate::store::WordHash;
 
 /// Records checked for rot per pass: scrubbing is paced, as on a real node.
 pub const SCRUB_RECORDS_PER_PASS: usize = 64;
 
 /// One node's holdings as a pass sees them: the newest version of each key it holds
-/// (deletion markers included), and what a bid for a push to it needs.
+/// (deletion markers included), and what a bid for a push to it needs. A peer's versions
+/// are [`PeerVersions`], this node's own [`LocalVersions`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct View {
+struct View<M> {
     free_bytes: u64,
     capacity_bytes: u64,
     retiring: bool,
     /// The node's disk generation this view reflects.
     generation: u64,
-    versions: BTreeMap<String, Version>,
+    versions: M,
 }
 
-impl View {
+/// A peer's versions by key, hashed: a pass looks every key it plans up in every answering
+/// peer's view, and an ordered map's lookup compared the key a dozen times (the largest
+/// single cost of a fault-heavy run's passes). Nothing depends on its order: what is built
+/// from walking it is a set. The keys are the cluster's own store keys, which a client
+/// names; a client that chose colliding names could slow a pass down, not change it.
+type PeerVersions = HashMap<String, Version, WordHash>;
+
+/// This node's versions by key, ordered: a pass walks them in key order, and a changed
+/// context marks its objects by key prefix.
+type LocalVersions = BTreeMap<String, Version>;
+
+impl<M> View<M> {
     /// Takes the node-wide figures of an inventory answer (not its items).
     fn take_figures(&mut self, answer: &Inventory) {
         self.free_bytes = answer.free_bytes;
@@ -81,14 +94,14 @@ pub struct HealthState {
     /// Each peer's view as last known (full answers replace it, deltas update it; a peer
     /// that answers nonsense loses it). A peer that does not answer keeps it, in `silent`:
     /// when it answers again, a delta since the view's generation brings it up to date.
-    peers: BTreeMap<usize, View>,
+    peers: BTreeMap<usize, View<PeerVersions>>,
     /// The peers whose views are kept from before they stopped answering: their versions
     /// count for nothing until they answer again, and their keys were marked when they fell
     /// silent.
     silent: BTreeSet<usize>,
     /// This node's own view at the last pass that planned (its generation is the local
     /// disk's then), brought up to date from the disk's changes like a peer's view.
-    local: Option<View>,
+    local: Option<View<LocalVersions>>,
     /// The local keys whose policy count is above the cluster's default (contexts, lifepoint
     /// `reps=`): the only keys to which more answering nodes can give work.
     wide: BTreeSet<String>,
@@ -164,7 +177,7 @@ fn trace_dropped_rot(ctx: &NodeContext, key: &str) {
 /// Returns false when a delta arrives with no view to update (the next pass asks for
 /// everything).
 fn merge(
-    peers: &mut BTreeMap<usize, View>,
+    peers: &mut BTreeMap<usize, View<PeerVersions>>,
     id: usize,
     answer: Inventory,
     dirty: &mut BTreeSet<String>,
@@ -172,8 +185,7 @@ fn merge(
     if answer.full {
         let mut view = View::default();
         view.take_figures(&answer);
-        // Built in one go from the answer, which is sorted already; of equal keys the
-        // last is kept (the map's bulk build sorts stably and keeps the last).
+        // Of equal keys the last is kept (later insertions replace earlier ones).
         view.versions = answer
             .items
             .into_iter()
@@ -201,43 +213,17 @@ fn merge(
     true
 }
 
-/// Puts into `dirty` every key present in only one of two sorted views or with different
-/// versions in them (one walk of both).
-fn mark_differences(
-    old: &BTreeMap<String, Version>,
-    new: &BTreeMap<String, Version>,
-    dirty: &mut BTreeSet<String>,
-) {
-    let mut old = old.iter().peekable();
-    let mut new = new.iter().peekable();
-    loop {
-        match (old.peek(), new.peek()) {
-            (Some((ok, ov)), Some((nk, nv))) => match ok.cmp(nk) {
-                std::cmp::Ordering::Less => {
-                    dirty.insert((*ok).clone());
-                    old.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    dirty.insert((*nk).clone());
-                    new.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    if ov != nv {
-                        dirty.insert((*nk).clone());
-                    }
-                    old.next();
-                    new.next();
-                }
-            },
-            (Some((ok, _)), None) => {
-                dirty.insert((*ok).clone());
-                old.next();
-            }
-            (None, Some((nk, _))) => {
-                dirty.insert((*nk).clone());
-                new.next();
-            }
-            (None, None) => return,
+/// Puts into `dirty` every key present in only one of two views or with different
+/// versions in them.
+fn mark_differences(old: &PeerVersions, new: &PeerVersions, dirty: &mut BTreeSet<String>) {
+    for (key, version) in old {
+        if new.get(key) != Some(version) {
+            dirty.insert(key.clone());
+        }
+    }
+    for key in new.keys() {
+        if !old.contains_key(key) {
+            dirty.insert(key.clone());
         }
     }
 }
@@ -257,7 +243,7 @@ fn dependents(key: &str) -> Vec<String> {
 }
 
 /// Puts into `dirty` every key of `versions` that starts with `prefix`.
-fn mark_prefixed(versions: &BTreeMap<String, Version>, prefix: &str, dirty: &mut BTreeSet<String>) {
+fn mark_prefixed(versions: &LocalVersions, prefix: &str, dirty: &mut BTreeSet<String>) {
     dirty.extend(
         versions
             .range::<str, _>((
@@ -365,7 +351,8 @@ fn note_nodes(state: &mut HealthState, nodes: BTreeSet<usize>, policy_replicas: 
 fn fall_silent(state: &mut HealthState, id: usize) {
     if let Some(view) = state.peers.get(&id) {
         if state.silent.insert(id) {
-            // Built in one go from sorted keys and merged linearly, not one insertion per key.
+            // Built in one go (sorted, then built) and merged linearly, not one insertion
+            // per key.
             let mut keys: BTreeSet<String> = view.versions.keys().cloned().collect();
             state.dirty.append(&mut keys);
         }
@@ -394,7 +381,7 @@ enum Walk<'a> {
 
 impl<'a> Walk<'a> {
     /// The next local key to look at, with its version in the local view.
-    fn next(&mut self, local: &'a View) -> Option<(&'a String, &'a Version)> {
+    fn next(&mut self, local: &'a View<LocalVersions>) -> Option<(&'a String, &'a Version)> {
         match self {
             Walk::All(all) => all.next(),
             Walk::Keys(keys) => {
@@ -412,7 +399,13 @@ impl<'a> Walk<'a> {
     /// come after `at` (a changed record, or a changed context's objects, can have work a
     /// pass over every key would find), or turns into a walk of every key after `at` when
     /// the disk cannot say (a wipe). Nothing to do for a walk of every key.
-    fn catch_up(&mut self, local: &'a View, disk: &Objects<'_>, since: u64, at: &str) {
+    fn catch_up(
+        &mut self,
+        local: &'a View<LocalVersions>,
+        disk: &Objects<'_>,
+        since: u64,
+        at: &str,
+    ) {
         let Walk::Keys(keys) = self else {
             return;
         };
@@ -518,18 +511,15 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     let Some(local) = state.local.as_ref() else {
         return 0;
     };
-    // The views this pass goes by, in node order: the answering peers' and this node's.
-    let views: Vec<(usize, &View)> = state
+    // The peers' views this pass goes by, in node order (this node's is `local`).
+    let views: Vec<(usize, &View<PeerVersions>)> = state
         .planned_nodes
         .iter()
-        .filter_map(|&id| {
-            if id == ctx.id {
-                Some((id, local))
-            } else {
-                state.peers.get(&id).map(|view| (id, view))
-            }
-        })
+        .filter(|&&id| id != ctx.id)
+        .filter_map(|&id| state.peers.get(&id).map(|view| (id, view)))
         .collect();
+    // The nodes whose views count, this one included: policy counts are capped by it.
+    let counted = views.len() + 1;
     let mut walk = if everything {
         Walk::All(local.versions.range::<String, _>(..))
     } else {
@@ -538,11 +528,12 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
     // The disk generation up to which changes made during the pass have been caught up.
     let mut seen = local.generation;
     let mut worked = BTreeSet::new();
-    let mut held: Vec<(usize, Version)> = Vec::with_capacity(views.len());
+    let mut held: Vec<(usize, Version)> = Vec::with_capacity(counted);
     let mut pushed = 0;
     let mut short = 0;
     while let Some((key, version)) = walk.next(local) {
         held.clear();
+        held.push((ctx.id, *version));
         for (node, view) in &views {
             if let Some(v) = view.versions.get(key) {
                 held.push((*node, *v));
@@ -565,7 +556,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
             // needs pushing is copied.
             let wanted = disk.with_record(key, |r| {
                 let visible = r.kind.is_context() || !contexts::hides(ctx, &disk, &r.key);
-                visible.then(|| replication::policy_replicas(&ctx.cluster, r).min(views.len()))
+                visible.then(|| replication::policy_replicas(&ctx.cluster, r).min(counted))
             });
             // The copy is checked before it is copied (the scrub's test): the scrub is paced
             // and may not have reached it yet, and pushing rot would make a second rotten
@@ -619,7 +610,7 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
 async fn push_copy(
     ctx: &NodeContext,
     record: &Record,
-    views: &[(usize, &View)],
+    views: &[(usize, &View<PeerVersions>)],
     holders: &BTreeSet<usize>,
     wanted_more: usize,
 ) -> usize {
@@ -679,11 +670,15 @@ mod tests {
         }
     }
 
-    fn versions(view: &View) -> Vec<(&str, u64)> {
-        view.versions
+    /// A peer view's versions in key order.
+    fn versions(view: &View<PeerVersions>) -> Vec<(&str, u64)> {
+        let mut all: Vec<(&str, u64)> = view
+            .versions
             .iter()
             .map(|(k, v)| (k.as_str(), v.stamp_ms))
-            .collect()
+            .collect();
+        all.sort_unstable();
+        all
     }
 
     fn keys(set: &BTreeSet<String>) -> Vec<&str> {
@@ -1064,12 +1059,12 @@ mod tests {
                 store(&nodes[1], "n//bucket/b");
                 handle.resume(ids[0]);
                 run_once(&nodes[0], &mut state).await;
-                let view: Vec<&str> = state.peers[&1]
+                let view: BTreeSet<&str> = state.peers[&1]
                     .versions
                     .keys()
                     .map(String::as_str)
                     .collect();
-                assert_eq!(view, vec!["n//bucket/a", "n//bucket/b"]);
+                assert_eq!(view, BTreeSet::from(["n//bucket/a", "n//bucket/b"]));
                 assert!(state.peers[&1].generation > kept);
             });
         }
