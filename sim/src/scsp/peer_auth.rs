@@ -15,8 +15,6 @@
 //! every internal request is idempotent (bids and inventories read, replica pushes are
 //! newest-wins, discards drop one exact version), so a replay changes nothing.
 
-use std::fmt::Write as _;
-
 use hmac::{Hmac, Mac};
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
@@ -122,9 +120,7 @@ struct Made {
     target: Box<str>,
     body: Box<[u8]>,
     unix_ms: u64,
-    /// The tag in lower-case hex, as the header carries it.
-    tag_hex: [u8; 64],
-    /// The whole header value, `<unix_ms>.<tag_hex>`.
+    /// The header value sent, `<unix_ms>.<tag in lower-case hex>`.
     header: HeaderValue,
 }
 
@@ -160,15 +156,15 @@ fn find_made<R>(
     })
 }
 
-/// The hex tag this thread made for exactly these parts, if it is remembered.
-fn made_tag(
+/// The header value this thread made for exactly these parts, if it is remembered.
+fn made_header(
     key: &ClusterKey,
     method: &str,
     target: &str,
     body: &[u8],
     unix_ms: u64,
-) -> Option<[u8; 64]> {
-    find_made(key, method, target, body, unix_ms, |m| m.tag_hex)
+) -> Option<HeaderValue> {
+    find_made(key, method, target, body, unix_ms, |m| m.header.clone())
 }
 
 /// The header value for a request: `method`, `target` (path and query as sent), `body`.
@@ -181,21 +177,13 @@ pub fn signature_header(
     body: &[u8],
     unix_ms: u64,
 ) -> HeaderValue {
-    if let Some(header) = find_made(key, method, target, body, unix_ms, |m| m.header.clone()) {
+    if let Some(header) = made_header(key, method, target, body, unix_ms) {
         return header;
     }
     let tag = mac(key, method, target, body, unix_ms)
         .finalize()
         .into_bytes();
-    let mut tag_hex = [0u8; 64];
-    for (pair, b) in tag_hex.chunks_exact_mut(2).zip(tag) {
-        pair[0] = HEX_DIGITS[usize::from(b >> 4)];
-        pair[1] = HEX_DIGITS[usize::from(b & 0x0f)];
-    }
-    // One allocation: every node-to-node request is signed.
-    let mut text = String::with_capacity(21 + tag_hex.len());
-    let _ = write!(text, "{unix_ms}.");
-    text.extend(tag_hex.iter().map(|&b| char::from(b)));
+    let text = format!("{unix_ms}.{}", hex::encode(tag));
     // Digits, a dot and hex digits are always a valid value; an empty one, were it not,
     // would be refused as malformed by the receiver.
     let header = HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""));
@@ -210,7 +198,6 @@ pub fn signature_header(
             target: target.into(),
             body: body.into(),
             unix_ms,
-            tag_hex,
             header: header.clone(),
         });
     });
@@ -222,9 +209,6 @@ pub fn sign(key: &ClusterKey, method: &str, target: &str, body: &[u8], unix_ms: 
     let header = signature_header(key, method, target, body, unix_ms);
     String::from_utf8_lossy(header.as_bytes()).into_owned()
 }
-
-/// Lower-case hex digits, as the signature is written.
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Checks a request's signature header at `now_ms` (Unix milliseconds).
 pub fn verify(
@@ -242,13 +226,15 @@ pub fn verify(
         return Err(PeerAuthError::Malformed);
     }
     let unix_ms: u64 = time.parse().map_err(|_| PeerAuthError::Malformed)?;
-    // A plain comparison, not a constant-time one: the remembered tag is one this process
-    // sent, in the clear, for exactly these parts, so timing it can only reveal a tag that
-    // was already on the wire, for a request that may be replayed anyway (see above).
-    let remembered = made_tag(key, method, target, body, unix_ms)
-        .is_some_and(|made| made[..] == *tag_hex.as_bytes());
+    // A plain comparison, not a constant-time one: the remembered header is one this
+    // process sent, in the clear, for exactly these parts, so timing it can only reveal a
+    // tag that was already on the wire, for a request that may be replayed anyway (see
+    // above).
+    let remembered = made_header(key, method, target, body, unix_ms)
+        .is_some_and(|made| made.as_bytes() == header);
     if !remembered {
-        // Not made here, or written otherwise (upper-case digits, say): decoded and computed.
+        // Not made here, or written otherwise (upper-case digits, a zero before the time,
+        // say): decoded and computed.
         let tag = decode_hex_32(tag_hex).ok_or(PeerAuthError::Malformed)?;
         mac(key, method, target, body, unix_ms)
             .verify_slice(&tag)
@@ -327,7 +313,7 @@ mod tests {
         let (method, target, body, at) = ("PUT", "/_replisim/replica", b"body".as_slice(), 7_000);
         let sig = sign(&k, method, target, body, at);
         assert!(
-            made_tag(&k, method, target, body, at).is_some(),
+            made_header(&k, method, target, body, at).is_some(),
             "remembered"
         );
         let check = |k: &ClusterKey, header: &str| {
@@ -349,7 +335,7 @@ mod tests {
         let (k2, sig2, forged2) = (k.clone(), sig.clone(), forged.clone());
         std::thread::spawn(move || {
             assert!(
-                made_tag(&k2, method, target, body, at).is_none(),
+                made_header(&k2, method, target, body, at).is_none(),
                 "not made here"
             );
             let check = |h: &str| verify(&k2, method, target, body, Some(h.as_bytes()), at);
@@ -363,7 +349,7 @@ mod tests {
             sign(&k, "GET", "/_replisim/bid", b"", 10_000 + i);
         }
         assert!(
-            made_tag(&k, method, target, body, at).is_none(),
+            made_header(&k, method, target, body, at).is_none(),
             "pushed out"
         );
         assert_eq!(check(&k, &sig), Ok(()));
