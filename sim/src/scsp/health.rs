@@ -351,10 +351,7 @@ fn note_nodes(state: &mut HealthState, nodes: BTreeSet<usize>, policy_replicas: 
 fn fall_silent(state: &mut HealthState, id: usize) {
     if let Some(view) = state.peers.get(&id) {
         if state.silent.insert(id) {
-            // Built in one go (sorted, then built) and merged linearly, not one insertion
-            // per key.
-            let mut keys: BTreeSet<String> = view.versions.keys().cloned().collect();
-            state.dirty.append(&mut keys);
+            mark_all(&mut state.dirty, view.versions.keys().cloned());
         }
     }
 }
@@ -365,11 +362,16 @@ fn forget(state: &mut HealthState, id: usize) {
     let was_silent = state.silent.remove(&id);
     if let Some(view) = state.peers.remove(&id) {
         if !was_silent {
-            // A linear merge of two sorted sets, not one insertion per key.
-            let mut keys: BTreeSet<String> = view.versions.into_keys().collect();
-            state.dirty.append(&mut keys);
+            mark_all(&mut state.dirty, view.versions.into_keys());
         }
     }
+}
+
+/// Puts every one of `keys` into `dirty`: built into a set in one go (sorted, then built)
+/// and merged linearly, not one insertion per key.
+fn mark_all(dirty: &mut BTreeSet<String>, keys: impl Iterator<Item = String>) {
+    let mut keys: BTreeSet<String> = keys.collect();
+    dirty.append(&mut keys);
 }
 
 /// The keys a pass walks: every local key, or the planned ones (which can grow while the
@@ -478,17 +480,17 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
             Ok(Some(inv)) => {
                 changed = true;
                 if merge(&mut state.peers, id, inv, &mut state.dirty) {
-                    state.silent.remove(&id);
                     answering.insert(id);
                 }
             }
             Ok(None) => {
-                state.silent.remove(&id);
                 answering.insert(id);
             }
             Err(_) => fall_silent(state, id),
         }
     }
+    // A peer that answers is no longer silent: its view counts again.
+    state.silent.retain(|id| !answering.contains(id));
     let nodes: BTreeSet<usize> = state
         .peers
         .keys()
