@@ -25,6 +25,12 @@
 //! simulated hour, and the requests pools sent by kind (bids, inventories, replica pushes,
 //! other internal requests, client requests).
 //!
+//! `--part messages` runs the floor of a node-to-node exchange instead: `--exchanges`
+//! request/answer pairs on one message channel between two simulated hosts, as the
+//! simulator carries bids, replica pushes and inventories (`http::message`), without HTTP
+//! or signatures. Printed per round, to set the full simulation against the floor of each
+//! kind of exchange it makes, not only the HTTP one.
+//!
 //! Run: `cargo run --release -p replisim-sim --example bench_floor -- --exchanges 20000 --seeds 20 --rounds 3`
 
 use std::convert::Infallible;
@@ -184,6 +190,78 @@ fn ping_pong(exchanges: u64) -> Result<Cost, String> {
     })
 }
 
+/// The node-to-node floor: `exchanges` request/answer pairs on one message channel
+/// (`rt::channel`, what node-to-node exchanges ride in the simulator) between two simulated
+/// hosts, each message a boxed value as `http::message` sends. No HTTP, no signature: what
+/// madsim alone charges for one exchange that travels as messages.
+fn message_ping_pong(exchanges: u64) -> Result<Cost, String> {
+    let before = NetStats::now();
+    let ((), cpu, wall) = measure(|| {
+        try_simulate(0, PING_PONG_TIME_LIMIT, move || async move {
+            let handle = madsim::runtime::Handle::current();
+            let server = handle.create_node().name("pong").ip(SERVER.ip()).build();
+            let client = handle.create_node().name("ping").ip(CLIENT_IP).build();
+            rt::netem::set_host(server.id(), SERVER.ip());
+            rt::netem::set_host(client.id(), CLIENT_IP);
+            server.spawn(async move {
+                let listener = rt::channel::listen(SERVER)
+                    .await
+                    .expect("bind the message ping-pong server");
+                loop {
+                    let Ok((mut channel, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    rt::spawn(async move {
+                        while let Ok(message) = channel.recv().await {
+                            let answer: rt::channel::Payload =
+                                Box::new(message.downcast::<u64>().map(|n| *n + 1).unwrap_or(0));
+                            if channel.send(answer).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            });
+            client
+                .spawn(async move {
+                    rt::sleep(Duration::from_millis(10)).await;
+                    let mut channel = rt::channel::connect(SERVER)
+                        .await
+                        .map_err(|e| format!("connect: {e}"))?;
+                    for i in 0..exchanges {
+                        channel
+                            .send(Box::new(i))
+                            .await
+                            .map_err(|e| format!("exchange {i}: {e}"))?;
+                        let answer = channel
+                            .recv()
+                            .await
+                            .map_err(|e| format!("answer {i}: {e}"))?;
+                        if answer.downcast_ref::<u64>() != Some(&(i + 1)) {
+                            return Err(format!("exchange {i}: a wrong answer"));
+                        }
+                    }
+                    Ok::<(), String>(())
+                })
+                .await
+                .map_err(|e| format!("client task: {e}"))?
+        })
+        .map_err(|e| format!("message ping-pong simulation: {}", e.message))?
+    })?;
+    let net = NetStats::now().since(before);
+    if net.exchanges() != exchanges {
+        return Err(format!(
+            "message ping-pong: {exchanges} exchanges counted as {net:?}"
+        ));
+    }
+    Ok(Cost {
+        cpu,
+        wall,
+        exchanges: net.exchanges(),
+        connections: net.connections(),
+    })
+}
+
 /// The fault-heavy simulated hour of BENCHMARKS.md (as `replisim sweep --seed 1 --ops 21000
 /// --duration-secs 3600 --intensity 4`): its cost, and its requests by kind.
 fn fault_heavy_hour() -> Result<(), String> {
@@ -285,8 +363,10 @@ fn parse_args() -> Result<Args, String> {
             }
             "--part" => {
                 let v = value()?;
-                if v != "floor" && v != "sim" && v != "hour" {
-                    return Err(format!("--part: expected floor, sim or hour, got `{v}`"));
+                if !["floor", "sim", "hour", "messages"].contains(&v.as_str()) {
+                    return Err(format!(
+                        "--part: expected floor, sim, hour or messages, got `{v}`"
+                    ));
                 }
                 args.part = Some(v);
             }
@@ -308,6 +388,19 @@ fn run() -> Result<(), String> {
     let args = parse_args()?;
     if args.part.as_deref() == Some("hour") {
         return fault_heavy_hour();
+    }
+    if args.part.as_deref() == Some("messages") {
+        for round in 1..=args.rounds {
+            let c = message_ping_pong(args.exchanges)?;
+            println!(
+                "round {round} messages: {} exchanges on one channel, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
+                c.exchanges,
+                c.cpu.as_secs_f64(),
+                c.wall.as_secs_f64(),
+                c.per_exchange_us()
+            );
+        }
+        return Ok(());
     }
     let (mut floors, mut sims) = (Vec::new(), Vec::new());
     for round in 1..=args.rounds {
