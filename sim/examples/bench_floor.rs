@@ -14,22 +14,22 @@
 //!    servers are the exchanges answered (`NetStats::exchanges`). Cost per exchange = CPU of
 //!    the seeds / exchanges.
 //!
-//! The two are run alternately `--rounds` times in one process, and the lowest cost of each
+//! 3. **The node-to-node floor.** `--exchanges` request/answer pairs on one message channel
+//!    between two simulated hosts, as the simulator carries bids, replica pushes and
+//!    inventories (`http::message`), with no HTTP and no signature.
+//!
+//! The three are run in turn `--rounds` times in one process, and the lowest cost of each
 //! is kept (the machine is shared; the lowest is the one least disturbed). The program prints
-//! both costs and their ratio, and the median of each round's own ratio (the two runs of a
-//! round are adjacent in time, so a drift in the machine's speed cancels out).
-//! `--part floor|sim` runs only one of them, for callgrind.
+//! the costs; the simulation's ratio to the HTTP floor (the issue's measure) and the median of
+//! each round's own ratio (the runs of a round are adjacent in time, so a drift in the
+//! machine's speed cancels out); and its ratio to the floors of its own exchanges, each
+//! exchange priced at the floor of the way it travelled (HTTP or message).
+//! `--part floor|messages|sim` runs only one of them, for callgrind.
 //!
 //! `--part hour` instead runs the fault-heavy simulated hour (seed 1, 21,000 operations,
 //! every fault kind at intensity 4 for 3,600 s) and prints its cost, its exchanges per
 //! simulated hour, and the requests pools sent by kind (bids, inventories, replica pushes,
 //! other internal requests, client requests).
-//!
-//! `--part messages` runs the floor of a node-to-node exchange instead: `--exchanges`
-//! request/answer pairs on one message channel between two simulated hosts, as the
-//! simulator carries bids, replica pushes and inventories (`http::message`), without HTTP
-//! or signatures. Printed per round, to set the full simulation against the floor of each
-//! kind of exchange it makes, not only the HTTP one.
 //!
 //! Run: `cargo run --release -p replisim-sim --example bench_floor -- --exchanges 20000 --seeds 20 --rounds 3`
 
@@ -74,6 +74,9 @@ struct Cost {
     wall: Duration,
     /// HTTP exchanges answered.
     exchanges: u64,
+    /// Of those, the ones answered as messages on a channel (node-to-node, in the
+    /// simulator); the rest were answered on a stream, as HTTP/1.1 bytes.
+    messaged: u64,
     /// Connections accepted (TCP streams and message channels).
     connections: u64,
 }
@@ -186,6 +189,7 @@ fn ping_pong(exchanges: u64) -> Result<Cost, String> {
         cpu,
         wall,
         exchanges: net.exchanges(),
+        messaged: net.messages_by_servers,
         connections: net.connections(),
     })
 }
@@ -258,6 +262,7 @@ fn message_ping_pong(exchanges: u64) -> Result<Cost, String> {
         cpu,
         wall,
         exchanges: net.exchanges(),
+        messaged: net.messages_by_servers,
         connections: net.connections(),
     })
 }
@@ -276,7 +281,7 @@ fn fault_heavy_hour() -> Result<(), String> {
     let simulated_h = report.simulated.as_secs_f64() / 3600.0;
     println!(
         "hour: seed 1, {} ops, {} faults, {} violations, {:.0} s simulated; cpu {:.2} s, wall {:.2} s; \
-         {} exchanges ({:.0} per simulated hour) on {} connections: {:.2} µs per exchange",
+         {} exchanges ({:.0} per simulated hour, {} of them as messages) on {} connections: {:.2} µs per exchange",
         report.ops,
         report.faults.values().sum::<usize>(),
         report.violations.len(),
@@ -285,6 +290,7 @@ fn fault_heavy_hour() -> Result<(), String> {
         wall.as_secs_f64(),
         net.exchanges(),
         net.exchanges() as f64 / simulated_h,
+        net.messages_by_servers,
         net.connections(),
         cpu.as_secs_f64() * 1e6 / net.exchanges().max(1) as f64
     );
@@ -328,6 +334,7 @@ fn sweep_seeds(seeds: u64) -> Result<Cost, String> {
         cpu,
         wall,
         exchanges: net.exchanges(),
+        messaged: net.messages_by_servers,
         connections: net.connections(),
     })
 }
@@ -389,22 +396,10 @@ fn run() -> Result<(), String> {
     if args.part.as_deref() == Some("hour") {
         return fault_heavy_hour();
     }
-    if args.part.as_deref() == Some("messages") {
-        for round in 1..=args.rounds {
-            let c = message_ping_pong(args.exchanges)?;
-            println!(
-                "round {round} messages: {} exchanges on one channel, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
-                c.exchanges,
-                c.cpu.as_secs_f64(),
-                c.wall.as_secs_f64(),
-                c.per_exchange_us()
-            );
-        }
-        return Ok(());
-    }
-    let (mut floors, mut sims) = (Vec::new(), Vec::new());
+    let wants = |part: &str| args.part.is_none() || args.part.as_deref() == Some(part);
+    let (mut floors, mut message_floors, mut sims) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=args.rounds {
-        if args.part.as_deref() != Some("sim") {
+        if wants("floor") {
             let c = ping_pong(args.exchanges)?;
             println!(
                 "round {round} floor: {} exchanges on {} connection, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
@@ -416,13 +411,25 @@ fn run() -> Result<(), String> {
             );
             floors.push(c);
         }
-        if args.part.as_deref() != Some("floor") {
+        if wants("messages") {
+            let c = message_ping_pong(args.exchanges)?;
+            println!(
+                "round {round} messages: {} exchanges on one channel, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
+                c.exchanges,
+                c.cpu.as_secs_f64(),
+                c.wall.as_secs_f64(),
+                c.per_exchange_us()
+            );
+            message_floors.push(c);
+        }
+        if wants("sim") {
             let c = sweep_seeds(args.seeds)?;
             println!(
-                "round {round} sim:   {} seeds, {} exchanges ({:.1} per seed) on {} connections, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
+                "round {round} sim:   {} seeds, {} exchanges ({:.1} per seed, {} of them as messages) on {} connections, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
                 args.seeds,
                 c.exchanges,
                 c.exchanges as f64 / args.seeds as f64,
+                c.messaged,
                 c.connections,
                 c.cpu.as_secs_f64(),
                 c.wall.as_secs_f64(),
@@ -439,6 +446,17 @@ fn run() -> Result<(), String> {
             s.per_exchange_us(),
             s.per_exchange_us() / f.per_exchange_us()
         );
+        if let Some(m) = best(&message_floors) {
+            println!(
+                "best of {}: against the floors of its own exchanges ({} over HTTP at {:.2} µs, {} as messages at {:.2} µs): ratio {:.2}",
+                args.rounds,
+                s.exchanges - s.messaged,
+                f.per_exchange_us(),
+                s.messaged,
+                m.per_exchange_us(),
+                own_floors_ratio(&f, &m, &s)
+            );
+        }
     }
     if let Some(ratio) = median_round_ratio(&floors, &sims) {
         println!(
@@ -447,6 +465,15 @@ fn run() -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// The simulation's CPU against what its exchanges cost at the floor of their own kind: the
+/// HTTP ones at the ping-pong's price, the node-to-node messages at the message channel's.
+fn own_floors_ratio(floor: &Cost, message_floor: &Cost, sim: &Cost) -> f64 {
+    let streamed = (sim.exchanges - sim.messaged) as f64;
+    let at_floors =
+        streamed * floor.per_exchange_us() + sim.messaged as f64 * message_floor.per_exchange_us();
+    sim.cpu.as_secs_f64() * 1e6 / at_floors
 }
 
 /// The median over rounds of each round's own ratio. On a machine whose speed drifts, the
