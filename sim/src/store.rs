@@ -106,8 +106,14 @@ impl std::hash::Hasher for WordHasher {
 /// A map hasher of [`WordHasher`]s.
 pub type WordHash = std::hash::BuildHasherDefault<WordHasher>;
 
-/// Bytes of bodies a thread keeps copies of; past it the memory starts again empty.
+/// Bytes a thread's memory of bodies may take, each entry counted at its body's length
+/// plus [`INTACT_ENTRY_BYTES`]; past it the memory starts again empty.
 const INTACT_BYTES_MAX: usize = 4 << 20;
+
+/// What an entry takes beside its body: two copies of the 32-digit digest, the boxes'
+/// and strings' heap headers, and the two maps' slots. Counted so that many tiny bodies
+/// cannot hold many times [`INTACT_BYTES_MAX`].
+const INTACT_ENTRY_BYTES: usize = 192;
 
 /// Larger bodies are not remembered (each is checked with its MD5 every time).
 const INTACT_BODY_MAX: usize = 64 << 10;
@@ -144,16 +150,16 @@ impl IntactBodies {
         if body.len() > INTACT_BODY_MAX {
             return;
         }
-        if self.bytes + body.len() > INTACT_BYTES_MAX {
+        if self.bytes + body.len() + INTACT_ENTRY_BYTES > INTACT_BYTES_MAX {
             self.bodies.clear();
             self.digests.clear();
             self.bytes = 0;
         }
         if let Some(old) = self.bodies.insert(digest.to_string(), body.into()) {
-            self.bytes -= old.len();
+            self.bytes -= old.len() + INTACT_ENTRY_BYTES;
         }
         self.digests.insert(hash, digest.to_string());
-        self.bytes += body.len();
+        self.bytes += body.len() + INTACT_ENTRY_BYTES;
     }
 }
 
@@ -438,11 +444,17 @@ impl Disk {
         self.pending.keys().cloned().collect()
     }
 
+    /// Moves the generation without a key changing: something else that peers learn from
+    /// an inventory changed, so that no peer is told "unchanged" with the old figure.
+    pub fn note_figures_changed(&mut self) {
+        self.generation += 1;
+    }
+
     /// Changes the disk size (a full-disk fault shrinks it to what is used).
     pub fn set_capacity_bytes(&mut self, capacity_bytes: u64) {
         self.capacity_bytes = capacity_bytes;
         // Free space is part of what peers learn from an inventory.
-        self.generation += 1;
+        self.note_figures_changed();
     }
 
     /// Loses everything: the node is replaced by an empty one.
@@ -599,6 +611,30 @@ mod tests {
         assert!(empty.intact());
         empty.digest = md5_hex(b"x");
         assert!(!empty.intact());
+    }
+
+    #[test]
+    fn the_body_memory_counts_each_entry_not_only_its_bytes() {
+        let mut memory = IntactBodies::default();
+        let entries_max = INTACT_BYTES_MAX / INTACT_ENTRY_BYTES;
+        for i in 0..2 * entries_max as u64 {
+            let body = i.to_le_bytes();
+            memory.remember(&body, body_hash(&body), &format!("{i:032x}"));
+            assert!(memory.bytes <= INTACT_BYTES_MAX, "{} counted", memory.bytes);
+            assert!(
+                memory.bodies.len() <= entries_max && memory.digests.len() <= entries_max,
+                "{} tiny bodies kept",
+                memory.bodies.len()
+            );
+        }
+        // What it keeps it still answers.
+        let body = 7u64.to_le_bytes();
+        memory.remember(&body, body_hash(&body), "digest-of-seven");
+        assert!(memory.knows(&body, "digest-of-seven"));
+        assert_eq!(
+            memory.digest_of(&body, body_hash(&body)).as_deref(),
+            Some("digest-of-seven")
+        );
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub struct NodeControl {
     pub retiring: AtomicBool,
     /// Requests being served right now (the load part of a bid).
     pub in_flight: AtomicU32,
+    /// The retiring flag as this node's inventories last told it (see
+    /// [`NodeControl::retiring_is_news`]).
+    retiring_told: AtomicBool,
 }
 
 impl NodeControl {
@@ -122,6 +125,16 @@ impl NodeControl {
     /// Whether the node is retiring.
     pub fn is_retiring(&self) -> bool {
         self.retiring.load(Ordering::SeqCst)
+    }
+
+    /// True when the retiring flag changed since this node's inventories last told it, and
+    /// notes that they tell it from now on. Peers keep the flag from an inventory and are
+    /// answered "unchanged" while the disk's generation stays, so an inventory answer moves
+    /// the generation first when this is true (the flag is set from outside the node, by
+    /// the world or the operator, where the disk is not at hand).
+    pub fn retiring_is_news(&self) -> bool {
+        let now = self.is_retiring();
+        self.retiring_told.swap(now, Ordering::SeqCst) != now
     }
 }
 

@@ -552,43 +552,50 @@ pub async fn run_once(ctx: &NodeContext, state: &mut HealthState) -> usize {
         if holders.first() != Some(&ctx.id) {
             continue;
         }
-        let record = {
-            let disk = Objects::lock(&ctx.disk);
+        let intact_record = {
+            let mut disk = Objects::lock(&ctx.disk);
             // The policy count from the record without copying it out; only a record that
             // needs pushing is copied.
             let wanted = disk.with_record(key, |r| {
                 let visible = r.kind.is_context() || !contexts::hides(ctx, &disk, &r.key);
                 visible.then(|| replication::policy_replicas(&ctx.cluster, r).min(counted))
             });
+            let wanted = match wanted.flatten() {
+                Some(wanted) if holders.len() < wanted => wanted,
+                _ => continue,
+            };
+            let Some(record) = disk.get(key) else {
+                continue;
+            };
             // The copy is checked before it is copied (the scrub's test): the scrub is paced
             // and may not have reached it yet, and pushing rot would make a second rotten
             // copy that the peer accepts as good.
-            let intact = || {
-                ctx.cluster.has(Defect::RepairFromCorruptReplica)
-                    || disk.raw().get(key).is_some_and(crate::store::Entry::intact)
-            };
-            match wanted.flatten() {
-                Some(wanted) if holders.len() < wanted => match disk.get(key) {
-                    Some(record) => (record, wanted, intact()),
-                    None => continue,
-                },
-                _ => continue,
+            let intact = ctx.cluster.has(Defect::RepairFromCorruptReplica)
+                || disk.raw().get(key).is_some_and(crate::store::Entry::intact);
+            if intact {
+                Some((record, wanted))
+            } else {
+                // Dropped as the scrub would drop it, under the same lock that found it
+                // rotten: over real TCP another thread may store a newer copy of the key as
+                // soon as the lock is let go, and that copy must stay. The next pass finds
+                // the key held by the others.
+                disk.remove(key);
+                None
             }
         };
-        let (record, wanted, intact) = record;
-        if intact {
-            let wanted_more = wanted - holders.len();
-            let copied = push_copy(ctx, &record, &views, &holders, wanted_more).await;
-            if copied < wanted_more {
+        match intact_record {
+            Some((record, wanted)) => {
+                let wanted_more = wanted - holders.len();
+                let copied = push_copy(ctx, &record, &views, &holders, wanted_more).await;
+                if copied < wanted_more {
+                    short += 1;
+                }
+                pushed += copied;
+            }
+            None => {
+                trace_dropped_rot(ctx, key);
                 short += 1;
             }
-            pushed += copied;
-        } else {
-            // Dropped as the scrub would drop it: the next pass finds the key held by the
-            // others.
-            Objects::lock(&ctx.disk).remove(key);
-            trace_dropped_rot(ctx, key);
-            short += 1;
         }
         // Looked at again next pass, whatever the peers made of it.
         worked.insert(key.clone());

@@ -86,7 +86,14 @@ pub fn handle_collected(ctx: &NodeContext, req: Request<Bytes>) -> Response<Body
         }
         (&Method::GET, "inventory") => {
             let since = arg("since").and_then(|g| g.parse::<u64>().ok());
-            if since.is_some() && since == Some(Objects::lock(&ctx.disk).generation()) {
+            let generation = {
+                let mut disk = Objects::lock(&ctx.disk);
+                if ctx.control.retiring_is_news() {
+                    disk.note_figures_changed();
+                }
+                disk.generation()
+            };
+            if since == Some(generation) {
                 return response::finish(
                     response::builder(StatusCode::NO_CONTENT),
                     response::empty(),
@@ -288,4 +295,69 @@ fn discard(ctx: &NodeContext, raw_query: &str) -> Response<Body> {
         response::builder(StatusCode::OK),
         response::full("discarded"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn node() -> NodeContext {
+        let addrs = vec![
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            SocketAddr::from(([127, 0, 0, 1], 2)),
+        ];
+        let cluster = std::sync::Arc::new(crate::scsp::config::ClusterConfig::new(addrs));
+        NodeContext::new(0, cluster, 1 << 24, crate::trace::Trace::disabled())
+    }
+
+    /// Asks `ctx` for its inventory as a peer would (signed), naming `since`: the status
+    /// and the decoded answer, if any.
+    fn ask(ctx: &NodeContext, since: Option<u64>) -> (StatusCode, Option<Inventory>) {
+        let target = match since {
+            Some(g) => format!("{}inventory?since={g}", crate::scsp::peer::INTERNAL_PREFIX),
+            None => format!("{}inventory", crate::scsp::peer::INTERNAL_PREFIX),
+        };
+        let signature =
+            peer_auth::signature_header(&ctx.cluster.key, "GET", &target, b"", peer_auth::now_ms());
+        let request = Request::get(target.as_str())
+            .header(peer_auth::HEADER_NAME, signature)
+            .body(Bytes::new())
+            .expect("a request");
+        let answer = handle_collected(ctx, request);
+        let status = answer.status();
+        let body = futures::executor::block_on(answer.into_body().collect())
+            .expect("a body")
+            .to_bytes();
+        let text = std::str::from_utf8(&body).expect("text");
+        (status, wire::decode_inventory(text))
+    }
+
+    #[test]
+    fn a_change_of_the_retiring_flag_is_never_answered_unchanged() {
+        let ctx = node();
+        let (status, first) = ask(&ctx, None);
+        assert_eq!(status, StatusCode::OK);
+        let first = first.expect("a full inventory");
+        assert!(!first.retiring);
+        assert_eq!(
+            ask(&ctx, Some(first.generation)).0,
+            StatusCode::NO_CONTENT,
+            "nothing changed"
+        );
+        // Retiring touches no key, yet a peer that kept the old flag must learn it.
+        ctx.control.set_retiring(true);
+        let (status, delta) = ask(&ctx, Some(first.generation));
+        assert_eq!(status, StatusCode::OK, "not \"unchanged\"");
+        let delta = delta.expect("a delta");
+        assert!(delta.retiring, "the new flag");
+        assert!(delta.generation > first.generation);
+        // Told once: from the new generation on it is unchanged again, for every peer.
+        assert_eq!(ask(&ctx, Some(delta.generation)).0, StatusCode::NO_CONTENT);
+        // And back.
+        ctx.control.set_retiring(false);
+        let (status, back) = ask(&ctx, Some(delta.generation));
+        assert_eq!(status, StatusCode::OK);
+        assert!(!back.expect("a delta").retiring);
+    }
 }

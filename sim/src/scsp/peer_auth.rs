@@ -18,6 +18,7 @@
 use hmac::{Hmac, Mac};
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::scsp::cluster_key::ClusterKey;
 
@@ -113,6 +114,11 @@ fn mac(key: &ClusterKey, method: &str, target: &str, body: &[u8], unix_ms: u64) 
 /// How many of its latest signatures a thread remembers for [`verify`].
 const MADE_MAX: usize = 8;
 
+/// The largest body whose signature a thread remembers. A memory entry holds a copy of the
+/// body, and replica pushes carry whole objects (up to `object_bytes_max`): a larger body
+/// is signed and checked by computing, so the memory stays under `MADE_MAX` × this.
+const MADE_BODY_MAX: usize = 64 << 10;
+
 /// A signature this thread made, with everything it covers.
 struct Made {
     key: ClusterKey,
@@ -194,6 +200,9 @@ pub fn signature_header(
     // Digits, a dot and hex digits are always a valid value; an empty one, were it not,
     // would be refused as malformed by the receiver.
     let header = HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""));
+    if body.len() > MADE_BODY_MAX {
+        return header;
+    }
     MADE.with(|made| {
         let mut made = made.borrow_mut();
         if made.len() >= MADE_MAX {
@@ -233,12 +242,11 @@ pub fn verify(
         return Err(PeerAuthError::Malformed);
     }
     let unix_ms: u64 = time.parse().map_err(|_| PeerAuthError::Malformed)?;
-    // A plain comparison, not a constant-time one: the remembered header is one this
-    // process sent, in the clear, for exactly these parts, so timing it can only reveal a
-    // tag that was already on the wire, for a request that may be replayed anyway (see
-    // above).
+    // In constant time, as `verify_slice` below compares: over TLS the remembered header
+    // was never on the wire in the clear, and the time a comparison takes must not tell
+    // how much of a guessed one is right.
     let remembered = made_header(key, method, target, body, unix_ms)
-        .is_some_and(|made| made.as_bytes() == header);
+        .is_some_and(|made| bool::from(made.as_bytes().ct_eq(header)));
     if !remembered {
         // Not made here, or written otherwise (upper-case digits, a zero before the time,
         // say): decoded and computed.
@@ -360,6 +368,27 @@ mod tests {
             "pushed out"
         );
         assert_eq!(check(&k, &sig), Ok(()));
+    }
+
+    #[test]
+    fn bodies_over_the_bound_are_signed_and_checked_without_the_memory() {
+        let k = key();
+        let target = "/_replisim/replica";
+        let big = vec![b'x'; MADE_BODY_MAX + 1];
+        let sig = sign(&k, "PUT", target, &big, 9_000);
+        assert!(
+            made_header(&k, "PUT", target, &big, 9_000).is_none(),
+            "no copy of a large body is kept"
+        );
+        let check = |body: &[u8]| verify(&k, "PUT", target, body, Some(sig.as_bytes()), 9_000);
+        assert_eq!(check(&big), Ok(()));
+        let mut other = big.clone();
+        other[0] = b'y';
+        assert_eq!(check(&other), Err(PeerAuthError::Invalid));
+        // At the bound the signature is remembered.
+        let edge = vec![b'x'; MADE_BODY_MAX];
+        sign(&k, "PUT", target, &edge, 9_001);
+        assert!(made_header(&k, "PUT", target, &edge, 9_001).is_some());
     }
 
     #[test]

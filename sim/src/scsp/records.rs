@@ -292,6 +292,12 @@ impl<'a> Objects<'a> {
         self.disk.generation()
     }
 
+    /// Moves the disk's generation for a node-wide change peers learn from an inventory
+    /// (`Disk::note_figures_changed`).
+    pub fn note_figures_changed(&mut self) {
+        self.disk.note_figures_changed();
+    }
+
     /// Bytes still free.
     pub fn free_bytes(&self) -> u64 {
         self.disk.free_bytes()
