@@ -82,6 +82,16 @@ struct Cost {
 }
 
 impl Cost {
+    fn of(cpu: Duration, wall: Duration, net: &NetStats) -> Self {
+        Self {
+            cpu,
+            wall,
+            exchanges: net.exchanges(),
+            messaged: net.messages_by_servers,
+            connections: net.connections(),
+        }
+    }
+
     fn per_exchange_us(&self) -> f64 {
         self.cpu.as_secs_f64() * 1e6 / self.exchanges.max(1) as f64
     }
@@ -115,69 +125,88 @@ fn measure<T>(run: impl FnOnce() -> Result<T, String>) -> Result<(T, Duration, D
     Ok((out, cpu, wall))
 }
 
-/// The floor: `exchanges` keep-alive GETs on one connection between two simulated hosts.
-fn ping_pong(exchanges: u64) -> Result<Cost, String> {
-    let before = NetStats::now();
+/// One simulation (seed 0) of two hosts, measured: `serve` runs on the server host, then
+/// `client` on the client host 10 ms later; it ends when the client does. Both hosts are
+/// known to the link table, so either may open message channels.
+fn two_hosts<S, SF, C, CF>(what: &str, serve: S, client: C) -> Result<(Duration, Duration), String>
+where
+    S: FnOnce() -> SF + Send + 'static,
+    SF: std::future::Future<Output = ()> + Send + 'static,
+    C: FnOnce() -> CF + Send + 'static,
+    CF: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
     let ((), cpu, wall) = measure(|| {
         try_simulate(0, PING_PONG_TIME_LIMIT, move || async move {
             let handle = madsim::runtime::Handle::current();
             let server = handle.create_node().name("pong").ip(SERVER.ip()).build();
-            let client = handle.create_node().name("ping").ip(CLIENT_IP).build();
-            server.spawn(async move {
-                let listener = rt::listen(SERVER).await.expect("bind the ping-pong server");
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    rt::spawn(async move {
-                        let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
-                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(PONG))))
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
-            client
+            let client_host = handle.create_node().name("ping").ip(CLIENT_IP).build();
+            rt::netem::set_host(server.id(), SERVER.ip());
+            rt::netem::set_host(client_host.id(), CLIENT_IP);
+            server.spawn(async move { serve().await });
+            client_host
                 .spawn(async move {
                     rt::sleep(Duration::from_millis(10)).await;
-                    let stream = rt::connect(SERVER)
-                        .await
-                        .map_err(|e| format!("connect: {e}"))?;
-                    let (mut sender, conn) =
-                        hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                            .await
-                            .map_err(|e| format!("handshake: {e}"))?;
-                    rt::spawn(async move {
-                        let _ = conn.await;
-                    });
-                    for i in 0..exchanges {
-                        let request = Request::get("/ping")
-                            .header(http::header::HOST, "10.77.0.1")
-                            .body(Full::new(Bytes::new()))
-                            .map_err(|e| format!("request: {e}"))?;
-                        let response = sender
-                            .send_request(request)
-                            .await
-                            .map_err(|e| format!("exchange {i}: {e}"))?;
-                        let body = response
-                            .into_body()
-                            .collect()
-                            .await
-                            .map_err(|e| format!("body {i}: {e}"))?
-                            .to_bytes();
-                        if body != PONG {
-                            return Err(format!("exchange {i}: body {body:?}"));
-                        }
-                    }
-                    Ok::<(), String>(())
+                    client().await
                 })
                 .await
                 .map_err(|e| format!("client task: {e}"))?
         })
-        .map_err(|e| format!("ping-pong simulation: {}", e.message))?
+        .map_err(|e| format!("{what} simulation: {}", e.message))?
     })?;
+    Ok((cpu, wall))
+}
+
+/// The floor: `exchanges` keep-alive GETs on one connection between two simulated hosts.
+fn ping_pong(exchanges: u64) -> Result<Cost, String> {
+    let before = NetStats::now();
+    let serve = || async move {
+        let listener = rt::listen(SERVER).await.expect("bind the ping-pong server");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            rt::spawn(async move {
+                let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(PONG))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    };
+    let client = move || async move {
+        let stream = rt::connect(SERVER)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
+        rt::spawn(async move {
+            let _ = conn.await;
+        });
+        for i in 0..exchanges {
+            let request = Request::get("/ping")
+                .header(http::header::HOST, "10.77.0.1")
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| format!("request: {e}"))?;
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| format!("exchange {i}: {e}"))?;
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("body {i}: {e}"))?
+                .to_bytes();
+            if body != PONG {
+                return Err(format!("exchange {i}: body {body:?}"));
+            }
+        }
+        Ok(())
+    };
+    let (cpu, wall) = two_hosts("ping-pong", serve, client)?;
     let net = NetStats::now().since(before);
     if net.sent_by_servers != exchanges || net.accepted != 1 {
         return Err(format!(
@@ -185,13 +214,7 @@ fn ping_pong(exchanges: u64) -> Result<Cost, String> {
              counters no longer count one message per response"
         ));
     }
-    Ok(Cost {
-        cpu,
-        wall,
-        exchanges: net.exchanges(),
-        messaged: net.messages_by_servers,
-        connections: net.connections(),
-    })
+    Ok(Cost::of(cpu, wall, &net))
 }
 
 /// The node-to-node floor: `exchanges` request/answer pairs on one message channel
@@ -200,71 +223,52 @@ fn ping_pong(exchanges: u64) -> Result<Cost, String> {
 /// madsim alone charges for one exchange that travels as messages.
 fn message_ping_pong(exchanges: u64) -> Result<Cost, String> {
     let before = NetStats::now();
-    let ((), cpu, wall) = measure(|| {
-        try_simulate(0, PING_PONG_TIME_LIMIT, move || async move {
-            let handle = madsim::runtime::Handle::current();
-            let server = handle.create_node().name("pong").ip(SERVER.ip()).build();
-            let client = handle.create_node().name("ping").ip(CLIENT_IP).build();
-            rt::netem::set_host(server.id(), SERVER.ip());
-            rt::netem::set_host(client.id(), CLIENT_IP);
-            server.spawn(async move {
-                let listener = rt::channel::listen(SERVER)
-                    .await
-                    .expect("bind the message ping-pong server");
-                loop {
-                    let Ok((mut channel, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    rt::spawn(async move {
-                        while let Ok(message) = channel.recv().await {
-                            let answer: rt::channel::Payload =
-                                Box::new(message.downcast::<u64>().map(|n| *n + 1).unwrap_or(0));
-                            if channel.send(answer).await.is_err() {
-                                break;
-                            }
-                        }
-                    });
+    let serve = || async move {
+        let listener = rt::channel::listen(SERVER)
+            .await
+            .expect("bind the message ping-pong server");
+        loop {
+            let Ok((mut channel, _)) = listener.accept().await else {
+                continue;
+            };
+            rt::spawn(async move {
+                while let Ok(message) = channel.recv().await {
+                    let answer: rt::channel::Payload =
+                        Box::new(message.downcast::<u64>().map(|n| *n + 1).unwrap_or(0));
+                    if channel.send(answer).await.is_err() {
+                        break;
+                    }
                 }
             });
-            client
-                .spawn(async move {
-                    rt::sleep(Duration::from_millis(10)).await;
-                    let mut channel = rt::channel::connect(SERVER)
-                        .await
-                        .map_err(|e| format!("connect: {e}"))?;
-                    for i in 0..exchanges {
-                        channel
-                            .send(Box::new(i))
-                            .await
-                            .map_err(|e| format!("exchange {i}: {e}"))?;
-                        let answer = channel
-                            .recv()
-                            .await
-                            .map_err(|e| format!("answer {i}: {e}"))?;
-                        if answer.downcast_ref::<u64>() != Some(&(i + 1)) {
-                            return Err(format!("exchange {i}: a wrong answer"));
-                        }
-                    }
-                    Ok::<(), String>(())
-                })
+        }
+    };
+    let client = move || async move {
+        let mut channel = rt::channel::connect(SERVER)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        for i in 0..exchanges {
+            channel
+                .send(Box::new(i))
                 .await
-                .map_err(|e| format!("client task: {e}"))?
-        })
-        .map_err(|e| format!("message ping-pong simulation: {}", e.message))?
-    })?;
+                .map_err(|e| format!("exchange {i}: {e}"))?;
+            let answer = channel
+                .recv()
+                .await
+                .map_err(|e| format!("answer {i}: {e}"))?;
+            if answer.downcast_ref::<u64>() != Some(&(i + 1)) {
+                return Err(format!("exchange {i}: a wrong answer"));
+            }
+        }
+        Ok(())
+    };
+    let (cpu, wall) = two_hosts("message ping-pong", serve, client)?;
     let net = NetStats::now().since(before);
-    if net.exchanges() != exchanges {
+    if net.exchanges() != exchanges || net.channels_accepted != 1 {
         return Err(format!(
-            "message ping-pong: {exchanges} exchanges counted as {net:?}"
+            "message ping-pong: {exchanges} exchanges on one channel gave {net:?}"
         ));
     }
-    Ok(Cost {
-        cpu,
-        wall,
-        exchanges: net.exchanges(),
-        messaged: net.messages_by_servers,
-        connections: net.connections(),
-    })
+    Ok(Cost::of(cpu, wall, &net))
 }
 
 /// The fault-heavy simulated hour of BENCHMARKS.md (as `replisim sweep --seed 1 --ops 21000
@@ -330,13 +334,7 @@ fn sweep_seeds(seeds: u64) -> Result<Cost, String> {
     print_kinds("sim", &kinds_before, |n| {
         format!("({:.1} per seed)", n as f64 / seeds.max(1) as f64)
     });
-    Ok(Cost {
-        cpu,
-        wall,
-        exchanges: net.exchanges(),
-        messaged: net.messages_by_servers,
-        connections: net.connections(),
-    })
+    Ok(Cost::of(cpu, wall, &net))
 }
 
 struct Args {
