@@ -92,6 +92,16 @@ impl Cost {
         }
     }
 
+    /// "cpu C s, wall W s: X µs per exchange", the end of every round's line.
+    fn timing(&self) -> String {
+        format!(
+            "cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
+            self.cpu.as_secs_f64(),
+            self.wall.as_secs_f64(),
+            self.per_exchange_us()
+        )
+    }
+
     fn per_exchange_us(&self) -> f64 {
         self.cpu.as_secs_f64() * 1e6 / self.exchanges.max(1) as f64
     }
@@ -400,38 +410,32 @@ fn run() -> Result<(), String> {
         if wants("floor") {
             let c = ping_pong(args.exchanges)?;
             println!(
-                "round {round} floor: {} exchanges on {} connection, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
+                "round {round} floor: {} exchanges on {} connection, {}",
                 c.exchanges,
                 c.connections,
-                c.cpu.as_secs_f64(),
-                c.wall.as_secs_f64(),
-                c.per_exchange_us()
+                c.timing()
             );
             floors.push(c);
         }
         if wants("messages") {
             let c = message_ping_pong(args.exchanges)?;
             println!(
-                "round {round} messages: {} exchanges on one channel, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
+                "round {round} messages: {} exchanges on one channel, {}",
                 c.exchanges,
-                c.cpu.as_secs_f64(),
-                c.wall.as_secs_f64(),
-                c.per_exchange_us()
+                c.timing()
             );
             message_floors.push(c);
         }
         if wants("sim") {
             let c = sweep_seeds(args.seeds)?;
             println!(
-                "round {round} sim:   {} seeds, {} exchanges ({:.1} per seed, {} of them as messages) on {} connections, cpu {:.2} s, wall {:.2} s: {:.2} µs per exchange",
+                "round {round} sim:   {} seeds, {} exchanges ({:.1} per seed, {} of them as messages) on {} connections, {}",
                 args.seeds,
                 c.exchanges,
                 c.exchanges as f64 / args.seeds as f64,
                 c.messaged,
                 c.connections,
-                c.cpu.as_secs_f64(),
-                c.wall.as_secs_f64(),
-                c.per_exchange_us()
+                c.timing()
             );
             sims.push(c);
         }

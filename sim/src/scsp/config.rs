@@ -157,6 +157,17 @@ pub struct NodeContext {
     pub pool: Arc<Pool>,
 }
 
+#[cfg(test)]
+impl NodeContext {
+    /// Node 0 of a one-node cluster on a 16 MiB disk, untraced: what unit tests of a node's
+    /// own handlers need.
+    pub(crate) fn alone() -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let cluster = Arc::new(ClusterConfig::new(vec![addr]));
+        Self::new(0, cluster, 1 << 24, Trace::disabled())
+    }
+}
+
 impl NodeContext {
     /// A fresh node: empty disk of `disk_bytes`, its clock skewed only under `clock-skew`, default switches, new pool.
     pub fn new(id: usize, cluster: Arc<ClusterConfig>, disk_bytes: u64, trace: Trace) -> Self {

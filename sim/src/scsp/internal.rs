@@ -300,16 +300,6 @@ fn discard(ctx: &NodeContext, raw_query: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::SocketAddr;
-
-    fn node() -> NodeContext {
-        let addrs = vec![
-            SocketAddr::from(([127, 0, 0, 1], 1)),
-            SocketAddr::from(([127, 0, 0, 1], 2)),
-        ];
-        let cluster = std::sync::Arc::new(crate::scsp::config::ClusterConfig::new(addrs));
-        NodeContext::new(0, cluster, 1 << 24, crate::trace::Trace::disabled())
-    }
 
     /// Asks `ctx` for its inventory as a peer would (signed), naming `since`: the status
     /// and the decoded answer, if any.
@@ -335,7 +325,7 @@ mod tests {
 
     #[test]
     fn a_change_of_the_retiring_flag_is_never_answered_unchanged() {
-        let ctx = node();
+        let ctx = NodeContext::alone();
         let (status, first) = ask(&ctx, None);
         assert_eq!(status, StatusCode::OK);
         let first = first.expect("a full inventory");

@@ -334,12 +334,6 @@ mod tests {
         assert_eq!(decode_page("journal 1 2 3\n{not json\n"), None);
     }
 
-    fn node() -> NodeContext {
-        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
-        let cluster = std::sync::Arc::new(crate::scsp::config::ClusterConfig::new(vec![addr]));
-        NodeContext::new(0, cluster, 1 << 24, crate::trace::Trace::disabled())
-    }
-
     fn revision(key: &str, ms: u64, deleted: bool) -> Record {
         crate::scsp::compose::record(
             key.to_string(),
@@ -356,7 +350,7 @@ mod tests {
 
     #[test]
     fn nothing_is_recorded_until_a_consumer_asks_then_every_revision_is() {
-        let ctx = node();
+        let ctx = NodeContext::alone();
         record(&ctx, &revision("u/aa", 1, false));
         let first = read(&ctx, 0, 0, PAGE_MAX);
         assert!(
@@ -408,7 +402,7 @@ mod tests {
 
     #[test]
     fn old_entries_are_trimmed_and_a_consumer_behind_them_sees_a_gap() {
-        let ctx = node();
+        let ctx = NodeContext::alone();
         let epoch = read(&ctx, 0, 0, PAGE_MAX).head.epoch;
         let total = RETAINED + 10;
         for ms in 1..=total {
