@@ -1,10 +1,15 @@
-//! bench_serve: `replisim serve` against a bare hyper server, under one load generator, in
-//! one run.
+//! bench_serve: `replisim serve` against a bare hyper server and against the protocol's own
+//! floors, under one load generator, in one run.
 //!
-//! Two servers are started as child processes, one after the other, on loopback:
+//! Four servers are started as child processes, one after the other, on loopback:
 //! - **bare**: this program re-run with `--bare-server PORT`: hyper's HTTP/1.1 server on a
 //!   tokio multi-thread runtime (as `serve` uses) that keeps POSTed bodies in a map and
 //!   answers GETs from it. Nothing else: the most a hyper server can do on this machine.
+//! - **floor/http** and **floor/datagram**: this program re-run with `--floor-server PORT
+//!   PEERS TRANSPORT`: the bare server plus, before every answer, the bid round SCSP-6 asks
+//!   of every request, to `--nodes` − 1 in-process peers that answer at once (`floor.rs`).
+//!   Bids travel as HTTP/1.1 exchanges (as `serve`'s do) or as UDP datagrams. No
+//!   implementation of the protocol run as one process here can be faster than its floor.
 //! - **serve**: `replisim serve --nodes N` (the binary given by `--replisim`).
 //!
 //! Against each, the same load: `--connections` keep-alive connections, each in a loop of
@@ -13,7 +18,7 @@
 //! follows to `Location` on a keep-alive connection to that node, and a request's latency
 //! covers its redirects. Every POST must end in 201 and every GET in 200 with the body sent
 //! (otherwise the run stops). Printed per server: requests/s and latency p50/p90/p99, by
-//! method; then serve's requests/s as a share of bare's.
+//! method; then each floor's and serve's requests/s as a share of bare's.
 //!
 //! Run (release, from the workspace root, with `replisim` built):
 //! `cargo run --release -p replisim-sim --example bench_serve -- --connections 16 --secs 5`
@@ -31,6 +36,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+
+mod floor;
+
+use floor::{Floor, FloorArgs};
 
 // No mimalloc here, unlike `replisim` and the other benchmarks: under it this process's
 // bare hyper server and load generator (tokio on several threads) did 35–40% fewer
@@ -51,12 +60,19 @@ const REDIRECTS_MAX: usize = 3;
 // ---------------------------------------------------------------------------------------
 // The bare server.
 
-fn bare_server(port: u16) -> Result<(), String> {
+/// Runs the bare server on `port` until the process is killed; with `floor`, a floor server
+/// instead: the same, after a bid round to that many peers by that transport
+/// (`floor.rs`).
+fn front_server(port: u16, floor: Option<FloorArgs>) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     runtime.block_on(async move {
+        let floor = match floor {
+            Some(f) => Some(Arc::new(Floor::start(f).await?)),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|e| format!("bind {port}: {e}"))?;
@@ -67,38 +83,11 @@ fn bare_server(port: u16) -> Result<(), String> {
                 Err(_) => continue,
             };
             let _ = stream.set_nodelay(true);
-            let store = store.clone();
+            let (store, floor) = (store.clone(), floor.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let store = store.clone();
-                    async move {
-                        let path = req.uri().path().to_string();
-                        let response = match *req.method() {
-                            Method::POST => match req.into_body().collect().await {
-                                Ok(body) => {
-                                    store
-                                        .lock()
-                                        .unwrap_or_else(|p| p.into_inner())
-                                        .insert(path, body.to_bytes());
-                                    status_only(StatusCode::CREATED)
-                                }
-                                Err(_) => status_only(StatusCode::BAD_REQUEST),
-                            },
-                            Method::GET => {
-                                let found = store
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .get(&path)
-                                    .cloned();
-                                match found {
-                                    Some(b) => Response::new(Full::new(b)),
-                                    None => status_only(StatusCode::NOT_FOUND),
-                                }
-                            }
-                            _ => status_only(StatusCode::METHOD_NOT_ALLOWED),
-                        };
-                        Ok::<_, Infallible>(response)
-                    }
+                    let (store, floor) = (store.clone(), floor.clone());
+                    async move { Ok::<_, Infallible>(answer(req, &store, floor.as_deref()).await) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -106,6 +95,48 @@ fn bare_server(port: u16) -> Result<(), String> {
             });
         }
     })
+}
+
+/// What the bare server does with a request: keeps a POSTed body, answers a GET from what
+/// it keeps. A floor server first holds its bid round, and pushes a POSTed body before
+/// keeping it.
+async fn answer(
+    req: Request<hyper::body::Incoming>,
+    store: &Mutex<HashMap<String, Bytes>>,
+    floor: Option<&Floor>,
+) -> Response<Full<Bytes>> {
+    if let Some(floor) = floor {
+        floor.bid_round().await;
+    }
+    let path = req.uri().path().to_string();
+    match *req.method() {
+        Method::POST => match req.into_body().collect().await {
+            Ok(body) => {
+                let body = body.to_bytes();
+                if let Some(floor) = floor {
+                    floor.replicate(body.clone()).await;
+                }
+                store
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(path, body);
+                status_only(StatusCode::CREATED)
+            }
+            Err(_) => status_only(StatusCode::BAD_REQUEST),
+        },
+        Method::GET => {
+            let found = store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&path)
+                .cloned();
+            match found {
+                Some(b) => Response::new(Full::new(b)),
+                None => status_only(StatusCode::NOT_FOUND),
+            }
+        }
+        _ => status_only(StatusCode::METHOD_NOT_ALLOWED),
+    }
 }
 
 fn status_only(status: StatusCode) -> Response<Full<Bytes>> {
@@ -398,58 +429,93 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
     Ok(args)
 }
 
+/// Starts `command` as a child server, waits until every address in `listening` accepts,
+/// then puts the load on `entry`.
+fn measure(
+    mut command: Command,
+    listening: &[SocketAddr],
+    args: &Args,
+    prepare: bool,
+) -> Result<Outcome, String> {
+    let mut child = Guard(
+        command
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("start {command:?}: {e}"))?,
+    );
+    for addr in listening {
+        wait_listening(*addr, &mut child.0)?;
+    }
+    load(listening[0], args.connections, args.secs, prepare)
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    ([127, 0, 0, 1], port).into()
+}
+
 fn run() -> Result<(), String> {
     let raw: Vec<String> = std::env::args().skip(1).collect();
-    if raw.first().map(String::as_str) == Some("--bare-server") {
-        let port = raw
-            .get(1)
+    let port_at = |i: usize| -> Result<u16, String> {
+        raw.get(i)
             .and_then(|p| p.parse().ok())
-            .ok_or("--bare-server needs a port")?;
-        return bare_server(port);
+            .ok_or_else(|| format!("{} needs a port", raw[0]))
+    };
+    match raw.first().map(String::as_str) {
+        Some("--bare-server") => return front_server(port_at(1)?, None),
+        Some("--floor-server") => {
+            let floor = FloorArgs::parse(raw.get(2..).unwrap_or_default())?;
+            return front_server(port_at(1)?, Some(floor));
+        }
+        _ => {}
     }
     let args = parse_args(&raw)?;
     let me = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
 
-    let bare_addr: SocketAddr = ([127, 0, 0, 1], args.port).into();
-    let bare = {
-        let mut child = Guard(
-            Command::new(&me)
-                .args(["--bare-server", &args.port.to_string()])
-                .stdout(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("start the bare server: {e}"))?,
-        );
-        wait_listening(bare_addr, &mut child.0)?;
-        load(bare_addr, args.connections, args.secs, false)?
-    };
+    let mut bare_command = Command::new(&me);
+    bare_command.args(["--bare-server", &args.port.to_string()]);
+    let bare = measure(bare_command, &[loopback(args.port)], &args, false)?;
     report("bare", &bare);
 
-    let serve_port = args.port + 1;
-    let serve_addr: SocketAddr = ([127, 0, 0, 1], serve_port).into();
-    let serve = {
-        let mut child = Guard(
-            Command::new(&args.replisim)
-                .args([
-                    "serve",
-                    "--nodes",
-                    &args.nodes.to_string(),
-                    "--port",
-                    &serve_port.to_string(),
-                ])
-                .stdout(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("start {}: {e}", args.replisim))?,
-        );
-        for n in 0..args.nodes {
-            let addr: SocketAddr = ([127, 0, 0, 1], serve_port + n as u16).into();
-            wait_listening(addr, &mut child.0)?;
-        }
-        load(serve_addr, args.connections, args.secs, true)?
-    };
+    // The protocol's floors: a bid round per request to the peers `serve` would ask.
+    let mut floors = Vec::new();
+    for (offset, floor) in (1..).zip(FloorArgs::all(args.nodes)) {
+        let port = args.port + offset;
+        let mut command = Command::new(&me);
+        command
+            .args(["--floor-server", &port.to_string()])
+            .args(floor.to_args());
+        let outcome = measure(command, &[loopback(port)], &args, false)?;
+        report(&floor.name(), &outcome);
+        floors.push((floor, outcome));
+    }
+
+    let serve_port = args.port + 1 + floors.len() as u16;
+    let mut serve_command = Command::new(&args.replisim);
+    serve_command.args([
+        "serve",
+        "--nodes",
+        &args.nodes.to_string(),
+        "--port",
+        &serve_port.to_string(),
+    ]);
+    let nodes: Vec<SocketAddr> = (0..args.nodes)
+        .map(|n| loopback(serve_port + n as u16))
+        .collect();
+    let serve = measure(serve_command, &nodes, &args, true)?;
     report("serve", &serve);
+
+    let share = |o: &Outcome| 100.0 * o.requests_per_sec / bare.requests_per_sec;
+    for (floor, outcome) in &floors {
+        println!(
+            "{} / bare: {:.1}% ({}; nothing in one process that does this can pass it)",
+            floor.name(),
+            share(outcome),
+            floor.describe()
+        );
+    }
     println!(
         "serve / bare: {:.1}% of the requests/s (goal ≥ 50%), {} connections, {} s each",
-        100.0 * serve.requests_per_sec / bare.requests_per_sec,
+        share(&serve),
         args.connections,
         args.secs
     );
