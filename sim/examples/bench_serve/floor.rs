@@ -38,6 +38,8 @@ use tokio::sync::oneshot;
 const BID_BYTES: usize = 64;
 /// A bid round whose answers are not all back by then counts as lost and is retried.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(1);
+/// Attempts at one bid round before the request goes on without the missing answers.
+const ROUND_ATTEMPTS: u32 = 3;
 
 /// How a floor server's PAN asks its peers for bids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -377,10 +379,14 @@ impl DatagramPeers {
         complete
     }
 
-    /// One bid round, asked again until every answer is back.
+    /// One bid round, asked again while an answer is missing, at most [`ROUND_ATTEMPTS`]
+    /// times (then the request goes on, as a PAN's would with a silent peer).
     async fn round(&self) {
-        while !self.try_round().await {
-            eprintln!("floor: a bid round lost a datagram; asking again");
+        for attempt in 1..=ROUND_ATTEMPTS {
+            if self.try_round().await {
+                return;
+            }
+            eprintln!("floor: bid round attempt {attempt} of {ROUND_ATTEMPTS} lost a datagram");
         }
     }
 }
