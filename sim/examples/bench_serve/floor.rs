@@ -30,7 +30,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::oneshot;
 
 /// The size of a bid answer: about what `serve`'s text encoding of a bid for a held object
@@ -255,35 +255,9 @@ impl HttpPeers {
         let pooled = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut sender = match pooled {
             Some(s) if !s.is_closed() => s,
-            _ => {
-                let stream = TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| format!("connect {addr}: {e}"))?;
-                stream.set_nodelay(true).map_err(|e| e.to_string())?;
-                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| format!("handshake {addr}: {e}"))?;
-                tokio::spawn(conn);
-                sender
-            }
+            _ => crate::connect(*addr).await?,
         };
-        sender.ready().await.map_err(|e| e.to_string())?;
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(http::header::HOST, addr.to_string())
-            .header(http::header::CONTENT_LENGTH, body.len())
-            .body(Full::new(body))
-            .map_err(|e| e.to_string())?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?;
+        crate::exchange_on(&mut sender, *addr, method, path, body).await?;
         idle.lock().unwrap_or_else(|p| p.into_inner()).push(sender);
         Ok(())
     }

@@ -148,6 +148,51 @@ fn status_only(status: StatusCode) -> Response<Full<Bytes>> {
 // ---------------------------------------------------------------------------------------
 // The load generator.
 
+/// A new keep-alive HTTP/1.1 connection to `addr`, its driver spawned.
+async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake {addr}: {e}"))?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// One request on an open connection to `addr`: the answer's status, headers and whole body.
+async fn exchange_on(
+    sender: &mut SendRequest<Full<Bytes>>,
+    addr: SocketAddr,
+    method: Method,
+    target: &str,
+    body: Bytes,
+) -> Result<(StatusCode, http::HeaderMap, Bytes), String> {
+    sender
+        .ready()
+        .await
+        .map_err(|e| format!("{addr} not ready: {e}"))?;
+    let request = Request::builder()
+        .method(method)
+        .uri(target)
+        .header(http::header::HOST, addr.to_string())
+        .header(http::header::CONTENT_LENGTH, body.len())
+        .body(Full::new(body))
+        .map_err(|e| format!("request: {e}"))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("{target} to {addr}: {e}"))?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| format!("body of {target}: {e}"))?
+        .to_bytes();
+    Ok((parts.status, parts.headers, body))
+}
+
 /// One worker's keep-alive connections, by server address.
 #[derive(Default)]
 struct Connections {
@@ -164,43 +209,11 @@ impl Connections {
     ) -> Result<(StatusCode, http::HeaderMap, Bytes), String> {
         let mut sender = match self.open.remove(&addr) {
             Some(s) if !s.is_closed() => s,
-            _ => {
-                let stream = tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| format!("connect {addr}: {e}"))?;
-                stream.set_nodelay(true).map_err(|e| e.to_string())?;
-                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| format!("handshake {addr}: {e}"))?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                sender
-            }
+            _ => connect(addr).await?,
         };
-        sender
-            .ready()
-            .await
-            .map_err(|e| format!("{addr} not ready: {e}"))?;
-        let request = Request::builder()
-            .method(method)
-            .uri(target)
-            .header(http::header::HOST, addr.to_string())
-            .header(http::header::CONTENT_LENGTH, body.len())
-            .body(Full::new(body))
-            .map_err(|e| format!("request: {e}"))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("{target} to {addr}: {e}"))?;
-        let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| format!("body of {target}: {e}"))?
-            .to_bytes();
+        let answer = exchange_on(&mut sender, addr, method, target, body).await?;
         self.open.insert(addr, sender);
-        Ok((parts.status, parts.headers, body))
+        Ok(answer)
     }
 
     /// Sends and follows 301/307 to the exact `Location` (same method and body).
