@@ -1,27 +1,31 @@
 //! bench_serve: `replisim serve` against a bare hyper server and against the protocol's own
 //! floors, under one load generator, in one run.
 //!
-//! Four servers are started as child processes, one after the other, on loopback:
+//! Six servers run as child processes on loopback for the whole benchmark:
 //! - **bare**: this program re-run with `--bare-server PORT`: hyper's HTTP/1.1 server on a
 //!   tokio multi-thread runtime (as `serve` uses) that keeps POSTed bodies in a map and
 //!   answers GETs from it. Nothing else: the most a hyper server can do on this machine.
-//! - **floor/http** and **floor/datagram**: this program re-run with `--floor-server PORT
-//!   PEERS TRANSPORT`: the bare server plus, before every answer, the bid round SCSP-6 asks
-//!   of every request, to `--nodes` − 1 in-process peers that answer at once (`floor.rs`).
-//!   Bids travel as HTTP/1.1 exchanges (as `serve`'s do) or as UDP datagrams. No
-//!   implementation of the protocol run as one process here can be faster than its floor.
+//! - four **floors**: this program re-run with `--floor-server PORT PEERS TRANSPORT [push]`:
+//!   the bare server plus, before every answer, the bid round SCSP-6 asks of every request,
+//!   to `--nodes` − 1 in-process peers that answer at once (`floor.rs`). Bids travel as
+//!   HTTP/1.1 exchanges (as `serve`'s do) or as UDP datagrams; with `push`, each POST also
+//!   pushes its body to a peer. Nothing run as one process here that does as much can be
+//!   faster than its floor.
 //! - **serve**: `replisim serve --nodes N` (the binary given by `--replisim`).
 //!
-//! Against each, the same load: `--connections` keep-alive connections, each in a loop of
-//! one POST of a fresh 4 KiB object (`/bench/c<conn>-<i>`) then one GET of it, for
-//! `--secs` seconds after a one-second warm-up. SCSP may answer 301/307; the generator
-//! follows to `Location` on a keep-alive connection to that node, and a request's latency
-//! covers its redirects. Every POST must end in 201 and every GET in 200 with the body sent
-//! (otherwise the run stops). Printed per server: requests/s and latency p50/p90/p99, by
-//! method; then each floor's and serve's requests/s as a share of bare's.
+//! The load goes to one server at a time, each in turn, for `--rounds` rounds, so that a
+//! slow spell of a shared machine weighs on one round of every server rather than on one
+//! server. The load: `--connections` keep-alive connections, each in a loop of one POST of
+//! a fresh 4 KiB object (`/bench/r<round>-c<conn>-<i>`) then one GET of it, for `--secs`
+//! seconds after a one-second warm-up. SCSP may answer 301/307; the generator follows to
+//! `Location` on a keep-alive connection to that node, and a request's latency covers its
+//! redirects. Every POST must end in 201 and every GET in 200 with the body sent (otherwise
+//! the run stops). Printed per round and server: requests/s and latency p50/p90/p99, by
+//! method; then each floor's and serve's share of the same round's bare, and the median of
+//! those shares.
 //!
 //! Run (release, from the workspace root, with `replisim` built):
-//! `cargo run --release -p replisim-sim --example bench_serve -- --connections 16 --secs 5`
+//! `cargo run --release -p replisim-sim --example bench_serve -- --connections 16 --secs 5 --rounds 3`
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -272,7 +276,7 @@ fn micros(d: Duration) -> u32 {
 /// only after `measure_from`.
 async fn worker(
     entry: SocketAddr,
-    conn: usize,
+    conn: String,
     measure_from: Instant,
     end: Instant,
 ) -> Result<Latencies, String> {
@@ -281,7 +285,7 @@ async fn worker(
     let body = Bytes::from(vec![b'x'; OBJECT_BYTES]);
     let mut i = 0u64;
     while Instant::now() < end {
-        let target = format!("/{BUCKET}/c{conn}-{i}");
+        let target = format!("/{BUCKET}/{conn}-{i}");
         i += 1;
         let started = Instant::now();
         let (status, _) = connections
@@ -324,7 +328,9 @@ fn load(
     connections: usize,
     secs: u64,
     prepare: bool,
+    tag: &str,
 ) -> Result<Outcome, String> {
+    let tag = tag.to_string();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -341,7 +347,7 @@ fn load(
         let measure_from = Instant::now() + WARM_UP;
         let end = measure_from + Duration::from_secs(secs);
         let tasks: Vec<_> = (0..connections)
-            .map(|c| tokio::spawn(worker(entry, c, measure_from, end)))
+            .map(|c| tokio::spawn(worker(entry, format!("{tag}c{c}"), measure_from, end)))
             .collect();
         let mut all = Latencies::default();
         for t in tasks {
@@ -403,6 +409,7 @@ fn report(name: &str, o: &Outcome) {
 struct Args {
     connections: usize,
     secs: u64,
+    rounds: usize,
     nodes: usize,
     port: u16,
     replisim: String,
@@ -412,6 +419,7 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
     let mut args = Args {
         connections: 16,
         secs: 5,
+        rounds: 3,
         nodes: 4,
         port: 18_600,
         replisim: "target/release/replisim".to_string(),
@@ -431,6 +439,7 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
         match flag.as_str() {
             "--connections" => args.connections = number(&value)? as usize,
             "--secs" => args.secs = number(&value)?,
+            "--rounds" => args.rounds = number(&value)? as usize,
             "--nodes" => args.nodes = number(&value)? as usize,
             "--port" => {
                 args.port = u16::try_from(number(&value)?).map_err(|_| "--port: too large")?
@@ -442,14 +451,25 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
     Ok(args)
 }
 
-/// Starts `command` as a child server, waits until every address in `listening` accepts,
-/// then puts the load on `entry`.
-fn measure(
+/// One server under measure: its name, the child process, where the load goes, and the
+/// outcome of each round.
+struct Measured {
+    name: String,
+    child: Guard,
+    entry: SocketAddr,
+    /// `serve` needs its bucket made before the first round.
+    prepare: bool,
+    rounds: Vec<Outcome>,
+}
+
+/// Starts `command` as a child server and waits until every address in `listening`
+/// accepts; the load will go to the first.
+fn start(
+    name: String,
     mut command: Command,
     listening: &[SocketAddr],
-    args: &Args,
     prepare: bool,
-) -> Result<Outcome, String> {
+) -> Result<Measured, String> {
     let mut child = Guard(
         command
             .stdout(Stdio::null())
@@ -459,11 +479,28 @@ fn measure(
     for addr in listening {
         wait_listening(*addr, &mut child.0)?;
     }
-    load(listening[0], args.connections, args.secs, prepare)
+    Ok(Measured {
+        name,
+        child,
+        entry: listening[0],
+        prepare,
+        rounds: Vec::new(),
+    })
 }
 
 fn loopback(port: u16) -> SocketAddr {
     ([127, 0, 0, 1], port).into()
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 fn run() -> Result<(), String> {
@@ -484,24 +521,27 @@ fn run() -> Result<(), String> {
     let args = parse_args(&raw)?;
     let me = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
 
+    // Every server runs for the whole benchmark, and the rounds take them in turn: a slow
+    // spell of the machine then weighs on one round of each, not on one server.
+    let mut servers = Vec::new();
     let mut bare_command = Command::new(&me);
     bare_command.args(["--bare-server", &args.port.to_string()]);
-    let bare = measure(bare_command, &[loopback(args.port)], &args, false)?;
-    report("bare", &bare);
-
+    servers.push(start(
+        "bare".to_string(),
+        bare_command,
+        &[loopback(args.port)],
+        false,
+    )?);
     // The protocol's floors: a bid round per request to the peers `serve` would ask.
-    let mut floors = Vec::new();
-    for (offset, floor) in (1..).zip(FloorArgs::all(args.nodes)) {
+    let floors = FloorArgs::all(args.nodes);
+    for (offset, floor) in (1..).zip(&floors) {
         let port = args.port + offset;
         let mut command = Command::new(&me);
         command
             .args(["--floor-server", &port.to_string()])
             .args(floor.to_args());
-        let outcome = measure(command, &[loopback(port)], &args, false)?;
-        report(&floor.name(), &outcome);
-        floors.push((floor, outcome));
+        servers.push(start(floor.name(), command, &[loopback(port)], false)?);
     }
-
     let serve_port = args.port + 1 + floors.len() as u16;
     let mut serve_command = Command::new(&args.replisim);
     serve_command.args([
@@ -514,23 +554,56 @@ fn run() -> Result<(), String> {
     let nodes: Vec<SocketAddr> = (0..args.nodes)
         .map(|n| loopback(serve_port + n as u16))
         .collect();
-    let serve = measure(serve_command, &nodes, &args, true)?;
-    report("serve", &serve);
+    servers.push(start("serve".to_string(), serve_command, &nodes, true)?);
 
-    let share = |o: &Outcome| 100.0 * o.requests_per_sec / bare.requests_per_sec;
-    for (floor, outcome) in &floors {
+    for round in 1..=args.rounds {
+        println!("round {round} of {}:", args.rounds);
+        for server in &mut servers {
+            let prepare = server.prepare && round == 1;
+            let outcome = load(
+                server.entry,
+                args.connections,
+                args.secs,
+                prepare,
+                &format!("r{round}-"),
+            )?;
+            report(&server.name, &outcome);
+            server.rounds.push(outcome);
+            if let Ok(Some(status)) = server.child.0.try_wait() {
+                return Err(format!("{} exited during the run: {status}", server.name));
+            }
+        }
+    }
+
+    // Each round's share of that round's bare, then the median over the rounds.
+    let bare = &servers[0].rounds;
+    let share = |server: &Measured| -> (f64, Vec<String>) {
+        let shares: Vec<f64> = server
+            .rounds
+            .iter()
+            .zip(bare)
+            .map(|(o, b)| 100.0 * o.requests_per_sec / b.requests_per_sec)
+            .collect();
+        let each = shares.iter().map(|s| format!("{s:.1}%")).collect();
+        (median(shares), each)
+    };
+    println!(
+        "shares of bare, median of {} rounds ({} connections, {} s a round):",
+        args.rounds, args.connections, args.secs
+    );
+    for (floor, server) in floors.iter().zip(&servers[1..]) {
+        let (median, each) = share(server);
         println!(
-            "{} / bare: {:.1}% ({}; nothing in one process that does this can pass it)",
+            "{} / bare: {median:.1}% (rounds {}; {}: nothing in one process that does this can pass it)",
             floor.name(),
-            share(outcome),
+            each.join(", "),
             floor.describe()
         );
     }
+    let (median, each) = share(&servers[servers.len() - 1]);
     println!(
-        "serve / bare: {:.1}% of the requests/s (goal ≥ 50%), {} connections, {} s each",
-        share(&serve),
-        args.connections,
-        args.secs
+        "serve / bare: {median:.1}% of the requests/s (rounds {}; goal ≥ 50%)",
+        each.join(", ")
     );
     Ok(())
 }
