@@ -33,6 +33,9 @@
 //!
 //! Run: `cargo run --release -p replisim-sim --example bench_floor -- --exchanges 20000 --seeds 20 --rounds 3`
 
+#[path = "common/median.rs"]
+mod median;
+
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -482,22 +485,12 @@ fn own_floors_ratio(floor: &Cost, message_floor: &Cost, sim: &Cost) -> f64 {
 /// two runs of one round are closer in time than the best of each, which may come from
 /// different rounds.
 fn median_round_ratio(floors: &[Cost], sims: &[Cost]) -> Option<f64> {
-    let mut ratios: Vec<f64> = floors
-        .iter()
-        .zip(sims)
-        .map(|(f, s)| s.per_exchange_us() / f.per_exchange_us())
-        .filter(|r| r.is_finite())
-        .collect();
-    if ratios.is_empty() {
-        return None;
-    }
-    ratios.sort_by(f64::total_cmp);
-    let mid = ratios.len() / 2;
-    Some(if ratios.len() % 2 == 1 {
-        ratios[mid]
-    } else {
-        (ratios[mid - 1] + ratios[mid]) / 2.0
-    })
+    median::median(
+        floors
+            .iter()
+            .zip(sims)
+            .map(|(f, s)| s.per_exchange_us() / f.per_exchange_us()),
+    )
 }
 
 fn main() -> ExitCode {

@@ -43,6 +43,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
 mod floor;
+#[path = "../common/median.rs"]
+mod median;
 
 use floor::{Floor, FloorArgs};
 
@@ -533,17 +535,6 @@ fn loopback(port: u16) -> SocketAddr {
     ([127, 0, 0, 1], port).into()
 }
 
-/// The middle value (the mean of the two middle ones for an even count).
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => values[n / 2],
-        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
-
 fn run() -> Result<(), String> {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let port_at = |i: usize| -> Result<u16, String> {
@@ -623,7 +614,7 @@ fn run() -> Result<(), String> {
             .map(|(o, b)| 100.0 * o.requests_per_sec / b.requests_per_sec)
             .collect();
         let each = shares.iter().map(|s| format!("{s:.1}%")).collect();
-        (median(shares), each)
+        (median::median(shares).unwrap_or(0.0), each)
     };
     println!(
         "shares of bare, median of {} rounds ({} connections, {} s a round):",
