@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a profile-guided `replisim` for long campaigns: the same program as
 # `cargo build --release`, laid out by the compiler from a profile of its own runs, so a
-# sweep runs about 12-16% faster (BENCHMARKS.md, Figure 21). Every run stays the same.
+# sweep runs about 11-15% faster (BENCHMARKS.md, Figure 21). Every run stays the same.
 #
 #   tools/pgo-build.sh [--out-dir DIR]      # default DIR: target/pgo
 #
