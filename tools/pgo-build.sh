@@ -19,8 +19,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Prints the comment block above (from line 2 to the first line that is not a comment).
 usage() {
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
 }
 
 out_dir="target/pgo"
