@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::http::body::collect_owned;
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 
 use crate::clock::HostClock;
 use crate::ds3::auth::{self, Credentials, Signed};
@@ -146,8 +147,8 @@ pub async fn handle(
     let reply = if let Some(too_long) = target_too_long(&parts.uri, &path) {
         too_long
     } else {
-        match Limited::new(body, BODY_MAX).collect().await {
-            Ok(collected) => {
+        match collect_owned(body, BODY_MAX).await {
+            Ok(body) => {
                 let headers = parts
                     .headers
                     .iter()
@@ -163,7 +164,7 @@ pub async fn handle(
                     path: &path,
                     query: parse_query(parts.uri.query()),
                     headers,
-                    body: collected.to_bytes(),
+                    body,
                 };
                 dispatch(&service, &call)
             }

@@ -6,10 +6,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::http::body::collect_owned;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 
 use crate::rt;
@@ -97,14 +98,13 @@ pub async fn exchange(
             .await
             .map_err(|e| ExchangeError(format!("send {addr}: {e}")))?;
         let (parts, body) = response.into_parts();
-        let collected = Limited::new(body, body_bytes_max)
-            .collect()
+        let body = collect_owned(body, body_bytes_max)
             .await
             .map_err(|e| ExchangeError(format!("body {addr}: {e}")))?;
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,
-            body: collected.to_bytes(),
+            body,
         })
     };
     match rt::timeout(timeout, work).await {

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every world: the flush fix for simulated TCP and a small client.
 
 pub mod accept;
+pub mod body;
 pub mod client;
 pub mod content_md5;
 pub mod idle;

@@ -16,10 +16,11 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::http::body::collect_owned;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, HOST};
 use http::{Method, Request, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
@@ -259,15 +260,14 @@ impl Pool {
             Err(e) => return Err(Attempt::Failed(ExchangeError(format!("send {addr}: {e}")))),
         };
         let (parts, body) = response.into_parts();
-        let collected = Limited::new(body, body_bytes_max)
-            .collect()
+        let body = collect_owned(body, body_bytes_max)
             .await
             .map_err(|e| Attempt::Failed(ExchangeError(format!("body {addr}: {e}"))))?;
         self.idle.put(addr, sender);
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,
-            body: collected.to_bytes(),
+            body,
         })
     }
 }

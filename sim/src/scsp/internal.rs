@@ -1,9 +1,9 @@
 //! The server side of the node-to-node protocol (see `peer` for the client side).
 
+use crate::http::body::collect_owned;
 use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use crate::scsp::cluster_view::local_bid;
@@ -26,8 +26,8 @@ use crate::store::DiskError;
 /// then answers it as [`handle_collected`] does.
 pub async fn handle(ctx: &NodeContext, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, body_bytes_max(ctx)).collect().await {
-        Ok(c) => c.to_bytes(),
+    let body = match collect_owned(body, body_bytes_max(ctx)).await {
+        Ok(bytes) => bytes,
         Err(e) => return response::error(StatusCode::BAD_REQUEST, &format!("peer body: {e}")),
     };
     handle_collected(ctx, Request::from_parts(parts, body))
@@ -300,6 +300,7 @@ fn discard(ctx: &NodeContext, raw_query: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
 
     /// Asks `ctx` for its inventory as a peer would (signed), naming `since`: the status
     /// and the decoded answer, if any.

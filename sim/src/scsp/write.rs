@@ -4,6 +4,7 @@
 //!
 //! Rules covered: SCSP-1, 2, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 19, 22..30, 40.
 
+use crate::http::body::collect_owned;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -705,16 +706,14 @@ async fn read_body(
     if mutation == Mutation::Delete {
         return Ok(Bytes::new());
     }
-    let collected = Limited::new(body, ctx.cluster.object_bytes_max)
-        .collect()
+    let collected = collect_owned(body, ctx.cluster.object_bytes_max)
         .await
         .map_err(|e| {
             fail(
                 StatusCode::BAD_REQUEST,
                 format!("Could not read the request body: {e}"),
             )
-        })?
-        .to_bytes();
+        })?;
     if mutation == Mutation::Copy
         && !collected.is_empty()
         && !ctx.cluster.has(Defect::CopyBodyAccepted)
