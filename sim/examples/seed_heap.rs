@@ -12,9 +12,10 @@
 //! ```
 //!
 //! Arguments: the seeds to run, each a number; default seed 0 (for ranges, `replisim sweep`
-//! is the tool). `--ops N` sets the workload's operations (default 200, as `sweep --ops`),
-//! to see how a seed's memory grows with its objects. Prints each seed's trace digest and
-//! operations (the same seed prints the same digest).
+//! is the tool). `--ops N` and `--nodes N` set the workload's operations and the cluster's
+//! nodes (default 200 and 4, as `sweep --ops` and `--nodes`), to see how a seed's memory
+//! grows with its objects and its nodes. Prints each seed's trace digest and operations
+//! (the same seed prints the same digest).
 
 use std::process::ExitCode;
 
@@ -23,23 +24,26 @@ use replisim_sim::sweep::{run_seed, SweepConfig};
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("usage: seed_heap [--ops N] [SEED]...  (standard sweep seeds, default 0)");
+        println!(
+            "usage: seed_heap [--ops N] [--nodes N] [SEED]...  (standard sweep seeds, default 0)"
+        );
         return ExitCode::SUCCESS;
     }
     let mut config = SweepConfig::new();
-    if let Some(at) = args.iter().position(|a| a == "--ops") {
-        match args.get(at + 1).map(|n| n.parse::<usize>()) {
-            Some(Ok(ops)) => {
-                config.workload.ops = ops;
-                // As `replisim sweep --ops` allows: room for a long workload to finish.
-                config.time_limit = std::time::Duration::from_secs(3600 + 2 * ops as u64);
-            }
-            _ => {
-                eprintln!("seed_heap: --ops needs a number of operations");
-                return ExitCode::from(2);
-            }
-        }
-        args.drain(at..at + 2);
+    let ops = match take_number(&mut args, "--ops") {
+        Ok(ops) => ops,
+        Err(e) => return usage_error(&e),
+    };
+    if let Some(ops) = ops {
+        config.workload.ops = ops;
+        // As `replisim sweep --ops` allows: room for a long workload to finish.
+        config.time_limit = std::time::Duration::from_secs(3600 + 2 * ops as u64);
+    }
+    match take_number(&mut args, "--nodes") {
+        Ok(Some(nodes)) if (1..=250).contains(&nodes) => config.nodes = nodes,
+        Ok(Some(_)) => return usage_error("--nodes must be between 1 and 250"),
+        Ok(None) => {}
+        Err(e) => return usage_error(&e),
     }
     let seeds: Result<Vec<u64>, String> = args
         .iter()
@@ -51,10 +55,7 @@ fn main() -> ExitCode {
     let seeds = match seeds {
         Ok(s) if s.is_empty() => vec![0],
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("seed_heap: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage_error(&e),
     };
     for seed in seeds {
         match run_seed(seed, &config) {
@@ -66,4 +67,22 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Removes `flag` and the number after it from `args`: `Ok(None)` when the flag is absent.
+fn take_number(args: &mut Vec<String>, flag: &str) -> Result<Option<usize>, String> {
+    let Some(at) = args.iter().position(|a| a == flag) else {
+        return Ok(None);
+    };
+    let number = args
+        .get(at + 1)
+        .and_then(|n| n.parse::<usize>().ok())
+        .ok_or_else(|| format!("{flag} needs a number"))?;
+    args.drain(at..at + 2);
+    Ok(Some(number))
+}
+
+fn usage_error(why: &str) -> ExitCode {
+    eprintln!("seed_heap: {why}");
+    ExitCode::from(2)
 }
