@@ -19,8 +19,8 @@
 //! ```
 
 mod fuzz_support;
+mod support;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -35,7 +35,7 @@ use replisim_sim::rucio::bootstrap::bootstrapped;
 use replisim_sim::rucio::catalog::Catalog;
 use replisim_sim::rucio::rest::{dispatch, Call};
 use replisim_sim::scsp::cluster_key::ClusterKey;
-use replisim_sim::scsp::config::{ClusterConfig, NodeContext};
+use replisim_sim::scsp::config::NodeContext;
 use replisim_sim::scsp::handoff::Handoff;
 use replisim_sim::scsp::{peer, peer_auth, server, wire};
 use replisim_sim::store::Disk;
@@ -64,11 +64,7 @@ impl Node {
             .enable_all()
             .build()
             .expect("runtime");
-        let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");
-        let mut cluster = ClusterConfig::new(vec![addr]);
-        cluster.key = ClusterKey::from_seed(1, "fuzz");
-        cluster.policy_replicas = 1;
-        cluster.default_sync_replicas = 1;
+        let mut cluster = support::one_node_cluster("fuzz");
         cluster.keepalive_interval = Duration::from_millis(1);
         cluster.assembly_per_part = Duration::ZERO;
         cluster.object_bytes_max = 1 << 20;

@@ -6,8 +6,9 @@
 //! on its heap, so it holds exactly one test: another test running beside it would be
 //! counted too.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +17,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use replisim_sim::scsp::cluster_key::ClusterKey;
-use replisim_sim::scsp::config::{ClusterConfig, NodeContext};
+use replisim_sim::scsp::config::NodeContext;
 use replisim_sim::scsp::server;
 use replisim_sim::trace::Trace;
 
@@ -74,11 +74,7 @@ fn a_small_stored_object_costs_about_its_size_not_a_read_buffer() {
         .enable_all()
         .build()
         .expect("runtime");
-    let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");
-    let mut cluster = ClusterConfig::new(vec![addr]);
-    cluster.key = ClusterKey::from_seed(1, "retention");
-    cluster.policy_replicas = 1;
-    cluster.default_sync_replicas = 1;
+    let cluster = support::one_node_cluster("retention");
     let ctx = NodeContext::new(0, Arc::new(cluster), 64 << 20, Trace::disabled());
     let measured = async {
         // One keep-alive connection, as a client library keeps one.
