@@ -493,7 +493,16 @@ fn median_round_ratio(floors: &[Cost], sims: &[Cost]) -> Option<f64> {
     )
 }
 
+/// What `--help` prints.
+const USAGE: &str = "usage: bench_floor [--exchanges N] [--seeds N] [--rounds N] \
+[--part floor|messages|sim|hour]  (defaults: 20000 exchanges, 20 seeds, 3 rounds, every part \
+but hour; see the header of sim/examples/bench_floor.rs)";
+
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

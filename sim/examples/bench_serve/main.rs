@@ -637,7 +637,16 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// What `--help` prints.
+const USAGE: &str = "usage: bench_serve [--connections N] [--secs N] [--rounds N] [--nodes N] \
+[--port P] [--replisim PATH]  (defaults: 16 connections, 5 s, 3 rounds, 4 nodes, ports from \
+18600, target/release/replisim; see the header of sim/examples/bench_serve/main.rs)";
+
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
