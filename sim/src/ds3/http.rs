@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::http::body::collect_owned;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -19,6 +18,7 @@ use crate::ds3::gateway::{
 };
 use crate::ds3::replicate::Payload;
 use crate::ds3::xml::{self, ErrorBody};
+use crate::http::body::collect_owned;
 
 /// Request bodies larger than this are refused (400) before they are read.
 pub const BODY_MAX: usize = 64 << 20;

@@ -6,13 +6,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::http::body::collect_owned;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 
+use crate::http::body::collect_owned;
 use crate::rt;
 
 /// A collected response.

@@ -16,7 +16,6 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::http::body::collect_owned;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, HOST};
 use http::{Method, Request, Uri};
@@ -24,6 +23,7 @@ use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
+use crate::http::body::collect_owned;
 use crate::http::client::{Answer, ExchangeError};
 use crate::http::idle::Idle;
 use crate::http::message;

@@ -1,11 +1,11 @@
 //! The server side of the node-to-node protocol (see `peer` for the client side).
 
-use crate::http::body::collect_owned;
 use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use crate::http::body::collect_owned;
 use crate::scsp::cluster_view::local_bid;
 use crate::scsp::config::NodeContext;
 use crate::scsp::contexts;

@@ -4,7 +4,6 @@
 //!
 //! Rules covered: SCSP-1, 2, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 19, 22..30, 40.
 
-use crate::http::body::collect_owned;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -12,6 +11,7 @@ use hyper::body::Incoming;
 
 pub use crate::scsp::compose::Mutation;
 
+use crate::http::body::collect_owned;
 use crate::rt;
 use crate::scsp::alternatives::{
     ClockSkew, ContextDeleteRefusal, DeleteStatus, OversizedHeaders, ReplicaCountOne,
