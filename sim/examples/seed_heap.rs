@@ -19,7 +19,8 @@
 
 use std::process::ExitCode;
 
-use replisim_sim::sweep::{run_seed, SweepConfig};
+use replisim_sim::sweep::{run_seed, time_limit_for, SweepConfig};
+use replisim_sim::world::PER_OCTET_MAX;
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,12 +37,13 @@ fn main() -> ExitCode {
     };
     if let Some(ops) = ops {
         config.workload.ops = ops;
-        // As `replisim sweep --ops` allows: room for a long workload to finish.
-        config.time_limit = std::time::Duration::from_secs(3600 + 2 * ops as u64);
+        config.time_limit = time_limit_for(ops, config.nemesis.duration);
     }
     match take_number(&mut args, "--nodes") {
-        Ok(Some(nodes)) if (1..=250).contains(&nodes) => config.nodes = nodes,
-        Ok(Some(_)) => return usage_error("--nodes must be between 1 and 250"),
+        Ok(Some(nodes)) if (1..=PER_OCTET_MAX).contains(&nodes) => config.nodes = nodes,
+        Ok(Some(_)) => {
+            return usage_error(&format!("--nodes must be between 1 and {PER_OCTET_MAX}"))
+        }
         Ok(None) => {}
         Err(e) => return usage_error(&e),
     }

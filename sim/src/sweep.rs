@@ -40,6 +40,13 @@ pub struct SweepConfig {
     pub time_limit: Duration,
 }
 
+/// The simulated-time bound of a seed with `ops` operations and a fault phase of
+/// `fault_phase`: room for the workload to outlast the faults, and for the liveness phase.
+pub fn time_limit_for(ops: usize, fault_phase: Duration) -> Duration {
+    let fault_secs = fault_phase.as_secs().max(1);
+    Duration::from_secs((fault_secs * 3).max(3600) + (ops as u64).saturating_mul(2))
+}
+
 impl SweepConfig {
     /// 4 nodes, the standard workload, every fault kind, 60 s to settle.
     pub fn new() -> Self {
