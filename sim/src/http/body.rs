@@ -7,7 +7,7 @@
 //! for the next request. Bodies that outlive their exchange are therefore copied out: one
 //! copy of the body, next to the digest computed over it anyway.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body;
 
@@ -16,14 +16,29 @@ use hyper::body::Body;
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Reads all of `body`, at most `limit` bytes, into an allocation of its own length, so
-/// that keeping the result keeps nothing of the connection alive.
+/// that keeping the result keeps nothing of the connection alive. Each data frame is copied
+/// once, straight into that allocation (collecting first and copying after would copy a
+/// body of several frames twice); trailers carry no bytes and are passed over, as
+/// `collect` does.
 pub async fn collect_owned<B>(body: B, limit: usize) -> Result<Bytes, BodyError>
 where
     B: Body,
     B::Error: Into<BodyError>,
 {
-    let collected = Limited::new(body, limit).collect().await?.to_bytes();
-    Ok(Bytes::copy_from_slice(&collected))
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    // A body with a `Content-Length` states its size; its frames then fill the vector
+    // exactly, without growing it.
+    let mut owned =
+        Vec::with_capacity(body.size_hint().exact().unwrap_or(0).min(limit as u64) as usize);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            owned.put(data);
+        }
+    }
+    // A body of unstated size (chunked) may have grown the vector past its length; what
+    // is kept is the length only.
+    owned.shrink_to_fit();
+    Ok(Bytes::from(owned))
 }
 
 #[cfg(test)]
@@ -45,6 +60,18 @@ mod tests {
             !inside.contains(&owned.as_ptr()),
             "the collected body still points into the buffer it was sliced from"
         );
+    }
+
+    #[test]
+    fn a_body_of_several_frames_comes_back_whole() {
+        use http_body_util::StreamBody;
+        use hyper::body::Frame;
+        let frames = ["abc", "", "defg"].map(|part| {
+            Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(part.as_bytes())))
+        });
+        let body = StreamBody::new(futures::stream::iter(frames));
+        let owned = futures::executor::block_on(collect_owned(body, 1 << 20)).expect("a body");
+        assert_eq!(&owned[..], b"abcdefg");
     }
 
     #[test]
