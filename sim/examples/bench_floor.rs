@@ -357,13 +357,19 @@ struct Args {
     part: Option<String>,
 }
 
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            exchanges: 20_000,
+            seeds: 20,
+            rounds: 3,
+            part: None,
+        }
+    }
+}
+
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        exchanges: 20_000,
-        seeds: 20,
-        rounds: 3,
-        part: None,
-    };
+    let mut args = Args::default();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -493,14 +499,20 @@ fn median_round_ratio(floors: &[Cost], sims: &[Cost]) -> Option<f64> {
     )
 }
 
-/// What `--help` prints.
-const USAGE: &str = "usage: bench_floor [--exchanges N] [--seeds N] [--rounds N] \
-[--part floor|messages|sim|hour]  (defaults: 20000 exchanges, 20 seeds, 3 rounds, every part \
-but hour; see the header of sim/examples/bench_floor.rs)";
+/// What `--help` prints, with the defaults `parse_args` starts from.
+fn usage() -> String {
+    let d = Args::default();
+    format!(
+        "usage: bench_floor [--exchanges N] [--seeds N] [--rounds N] \
+         [--part floor|messages|sim|hour]  (defaults: {} exchanges, {} seeds, {} rounds, every \
+         part but hour; see the header of sim/examples/bench_floor.rs)",
+        d.exchanges, d.seeds, d.rounds
+    )
+}
 
 fn main() -> ExitCode {
     if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
+        println!("{}", usage());
         return ExitCode::SUCCESS;
     }
     match run() {

@@ -437,15 +437,21 @@ struct Args {
     replisim: String,
 }
 
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            connections: 16,
+            secs: 5,
+            rounds: 3,
+            nodes: 4,
+            port: 18_600,
+            replisim: "target/release/replisim".to_string(),
+        }
+    }
+}
+
 fn parse_args(raw: &[String]) -> Result<Args, String> {
-    let mut args = Args {
-        connections: 16,
-        secs: 5,
-        rounds: 3,
-        nodes: 4,
-        port: 18_600,
-        replisim: "target/release/replisim".to_string(),
-    };
+    let mut args = Args::default();
     let mut it = raw.iter();
     while let Some(flag) = it.next() {
         let value = it
@@ -637,14 +643,20 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// What `--help` prints.
-const USAGE: &str = "usage: bench_serve [--connections N] [--secs N] [--rounds N] [--nodes N] \
-[--port P] [--replisim PATH]  (defaults: 16 connections, 5 s, 3 rounds, 4 nodes, ports from \
-18600, target/release/replisim; see the header of sim/examples/bench_serve/main.rs)";
+/// What `--help` prints, with the defaults `parse_args` starts from.
+fn usage() -> String {
+    let d = Args::default();
+    format!(
+        "usage: bench_serve [--connections N] [--secs N] [--rounds N] [--nodes N] [--port P] \
+         [--replisim PATH]  (defaults: {} connections, {} s, {} rounds, {} nodes, ports from {}, \
+         {}; see the header of sim/examples/bench_serve/main.rs)",
+        d.connections, d.secs, d.rounds, d.nodes, d.port, d.replisim
+    )
+}
 
 fn main() -> ExitCode {
     if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
+        println!("{}", usage());
         return ExitCode::SUCCESS;
     }
     match run() {
