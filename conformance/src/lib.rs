@@ -4,7 +4,6 @@
 //! Architecture invariant: rules see a target only as HTTP bytes plus an optional
 //! `target::Control`; only `runner` knows the simulated world exists.
 
-pub mod allocator;
 pub mod baseline;
 pub mod catalog;
 pub mod clause;

@@ -10,6 +10,5 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    replisim_conformance::allocator::tune();
     replisim_conformance::cli::main_with(replisim_conformance::cli::Cli::parse())
 }
