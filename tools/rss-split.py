@@ -8,15 +8,22 @@ data, shared libraries).
 `/usr/bin/time -f %M` gives one number, and a sweep's peak moves for two unrelated reasons:
 what the allocator holds, and which of the binary's code pages have been touched so far
 (which also depends on the page cache, BENCHMARKS.md Figure 23). This samples
-`/proc/PID/status` and `/proc/PID/smaps` every MS milliseconds (default 10) and prints the
-largest anonymous and file-backed totals seen, and the N mappings (default 8) holding the
-most anonymous memory at the moment of the largest anonymous total. Sampling misses
-moments shorter than its period, so its peaks can be a little below the kernel's `VmHWM`,
-which is printed as well. Linux only; Python's standard library only. The command's own
-output is discarded, and its exit status is this script's.
+`/proc/PID/status` every MS milliseconds (default 10) and prints the largest anonymous and
+file-backed totals seen, and the kernel's own peak of their sum (`VmHWM`) as of the last
+sample. Sampling misses moments shorter than its period, so the two sampled peaks can sit a
+little below what they reached; `VmHWM` misses only what follows the last sample. (The
+`ru_maxrss` that `wait4` returns would be no better: it counts the memory of this Python
+process, which the child holds between `fork` and `exec`.) It also lists the N mappings (default 8) with
+the most anonymous memory, read from `/proc/PID/smaps` right after the sample with the
+largest anonymous total. Only the command's own process is measured (not its children), so
+give the program itself, not a shell or `time` wrapping it. Linux only; Python's standard
+library only. The command's standard output is discarded, its standard error passes
+through, and its exit status is this script's.
 """
 
 import argparse
+import math
+import os
 import re
 import subprocess
 import sys
@@ -69,39 +76,43 @@ def main():
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command given (put it after --)")
-    if args.every <= 0 or args.top < 0:
-        parser.error("--every must be above 0 and --top at least 0")
+    if not (math.isfinite(args.every) and args.every > 0) or args.top < 0:
+        parser.error("--every must be a number above 0, and --top at least 0")
+    if not os.path.exists("/proc/self/status"):
+        sys.exit("rss-split: needs Linux's /proc")
 
     try:
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     except OSError as e:
         sys.exit(f"rss-split: cannot run {command[0]}: {e}")
     fields = ("RssAnon", "RssFile", "VmHWM")
-    peak_anon = peak_file = peak_total = hwm = samples = 0
+    peak_anon = peak_file = hwm = samples = 0
     mappings = []
     while child.poll() is None:
         values = status_kb(child.pid, fields)
-        if values is None:
-            break
-        samples += 1
-        anon, file = values["RssAnon"], values["RssFile"]
-        hwm = max(hwm, values["VmHWM"])
-        peak_file = max(peak_file, file)
-        peak_total = max(peak_total, anon + file)
-        if anon > peak_anon:
-            peak_anon = anon
-            mappings = anonymous_by_mapping(child.pid) or mappings
+        if values is not None:
+            samples += 1
+            anon, file = values["RssAnon"], values["RssFile"]
+            peak_file = max(peak_file, file)
+            hwm = max(hwm, values["VmHWM"])
+            if anon > peak_anon:
+                peak_anon = anon
+                mappings = anonymous_by_mapping(child.pid) or mappings
         time.sleep(args.every / 1000)
-    status = child.wait()
 
     print(f"samples {samples} every {args.every:g} ms")
-    print(f"peak anonymous {peak_anon} KB, peak file-backed {peak_file} KB, "
-          f"peak sum {peak_total} KB, VmHWM {hwm} KB")
-    if mappings:
-        print("anonymous memory by mapping at the anonymous peak:")
-        for kb, name in sorted((m for m in mappings if m[0]), key=lambda m: -m[0])[: args.top]:
+    if not samples:
+        print("the command ended before the first sample: nothing was measured")
+    else:
+        print(f"peak anonymous {peak_anon} KB, peak file-backed {peak_file} KB (sampled)")
+        print(f"VmHWM {hwm} KB (the kernel's peak of their sum, as of the last sample)")
+    listed = sorted((m for m in mappings if m[0]), key=lambda m: -m[0])[: args.top]
+    if listed:
+        print("anonymous memory by mapping, read after the sample with the most:")
+        for kb, name in listed:
             print(f"  {kb:>8} KB  {name}")
-    sys.exit(status if status >= 0 else 128 - status)
+    code = child.returncode
+    sys.exit(code if code >= 0 else 128 - code)
 
 
 if __name__ == "__main__":
