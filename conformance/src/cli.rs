@@ -879,7 +879,6 @@ fn scsp_seeds(args: &SweepArgs) -> Result<crate::sweep::ScspSeeds, String> {
     config.workload.ops = args.ops;
     config.nemesis = NemesisConfig::new(kinds).with_intensity(args.intensity);
     config.nemesis.duration = std::time::Duration::from_secs(args.duration_secs.max(1));
-    config.time_limit = replisim_sim::sweep::time_limit_for(args.ops, config.nemesis.duration);
     config.defects = defects;
     let mut replay_args = format!(
         " --faults {} --intensity {} --ops {} --duration-secs {} --nodes {}",

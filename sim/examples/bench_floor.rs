@@ -291,7 +291,6 @@ fn fault_heavy_hour() -> Result<(), String> {
     config.workload.ops = 21_000;
     config.nemesis = NemesisConfig::new(FaultKind::ALL.into_iter().collect()).with_intensity(4.0);
     config.nemesis.duration = Duration::from_secs(3600);
-    config.time_limit = Duration::from_secs(3 * 3600 + 2 * 21_000);
     let (before, kinds_before) = (NetStats::now(), sent_by_kind());
     let (report, cpu, wall) = measure(|| run_seed(1, &config).map_err(|e| e.message))?;
     let net = NetStats::now().since(before);

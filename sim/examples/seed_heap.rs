@@ -19,7 +19,7 @@
 
 use std::process::ExitCode;
 
-use replisim_sim::sweep::{run_seed, time_limit_for, SweepConfig};
+use replisim_sim::sweep::{run_seed, SweepConfig};
 use replisim_sim::world::PER_OCTET_MAX;
 
 fn main() -> ExitCode {
@@ -31,13 +31,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut config = SweepConfig::new();
-    let ops = match take_number(&mut args, "--ops") {
-        Ok(ops) => ops,
+    match take_number(&mut args, "--ops") {
+        Ok(Some(ops)) => config.workload.ops = ops,
+        Ok(None) => {}
         Err(e) => return usage_error(&e),
-    };
-    if let Some(ops) = ops {
-        config.workload.ops = ops;
-        config.time_limit = time_limit_for(ops, config.nemesis.duration);
     }
     match take_number(&mut args, "--nodes") {
         Ok(Some(nodes)) if (1..=PER_OCTET_MAX).contains(&nodes) => config.nodes = nodes,

@@ -36,15 +36,6 @@ pub struct SweepConfig {
     pub defects: BTreeSet<Defect>,
     /// Keep the full trace in the report (for `--trace`).
     pub keep_trace: bool,
-    /// Bound on the simulated time of one seed; past it the run is a failure.
-    pub time_limit: Duration,
-}
-
-/// The simulated-time bound of a seed with `ops` operations and a fault phase of
-/// `fault_phase`: room for the workload to outlast the faults, and for the liveness phase.
-pub fn time_limit_for(ops: usize, fault_phase: Duration) -> Duration {
-    let fault_secs = fault_phase.as_secs().max(1);
-    Duration::from_secs((fault_secs * 3).max(3600) + (ops as u64).saturating_mul(2))
 }
 
 impl SweepConfig {
@@ -58,8 +49,17 @@ impl SweepConfig {
             health_interval: Duration::from_secs(10),
             defects: BTreeSet::new(),
             keep_trace: false,
-            time_limit: Duration::from_secs(3600),
         }
+    }
+
+    /// Bound on the simulated time of one seed; past it the run is a failure. Derived from
+    /// the workload and the fault phase, so every caller that changes them gets a bound that
+    /// fits: room for the workload to outlast the faults, and for the liveness phase.
+    pub fn time_limit(&self) -> Duration {
+        let fault_secs = self.nemesis.duration.as_secs().max(1);
+        Duration::from_secs(
+            (fault_secs * 3).max(3600) + (self.workload.ops as u64).saturating_mul(2),
+        )
     }
 }
 
@@ -132,7 +132,7 @@ pub fn run_seed(
     config: &SweepConfig,
 ) -> Result<SeedReport, crate::world::SimulationFailed> {
     let config = config.clone();
-    try_simulate(seed, config.time_limit, move || async move {
+    try_simulate(seed, config.time_limit(), move || async move {
         let mut world_config = WorldConfig::new(config.nodes);
         world_config.defects = config.defects.clone();
         world_config.health_interval = config.health_interval;
