@@ -4,9 +4,11 @@
 //! inventories, journal reads). Sent as HTTP/1.1 bytes over simulated TCP, each one paid
 //! hyper's encoding and parsing on both sides and the stream machinery, about as much CPU
 //! as a raw ping-pong, before any node logic ran. Here the same `http::Request<Bytes>` (the
-//! same method, target, headers and peer signature) travels as one message on a
-//! [`rt::channel`], and the same handler answers it with an
-//! `http::Response<Bytes>`. Peers speak HTTP semantics in both worlds; bytes only over real
+//! same method, target, body and peer signature) travels as one message on a
+//! [`rt::channel`], and the same handler answers it with an `http::Response<Bytes>`. Only
+//! the headers of HTTP/1.1's framing are left out both ways (`Host`, `Content-Length`: the
+//! channel names its host, the length travels with the bytes, and no node reads them on a
+//! node-to-node exchange). Peers speak HTTP semantics in both worlds; bytes only over real
 //! TCP, where nothing changes.
 //!
 //! A channel behaves as a keep-alive connection: the pool keeps idle ones per peer, the

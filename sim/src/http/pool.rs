@@ -128,90 +128,94 @@ impl Pool {
         timeout: Duration,
         body_bytes_max: usize,
     ) -> Result<Answer, ExchangeError> {
+        let work = self.exchange_unbounded(addr, method, target, body, body_bytes_max);
+        bounded(addr, timeout, work).await
+    }
+
+    /// [`Pool::exchange`] without a deadline of its own, for a caller that bounds a round
+    /// of exchanges started together by one deadline (a bid round asks every peer at once
+    /// with the same bound, and one timer serves them all).
+    pub async fn exchange_unbounded(
+        &self,
+        addr: SocketAddr,
+        method: Method,
+        target: &str,
+        body: Bytes,
+        body_bytes_max: usize,
+    ) -> Result<Answer, ExchangeError> {
         count_sent(target);
         if self.key.is_some() && message::carries(target) {
-            let request = || self.request(addr, &method, target, body.clone(), |b| b);
-            let work = message::exchange(
+            let request = || self.message_request(&method, target, body.clone());
+            return message::exchange(
                 &self.channels,
                 addr,
                 request,
                 body_bytes_max,
                 self.idempotent,
-            );
-            return bounded(addr, timeout, work).await;
+            )
+            .await;
         }
         // Boxed: hyper's connection futures are kilobytes, and the message path above (most
         // exchanges in a simulation) should not carry their size in every future it is in.
-        Box::pin(self.exchange_on_connection(addr, method, target, body, timeout, body_bytes_max))
-            .await
+        Box::pin(self.exchange_on_connection(addr, method, target, body, body_bytes_max)).await
     }
 
-    /// [`Pool::exchange`] over HTTP/1.1 connections.
+    /// [`Pool::exchange_unbounded`] over HTTP/1.1 connections.
     async fn exchange_on_connection(
         &self,
         addr: SocketAddr,
         method: Method,
         target: &str,
         body: Bytes,
-        timeout: Duration,
         body_bytes_max: usize,
     ) -> Result<Answer, ExchangeError> {
-        let work = async {
-            if let Some(sender) = self.idle.take(addr) {
-                match self
-                    .send_on(sender, addr, &method, target, body.clone(), body_bytes_max)
-                    .await
-                {
-                    Ok(answer) => return Ok(answer),
-                    // The reused connection died before answering: try a fresh one.
-                    Err(Attempt::Stale) => {}
-                    Err(Attempt::Failed(e)) => return Err(e),
-                }
-            }
-            let stream = rt::connect(addr)
-                .await
-                .map_err(|e| ExchangeError(format!("connect {addr}: {e}")))?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| ExchangeError(format!("handshake {addr}: {e}")))?;
-            rt::spawn(async move {
-                let _ = conn.await;
-            });
+        if let Some(sender) = self.idle.take(addr) {
             match self
-                .send_on(sender, addr, &method, target, body, body_bytes_max)
+                .send_on(sender, addr, &method, target, body.clone(), body_bytes_max)
                 .await
             {
-                Ok(answer) => Ok(answer),
-                Err(Attempt::Stale) => Err(ExchangeError(format!("{addr} closed the connection"))),
-                Err(Attempt::Failed(e)) => Err(e),
+                Ok(answer) => return Ok(answer),
+                // The reused connection died before answering: try a fresh one.
+                Err(Attempt::Stale) => {}
+                Err(Attempt::Failed(e)) => return Err(e),
             }
-        };
-        bounded(addr, timeout, work).await
+        }
+        let stream = rt::connect(addr)
+            .await
+            .map_err(|e| ExchangeError(format!("connect {addr}: {e}")))?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| ExchangeError(format!("handshake {addr}: {e}")))?;
+        rt::spawn(async move {
+            let _ = conn.await;
+        });
+        match self
+            .send_on(sender, addr, &method, target, body, body_bytes_max)
+            .await
+        {
+            Ok(answer) => Ok(answer),
+            Err(Attempt::Stale) => Err(ExchangeError(format!("{addr} closed the connection"))),
+            Err(Attempt::Failed(e)) => Err(e),
+        }
     }
 
-    /// The request a pooled exchange sends, as an HTTP/1.1 head or as a message: `Host`,
-    /// `Content-Length`, the peer signature when the pool signs, and the body (`wrap` gives
-    /// it the body type of the path). Built in place rather than through
+    /// The request a pooled exchange sends over HTTP/1.1: `Host`, `Content-Length`, the
+    /// peer signature when the pool signs, and the body. Built in place rather than through
     /// `Request::builder()`, whose every step moves the whole request head.
-    fn request<B>(
+    fn http_request(
         &self,
         addr: SocketAddr,
         method: &Method,
         target: &str,
         body: Bytes,
-        wrap: impl FnOnce(Bytes) -> B,
-    ) -> Result<Request<B>, ExchangeError> {
-        let uri = Uri::try_from(target).map_err(|e| ExchangeError(format!("request: {e}")))?;
-        let signature = self
-            .key
-            .as_ref()
-            .map(|key| self.signature(key, method, target, &body));
+    ) -> Result<Request<Full<Bytes>>, ExchangeError> {
+        let (uri, signature) = self.target_and_signature(method, target, &body)?;
         let length = if body.is_empty() {
             HeaderValue::from_static("0")
         } else {
             HeaderValue::from(body.len())
         };
-        let mut request = Request::new(wrap(body));
+        let mut request = Request::new(Full::new(body));
         *request.method_mut() = method.clone();
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
@@ -222,6 +226,44 @@ impl Pool {
             headers.insert(peer_auth::HEADER_NAME, signature);
         }
         Ok(request)
+    }
+
+    /// The same request as a message (`http::message`): the method, target, signature and
+    /// body, without `Host` and `Content-Length`. Those two serve the HTTP/1.1 framing (the
+    /// length travels with the bytes, the channel names its host), no node reads them on a
+    /// node-to-node request, and the answers that come back as messages omit
+    /// `Content-Length` likewise.
+    fn message_request(
+        &self,
+        method: &Method,
+        target: &str,
+        body: Bytes,
+    ) -> Result<Request<Bytes>, ExchangeError> {
+        let (uri, signature) = self.target_and_signature(method, target, &body)?;
+        let mut request = Request::new(body);
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri;
+        if let Some(signature) = signature {
+            request
+                .headers_mut()
+                .insert(peer_auth::HEADER_NAME, signature);
+        }
+        Ok(request)
+    }
+
+    /// A request's target as a URI, and its peer signature (made now) when the pool signs.
+    fn target_and_signature(
+        &self,
+        method: &Method,
+        target: &str,
+        body: &Bytes,
+    ) -> Result<(Uri, Option<HeaderValue>), ExchangeError> {
+        let uri = Uri::try_from(target).map_err(|e| ExchangeError(format!("request: {e}")))?;
+        let signature = self
+            .key
+            .as_ref()
+            .map(|key| self.signature(key, method, target, body));
+        Ok((uri, signature))
     }
 
     /// The peer signature of a request signed now.
@@ -248,7 +290,7 @@ impl Pool {
             return Err(Attempt::Stale);
         }
         let request = self
-            .request(addr, method, target, body, Full::new)
+            .http_request(addr, method, target, body)
             .map_err(Attempt::Failed)?;
         let response = match sender.send_request(request).await {
             Ok(r) => r,

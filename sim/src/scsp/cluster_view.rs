@@ -2,6 +2,7 @@
 
 use futures::future::join_all;
 
+use crate::rt;
 use crate::scsp::config::NodeContext;
 use crate::scsp::defects::Defect;
 use crate::scsp::peer::{self, Bid, Held};
@@ -40,28 +41,34 @@ pub fn local_bid(ctx: &NodeContext, key: &str) -> Bid {
 /// Bids from this node and every peer that answers within the peer timeout, in node order.
 /// A peer that does not answer is simply absent: to the PAN it is down.
 pub async fn gather_bids(ctx: &NodeContext, key: &str) -> Vec<Bid> {
-    let peers = ctx
+    // Each peer with its answer, `None` until the answer comes.
+    let mut answers: Vec<_> = ctx
         .cluster
         .nodes
         .iter()
         .enumerate()
         .filter(|(id, _)| *id != ctx.id)
-        // Boxed: a bid in flight is over a kilobyte, and `join_all` moved every one of them
-        // into its own array; a box moves as a pointer.
-        .map(|(id, addr)| {
+        .map(|(id, addr)| (id, *addr, None))
+        .collect();
+    {
+        let round = join_all(answers.iter_mut().map(|(_, addr, answer)| {
+            // Boxed: a bid in flight is over a kilobyte, and `join_all` moved every one of
+            // them into its own array; a box moves as a pointer.
             Box::pin(async move {
-                (
-                    id,
-                    peer::bid(&ctx.pool, *addr, key, ctx.cluster.peer_timeout).await,
-                )
+                *answer = Some(peer::bid(&ctx.pool, *addr, key).await);
             })
-        });
-    let answers = join_all(peers).await;
+        }));
+        // One deadline for the whole round rather than one per bid: the bids all start at
+        // this instant with the same bound, so each still ends when its own deadline would
+        // have, and a round costs one timer instead of one per peer. A bid still pending
+        // then counts as no answer.
+        let _ = rt::timeout(ctx.cluster.peer_timeout, round).await;
+    }
     let nodes = ctx.cluster.nodes.len();
     let mut bids = Vec::with_capacity(nodes);
     bids.push(local_bid(ctx, key));
-    for (id, answer) in answers {
-        let Ok(bid) = answer else { continue };
+    for (id, _, answer) in answers {
+        let Some(Ok(bid)) = answer else { continue };
         // A bid that misnames its sender or holds an impossible version counts as no answer.
         match peer::check_bid(&bid, id, nodes) {
             Ok(()) => bids.push(bid),

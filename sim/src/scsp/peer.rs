@@ -239,15 +239,21 @@ async fn exchange(
     .map_err(|e| PeerError::Unreachable(e.0))
 }
 
-/// Asks a peer for its bid on a key.
-pub async fn bid(
-    pool: &Pool,
-    addr: SocketAddr,
-    key: &str,
-    timeout: Duration,
-) -> Result<Bid, PeerError> {
+/// Asks a peer for its bid on a key. Not bounded in time: the caller bounds a round of
+/// bids, all asked at once, by one deadline (`cluster_view::gather_bids`).
+pub async fn bid(pool: &Pool, addr: SocketAddr, key: &str) -> Result<Bid, PeerError> {
     let path = internal_target("bid?key=", key);
-    let (status, body) = exchange(pool, addr, Method::GET, &path, Bytes::new(), timeout).await?;
+    let answer = pool
+        .exchange_unbounded(
+            addr,
+            Method::GET,
+            &path,
+            Bytes::new(),
+            PEER_RESPONSE_BYTES_MAX,
+        )
+        .await
+        .map_err(|e| PeerError::Unreachable(e.0))?;
+    let (status, body) = (answer.status, answer.body);
     if status != StatusCode::OK {
         return Err(PeerError::Refused(status.as_u16()));
     }
