@@ -62,9 +62,11 @@ pub async fn run_on(ctx: NodeContext, listener: Listener) -> io::Result<()> {
 /// own address (`http::message`); they are answered by the same handler as over HTTP/1.1.
 async fn serve_messages(ctx: NodeContext, addr: std::net::SocketAddr) -> io::Result<()> {
     message::serve(addr, move |req| {
-        let ctx = ctx.clone();
+        // Answered here rather than in the future: the channel's task awaits the future at
+        // once, so this is the same moment, and the future need not own a clone of the
+        // node's context (a handful of reference counts, per message).
+        let response = router::handle_message(&ctx, req);
         async move {
-            let response = router::handle_message(&ctx, req);
             let (parts, body) = response.into_parts();
             // A body that fails aborts the exchange, as it aborts an HTTP/1.1 connection.
             // No `Content-Length` is added: the length travels with the bytes, and no reader
