@@ -145,7 +145,7 @@ impl Pool {
     ) -> Result<Answer, ExchangeError> {
         count_sent(target);
         if self.key.is_some() && message::carries(target) {
-            let request = || self.message_request(&method, target, body.clone());
+            let request = || self.request(None, &method, target, body.clone(), |b| b);
             return message::exchange(
                 &self.channels,
                 addr,
@@ -199,71 +199,48 @@ impl Pool {
         }
     }
 
-    /// The request a pooled exchange sends over HTTP/1.1: `Host`, `Content-Length`, the
-    /// peer signature when the pool signs, and the body. Built in place rather than through
-    /// `Request::builder()`, whose every step moves the whole request head.
-    fn http_request(
-        &self,
-        addr: SocketAddr,
-        method: &Method,
-        target: &str,
-        body: Bytes,
-    ) -> Result<Request<Full<Bytes>>, ExchangeError> {
-        let (uri, signature) = self.target_and_signature(method, target, &body)?;
-        let length = if body.is_empty() {
-            HeaderValue::from_static("0")
-        } else {
-            HeaderValue::from(body.len())
-        };
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = method.clone();
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.reserve(3);
-        headers.insert(HOST, self.host(addr));
-        headers.insert(CONTENT_LENGTH, length);
-        if let Some(signature) = signature {
-            headers.insert(peer_auth::HEADER_NAME, signature);
-        }
-        Ok(request)
-    }
-
-    /// The same request as a message (`http::message`): the method, target, signature and
-    /// body, without `Host` and `Content-Length`. Those two serve the HTTP/1.1 framing (the
+    /// The request a pooled exchange sends: the method, the target, the peer signature when
+    /// the pool signs, and the body (`wrap` gives it the body type of the path). Over
+    /// HTTP/1.1 (`http_to` names the peer) it also carries `Host` and `Content-Length`. As a
+    /// message (`http::message`) it leaves them out: they serve HTTP/1.1's framing (the
     /// length travels with the bytes, the channel names its host), no node reads them on a
-    /// node-to-node request, and the answers that come back as messages omit
-    /// `Content-Length` likewise.
-    fn message_request(
+    /// node-to-node request, and answers that come back as messages omit `Content-Length`
+    /// likewise. Built in place rather than through `Request::builder()`, whose every step
+    /// moves the whole request head.
+    fn request<B>(
         &self,
+        http_to: Option<SocketAddr>,
         method: &Method,
         target: &str,
         body: Bytes,
-    ) -> Result<Request<Bytes>, ExchangeError> {
-        let (uri, signature) = self.target_and_signature(method, target, &body)?;
-        let mut request = Request::new(body);
-        *request.method_mut() = method.clone();
-        *request.uri_mut() = uri;
-        if let Some(signature) = signature {
-            request
-                .headers_mut()
-                .insert(peer_auth::HEADER_NAME, signature);
-        }
-        Ok(request)
-    }
-
-    /// A request's target as a URI, and its peer signature (made now) when the pool signs.
-    fn target_and_signature(
-        &self,
-        method: &Method,
-        target: &str,
-        body: &Bytes,
-    ) -> Result<(Uri, Option<HeaderValue>), ExchangeError> {
+        wrap: impl FnOnce(Bytes) -> B,
+    ) -> Result<Request<B>, ExchangeError> {
         let uri = Uri::try_from(target).map_err(|e| ExchangeError(format!("request: {e}")))?;
         let signature = self
             .key
             .as_ref()
-            .map(|key| self.signature(key, method, target, body));
-        Ok((uri, signature))
+            .map(|key| self.signature(key, method, target, &body));
+        let framing = http_to.map(|addr| {
+            let length = if body.is_empty() {
+                HeaderValue::from_static("0")
+            } else {
+                HeaderValue::from(body.len())
+            };
+            (self.host(addr), length)
+        });
+        let mut request = Request::new(wrap(body));
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        if let Some((host, length)) = framing {
+            headers.reserve(3);
+            headers.insert(HOST, host);
+            headers.insert(CONTENT_LENGTH, length);
+        }
+        if let Some(signature) = signature {
+            headers.insert(peer_auth::HEADER_NAME, signature);
+        }
+        Ok(request)
     }
 
     /// The peer signature of a request signed now.
@@ -290,7 +267,7 @@ impl Pool {
             return Err(Attempt::Stale);
         }
         let request = self
-            .http_request(addr, method, target, body)
+            .request(Some(addr), method, target, body, Full::new)
             .map_err(Attempt::Failed)?;
         let response = match sender.send_request(request).await {
             Ok(r) => r,

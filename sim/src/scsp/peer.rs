@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{Method, StatusCode};
 
+use crate::http::client::{Answer, ExchangeError};
 use crate::http::pool::Pool;
 use crate::scsp::object::{Kind, Record, Version};
 use crate::scsp::query::{percent_encode, percent_encode_into};
@@ -226,17 +227,27 @@ async fn exchange(
     body: Bytes,
     timeout: Duration,
 ) -> Result<(StatusCode, Bytes), PeerError> {
-    pool.exchange(
-        addr,
-        method,
-        path_and_query,
-        body,
-        timeout,
-        PEER_RESPONSE_BYTES_MAX,
-    )
-    .await
-    .map(|a| (a.status, a.body))
-    .map_err(|e| PeerError::Unreachable(e.0))
+    let answer = pool
+        .exchange(
+            addr,
+            method,
+            path_and_query,
+            body,
+            timeout,
+            PEER_RESPONSE_BYTES_MAX,
+        )
+        .await;
+    status_and_body(answer)
+}
+
+/// A peer's answer as the node-to-node requests read it; any failure to get one makes the
+/// peer unreachable.
+fn status_and_body(
+    answer: Result<Answer, ExchangeError>,
+) -> Result<(StatusCode, Bytes), PeerError> {
+    answer
+        .map(|a| (a.status, a.body))
+        .map_err(|e| PeerError::Unreachable(e.0))
 }
 
 /// Asks a peer for its bid on a key. Not bounded in time: the caller bounds a round of
@@ -251,9 +262,8 @@ pub async fn bid(pool: &Pool, addr: SocketAddr, key: &str) -> Result<Bid, PeerEr
             Bytes::new(),
             PEER_RESPONSE_BYTES_MAX,
         )
-        .await
-        .map_err(|e| PeerError::Unreachable(e.0))?;
-    let (status, body) = (answer.status, answer.body);
+        .await;
+    let (status, body) = status_and_body(answer)?;
     if status != StatusCode::OK {
         return Err(PeerError::Refused(status.as_u16()));
     }
